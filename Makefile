@@ -1,0 +1,150 @@
+# Slipway — build, run and test.
+#
+#   make            build every service, the CLI and libslipway into build/
+#   make run        install what is missing, build, bring the platform up (foreground)
+#   make test       install what is missing, build, run unit + black-box tests
+#   make asan       the whole test suite under ASan + UBSan (build-asan/)
+#   make fuzz       build and briefly run the libFuzzer targets (clang)
+#   make bench      benchmarks (not part of make test)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+CC      ?= cc
+BUILD   ?= build
+PREFIX  ?= /usr/local
+PKGS    := librdkafka libprotobuf-c libevent libevent_pthreads hiredis libpq libcurl jansson yaml-0.1 libsodium
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+OPT     ?= -O2 -g
+SAN     ?=
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -I$(BUILD)/gen -Iservices/lib \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDFLAGS := $(SAN)
+
+SERVICES := registry-svc component-svc deploy-svc webhook-ingress dataplane-agent
+
+PROTOS     := $(wildcard proto/slipway/v1/*.proto)
+PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+PROTO_H    := $(PROTO_C:.c=.h)
+PROTO_O    := $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(PROTO_C))
+
+LIB_SRC    := $(wildcard services/lib/*.c)
+LIB_O      := $(patsubst services/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(PROTO_O)
+LIB_A      := $(BUILD)/lib/libslipway.a
+
+BINS       := $(addprefix $(BUILD)/bin/,$(SERVICES) slipway)
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all run test unit e2e asan fuzz bench clean install setup kafka stack-up stack-down format
+.DELETE_ON_ERROR:
+
+all: $(BINS)
+
+# --- generated protobuf-c code (never committed) ---------------------------
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c -Iproto --c_out=$(BUILD)/gen $<
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(OPT) $(SAN) -I$(BUILD)/gen $(shell pkg-config --cflags libprotobuf-c) -c -o $@ $<
+
+# --- libslipway --------------------------------------------------------------
+$(BUILD)/obj/%.o: services/%.c $(PROTO_H) $(wildcard services/lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB_A): $(LIB_O)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# --- services: every .c in the service folder plus its embedded migrations -----
+define service_rule
+$(1)_SRC := $$(wildcard services/$(1)/*.c)
+$(1)_SQL := $$(sort $$(wildcard services/$(1)/migrations/*.sql))
+$(1)_O   := $$(patsubst services/%.c,$(BUILD)/obj/%.o,$$($(1)_SRC)) \
+            $$(if $$($(1)_SQL),$(BUILD)/obj/gen/$(1)_migrations.o)
+$(BUILD)/gen/$(1)_migrations.c: $$($(1)_SQL) scripts/embed-sql.sh
+	@mkdir -p $$(dir $$@)
+	sh scripts/embed-sql.sh $(subst -,_,$(1))_migrations $$($(1)_SQL) > $$@
+$(BUILD)/obj/gen/$(1)_migrations.o: $(BUILD)/gen/$(1)_migrations.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) -c -o $$@ $$<
+$(BUILD)/bin/$(1): $$($(1)_O) $(LIB_A)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
+
+CLI_O := $(patsubst services/%.c,$(BUILD)/obj/%.o,$(wildcard services/cli/*.c))
+$(BUILD)/bin/slipway: $(CLI_O) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# --- unit tests (cmocka): tests/unit/test_X.c may list extra service objects
+# it needs on a line "// uses: services/deploy-svc/deploy_state.c" ----------
+$(BUILD)/obj/tests/%.o: tests/unit/%.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -Iservices -c -o $@ $<
+
+uses = $(patsubst services/%.c,$(BUILD)/obj/%.o,$(shell sed -n 's|^// uses: ||p' $(1)))
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $$(call uses,tests/unit/test_$$*.c) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# --- workflows ---------------------------------------------------------------
+setup:
+	@sh scripts/setup.sh
+
+kafka: setup
+	@sh scripts/kafka-fetch.sh
+
+unit: $(UNIT_BINS)
+	@sh scripts/run-unit.sh $(UNIT_BINS)
+
+e2e: all kafka
+	SLIPWAY_BUILD=$(BUILD) python3 -m pytest -q tests/e2e
+
+test: setup
+	$(MAKE) all unit
+	$(MAKE) e2e
+
+run: setup
+	$(MAKE) all kafka
+	SLIPWAY_BUILD=$(BUILD) bash scripts/run.sh
+
+asan: setup
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+
+fuzz: setup
+	@sh scripts/fuzz.sh
+
+bench: setup
+	$(MAKE) all kafka
+	SLIPWAY_BUILD=$(BUILD) bash tests/bench/run.sh
+
+stack-up: setup kafka
+	bash scripts/stack.sh up
+
+stack-down:
+	bash scripts/stack.sh down
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+
+format:
+	clang-format -i services/*/*.c services/*/*.h tests/unit/*.c
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,99 @@
+/*
+ * bus.h: Kafka behind a small interface (librdkafka never leaks out).
+ *
+ * Producer: idempotent, acks=all. Delivery callbacks run on the event loop
+ * thread that owns the producer (librdkafka's queue is wired to a libevent
+ * fd), so a handler can reply to an HTTP request from its callback.
+ *
+ * Consumer: runs on the event loop. Offsets are stored only after the
+ * handler returns BUS_DONE or BUS_REJECT, i.e. after the work it did is
+ * committed; auto-commit then commits stored offsets only.
+ *   BUS_DONE    processed (or deliberately skipped): store the offset.
+ *   BUS_REJECT  malformed / permanently unprocessable: the message goes to
+ *               <topic>.dlq with error, partition, offset and attempts in
+ *               headers, then the offset is stored.
+ *   BUS_RETRY   transient failure (a dependency is down): the message is
+ *               redelivered after a backoff (100 ms doubling to 5 s), forever,
+ *               and the partition does not move past it.
+ */
+#ifndef SLIPWAY_BUS_H
+#define SLIPWAY_BUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+
+struct event_base;
+struct bus_producer;
+struct bus_consumer;
+
+struct bus_header {
+	const char *name;
+	const char *value;   /* NUL-terminated */
+};
+
+/* ok = 1 when the broker acknowledged (acks=all); else errstr says why. */
+typedef void (*bus_delivery_cb)(int ok, const char *errstr, void *arg);
+
+struct bus_producer *bus_producer_new(struct event_base *base,
+    const char *brokers, const char *client_id, struct error *err);
+/*
+ * Queues one message. Key and value are copied. cb may be NULL. Returns -1
+ * (err set) when the message could not even be queued.
+ */
+int bus_produce(struct bus_producer *p, const char *topic, const char *key,
+    const void *value, size_t len, const struct bus_header *hdrs,
+    size_t nhdrs, bus_delivery_cb cb, void *arg, struct error *err);
+/* Blocks until every queued message is delivered or timeout; 0 when all were. */
+int bus_producer_flush(struct bus_producer *p, int timeout_ms);
+/* Serves delivery callbacks now (used by blocking callers such as the relay). */
+void bus_producer_poll(struct bus_producer *p, int timeout_ms);
+void bus_producer_free(struct bus_producer *p);
+
+struct bus_message;
+const char *bus_message_topic(const struct bus_message *m);
+int32_t bus_message_partition(const struct bus_message *m);
+int64_t bus_message_offset(const struct bus_message *m);
+/* Key as a NUL-terminated copy ("" when none); valid during the handler. */
+const char *bus_message_key(const struct bus_message *m);
+/* Value; NULL with len 0 for a tombstone. */
+const void *bus_message_value(const struct bus_message *m, size_t *len);
+/* Header value as a NUL-terminated copy, or NULL; valid during the handler. */
+const char *bus_message_header(const struct bus_message *m, const char *name);
+/* How many times this message was handed to the handler, from 1. */
+int bus_message_attempt(const struct bus_message *m);
+
+enum bus_result { BUS_DONE, BUS_RETRY, BUS_REJECT };
+
+/* reason: for BUS_REJECT, why (goes into the DLQ headers and the log). */
+typedef enum bus_result (*bus_handler)(const struct bus_message *m, void *arg,
+    struct error *reason);
+
+struct bus_consumer_config {
+	const char *brokers;
+	const char *group;          /* consumer group; NULL = no group, see below */
+	const char *const *topics;  /* NULL-terminated */
+	/*
+	 * With group == NULL every partition of each topic is assigned and read
+	 * from the beginning, nothing is committed: for compacted state topics
+	 * (credentials) that each process replays in full.
+	 */
+	struct bus_producer *dlq;   /* producer for <topic>.dlq; required with a group */
+};
+
+struct bus_consumer *bus_consumer_new(struct event_base *base,
+    const struct bus_consumer_config *cfg, bus_handler handler, void *arg,
+    struct error *err);
+/* 1 once the consumer has partitions assigned (for /readyz). */
+int bus_consumer_ready(const struct bus_consumer *c);
+/* Leaves the group cleanly (commits stored offsets). */
+void bus_consumer_free(struct bus_consumer *c);
+
+/*
+ * Creates topics that do not exist yet (existing ones are left alone).
+ * compacted: cleanup.policy=compact. Blocks up to timeout_ms.
+ */
+int bus_topic_ensure(const char *brokers, const char *const *topics,
+    int partitions, int compacted, int timeout_ms, struct error *err);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * crypto.h: libsodium helpers — ids, CI tokens, hashes, sealing, and the
+ * envelope encryption of secrets at rest.
+ */
+#ifndef SLIPWAY_CRYPTO_H
+#define SLIPWAY_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+
+/* Must be called once before anything else here; fatal on failure. */
+void crypto_init(void);
+
+/* Random UUID v4, lower-case, 36 chars + NUL. */
+void crypto_uuid(char out[37]);
+/* 1 when s is a UUID in canonical 8-4-4-4-12 hex form. */
+int crypto_uuid_valid(const char *s);
+
+/*
+ * CI tokens: "slp_" + 32 random base62 chars + 6 base62 chars of the CRC32
+ * of the random part (42 chars). The checksum lets the ingress reject garbage
+ * without a lookup.
+ */
+#define TOKEN_LEN 42
+#define TOKEN_PREFIX_LEN 8   /* "slp_" + 4: shown in listings */
+void token_generate(char out[TOKEN_LEN + 1]);
+/* 1 when tok has the right shape and checksum. */
+int token_format_valid(const char *tok, size_t len);
+
+/* Hex SHA-256 (64 chars + NUL). */
+void crypto_sha256_hex(const void *data, size_t len, char out[65]);
+/* Constant-time comparison of equal-length buffers; 1 when equal. */
+int crypto_equal(const void *a, const void *b, size_t len);
+
+/* Standard base64 (with padding). malloc'd results; caller frees. */
+char *crypto_b64_encode(const void *data, size_t len);
+unsigned char *crypto_b64_decode(const char *s, size_t *len);
+
+/* crypto_box keypairs for data planes (32-byte keys). */
+#define CRYPTO_PK_LEN 32
+#define CRYPTO_SK_LEN 32
+void crypto_box_keygen(unsigned char pk[CRYPTO_PK_LEN], unsigned char sk[CRYPTO_SK_LEN]);
+/* Anonymous sealing to a public key; out malloc'd (len + 48). */
+int crypto_seal(const unsigned char pk[CRYPTO_PK_LEN], const void *msg,
+    size_t len, unsigned char **out, size_t *outlen);
+int crypto_seal_open(const unsigned char pk[CRYPTO_PK_LEN],
+    const unsigned char sk[CRYPTO_SK_LEN], const void *c, size_t clen,
+    unsigned char **out, size_t *outlen);
+
+/*
+ * Secrets at rest: each value gets a fresh data key; the value is encrypted
+ * with XChaCha20-Poly1305 under the data key with the row id as associated
+ * data; the data key is wrapped by the current key-encryption key (KEK),
+ * whose version is stored in the blob so old rows still open after rotation.
+ *
+ * Keyring file: one KEK per line, "<version>:<base64 32 bytes>"; the highest
+ * version encrypts, any listed version decrypts.
+ */
+struct keyring;
+struct keyring *keyring_load(const char *path, struct error *err);
+void keyring_free(struct keyring *k);
+/* Writes a new keyring file with one random KEK (version 1), mode 0600. */
+int keyring_generate(const char *path, struct error *err);
+int secret_encrypt(const struct keyring *k, const char *row_id,
+    const void *pt, size_t len, unsigned char **out, size_t *outlen,
+    struct error *err);
+/* Fails (err code "decrypt_failed") on a wrong row id, key or tampering. */
+int secret_decrypt(const struct keyring *k, const char *row_id,
+    const void *blob, size_t len, unsigned char **out, size_t *outlen,
+    struct error *err);
+/* Zeroes and frees a secret buffer. */
+void crypto_free_secret(void *p, size_t len);
+
+#endif

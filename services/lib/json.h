@@ -1,0 +1,29 @@
+/*
+ * json.h: validated field access on jansson objects from outside input.
+ * Each getter checks presence, type and size, and on failure fills err with
+ * code "invalid_field" (or "missing_field") and the field name.
+ */
+#ifndef SLIPWAY_JSON_H
+#define SLIPWAY_JSON_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include "error.h"
+
+/*
+ * Returns the string value (owned by obj), NULL when absent and not required
+ * (err untouched), NULL with err set when invalid. maxlen counts bytes; the
+ * empty string is refused for required fields.
+ */
+const char *json_get_string(json_t *obj, const char *key, size_t maxlen,
+    int required, struct error *err);
+/* Integer in [min, max]; returns 0 and *out untouched when absent and optional. */
+int json_get_int(json_t *obj, const char *key, long long min, long long max,
+    int required, long long *out, struct error *err);
+/*
+ * Refuses keys not in the NULL-terminated allowed list (code
+ * "unknown_field"), so a typo never silently does nothing.
+ */
+int json_only_keys(json_t *obj, const char *const *allowed, struct error *err);
+
+#endif
