@@ -11,7 +11,7 @@
 CC      ?= cc
 BUILD   ?= build
 PREFIX  ?= /usr/local
-PKGS    := librdkafka libprotobuf-c libevent libevent_pthreads hiredis libpq libcurl jansson yaml-0.1 libsodium
+PKGS    := rdkafka libprotobuf-c libevent libevent_pthreads hiredis libpq libcurl jansson yaml-0.1 libsodium
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2

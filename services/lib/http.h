@@ -8,6 +8,14 @@
  * (415), and answers 404/405 with JSON errors. It serves GET /healthz,
  * GET /readyz and GET /metrics itself.
  *
+ * Bodies over max_body get a JSON 413 body_too_large; bodies declared or
+ * streamed past max(4 * max_body, 8 MiB) are refused by evhttp itself (413,
+ * HTML page, connection closed) before they are read.
+ *
+ * Replies must be made on the event-loop thread (e.g. from a callback the
+ * loop runs), never from a library thread. A deferred reply after the
+ * client went away is safe: it only frees the request.
+ *
  * Ownership: a struct http_request is valid from the handler call until the
  * handler (or later, for deferred requests) calls one of the http_reply_*
  * functions, which frees it. A handler must reply exactly once.
@@ -54,6 +62,8 @@ struct http_server *http_server_new(struct event_base *base,
     const struct http_server_config *cfg, const struct http_route *routes,
     size_t nroutes, void *ctx, struct error *err);
 void http_server_free(struct http_server *srv);
+/* The port actually bound (useful when cfg->port was 0: tests). */
+int http_server_port(const struct http_server *srv);
 
 /* Request accessors. Returned strings live as long as the request. */
 enum http_method http_request_method(const struct http_request *req);

@@ -30,6 +30,8 @@ void fatal(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
  * At most 4 keys; setting an existing key replaces its value.
  */
 void log_ctx_set(const char *key, const char *value);
+/* Removes one key set with log_ctx_set(), leaving the others. */
+void log_ctx_unset(const char *key);
 void log_ctx_clear(void);
 
 #endif

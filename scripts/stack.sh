@@ -1,0 +1,560 @@
+#!/usr/bin/env bash
+# Local stack for development and the end-to-end tests: Kafka (KRaft, one
+# node), PostgreSQL, Redis, an OCI registry with htpasswd auth, the demo image
+# and a podman service speaking the Docker Engine API. Everything listens on
+# 127.0.0.1 and lives under $SLIPWAY_STATE (default .state/).
+#
+#   scripts/stack.sh up|down|status
+#
+# Each part runs in the background with a pid file and a log under the state
+# dir; `up` waits for each until ready and fails naming the part and showing
+# its log tail. `up` twice is harmless; `down` leaves no process behind.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+
+KAFKA_PORT=${SLIPWAY_KAFKA_PORT:-19092}
+KAFKA_CPORT=${SLIPWAY_KAFKA_CONTROLLER_PORT:-19093}
+PG_PORT=${SLIPWAY_PG_PORT:-15432}
+REDIS_PORT=${SLIPWAY_REDIS_PORT:-16379}
+REGISTRY_PORT=${SLIPWAY_REGISTRY_PORT:-15000}
+KAFKA_LIB=${SLIPWAY_KAFKA_LIB:-$HOME/.cache/slipway/kafka-3.9.1/lib}
+TIMEOUT=${SLIPWAY_STACK_TIMEOUT_S:-30}
+KAFKA_TIMEOUT=${SLIPWAY_KAFKA_TIMEOUT_S:-120}
+
+STATE=${SLIPWAY_STATE:-$REPO/.state}
+mkdir -p "$STATE"
+STATE=$(cd "$STATE" && pwd)
+RUN=$STATE/run # pid files and logs of the parts
+
+say() { printf 'stack: %s\n' "$*"; }
+die() {
+	printf 'stack: error: %s\n' "$*" >&2
+	exit 1
+}
+
+# --- process helpers -------------------------------------------------------
+
+# pid_of FILE PATTERN prints the pid in FILE when that process is alive and
+# its command line matches PATTERN (a stale pid reused by another program
+# does not count).
+pid_of() {
+	local pid
+	[[ -s $1 ]] || return 1
+	pid=$(head -n1 "$1")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2" || return 1
+	echo "$pid"
+}
+
+# start_bg NAME CMD... runs CMD in its own session (so a Ctrl-C in the
+# terminal of `make run` does not reach it), output to $RUN/NAME.log; the
+# process itself writes its pid, so the pid file is right even when setsid
+# has to fork.
+start_bg() {
+	local name=$1
+	shift
+	: >"$RUN/$name.log"
+	setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RUN/$name.pid" "$@" \
+		</dev/null >>"$RUN/$name.log" 2>&1 9>&- &
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[[ -s $RUN/$name.pid ]] && return 0
+		sleep 0.05
+	done
+	die "$name: could not start (no pid file)"
+}
+
+# fail_part NAME LOG WHY prints the reason and the log tail, then exits.
+fail_part() {
+	printf 'stack: error: %s: %s; last lines of %s:\n' "$1" "$3" "$2" >&2
+	tail -n 25 "$2" >&2 || true
+	exit 1
+}
+
+# wait_ready NAME LOG TIMEOUT PIDFILE PATTERN CHECK... polls CHECK until it
+# succeeds; fails early when the process died, or after TIMEOUT seconds.
+wait_ready() {
+	local name=$1 log=$2 timeout=$3 pidfile=$4 pattern=$5
+	shift 5
+	local deadline=$((SECONDS + timeout))
+	until "$@" >/dev/null 2>&1; do
+		if [[ -n $pidfile ]] && ! pid_of "$pidfile" "$pattern" >/dev/null; then
+			fail_part "$name" "$log" "process exited before it was ready"
+		fi
+		((SECONDS < deadline)) || fail_part "$name" "$log" "not ready after ${timeout}s"
+		sleep 0.2
+	done
+}
+
+# stop_pid NAME PIDFILE PATTERN [GRACE]: SIGTERM, then SIGKILL after GRACE s.
+stop_pid() {
+	local name=$1 pidfile=$2 pattern=$3 grace=${4:-10} pid i
+	if ! pid=$(pid_of "$pidfile" "$pattern"); then
+		rm -f "$pidfile"
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < grace * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		say "$name: still running after ${grace}s, killing"
+		kill -KILL "$pid" 2>/dev/null || true
+		sleep 0.2
+	fi
+	rm -f "$pidfile"
+	say "$name stopped"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# port_free NAME PORT refuses to start a part on a port someone else holds.
+port_free() {
+	if port_open "$2"; then
+		die "$1: 127.0.0.1:$2 is already in use by another process (set SLIPWAY_*_PORT)"
+	fi
+}
+
+# --- Kafka -----------------------------------------------------------------
+
+KAFKA_DIR=$STATE/kafka
+
+kafka_write_config() {
+	mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
+	cat >"$KAFKA_DIR/server.properties" <<EOF
+# Written by scripts/stack.sh: one combined broker + KRaft controller.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CPORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CPORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+auto.create.topics.enable=false
+delete.topic.enable=true
+num.partitions=3
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=3
+group.initial.rebalance.delay.ms=0
+log.retention.hours=168
+EOF
+	cat >"$KAFKA_DIR/log4j.properties" <<'EOF'
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.org.apache.kafka=WARN
+log4j.logger.kafka=WARN
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+log4j.logger.state.change.logger=WARN
+EOF
+}
+
+java_bin() {
+	if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then echo "$JAVA_HOME/bin/java"; else echo java; fi
+}
+KAFKA_JVM=(-Xms512m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+	-XX:-UsePerfData -Djava.awt.headless=true
+	"-Dlog4j.configuration=file:$KAFKA_DIR/log4j.properties"
+	"-Dkafka.logs.dir=$KAFKA_DIR/logs" -cp "$KAFKA_LIB/*")
+
+# kafka_format formats the log dir once; the cluster id is a base64url UUID
+# generated here (saves a JVM start) and kept for later runs.
+kafka_format() {
+	[[ -f $KAFKA_DIR/data/meta.properties ]] && return 0
+	[[ -s $KAFKA_DIR/cluster.id ]] ||
+		head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$KAFKA_DIR/cluster.id"
+	say "kafka: formatting storage"
+	"$(java_bin)" "${KAFKA_JVM[@]}" kafka.tools.StorageTool format -t "$(<"$KAFKA_DIR/cluster.id")" \
+		-c "$KAFKA_DIR/server.properties" -g >"$RUN/kafka-format.log" 2>&1 ||
+		fail_part kafka "$RUN/kafka-format.log" "StorageTool format failed"
+}
+
+kafka_started() {
+	port_open "$KAFKA_PORT" && grep -q 'Kafka Server started' "$RUN/kafka.log"
+}
+
+kafka_up() {
+	if pid=$(pid_of "$RUN/kafka.pid" kafka.Kafka); then
+		say "kafka already running (pid $pid)"
+	else
+		if ! ls "$KAFKA_LIB"/kafka_2.13-*.jar >/dev/null 2>&1; then
+			sh "$HERE/kafka-fetch.sh" || die "kafka: no jars in $KAFKA_LIB and the fetch failed"
+		fi
+		port_free kafka "$KAFKA_PORT"
+		port_free kafka-controller "$KAFKA_CPORT"
+		kafka_write_config
+		kafka_format
+		start_bg kafka "$(java_bin)" "${KAFKA_JVM[@]}" kafka.Kafka "$KAFKA_DIR/server.properties"
+	fi
+	wait_ready kafka "$RUN/kafka.log" "$KAFKA_TIMEOUT" "$RUN/kafka.pid" kafka.Kafka kafka_started
+	say "kafka up on 127.0.0.1:$KAFKA_PORT"
+}
+kafka_down() { stop_pid kafka "$RUN/kafka.pid" kafka.Kafka 30; }
+kafka_status() { pid_of "$RUN/kafka.pid" kafka.Kafka >/dev/null && port_open "$KAFKA_PORT"; }
+
+# --- PostgreSQL ------------------------------------------------------------
+
+pg_bin() {
+	local d
+	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+	if [[ -n $d && -x $d/initdb ]]; then echo "$d"; else dirname "$(command -v initdb)"; fi
+}
+PG_BIN=$(pg_bin 2>/dev/null || true)
+
+# The cluster runs as the `postgres` OS user when we are root (initdb refuses
+# root). That user must reach the cluster dir: a state dir under /root is not
+# traversable, so then the cluster lives in /tmp/slipway-pg-<hash of state>
+# and $STATE/pg.dir records where.
+pg_as() {
+	if [[ $(id -u) -eq 0 ]]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pg_dir() {
+	if [[ -s $STATE/pg.dir ]]; then
+		cat "$STATE/pg.dir"
+		return
+	fi
+	local dir=$STATE/pg
+	mkdir -p "$dir"
+	[[ $(id -u) -eq 0 ]] && chown postgres:postgres "$dir"
+	# The unix socket path must stay under 108 bytes.
+	if ! pg_as test -w "$dir" -a -x "$dir" || ((${#dir} > 80)); then
+		rmdir "$dir" 2>/dev/null || true
+		dir=/tmp/slipway-pg-$(printf '%s' "$STATE" | cksum | awk '{ print $1 }')
+		mkdir -p "$dir"
+		chmod 0700 "$dir"
+		[[ $(id -u) -eq 0 ]] && chown postgres:postgres "$dir"
+		say "postgres: $STATE is not reachable by the postgres user; cluster in $dir"
+	fi
+	echo "$dir" >"$STATE/pg.dir"
+	echo "$dir"
+}
+
+pg_init() {
+	local dir=$1
+	[[ -f $dir/data/PG_VERSION ]] && return 0
+	say "postgres: initdb"
+	pg_as "$PG_BIN/initdb" -D "$dir/data" -U postgres -E UTF8 --locale=C.UTF-8 \
+		--auth-local=trust --auth-host=trust -N >"$RUN/pg-initdb.log" 2>&1 ||
+		fail_part postgres "$RUN/pg-initdb.log" "initdb failed"
+	cat >>"$dir/data/postgresql.conf" <<EOF
+# Local stack (scripts/stack.sh): loopback only, speed over durability.
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+max_connections = 200
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+logging_collector = off
+EOF
+	cat >"$dir/data/pg_hba.conf" <<'EOF'
+local all all trust
+host  all all 127.0.0.1/32 trust
+EOF
+}
+
+pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -d postgres -U postgres; }
+
+# pg_roles creates the database and roles; safe to run on every `up`.
+pg_roles() {
+	"$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
+		>"$RUN/pg-roles.log" 2>&1 <<'EOF' || fail_part postgres "$RUN/pg-roles.log" "creating roles failed"
+SELECT 'CREATE ROLE slipway LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'slipway') \gexec
+SELECT 'CREATE ROLE slipway_webhook LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'slipway_webhook') \gexec
+SELECT 'CREATE DATABASE slipway OWNER slipway' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'slipway') \gexec
+EOF
+}
+
+pg_pidfile() { echo "$(pg_dir)/data/postmaster.pid"; }
+
+pg_up() {
+	[[ -n $PG_BIN && -x $PG_BIN/initdb ]] || die "postgres: initdb not found (run scripts/setup.sh)"
+	local dir pid
+	dir=$(pg_dir)
+	if pid=$(pid_of "$dir/data/postmaster.pid" postgres 2>/dev/null); then
+		say "postgres already running (pid $pid)"
+	else
+		port_free postgres "$PG_PORT"
+		pg_init "$dir"
+		# The log sits in the cluster dir: the postgres user writes it.
+		pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -o "-p $PG_PORT" \
+			-w -t "$TIMEOUT" -s start >"$RUN/pg-ctl.log" 2>&1 9>&- ||
+			fail_part postgres "$dir/postgres.log" "pg_ctl start failed ($(<"$RUN/pg-ctl.log"))"
+	fi
+	wait_ready postgres "$dir/postgres.log" "$TIMEOUT" "" "" pg_ready
+	pg_roles
+	say "postgres up on 127.0.0.1:$PG_PORT (database slipway)"
+}
+
+pg_down() {
+	local dir
+	[[ -s $STATE/pg.dir ]] || return 0
+	dir=$(<"$STATE/pg.dir")
+	pid_of "$dir/data/postmaster.pid" postgres >/dev/null 2>&1 || return 0
+	pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -s -t 30 stop || true
+	say "postgres stopped"
+}
+
+pg_status() {
+	[[ -s $STATE/pg.dir ]] && pid_of "$(<"$STATE/pg.dir")/data/postmaster.pid" postgres >/dev/null && pg_ready
+}
+
+# --- Redis -----------------------------------------------------------------
+
+redis_ping() {
+	if command -v redis-cli >/dev/null; then
+		[[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]
+	else
+		port_open "$REDIS_PORT"
+	fi
+}
+
+redis_up() {
+	if pid=$(pid_of "$RUN/redis.pid" redis-server); then
+		say "redis already running (pid $pid)"
+	else
+		port_free redis "$REDIS_PORT"
+		mkdir -p "$STATE/redis"
+		start_bg redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' \
+			--appendonly no --daemonize no --dir "$STATE/redis"
+	fi
+	wait_ready redis "$RUN/redis.log" "$TIMEOUT" "$RUN/redis.pid" redis-server redis_ping
+	say "redis up on 127.0.0.1:$REDIS_PORT"
+}
+redis_down() { stop_pid redis "$RUN/redis.pid" redis-server; }
+redis_status() { pid_of "$RUN/redis.pid" redis-server >/dev/null && redis_ping; }
+
+# --- OCI registry ----------------------------------------------------------
+
+REGISTRY_USER=slipway
+
+registry_password() {
+	if [[ ! -s $STATE/registry-password ]]; then
+		(umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$STATE/registry-password")
+	fi
+	cat "$STATE/registry-password"
+}
+
+registry_write_config() {
+	mkdir -p "$STATE/registry"
+	(umask 077 && htpasswd -Bbn "$REGISTRY_USER" "$(registry_password)" >"$STATE/htpasswd")
+	cat >"$STATE/registry.yml" <<EOF
+version: 0.1
+log: {level: warn, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $STATE/registry}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$REGISTRY_PORT, secret: local-only}
+auth: {htpasswd: {realm: slipway-local, path: $STATE/htpasswd}}
+EOF
+}
+
+registry_ready() {
+	[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$REGISTRY_PORT/v2/") == 401 ]]
+}
+
+registry_up() {
+	if pid=$(pid_of "$RUN/registry.pid" docker-registry); then
+		say "registry already running (pid $pid)"
+	else
+		port_free registry "$REGISTRY_PORT"
+		registry_write_config
+		start_bg registry docker-registry serve "$STATE/registry.yml"
+	fi
+	wait_ready registry "$RUN/registry.log" "$TIMEOUT" "$RUN/registry.pid" docker-registry registry_ready
+	say "registry up on 127.0.0.1:$REGISTRY_PORT (user $REGISTRY_USER)"
+}
+registry_down() { stop_pid registry "$RUN/registry.pid" docker-registry; }
+registry_status() { pid_of "$RUN/registry.pid" docker-registry >/dev/null && registry_ready; }
+
+demo_up() {
+	SLIPWAY_STATE=$STATE SLIPWAY_REGISTRY_HOST=127.0.0.1:$REGISTRY_PORT \
+		SLIPWAY_REGISTRY_USER=$REGISTRY_USER SLIPWAY_REGISTRY_PASSWORD=$(registry_password) \
+		bash "$HERE/demo-image.sh" || die "demo image: build or push failed"
+}
+
+# --- podman (Docker Engine API) --------------------------------------------
+
+PODMAN_DIR=$STATE/containers
+SOCK=$STATE/podman.sock
+export CONTAINERS_CONF=$PODMAN_DIR/containers.conf
+export CONTAINERS_REGISTRIES_CONF=$PODMAN_DIR/registries.conf
+export CONTAINERS_STORAGE_CONF=$PODMAN_DIR/storage.conf
+
+podman_write_config() {
+	mkdir -p "$PODMAN_DIR/storage" "$PODMAN_DIR/run" "$PODMAN_DIR/tmp" "$PODMAN_DIR/networks"
+	# crun refuses hybrid cgroups, hence runc; the host caps RLIMIT_NOFILE and
+	# RLIMIT_NPROC, hence the ulimits; file locks keep this store's locks away
+	# from any other podman store on the machine (the default shm segment is
+	# shared by all of them).
+	cat >"$CONTAINERS_CONF" <<EOF
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+netns = "host"
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$PODMAN_DIR/events.log"
+tmp_dir = "$PODMAN_DIR/tmp"
+lock_type = "file"
+
+[network]
+network_config_dir = "$PODMAN_DIR/networks"
+EOF
+	cat >"$CONTAINERS_REGISTRIES_CONF" <<EOF
+unqualified-search-registries = []
+
+[[registry]]
+location = "127.0.0.1:$REGISTRY_PORT"
+insecure = true
+EOF
+	cat >"$CONTAINERS_STORAGE_CONF" <<EOF
+[storage]
+driver = "overlay"
+graphroot = "$PODMAN_DIR/storage"
+runroot = "$PODMAN_DIR/run"
+EOF
+}
+
+podman_ping() {
+	[[ $(curl -s --max-time 2 --unix-socket "$SOCK" http://d/v1.41/_ping) == OK ]]
+}
+
+podman_up() {
+	if pid=$(pid_of "$RUN/podman.pid" 'system service'); then
+		say "podman service already running (pid $pid)"
+	else
+		podman_write_config
+		rm -f "$SOCK"
+		start_bg podman podman --log-level=warn system service --time=0 "unix://$SOCK"
+	fi
+	wait_ready podman "$RUN/podman.log" "$TIMEOUT" "$RUN/podman.pid" 'system service' podman_ping
+	say "podman service up on $SOCK"
+}
+
+# podman_clean removes the platform's containers, then stops any other
+# container of this private store so no conmon outlives the stack.
+podman_clean() {
+	[[ -f $CONTAINERS_STORAGE_CONF ]] || return 0
+	local ids
+	ids=$(podman ps -aq --filter label=slipway.managed=true 2>/dev/null || true)
+	if [[ -n $ids ]]; then
+		# shellcheck disable=SC2086
+		podman rm -f -t 2 $ids >/dev/null 2>&1 || true
+		say "removed $(wc -w <<<"$ids") slipway container(s)"
+	fi
+	ids=$(podman ps -q 2>/dev/null || true)
+	# shellcheck disable=SC2086
+	[[ -z $ids ]] || podman stop -t 2 $ids >/dev/null 2>&1 || true
+}
+
+podman_down() {
+	podman_clean
+	stop_pid podman "$RUN/podman.pid" 'system service'
+	rm -f "$SOCK"
+}
+podman_status() { pid_of "$RUN/podman.pid" 'system service' >/dev/null && podman_ping; }
+
+# --- stack.env ---------------------------------------------------------------
+
+write_env() {
+	local pw
+	pw=$(registry_password)
+	(
+		umask 077
+		cat >"$STATE/stack.env" <<EOF
+# Written by scripts/stack.sh up; source it to reach the local stack.
+export SLIPWAY_STATE='$STATE'
+export SLIPWAY_KAFKA_BROKERS='127.0.0.1:$KAFKA_PORT'
+export SLIPWAY_PG_URL='postgresql://slipway@127.0.0.1:$PG_PORT/slipway'
+export SLIPWAY_PG_WEBHOOK_URL='postgresql://slipway_webhook@127.0.0.1:$PG_PORT/slipway'
+export SLIPWAY_REDIS_HOST='127.0.0.1'
+export SLIPWAY_REDIS_PORT='$REDIS_PORT'
+export SLIPWAY_REGISTRY_HOST='127.0.0.1:$REGISTRY_PORT'
+export SLIPWAY_REGISTRY_USER='$REGISTRY_USER'
+export SLIPWAY_REGISTRY_PASSWORD='$pw'
+export SLIPWAY_ENGINE_SOCKET='$SOCK'
+export SLIPWAY_INSECURE_REGISTRIES='127.0.0.1:$REGISTRY_PORT'
+export CONTAINERS_CONF='$CONTAINERS_CONF'
+export CONTAINERS_REGISTRIES_CONF='$CONTAINERS_REGISTRIES_CONF'
+export CONTAINERS_STORAGE_CONF='$CONTAINERS_STORAGE_CONF'
+export SLIPWAY_DEMO_IMAGE='127.0.0.1:$REGISTRY_PORT/demo/hello:v1'
+EOF
+	)
+}
+
+# --- commands ----------------------------------------------------------------
+
+PARTS=(kafka pg redis registry podman)
+declare -A LABEL=([kafka]=kafka [pg]=postgres [redis]=redis [registry]=registry [podman]=podman)
+
+# lock serialises concurrent up/down on the same state dir. The parts are
+# started with fd 9 closed, so they never hold the lock.
+lock() {
+	command -v flock >/dev/null || return 0
+	exec 9>"$STATE/.stack.lock"
+	flock -w 300 9 || die "another stack.sh holds $STATE/.stack.lock"
+}
+
+cmd_up() {
+	local t0=$SECONDS
+	lock
+	mkdir -p "$RUN"
+	kafka_up
+	pg_up
+	redis_up
+	registry_up
+	demo_up
+	podman_up
+	write_env
+	say "up in $((SECONDS - t0))s; environment in $STATE/stack.env"
+}
+
+cmd_down() {
+	lock
+	mkdir -p "$RUN"
+	podman_down
+	registry_down
+	redis_down
+	pg_down
+	kafka_down
+	rm -f "$STATE/stack.env"
+}
+
+cmd_status() {
+	local p rc=0
+	mkdir -p "$RUN"
+	for p in "${PARTS[@]}"; do
+		if "${p}_status" 2>/dev/null; then
+			printf '%-9s up\n' "${LABEL[$p]}"
+		else
+			printf '%-9s down\n' "${LABEL[$p]}"
+			rc=3
+		fi
+	done
+	return $rc
+}
+
+case ${1:-} in
+up) cmd_up ;;
+down) cmd_down ;;
+status) cmd_status ;;
+*)
+	echo "usage: $0 up|down|status" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,142 @@
+/*
+ * cli.h: the slipway command-line client (services/cli/).
+ *
+ * main.c holds the command table {noun, verb, handler, options, usage}; each
+ * cli_<noun>.c holds the handlers for one noun. Handlers return the process
+ * exit status: CLI_OK, CLI_FAIL (the API or the network said no; the reason
+ * is on stderr) or CLI_USAGE.
+ */
+#ifndef SLIPWAY_CLI_H
+#define SLIPWAY_CLI_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+#define CLI_MAX_POS 4
+#define CLI_MAX_OPTS 12
+
+struct cli_opt {
+	char name[32];       /* without the leading "--" */
+	const char *value;   /* NULL for a flag */
+};
+
+/* Parsed arguments of one command; strings point into argv. */
+struct cli_args {
+	const char *pos[CLI_MAX_POS];
+	int npos;
+	struct cli_opt opts[CLI_MAX_OPTS];
+	int nopts;
+	int json;            /* --json, accepted by every command */
+	int help;            /* --help or -h */
+};
+
+enum cli_svc { CLI_SVC_REGISTRY, CLI_SVC_COMPONENT, CLI_SVC_DEPLOY, CLI_SVC_WEBHOOK, CLI_SVC_COUNT };
+
+/* What every handler gets: settings from the environment, and output mode. */
+struct cli_ctx {
+	const char *token;                 /* SLIPWAY_ADMIN_TOKEN */
+	char url[CLI_SVC_COUNT][512];      /* base URLs, no trailing slash */
+	int json;
+};
+
+struct cli_command;
+typedef int (*cli_handler)(struct cli_ctx *ctx, const struct cli_args *a);
+
+struct cli_command {
+	const char *noun;
+	const char *verb;        /* NULL: "slipway NOUN ARGS..." */
+	cli_handler run;
+	const char *opts;        /* accepted options, "name= wait" ('=' takes a value) */
+	int min_pos, max_pos;    /* positional arguments after noun [verb] */
+	int offline;             /* 1: needs no server and no admin token */
+	const char *usage;
+};
+
+/* The reply of one HTTP request. */
+struct cli_reply {
+	long status;
+	char *body;              /* NUL-terminated, malloc'd; may be "" */
+	size_t len;
+	json_t *json;            /* parsed body, or NULL when not JSON */
+};
+
+/* cli_args.c */
+/*
+ * Parses argv (after noun and verb) against spec; "--opt value", "--opt=value"
+ * and "--" are understood. Returns 0, or -1 with a reason in why.
+ */
+int cli_args_parse(int argc, const char *const *argv, const char *spec,
+    struct cli_args *a, char *why, size_t whylen);
+const char *cli_args_get(const struct cli_args *a, const char *name);
+int cli_args_has(const struct cli_args *a, const char *name);
+/* Parses a positive integer option; def when absent, -1 when malformed. */
+long cli_args_long(const struct cli_args *a, const char *name, long def, long max);
+
+/* cli_http.c */
+void cli_http_init(void);
+void cli_http_cleanup(void);
+/*
+ * Builds a path from a template with "{}" holes, one string argument per
+ * hole; refuses (returns -1, prints why) segments that are not
+ * [A-Za-z0-9._-]+ so a path can never be bent by an argument.
+ */
+int cli_http_path(char *buf, size_t len, const char *tmpl, ...);
+/* One request; 0 when an HTTP answer came (any status), -1 (printed) when not. */
+int cli_http_do(const struct cli_ctx *ctx, enum cli_svc svc, const char *method,
+    const char *path, json_t *body, struct cli_reply *r);
+void cli_reply_free(struct cli_reply *r);
+/* Prints "error: <code>: <message>" for a non-2xx reply. */
+void cli_http_print_error(const struct cli_reply *r);
+/*
+ * The common case: request, print the API error on failure, print the raw
+ * JSON with --json. On CLI_OK *out (if not NULL) gets the parsed body (owned
+ * by the caller; NULL for an empty body).
+ */
+int cli_http_call(const struct cli_ctx *ctx, enum cli_svc svc, const char *method,
+    const char *path, json_t *body, json_t **out);
+
+/* cli_out.c */
+struct cli_column {
+	const char *header;
+	const char *key;
+};
+/* Prints an array of objects as an aligned table with the given columns. */
+void cli_out_table(json_t *arr, const struct cli_column *cols, size_t ncols);
+/* Prints "key: value" lines for the given keys of an object. */
+void cli_out_fields(json_t *obj, const char *const *keys);
+/* A JSON value as display text ("-" when absent or null); valid until next call. */
+const char *cli_out_text(json_t *v);
+
+/* cli_registry.c */
+int cli_registry_add(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_registry_list(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_registry_rm(struct cli_ctx *ctx, const struct cli_args *a);
+
+/* cli_component.c */
+int cli_component_create(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_component_list(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_component_show(struct cli_ctx *ctx, const struct cli_args *a);
+
+/* cli_token.c */
+int cli_token_create(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_token_list(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_token_revoke(struct cli_ctx *ctx, const struct cli_args *a);
+
+/* cli_dataplane.c */
+int cli_dataplane_add(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_dataplane_list(struct cli_ctx *ctx, const struct cli_args *a);
+
+/* cli_deploy.c */
+int cli_deploy_create(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_deploy_list(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_deploy_status(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_deploy_promote(struct cli_ctx *ctx, const struct cli_args *a);
+
+/* cli_image.c */
+int cli_image_parse(struct cli_ctx *ctx, const struct cli_args *a);
+
+#endif

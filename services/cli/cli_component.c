@@ -1,0 +1,141 @@
+/*
+ * cli_component.c: `slipway component create|list|show` against component-svc.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define ENDPOINTS_MAX (1024 * 1024)
+
+static const struct cli_column component_cols[] = {
+	{ "ID", "id" }, { "NAME", "name" }, { "TYPE", "type" },
+	{ "IMAGE", "image" }, { "CREATED", "created_at" },
+};
+
+static const char *const component_fields[] = {
+	"id", "org", "project", "name", "description", "type", "registry_id",
+	"image", "created_at", NULL,
+};
+
+static const struct cli_column endpoint_cols[] = {
+	{ "ENDPOINT", "name" }, { "PORT", "port" }, { "TYPE", "type" },
+	{ "VISIBILITY", "visibility" }, { "CONTEXT", "context" },
+};
+
+/* Reads a whole file (at most ENDPOINTS_MAX bytes) as text; NULL (printed) on failure. */
+static json_t *
+read_text_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+	json_t *s;
+
+	if (f == NULL) {
+		fprintf(stderr, "error: usage: cannot read %s\n", path);
+		return NULL;
+	}
+	buf = malloc(ENDPOINTS_MAX + 1);
+	n = buf ? fread(buf, 1, ENDPOINTS_MAX + 1, f) : 0;
+	fclose(f);
+	if (buf == NULL || n > ENDPOINTS_MAX) {
+		fprintf(stderr, "error: usage: %s is larger than %d bytes\n", path, ENDPOINTS_MAX);
+		free(buf);
+		return NULL;
+	}
+	s = json_stringn(buf, n);
+	free(buf);
+	if (s == NULL)
+		fprintf(stderr, "error: usage: %s is not UTF-8 text\n", path);
+	return s;
+}
+
+/* Prints one component and its endpoints. */
+static void
+component_print(json_t *c)
+{
+	json_t *eps = json_object_get(c, "endpoints");
+
+	cli_out_fields(c, component_fields);
+	if (json_array_size(eps) > 0) {
+		putchar('\n');
+		cli_out_table(eps, endpoint_cols, sizeof(endpoint_cols) / sizeof(endpoint_cols[0]));
+	}
+}
+
+int
+cli_component_create(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	static const char *const required[] = { "name", "registry", "image" };
+	const char *eps = cli_args_get(a, "endpoints"), *type = cli_args_get(a, "type");
+	char path[512];
+	json_t *body, *out = NULL, *text;
+	size_t i;
+	int rc;
+
+	if (cli_http_path(path, sizeof(path), "/v1/orgs/{}/projects/{}/components",
+	    a->pos[0], a->pos[1]) < 0)
+		return CLI_USAGE;
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (cli_args_get(a, required[i]) == NULL) {
+			fprintf(stderr, "error: usage: --%s is required\n", required[i]);
+			return CLI_USAGE;
+		}
+	}
+	body = json_pack("{s:s, s:s, s:s, s:s}", "name", cli_args_get(a, "name"),
+	    "type", type ? type : "service", "registry_id", cli_args_get(a, "registry"),
+	    "image", cli_args_get(a, "image"));
+	if (body == NULL) {
+		fprintf(stderr, "error: usage: arguments must be UTF-8 text\n");
+		return CLI_USAGE;
+	}
+	if (eps != NULL) {
+		if ((text = read_text_file(eps)) == NULL) {
+			json_decref(body);
+			return CLI_USAGE;
+		}
+		json_object_set_new(body, "endpoints", text);
+	}
+	rc = cli_http_call(ctx, CLI_SVC_COMPONENT, "POST", path, body, &out);
+	json_decref(body);
+	if (rc == CLI_OK && !ctx->json)
+		component_print(out);
+	json_decref(out);
+	return rc;
+}
+
+int
+cli_component_list(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	char path[512];
+	json_t *out = NULL;
+	int rc;
+
+	if (cli_http_path(path, sizeof(path), "/v1/orgs/{}/projects/{}/components",
+	    a->pos[0], a->pos[1]) < 0)
+		return CLI_USAGE;
+	rc = cli_http_call(ctx, CLI_SVC_COMPONENT, "GET", path, NULL, &out);
+	if (rc == CLI_OK && !ctx->json)
+		cli_out_table(json_object_get(out, "components"), component_cols,
+		    sizeof(component_cols) / sizeof(component_cols[0]));
+	json_decref(out);
+	return rc;
+}
+
+int
+cli_component_show(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	char path[512];
+	json_t *out = NULL;
+	int rc;
+
+	if (cli_http_path(path, sizeof(path), "/v1/components/{}", a->pos[0]) < 0)
+		return CLI_USAGE;
+	rc = cli_http_call(ctx, CLI_SVC_COMPONENT, "GET", path, NULL, &out);
+	if (rc == CLI_OK && !ctx->json)
+		component_print(out);
+	json_decref(out);
+	return rc;
+}

@@ -1,0 +1,66 @@
+/*
+ * cli_dataplane.c: `slipway dataplane add|list` against deploy-svc.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "crypto.h"
+
+static const struct cli_column dataplane_cols[] = {
+	{ "NAME", "name" }, { "PUBLIC_KEY", "public_key" }, { "CREATED", "created_at" },
+};
+
+static const char *const dataplane_fields[] = {
+	"name", "public_key", "created_at", NULL,
+};
+
+/* 1 when s is base64 of exactly a crypto_box public key. */
+static int
+public_key_valid(const char *s)
+{
+	size_t len = 0;
+	unsigned char *k = crypto_b64_decode(s, &len);
+
+	free(k);
+	return k != NULL && len == CRYPTO_PK_LEN;
+}
+
+int
+cli_dataplane_add(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	const char *pk = cli_args_get(a, "public-key");
+	json_t *body, *out = NULL;
+	int rc;
+
+	if (pk == NULL || !public_key_valid(pk)) {
+		fprintf(stderr, "error: usage: --public-key must be base64 of %d bytes "
+		    "(from `dataplane-agent keygen`)\n", CRYPTO_PK_LEN);
+		return CLI_USAGE;
+	}
+	if ((body = json_pack("{s:s, s:s}", "name", a->pos[0], "public_key", pk)) == NULL) {
+		fprintf(stderr, "error: usage: the name must be UTF-8 text\n");
+		return CLI_USAGE;
+	}
+	rc = cli_http_call(ctx, CLI_SVC_DEPLOY, "POST", "/v1/dataplanes", body, &out);
+	json_decref(body);
+	if (rc == CLI_OK && !ctx->json)
+		cli_out_fields(out, dataplane_fields);
+	json_decref(out);
+	return rc;
+}
+
+int
+cli_dataplane_list(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	json_t *out = NULL;
+	int rc;
+
+	(void)a;
+	rc = cli_http_call(ctx, CLI_SVC_DEPLOY, "GET", "/v1/dataplanes", NULL, &out);
+	if (rc == CLI_OK && !ctx->json)
+		cli_out_table(json_object_get(out, "dataplanes"), dataplane_cols,
+		    sizeof(dataplane_cols) / sizeof(dataplane_cols[0]));
+	json_decref(out);
+	return rc;
+}

@@ -1,0 +1,146 @@
+/*
+ * cli_registry.c: `slipway registry add|list|rm` against registry-svc.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+
+#define PASSWORD_MAX 4096
+
+static const struct cli_column registry_cols[] = {
+	{ "ID", "id" }, { "NAME", "name" }, { "HOST", "host" },
+	{ "AUTH", "auth_type" }, { "USERNAME", "username" }, { "CREATED", "created_at" },
+};
+
+static const char *const registry_fields[] = {
+	"id", "org", "name", "host", "auth_type", "username", "created_at", NULL,
+};
+
+/*
+ * Reads the password from stdin (one line, the newline dropped) into buf, so
+ * it never shows in `ps` or shell history. Returns -1 (printed) on failure.
+ */
+static int
+password_from_stdin(char *buf, size_t len)
+{
+	size_t n;
+
+	if (fgets(buf, (int)len, stdin) == NULL) {
+		fprintf(stderr, "error: usage: --password-stdin: nothing on stdin\n");
+		return -1;
+	}
+	n = strlen(buf);
+	if (n == len - 1 && buf[n - 1] != '\n' && !feof(stdin)) {
+		fprintf(stderr, "error: usage: --password-stdin: longer than %d bytes\n",
+		    PASSWORD_MAX);
+		return -1;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (n == 0) {
+		fprintf(stderr, "error: usage: --password-stdin: empty password\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Fills the auth fields of the request body; -1 (printed) on a usage error. */
+static int
+registry_auth(const struct cli_args *a, json_t *body, char *pw, size_t pwlen)
+{
+	const char *user = cli_args_get(a, "username");
+	const char *auth = cli_args_get(a, "auth");
+	const char *flagpw = cli_args_get(a, "password");
+	int stdin_pw = cli_args_has(a, "password-stdin");
+
+	if (auth == NULL)
+		auth = user != NULL ? "basic" : "anonymous";
+	if (strcmp(auth, "anonymous") != 0 && strcmp(auth, "basic") != 0) {
+		fprintf(stderr, "error: usage: --auth must be anonymous or basic\n");
+		return -1;
+	}
+	if (strcmp(auth, "anonymous") == 0) {
+		if (user != NULL || flagpw != NULL || stdin_pw) {
+			fprintf(stderr, "error: usage: anonymous registries take no credentials\n");
+			return -1;
+		}
+		json_object_set_new(body, "auth_type", json_string("anonymous"));
+		return 0;
+	}
+	if (user == NULL || (flagpw == NULL) == !stdin_pw) {
+		fprintf(stderr, "error: usage: basic auth needs --username and one of "
+		    "--password-stdin or --password\n");
+		return -1;
+	}
+	if (stdin_pw && password_from_stdin(pw, pwlen) < 0)
+		return -1;
+	json_object_set_new(body, "auth_type", json_string("basic"));
+	json_object_set_new(body, "username", json_string(user));
+	json_object_set_new(body, "password", json_string(stdin_pw ? pw : flagpw));
+	return 0;
+}
+
+int
+cli_registry_add(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	char path[512], pw[PASSWORD_MAX + 2];
+	json_t *body, *out = NULL;
+	int rc;
+
+	if (cli_http_path(path, sizeof(path), "/v1/orgs/{}/registries", a->pos[0]) < 0)
+		return CLI_USAGE;
+	if (cli_args_get(a, "name") == NULL || cli_args_get(a, "host") == NULL) {
+		fprintf(stderr, "error: usage: --name and --host are required\n");
+		return CLI_USAGE;
+	}
+	body = json_pack("{s:s, s:s}", "name", cli_args_get(a, "name"),
+	    "host", cli_args_get(a, "host"));
+	if (registry_auth(a, body, pw, sizeof(pw)) < 0) {
+		sodium_memzero(pw, sizeof(pw));
+		json_decref(body);
+		return CLI_USAGE;
+	}
+	rc = cli_http_call(ctx, CLI_SVC_REGISTRY, "POST", path, body, &out);
+	sodium_memzero(pw, sizeof(pw));
+	json_decref(body);
+	if (rc == CLI_OK && !ctx->json)
+		cli_out_fields(out, registry_fields);
+	json_decref(out);
+	return rc;
+}
+
+int
+cli_registry_list(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	char path[512];
+	json_t *out = NULL;
+	int rc;
+
+	if (cli_http_path(path, sizeof(path), "/v1/orgs/{}/registries", a->pos[0]) < 0)
+		return CLI_USAGE;
+	rc = cli_http_call(ctx, CLI_SVC_REGISTRY, "GET", path, NULL, &out);
+	if (rc == CLI_OK && !ctx->json)
+		cli_out_table(json_object_get(out, "registries"), registry_cols,
+		    sizeof(registry_cols) / sizeof(registry_cols[0]));
+	json_decref(out);
+	return rc;
+}
+
+int
+cli_registry_rm(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	char path[512];
+	int rc;
+
+	if (cli_http_path(path, sizeof(path), "/v1/orgs/{}/registries/{}",
+	    a->pos[0], a->pos[1]) < 0)
+		return CLI_USAGE;
+	rc = cli_http_call(ctx, CLI_SVC_REGISTRY, "DELETE", path, NULL, NULL);
+	if (rc == CLI_OK && !ctx->json)
+		printf("registry %s removed\n", a->pos[1]);
+	return rc;
+}

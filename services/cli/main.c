@@ -1,0 +1,232 @@
+/*
+ * main.c: the slipway CLI — a table of {noun, verb, handler, options, usage}
+ * and the dispatch over it (STYLE.md rule 4), plus the settings every
+ * command shares (SLIPWAY_ADMIN_TOKEN, SLIPWAY_URL_*).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct cli_command commands[] = {
+	{ .noun = "registry", .verb = "add", .run = cli_registry_add,
+	  .opts = "name= host= username= password= password-stdin auth=",
+	  .min_pos = 1, .max_pos = 1,
+	  .usage = "registry add ORG --name N --host H [--username U --password-stdin | --password P] [--auth anonymous|basic]" },
+	{ .noun = "registry", .verb = "list", .run = cli_registry_list,
+	  .min_pos = 1, .max_pos = 1, .usage = "registry list ORG" },
+	{ .noun = "registry", .verb = "rm", .run = cli_registry_rm,
+	  .min_pos = 2, .max_pos = 2, .usage = "registry rm ORG ID" },
+	{ .noun = "component", .verb = "create", .run = cli_component_create,
+	  .opts = "name= type= registry= image= endpoints=",
+	  .min_pos = 2, .max_pos = 2,
+	  .usage = "component create ORG PROJECT --name N --type service --registry ID --image REF [--endpoints FILE]" },
+	{ .noun = "component", .verb = "list", .run = cli_component_list,
+	  .min_pos = 2, .max_pos = 2, .usage = "component list ORG PROJECT" },
+	{ .noun = "component", .verb = "show", .run = cli_component_show,
+	  .min_pos = 1, .max_pos = 1, .usage = "component show ID" },
+	{ .noun = "token", .verb = "create", .run = cli_token_create,
+	  .opts = "name=", .min_pos = 1, .max_pos = 1,
+	  .usage = "token create COMPONENT_ID [--name N]" },
+	{ .noun = "token", .verb = "list", .run = cli_token_list,
+	  .min_pos = 1, .max_pos = 1, .usage = "token list COMPONENT_ID" },
+	{ .noun = "token", .verb = "revoke", .run = cli_token_revoke,
+	  .min_pos = 2, .max_pos = 2, .usage = "token revoke COMPONENT_ID TOKEN_ID" },
+	{ .noun = "dataplane", .verb = "add", .run = cli_dataplane_add,
+	  .opts = "public-key=", .min_pos = 1, .max_pos = 1,
+	  .usage = "dataplane add NAME --public-key B64" },
+	{ .noun = "dataplane", .verb = "list", .run = cli_dataplane_list,
+	  .usage = "dataplane list" },
+	{ .noun = "deploy", .verb = "status", .run = cli_deploy_status,
+	  .opts = "wait timeout=", .min_pos = 1, .max_pos = 1,
+	  .usage = "deploy status DEPLOYMENT_ID [--wait] [--timeout S]" },
+	{ .noun = "deploy", .verb = NULL, .run = cli_deploy_create,
+	  .opts = "env= tag= image= previous= wait timeout=", .min_pos = 1, .max_pos = 1,
+	  .usage = "deploy COMPONENT_ID --env ENV (--tag T | --image REF | --previous DEPLOYMENT_ID) [--wait] [--timeout S]" },
+	{ .noun = "deployments", .verb = NULL, .run = cli_deploy_list,
+	  .min_pos = 1, .max_pos = 1, .usage = "deployments COMPONENT_ID" },
+	{ .noun = "promote", .verb = NULL, .run = cli_deploy_promote,
+	  .opts = "to=", .min_pos = 1, .max_pos = 1,
+	  .usage = "promote DEPLOYMENT_ID --to production" },
+	{ .noun = "image", .verb = "parse", .run = cli_image_parse,
+	  .min_pos = 1, .max_pos = 1, .offline = 1, .usage = "image parse REF" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* Each service's base URL: variable and default. */
+static const struct {
+	const char *env, *def;
+} service_urls[CLI_SVC_COUNT] = {
+	[CLI_SVC_REGISTRY] = { "SLIPWAY_URL_REGISTRY", "http://127.0.0.1:8081" },
+	[CLI_SVC_COMPONENT] = { "SLIPWAY_URL_COMPONENT", "http://127.0.0.1:8082" },
+	[CLI_SVC_DEPLOY] = { "SLIPWAY_URL_DEPLOY", "http://127.0.0.1:8083" },
+	[CLI_SVC_WEBHOOK] = { "SLIPWAY_URL_WEBHOOK", "http://127.0.0.1:8080" },
+};
+
+/* Prints every usage line whose noun matches (all when noun is NULL). */
+static void
+usage(FILE *f, const char *noun)
+{
+	size_t i;
+
+	fprintf(f, "usage:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		if (noun == NULL || strcmp(noun, commands[i].noun) == 0)
+			fprintf(f, "  slipway %s\n", commands[i].usage);
+	if (noun == NULL)
+		fprintf(f, "\nEvery command takes --json (print the API's JSON).\n"
+		    "Environment: SLIPWAY_ADMIN_TOKEN, SLIPWAY_URL_REGISTRY, "
+		    "SLIPWAY_URL_COMPONENT, SLIPWAY_URL_DEPLOY, SLIPWAY_URL_WEBHOOK.\n"
+		    "Exit status: 0 ok, 1 the API or the network said no, 2 usage.\n");
+}
+
+/* Fills ctx from the environment; -1 (printed) on a malformed URL. */
+static int
+ctx_load(struct cli_ctx *ctx)
+{
+	const char *v;
+	size_t i, n;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->token = getenv("SLIPWAY_ADMIN_TOKEN");
+	if (ctx->token != NULL && ctx->token[0] == '\0')
+		ctx->token = NULL;
+	for (i = 0; i < CLI_SVC_COUNT; i++) {
+		v = getenv(service_urls[i].env);
+		if (v == NULL || v[0] == '\0')
+			v = service_urls[i].def;
+		n = strlen(v);
+		while (n > 0 && v[n - 1] == '/')
+			n--;
+		if (n >= sizeof(ctx->url[i]) || (strncmp(v, "http://", 7) != 0 &&
+		    strncmp(v, "https://", 8) != 0)) {
+			fprintf(stderr, "error: config: %s must be an http(s) URL\n",
+			    service_urls[i].env);
+			return -1;
+		}
+		memcpy(ctx->url[i], v, n);
+		ctx->url[i][n] = '\0';
+	}
+	return 0;
+}
+
+/* --check-config: the settings as JSON (the token only as "<set>"). */
+static int
+check_config(void)
+{
+	struct cli_ctx ctx;
+	size_t i;
+
+	if (ctx_load(&ctx) < 0)
+		return CLI_FAIL;
+	printf("{\"SLIPWAY_ADMIN_TOKEN\": %s", ctx.token ? "\"<set>\"" : "null");
+	for (i = 0; i < CLI_SVC_COUNT; i++)
+		printf(", \"%s\": \"%s\"", service_urls[i].env, ctx.url[i]);
+	printf("}\n");
+	if (ctx.token == NULL) {
+		fprintf(stderr, "error: config: SLIPWAY_ADMIN_TOKEN is not set\n");
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+/* Finds the command for argv; *used gets how many words it took (1 or 2). */
+static const struct cli_command *
+command_find(int argc, char **argv, int *used)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS && argc > 2; i++) {
+		if (commands[i].verb != NULL && strcmp(commands[i].noun, argv[1]) == 0 &&
+		    strcmp(commands[i].verb, argv[2]) == 0) {
+			*used = 2;
+			return &commands[i];
+		}
+	}
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (commands[i].verb == NULL && strcmp(commands[i].noun, argv[1]) == 0) {
+			*used = 1;
+			return &commands[i];
+		}
+	}
+	return NULL;
+}
+
+static int
+noun_known(const char *noun)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].noun, noun) == 0)
+			return 1;
+	return 0;
+}
+
+/* Parses the command's arguments and runs it. */
+static int
+command_run(const struct cli_command *cmd, int argc, const char *const *argv)
+{
+	struct cli_args a;
+	struct cli_ctx ctx;
+	char why[160];
+	int rc;
+
+	if (cli_args_parse(argc, argv, cmd->opts ? cmd->opts : "", &a, why, sizeof(why)) < 0) {
+		fprintf(stderr, "error: usage: %s\nusage: slipway %s\n", why, cmd->usage);
+		return CLI_USAGE;
+	}
+	if (a.help) {
+		printf("usage: slipway %s\n", cmd->usage);
+		return CLI_OK;
+	}
+	if (a.npos < cmd->min_pos || a.npos > cmd->max_pos) {
+		fprintf(stderr, "error: usage: wrong number of arguments\nusage: slipway %s\n",
+		    cmd->usage);
+		return CLI_USAGE;
+	}
+	if (ctx_load(&ctx) < 0)
+		return CLI_USAGE;
+	if (!cmd->offline && ctx.token == NULL) {
+		fprintf(stderr, "error: config: SLIPWAY_ADMIN_TOKEN is not set\n");
+		return CLI_USAGE;
+	}
+	ctx.json = a.json;
+	cli_http_init();
+	rc = cmd->run(&ctx, &a);
+	cli_http_cleanup();
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct cli_command *cmd;
+	int used = 0;
+
+	if (argc < 2) {
+		usage(stderr, NULL);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout, NULL);
+		return CLI_OK;
+	}
+	if (strcmp(argv[1], "--check-config") == 0)
+		return check_config();
+	if ((cmd = command_find(argc, argv, &used)) == NULL) {
+		if (noun_known(argv[1])) {
+			fprintf(stderr, "error: usage: unknown %s command\n", argv[1]);
+			usage(stderr, argv[1]);
+		} else {
+			fprintf(stderr, "error: usage: unknown command \"%s\"\n", argv[1]);
+			usage(stderr, NULL);
+		}
+		return CLI_USAGE;
+	}
+	return command_run(cmd, argc - 1 - used,
+	    (const char *const *)(argv + 1 + used));
+}

@@ -1,0 +1,238 @@
+/*
+ * comp_http.c: component-svc's management API: the route table and the
+ * component handlers (tokens.c has the token ones).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "component.h"
+#include "bus.h"
+#include "crypto.h"
+#include "http.h"
+#include "imageref.h"
+#include "outbox.h"
+
+#define COMP_MAX_BODY (256 * 1024)
+
+/* Maps a store-layer error to its HTTP answer; never leaks SQL text. */
+void
+comp_http_store_error(struct http_request *req, const struct error *err)
+{
+	static const struct { const char *code; int status; } map[] = {
+		{ "unavailable", 503 }, { "not_found", 404 },
+		{ "component_exists", 409 }, { "unknown_registry", 422 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(err->code, map[i].code) == 0) {
+			if (map[i].status == 503)
+				http_reply_error(req, 503, "unavailable", "",
+				    "the database is unavailable, retry later");
+			else
+				http_reply_err(req, map[i].status, err);
+			return;
+		}
+	log_warnx("store error %s: %s", err->code, err->msg);
+	http_reply_error(req, 500, "internal", "", "internal error");
+}
+
+/* org and project path parameters: slugs, else 400. */
+static int
+comp_http_scope(struct http_request *req, const char **org,
+    const char **project)
+{
+	*org = http_request_param(req, "org");
+	*project = http_request_param(req, "project");
+	if (!comp_input_slug_valid(*org)) {
+		http_reply_error(req, 400, "invalid_org", "org",
+		    "org must be 1-63 lower-case letters, digits or '-'");
+		return -1;
+	}
+	if (!comp_input_slug_valid(*project)) {
+		http_reply_error(req, 400, "invalid_project", "project",
+		    "project must be 1-63 lower-case letters, digits or '-'");
+		return -1;
+	}
+	return 0;
+}
+
+struct comp_create_tx {
+	const char *id;
+	const struct comp_input *in;
+	const char *endpoints_json;
+	const char *trace;
+};
+
+static int
+comp_http_create_tx(struct store *s, void *arg, struct error *err)
+{
+	struct comp_create_tx *tx = arg;
+
+	if (comp_store_insert(s, tx->id, tx->in, tx->endpoints_json, err) < 0)
+		return -1;
+	return comp_events_component_created(s, tx->id, tx->in, tx->trace, err);
+}
+
+/* The registry must be a live one of the org, and the image must live on it. */
+static int
+comp_http_check_registry(struct http_request *req, struct comp_ctx *ctx,
+    struct comp_input *in)
+{
+	struct error err;
+	char host[256];
+
+	if (comp_store_registry_host(ctx->db, in->org, in->registry_id, host,
+	    sizeof(host), &err) < 0) {
+		comp_http_store_error(req, &err);
+		return -1;
+	}
+	if (!image_ref_host_equal(in->registry_host, host)) {
+		http_reply_error(req, 422, "image_registry_mismatch", "image",
+		    "the image is on %s but the registry is %s",
+		    in->registry_host, host);
+		return -1;
+	}
+	snprintf(in->registry_host, sizeof(in->registry_host), "%s", host);
+	return 0;
+}
+
+static void
+comp_http_store_and_reply(struct http_request *req, struct comp_ctx *ctx,
+    const struct comp_input *in)
+{
+	struct comp_create_tx tx;
+	struct error err;
+	json_t *eps, *out;
+	char id[37], *eps_text;
+
+	crypto_uuid(id);
+	eps = endpoints_to_json(&in->endpoints);
+	eps_text = json_dumps(eps, JSON_COMPACT);
+	json_decref(eps);
+	tx = (struct comp_create_tx){ .id = id, .in = in,
+		.endpoints_json = eps_text, .trace = http_request_id(req) };
+	if (eps_text == NULL || store_tx(ctx->db, comp_http_create_tx, &tx,
+	    &err) < 0) {
+		free(eps_text);
+		if (eps_text == NULL)
+			error_set(&err, "internal", "", "out of memory");
+		comp_http_store_error(req, &err);
+		return;
+	}
+	free(eps_text);
+	outbox_relay_kick(ctx->relay);
+	log_info("component %s created in %s/%s", id, in->org, in->project);
+	if ((out = comp_store_get(ctx->db, id, &err)) == NULL) {
+		comp_http_store_error(req, &err);
+		return;
+	}
+	http_reply_json(req, 201, out);
+}
+
+static void
+comp_http_create(struct http_request *req, void *arg)
+{
+	struct comp_ctx *ctx = arg;
+	struct comp_input *in;
+	struct error err;
+	json_t *body;
+	int status;
+
+	if ((in = calloc(1, sizeof(*in))) == NULL) {
+		http_reply_error(req, 500, "internal", "", "out of memory");
+		return;
+	}
+	if (comp_http_scope(req, &in->org, &in->project) < 0 ||
+	    (body = http_request_json(req)) == NULL)
+		goto done;
+	if (comp_input_parse(body, in, &status, &err) < 0) {
+		http_reply_err(req, status, &err);
+		goto done;
+	}
+	if (comp_http_check_registry(req, ctx, in) == 0)
+		comp_http_store_and_reply(req, ctx, in);
+done:
+	free(in);
+}
+
+static void
+comp_http_list(struct http_request *req, void *arg)
+{
+	struct comp_ctx *ctx = arg;
+	const char *org, *project;
+	struct error err;
+	json_t *arr;
+
+	if (comp_http_scope(req, &org, &project) < 0)
+		return;
+	if ((arr = comp_store_list(ctx->db, org, project, &err)) == NULL) {
+		comp_http_store_error(req, &err);
+		return;
+	}
+	http_reply_json(req, 200, json_pack("{s:o}", "components", arr));
+}
+
+static void
+comp_http_get(struct http_request *req, void *arg)
+{
+	struct comp_ctx *ctx = arg;
+	const char *id = http_request_param(req, "id");
+	struct error err;
+	json_t *o;
+
+	if (!crypto_uuid_valid(id)) {
+		http_reply_error(req, 404, "not_found", "", "no such component");
+		return;
+	}
+	if ((o = comp_store_get(ctx->db, id, &err)) == NULL) {
+		comp_http_store_error(req, &err);
+		return;
+	}
+	http_reply_json(req, 200, o);
+}
+
+static const struct http_route comp_routes[] = {
+	{ HTTP_POST, "/v1/orgs/{org}/projects/{project}/components",
+	  comp_http_create, HTTP_AUTH_ADMIN },
+	{ HTTP_GET, "/v1/orgs/{org}/projects/{project}/components",
+	  comp_http_list, HTTP_AUTH_ADMIN },
+	{ HTTP_GET, "/v1/components/{id}", comp_http_get, HTTP_AUTH_ADMIN },
+	{ HTTP_POST, "/v1/components/{id}/tokens", tokens_create, HTTP_AUTH_ADMIN },
+	{ HTTP_GET, "/v1/components/{id}/tokens", tokens_list, HTTP_AUTH_ADMIN },
+	{ HTTP_DELETE, "/v1/components/{id}/tokens/{token_id}", tokens_revoke,
+	  HTTP_AUTH_ADMIN },
+};
+
+/* /readyz: Postgres answers and the consumer has its partitions. */
+static int
+comp_http_ready(void *arg, char *why, size_t whylen)
+{
+	struct comp_ctx *ctx = arg;
+
+	if (!store_ping(ctx->db)) {
+		snprintf(why, whylen, "postgres is unavailable");
+		return 0;
+	}
+	if (ctx->consumer == NULL || !bus_consumer_ready(ctx->consumer)) {
+		snprintf(why, whylen, "consumer has no partitions assigned yet");
+		return 0;
+	}
+	return 1;
+}
+
+struct http_server *
+comp_http_new(struct comp_ctx *ctx, struct error *err)
+{
+	struct http_server_config cfg = {
+		.service = "component-svc",
+		.addr = ctx->cfg.http_addr,
+		.port = ctx->cfg.http_port,
+		.admin_token = ctx->cfg.admin_token,
+		.max_body = COMP_MAX_BODY,
+		.ready = comp_http_ready,
+	};
+
+	return http_server_new(ctx->base, &cfg, comp_routes,
+	    sizeof(comp_routes) / sizeof(comp_routes[0]), ctx, err);
+}

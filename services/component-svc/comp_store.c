@@ -1,0 +1,257 @@
+/*
+ * comp_store.c: every SQL statement of component-svc, on the component
+ * schema. Rows come back as the JSON objects the API answers with.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "component.h"
+
+/* RFC 3339 UTC with milliseconds, the format of every *_at field. */
+#define TS(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+#define COMP_COLS "id, org, project, name, description, type, registry_id, " \
+	"registry_host, image, endpoints::text, schedule, timezone, " TS("created_at")
+
+#define TOKEN_COLS "id, prefix, name, " TS("created_at") ", " TS("expires_at") \
+	", " TS("revoked_at")
+
+static int
+comp_store_exec(struct store *s, struct store_result **out, const char *sql,
+    int n, const char *const *vals, struct error *err)
+{
+	return store_exec(s, out, sql, n, vals, NULL, err);
+}
+
+/* Sets key to the column's text, or to null when the column is NULL. */
+static void
+comp_store_set(json_t *o, const char *key, const struct store_result *r,
+    int row, int col)
+{
+	if (store_result_isnull(r, row, col))
+		json_object_set_new(o, key, json_null());
+	else
+		json_object_set_new(o, key,
+		    json_string(store_result_get(r, row, col)));
+}
+
+int
+comp_store_registry_host(struct store *s, const char *org,
+    const char *registry_id, char *host, size_t hostlen, struct error *err)
+{
+	const char *v[] = { registry_id, org };
+	struct store_result *r;
+	int found;
+
+	if (comp_store_exec(s, &r, "SELECT host FROM component.registries "
+	    "WHERE id = $1 AND org = $2 AND NOT deleted", 2, v, err) < 0)
+		return -1;
+	found = store_result_rows(r) == 1;
+	if (found)
+		snprintf(host, hostlen, "%s", store_result_get(r, 0, 0));
+	store_result_free(r);
+	if (!found)
+		error_set(err, "unknown_registry", "registry_id",
+		    "no registry %s in org %s", registry_id, org);
+	return found ? 0 : -1;
+}
+
+int
+comp_store_insert(struct store *s, const char *id, const struct comp_input *in,
+    const char *endpoints_json, struct error *err)
+{
+	const char *v[] = { id, in->org, in->project, in->name,
+		in->description != NULL ? in->description : "", in->type,
+		in->registry_id, in->registry_host, in->image, endpoints_json,
+		in->schedule, in->timezone };
+
+	if (comp_store_exec(s, NULL, "INSERT INTO component.components (id, org, "
+	    "project, name, description, type, registry_id, registry_host, image, "
+	    "endpoints, schedule, timezone, updated_at) VALUES ($1, $2, $3, $4, "
+	    "$5, $6, $7, $8, $9, $10::jsonb, $11, $12, now())", 12, v, err) < 0) {
+		if (strcmp(err->code, "unique_violation") == 0)
+			error_set(err, "component_exists", "name",
+			    "a component named %s already exists in %s/%s",
+			    in->name, in->org, in->project);
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *
+comp_store_row(const struct store_result *r, int row)
+{
+	static const char *const keys[] = { "id", "org", "project", "name",
+		"description", "type", "registry_id", "registry_host", "image",
+		NULL, "schedule", "timezone", "created_at" };
+	json_t *o = json_object(), *ep;
+	int c;
+
+	for (c = 0; c < 13; c++)
+		if (keys[c] != NULL)
+			comp_store_set(o, keys[c], r, row, c);
+	ep = store_result_isnull(r, row, 9) ? NULL :
+	    json_loads(store_result_get(r, row, 9), 0, NULL);
+	json_object_set_new(o, "endpoints", ep != NULL ? ep : json_array());
+	return o;
+}
+
+json_t *
+comp_store_get(struct store *s, const char *id, struct error *err)
+{
+	const char *v[] = { id };
+	struct store_result *r;
+	json_t *o = NULL;
+
+	if (comp_store_exec(s, &r, "SELECT " COMP_COLS " FROM component.components "
+	    "WHERE id = $1 AND deleted_at IS NULL", 1, v, err) < 0)
+		return NULL;
+	if (store_result_rows(r) == 1)
+		o = comp_store_row(r, 0);
+	else
+		error_set(err, "not_found", "", "no component %s", id);
+	store_result_free(r);
+	return o;
+}
+
+json_t *
+comp_store_list(struct store *s, const char *org, const char *project,
+    struct error *err)
+{
+	const char *v[] = { org, project };
+	struct store_result *r;
+	json_t *arr;
+	int i;
+
+	if (comp_store_exec(s, &r, "SELECT " COMP_COLS " FROM component.components "
+	    "WHERE org = $1 AND project = $2 AND deleted_at IS NULL "
+	    "ORDER BY created_at, name", 2, v, err) < 0)
+		return NULL;
+	arr = json_array();
+	for (i = 0; i < store_result_rows(r); i++)
+		json_array_append_new(arr, comp_store_row(r, i));
+	store_result_free(r);
+	return arr;
+}
+
+int
+comp_store_token_insert(struct store *s, const char *id,
+    const char *component_id, const char *name, const char *hash,
+    const char *prefix, long long expires_days, struct error *err)
+{
+	char days[24];
+	const char *v[] = { id, component_id, name, hash, prefix,
+		expires_days > 0 ? days : NULL };
+
+	snprintf(days, sizeof(days), "%lld", expires_days);
+	return comp_store_exec(s, NULL, "INSERT INTO component.tokens (id, "
+	    "component_id, name, token_hash, prefix, expires_at) VALUES ($1, $2, "
+	    "$3, $4, $5, now() + make_interval(days => $6::int))", 6, v, err);
+}
+
+static json_t *
+comp_store_token_row(const struct store_result *r, int row)
+{
+	static const char *const keys[] = { "id", "prefix", "name",
+		"created_at", "expires_at", "revoked_at" };
+	json_t *o = json_object();
+	int c;
+
+	for (c = 0; c < 6; c++)
+		comp_store_set(o, keys[c], r, row, c);
+	return o;
+}
+
+json_t *
+comp_store_token_get(struct store *s, const char *id, struct error *err)
+{
+	const char *v[] = { id };
+	struct store_result *r;
+	json_t *o = NULL;
+
+	if (comp_store_exec(s, &r, "SELECT " TOKEN_COLS ", (extract(epoch FROM "
+	    "expires_at) * 1000)::bigint FROM component.tokens WHERE id = $1",
+	    1, v, err) < 0)
+		return NULL;
+	if (store_result_rows(r) == 1) {
+		o = comp_store_token_row(r, 0);
+		json_object_set_new(o, "expires_at_ms", json_integer(
+		    strtoll(store_result_get(r, 0, 6), NULL, 10)));
+	} else {
+		error_set(err, "not_found", "", "no token %s", id);
+	}
+	store_result_free(r);
+	return o;
+}
+
+json_t *
+comp_store_token_list(struct store *s, const char *component_id,
+    struct error *err)
+{
+	const char *v[] = { component_id };
+	struct store_result *r;
+	json_t *arr;
+	int i;
+
+	if (comp_store_exec(s, &r, "SELECT " TOKEN_COLS " FROM component.tokens "
+	    "WHERE component_id = $1 ORDER BY created_at DESC", 1, v, err) < 0)
+		return NULL;
+	arr = json_array();
+	for (i = 0; i < store_result_rows(r); i++)
+		json_array_append_new(arr, comp_store_token_row(r, i));
+	store_result_free(r);
+	return arr;
+}
+
+int
+comp_store_token_revoke(struct store *s, const char *component_id,
+    const char *token_id, char hash[65], char prefix[16], struct error *err)
+{
+	const char *v[] = { token_id, component_id };
+	struct store_result *r;
+	int rows, active = 0;
+
+	if (comp_store_exec(s, &r, "SELECT token_hash, prefix, revoked_at IS NULL "
+	    "FROM component.tokens WHERE id = $1 AND component_id = $2 FOR UPDATE",
+	    2, v, err) < 0)
+		return -1;
+	rows = store_result_rows(r);
+	if (rows == 1) {
+		snprintf(hash, 65, "%s", store_result_get(r, 0, 0));
+		snprintf(prefix, 16, "%s", store_result_get(r, 0, 1));
+		active = strcmp(store_result_get(r, 0, 2), "t") == 0;
+	}
+	store_result_free(r);
+	if (rows != 1) {
+		error_set(err, "not_found", "", "no token %s on component %s",
+		    token_id, component_id);
+		return -1;
+	}
+	if (!active)
+		return 0;
+	if (comp_store_exec(s, NULL, "UPDATE component.tokens SET revoked_at = "
+	    "now() WHERE id = $1", 1, v, err) < 0)
+		return -1;
+	return 1;
+}
+
+int
+comp_store_registry_upsert(struct store *s, const char *id, const char *org,
+    const char *host, const char *auth_type, struct error *err)
+{
+	const char *v[] = { id, org, host, auth_type };
+
+	return comp_store_exec(s, NULL, "INSERT INTO component.registries (id, "
+	    "org, host, auth_type) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO "
+	    "UPDATE SET org = $2, host = $3, auth_type = $4, updated_at = now() "
+	    "WHERE NOT component.registries.deleted", 4, v, err);
+}
+
+int
+comp_store_registry_delete(struct store *s, const char *id, struct error *err)
+{
+	const char *v[] = { id };
+
+	return comp_store_exec(s, NULL, "UPDATE component.registries SET "
+	    "deleted = true, updated_at = now() WHERE id = $1", 1, v, err);
+}

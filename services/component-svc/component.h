@@ -1,0 +1,157 @@
+/*
+ * component.h: component-svc's private header. component-svc owns the
+ * components of an org/project, their endpoints and their CI tokens (hashes
+ * only), and keeps a local copy of the registries it learns from
+ * slipway.registry.events.
+ */
+#ifndef SLIPWAY_COMPONENT_H
+#define SLIPWAY_COMPONENT_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include "error.h"
+#include "store.h"
+
+struct event_base;
+struct bus_producer;
+struct bus_consumer;
+struct outbox_relay;
+struct cache;
+struct http_server;
+struct http_request;
+
+#define COMP_SCHEMA   "component"
+#define COMP_CONSUMER "component-svc"
+
+/* Embedded by the Makefile from the migrations folder. */
+extern const struct migration component_svc_migrations[];
+extern const unsigned long component_svc_migrations_count;
+
+struct comp_config {
+	char *http_addr;
+	int http_port;
+	char *admin_token;
+	char *brokers;
+	char *pg_url;
+	char *redis_host;
+	int redis_port;
+	int debug;
+};
+
+/* Everything the process owns; freed by main.c's on_stop. */
+struct comp_ctx {
+	struct comp_config cfg;
+	struct event_base *base;
+	struct store *db;
+	struct bus_producer *producer;
+	struct outbox_relay *relay;
+	struct bus_consumer *consumer;
+	struct cache *cache;
+	struct http_server *http;
+};
+
+/* endpoints.c: Choreo's endpoints.yaml, parsed with libyaml's event API. */
+#define ENDPOINTS_YAML_MAX   (64 * 1024)
+#define ENDPOINTS_MAX        20
+#define ENDPOINT_NAME_MAX    100
+#define ENDPOINT_CONTEXT_MAX 255
+#define ENDPOINT_PATH_MAX    255
+
+struct endpoint {
+	char name[ENDPOINT_NAME_MAX + 1];
+	unsigned port;
+	char type[8];          /* REST | GraphQL | GRPC | TCP | UDP | WS */
+	char visibility[16];   /* Public | Organization | Project */
+	char context[ENDPOINT_CONTEXT_MAX + 1];          /* "" when absent */
+	char schema_file_path[ENDPOINT_PATH_MAX + 1];    /* "" when absent */
+};
+
+struct endpoints {
+	char version[8];
+	size_t n;
+	struct endpoint ep[ENDPOINTS_MAX];
+};
+
+/*
+ * Parses endpoints.yaml text (len bytes, need not be NUL-terminated). On
+ * failure returns -1 with err code "invalid_endpoints", field "endpoints" and
+ * a message naming the line ("endpoints.yaml line 4: ...").
+ */
+int endpoints_parse(const char *text, size_t len, struct endpoints *out,
+    struct error *err);
+/* [{"name","port","type","visibility","context","schema_file_path"}] */
+json_t *endpoints_to_json(const struct endpoints *e);
+
+/* comp_input.c: validation of a component create request. */
+struct comp_input {
+	const char *org;
+	const char *project;
+	const char *name;
+	const char *description;
+	const char *type;
+	const char *registry_id;
+	const char *image_in;
+	const char *schedule;
+	const char *timezone;
+	struct endpoints endpoints;   /* n == 0 when none were given */
+	char image[600];              /* normalised */
+	char repository[520];         /* image without tag or digest */
+	char registry_host[256];
+};
+int comp_input_slug_valid(const char *s);
+int comp_input_cron_valid(const char *expr);
+int comp_input_timezone_valid(const char *tz);
+/* Validates the JSON body (not the registry); 0 or -1 with err (HTTP 400/422 per *status). */
+int comp_input_parse(json_t *body, struct comp_input *in, int *status,
+    struct error *err);
+
+/* comp_store.c: SQL on the component schema. */
+int comp_store_registry_host(struct store *s, const char *org,
+    const char *registry_id, char *host, size_t hostlen, struct error *err);
+int comp_store_insert(struct store *s, const char *id,
+    const struct comp_input *in, const char *endpoints_json,
+    struct error *err);
+/* Component as JSON (NULL + err code "not_found" when absent). */
+json_t *comp_store_get(struct store *s, const char *id, struct error *err);
+json_t *comp_store_list(struct store *s, const char *org, const char *project,
+    struct error *err);
+int comp_store_token_insert(struct store *s, const char *id,
+    const char *component_id, const char *name, const char *hash,
+    const char *prefix, long long expires_days, struct error *err);
+json_t *comp_store_token_get(struct store *s, const char *id,
+    struct error *err);
+json_t *comp_store_token_list(struct store *s, const char *component_id,
+    struct error *err);
+/* 1 revoked now (hash/prefix filled), 0 already revoked, -1 error (not_found). */
+int comp_store_token_revoke(struct store *s, const char *component_id,
+    const char *token_id, char hash[65], char prefix[16], struct error *err);
+int comp_store_registry_upsert(struct store *s, const char *id,
+    const char *org, const char *host, const char *auth_type,
+    struct error *err);
+int comp_store_registry_delete(struct store *s, const char *id,
+    struct error *err);
+
+/* comp_events.c: outgoing envelopes and the registry-events consumer. */
+int comp_events_component_created(struct store *s, const char *id,
+    const struct comp_input *in, const char *trace, struct error *err);
+int comp_events_token_issued(struct store *s, const char *org,
+    const char *component_id, const char *token_id, const char *hash,
+    const char *prefix, long long expires_at_ms, const char *trace,
+    struct error *err);
+int comp_events_token_revoked(struct store *s, const char *org,
+    const char *component_id, const char *token_id, const char *hash,
+    const char *prefix, const char *trace, struct error *err);
+struct bus_consumer *comp_events_consumer_new(struct comp_ctx *ctx,
+    struct error *err);
+
+/* comp_http.c: the management API routes. */
+struct http_server *comp_http_new(struct comp_ctx *ctx, struct error *err);
+/* Shared by tokens.c: the reply for a store error (503 when the DB is down). */
+void comp_http_store_error(struct http_request *req, const struct error *err);
+
+/* tokens.c: CI token handlers. */
+void tokens_create(struct http_request *req, void *arg);
+void tokens_list(struct http_request *req, void *arg);
+void tokens_revoke(struct http_request *req, void *arg);
+
+#endif

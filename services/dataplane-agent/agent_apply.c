@@ -1,0 +1,182 @@
+/*
+ * agent_apply.c: the apply state machine of one ApplyDeployment,
+ *
+ *   resolving -> pulling -> starting -> running
+ *        \          \          \
+ *         +----------+----------+--> failed
+ *
+ * driven through a table of steps. The steps themselves (registry, engine,
+ * health probe, status report) come in as function pointers so the machine
+ * is tested with fakes; agent_commands.c wires the real ones. Every state
+ * entered is reported, and the machine only moves on once the report was
+ * acknowledged, so deploy-svc sees the states in order and none is lost.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent.h"
+
+static const char *const apply_state_names[] = {
+	[APPLY_RESOLVING] = "resolving",
+	[APPLY_PULLING] = "pulling",
+	[APPLY_STARTING] = "starting",
+	[APPLY_RUNNING] = "running",
+	[APPLY_FAILED] = "failed",
+};
+
+/* Legal moves: forward one step, or to failed from any live state. */
+static const enum agent_apply_state apply_next[] = {
+	[APPLY_RESOLVING] = APPLY_PULLING,
+	[APPLY_PULLING] = APPLY_STARTING,
+	[APPLY_STARTING] = APPLY_RUNNING,
+};
+
+/* The steps, in order: each runs in `in` and on success moves to `next`. */
+struct apply_step {
+	enum agent_apply_state in;
+	size_t op;                      /* offset of the op in agent_apply_ops */
+	enum agent_apply_state next;
+};
+#define APPLY_OP(f) offsetof(struct agent_apply_ops, f)
+static const struct apply_step apply_steps[] = {
+	{ APPLY_RESOLVING, APPLY_OP(resolve), APPLY_PULLING },
+	{ APPLY_PULLING, APPLY_OP(pull), APPLY_STARTING },
+	{ APPLY_STARTING, APPLY_OP(start), APPLY_STARTING },
+	{ APPLY_STARTING, APPLY_OP(health), APPLY_RUNNING },
+};
+
+typedef int (*apply_op)(void *, struct agent_apply *, struct error *);
+
+const char *
+agent_apply_state_name(enum agent_apply_state s)
+{
+	if ((unsigned)s > APPLY_FAILED)
+		return "unknown";
+	return apply_state_names[s];
+}
+
+static int
+apply_terminal(enum agent_apply_state s)
+{
+	return s == APPLY_RUNNING || s == APPLY_FAILED;
+}
+
+int
+agent_apply_transition(struct agent_apply *a, enum agent_apply_state next)
+{
+	if ((unsigned)a->state > APPLY_FAILED || (unsigned)next > APPLY_FAILED ||
+	    apply_terminal(a->state))
+		return -1;
+	if (next != APPLY_FAILED && apply_next[a->state] != next)
+		return -1;
+	a->state = next;
+	return 0;
+}
+
+/* 1 when s is a safe container-name part ([A-Za-z0-9_.-], not empty). */
+static int
+apply_name_part_valid(const char *s)
+{
+	if (s == NULL || *s == '\0' || strlen(s) >= AGENT_ID_MAX)
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_.-") == strlen(s);
+}
+
+int
+agent_apply_container_name(const char *component_id, const char *environment,
+    char *buf, size_t len)
+{
+	int n;
+
+	if (!apply_name_part_valid(component_id) ||
+	    !apply_name_part_valid(environment))
+		return -1;
+	n = snprintf(buf, len, "slipway-%s-%s", component_id, environment);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/*
+ * Parses the image, pins the digest when the command carries one, and names
+ * the container. Deterministic from the command, so a re-run after a crash
+ * finds and replaces the same container.
+ */
+static int
+apply_prepare(struct agent_apply *a, struct error *err)
+{
+	if (agent_apply_container_name(a->component_id, a->environment,
+	    a->container, sizeof(a->container)) == -1) {
+		error_set(err, "start_failed", "", "start_failed: invalid "
+		    "component id or environment name");
+		return -1;
+	}
+	if (image_ref_parse(a->image != NULL ? a->image : "", &a->ref,
+	    err) == -1) {
+		error_set(err, "manifest_unknown", "", "manifest_unknown: invalid "
+		    "image reference");
+		return -1;
+	}
+	if (a->pinned_digest != NULL && a->pinned_digest[0] != '\0') {
+		if (!image_ref_digest_valid(a->pinned_digest)) {
+			error_set(err, "manifest_unknown", "", "manifest_unknown: "
+			    "invalid pinned digest");
+			return -1;
+		}
+		snprintf(a->ref.digest, sizeof(a->ref.digest), "%s",
+		    a->pinned_digest);
+	}
+	return 0;
+}
+
+/* Enters next and reports it; -1 only when the report was not delivered. */
+static int
+apply_enter(struct agent_apply *a, const struct agent_apply_ops *ops,
+    enum agent_apply_state next)
+{
+	if (next == a->state)
+		return 0;
+	if (agent_apply_transition(a, next) == -1)
+		return -1;
+	return ops->report(ops->ctx, a) == 0 ? 0 : -1;
+}
+
+static int
+apply_fail(struct agent_apply *a, const struct agent_apply_ops *ops,
+    const struct error *err)
+{
+	snprintf(a->reason, sizeof(a->reason), "%s", err->msg);
+	if (agent_apply_transition(a, APPLY_FAILED) == -1)
+		return -1;
+	return ops->report(ops->ctx, a) == 0 ? 0 : -1;
+}
+
+int
+agent_apply_run(struct agent_apply *a, const struct agent_apply_ops *ops)
+{
+	struct error err;
+	apply_op op;
+
+	error_clear(&err);
+	a->state = APPLY_RESOLVING;
+	a->digest[0] = a->reason[0] = '\0';
+	if (ops->report(ops->ctx, a) == -1)
+		return -1;
+	if (apply_prepare(a, &err) == -1)
+		return apply_fail(a, ops, &err);
+	for (size_t i = 0; i < sizeof(apply_steps) / sizeof(apply_steps[0]); i++) {
+		if (apply_steps[i].in != a->state)
+			return -1;   /* broken table: never happens */
+		memcpy(&op, (const char *)ops + apply_steps[i].op, sizeof(op));
+		error_clear(&err);
+		if (op(ops->ctx, a, &err) == -1) {
+			if (err.msg[0] == '\0')
+				error_set(&err, "start_failed", "", "start_failed: "
+				    "%s step failed", agent_apply_state_name(a->state));
+			return apply_fail(a, ops, &err);
+		}
+		if (apply_enter(a, ops, apply_steps[i].next) == -1)
+			return -1;
+	}
+	return 0;
+}

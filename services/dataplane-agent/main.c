@@ -1,0 +1,239 @@
+/*
+ * main.c: the data-plane agent. `dataplane-agent keygen --out FILE` makes
+ * the data plane's keypair; without a subcommand it runs: it replays the
+ * sealed credentials of its data plane, applies the commands sent to it and
+ * reports their progress (see agent_commands.c for the threading model).
+ * HTTP :8084 serves /healthz, /readyz and /metrics only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+
+#include "agent.h"
+#include "config.h"
+#include "crypto.h"
+#include "envelope.h"
+#include "http.h"
+#include "service.h"
+#include "topics.h"
+
+#define AGENT_SERVICE "dataplane-agent"
+
+struct agent_config {
+	char *http_addr;
+	int http_port;
+	char *brokers;
+	char *dataplane;
+	char *key_file;
+	char *engine_socket;
+	char *insecure;
+	int health_timeout_s;
+};
+
+/* Everything the running agent owns; freed by agent_stop. */
+struct agent {
+	struct agent_config cfg;
+	struct agent_keys keys;
+	struct agent_ctx ctx;
+	struct bus_consumer *creds_consumer;
+	struct bus_consumer *cmd_consumer;
+	struct http_server *http;
+	char cmd_topic[128];
+	char creds_topic[128];
+	char group[128];
+};
+
+static struct agent agent;
+
+static const struct config_var agent_vars[] = {
+	{ "SLIPWAY_HTTP_ADDR", CONFIG_STRING, "127.0.0.1", 0,
+	  "address of the health/metrics server", &agent.cfg.http_addr },
+	{ "SLIPWAY_HTTP_PORT", CONFIG_PORT, "8084", 0,
+	  "port of the health/metrics server", &agent.cfg.http_port },
+	{ "SLIPWAY_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:19092", 0,
+	  "Kafka bootstrap servers", &agent.cfg.brokers },
+	{ "SLIPWAY_DATAPLANE", CONFIG_STRING, "local", 0,
+	  "name of this data plane", &agent.cfg.dataplane },
+	{ "SLIPWAY_DATAPLANE_KEY_FILE", CONFIG_FILE, NULL, CONFIG_REQUIRED,
+	  "keypair file written by `dataplane-agent keygen`",
+	  &agent.cfg.key_file },
+	{ "SLIPWAY_ENGINE_SOCKET", CONFIG_STRING, NULL, CONFIG_REQUIRED,
+	  "Docker Engine API unix socket", &agent.cfg.engine_socket },
+	{ "SLIPWAY_INSECURE_REGISTRIES", CONFIG_STRING, "", 0,
+	  "comma list of host:port registries reached over plain http",
+	  &agent.cfg.insecure },
+	{ "SLIPWAY_HEALTH_TIMEOUT_S", CONFIG_INT, "30", 0,
+	  "seconds a new container has to answer on its port",
+	  &agent.cfg.health_timeout_s },
+};
+#define AGENT_NVARS (sizeof(agent_vars) / sizeof(agent_vars[0]))
+
+static int
+agent_usage(void)
+{
+	fprintf(stderr, "usage: dataplane-agent keygen --out FILE [--force]\n"
+	    "       dataplane-agent [--check-config | --help]\n");
+	return 2;
+}
+
+/* `keygen --out FILE [--force]`: exit status. */
+static int
+agent_keygen(int argc, char **argv)
+{
+	const char *out = NULL;
+	int force = 0;
+	struct error err;
+
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (strcmp(argv[i], "--force") == 0)
+			force = 1;
+		else
+			return agent_usage();
+	}
+	if (out == NULL)
+		return agent_usage();
+	crypto_init();
+	if (agent_keys_generate(out, force, &err) == -1) {
+		fprintf(stderr, "dataplane-agent keygen: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+/* /readyz: both consumers have partitions and the engine answers. */
+static int
+agent_ready(void *arg, char *why, size_t whylen)
+{
+	struct agent *a = arg;
+
+	if (!bus_consumer_ready(a->creds_consumer)) {
+		snprintf(why, whylen, "credentials consumer not assigned");
+		return 0;
+	}
+	if (!bus_consumer_ready(a->cmd_consumer)) {
+		snprintf(why, whylen, "commands consumer not assigned");
+		return 0;
+	}
+	if (!engine_ping(a->ctx.engine)) {
+		snprintf(why, whylen, "container engine does not answer");
+		return 0;
+	}
+	return 1;
+}
+
+static void
+agent_stop(void *arg)
+{
+	struct agent *a = arg;
+
+	http_server_free(a->http);
+	bus_consumer_free(a->cmd_consumer);
+	bus_consumer_free(a->creds_consumer);
+	if (a->ctx.producer != NULL)
+		bus_producer_flush(a->ctx.producer, 5000);
+	bus_producer_free(a->ctx.producer);
+	agent_creds_free(a->ctx.creds);
+	engine_free(a->ctx.engine);
+	agent_keys_wipe(&a->keys);
+	curl_global_cleanup();
+	config_free(agent_vars, AGENT_NVARS);
+}
+
+/* Topics and names derived from the data-plane name. */
+static void
+agent_names(struct agent *a)
+{
+	if (!dataplane_name_valid(a->cfg.dataplane))
+		fatal("SLIPWAY_DATAPLANE %s is not a valid data-plane name",
+		    a->cfg.dataplane);
+	if (topic_dataplane_commands(a->cfg.dataplane, a->cmd_topic,
+	    sizeof(a->cmd_topic)) == -1 || topic_dataplane_credentials(
+	    a->cfg.dataplane, a->creds_topic, sizeof(a->creds_topic)) == -1)
+		fatal("data-plane topic names do not fit");
+	snprintf(a->group, sizeof(a->group), "dataplane-agent-%s",
+	    a->cfg.dataplane);
+}
+
+static void
+agent_topics(struct agent *a)
+{
+	const char *const plain[] = { a->cmd_topic, TOPIC_DATAPLANE_STATUS, NULL };
+	const char *const compacted[] = { a->creds_topic, NULL };
+	struct error err;
+
+	if (bus_topic_ensure(a->cfg.brokers, plain, TOPIC_PARTITIONS, 0, 15000,
+	    &err) == -1 || bus_topic_ensure(a->cfg.brokers, compacted,
+	    TOPIC_PARTITIONS, 1, 15000, &err) == -1)
+		fatal("cannot ensure topics: %s", err.msg);
+}
+
+static void
+agent_consumers(struct agent *a, struct event_base *base)
+{
+	const char *const creds_topics[] = { a->creds_topic, NULL };
+	const char *const cmd_topics[] = { a->cmd_topic, NULL };
+	struct bus_consumer_config cc = { a->cfg.brokers, NULL, creds_topics,
+	    NULL };
+	struct bus_consumer_config mc = { a->cfg.brokers, a->group, cmd_topics,
+	    a->ctx.producer };
+	struct error err;
+
+	a->creds_consumer = bus_consumer_new(base, &cc, agent_creds_handle,
+	    a->ctx.creds, &err);
+	if (a->creds_consumer == NULL)
+		fatal("credentials consumer: %s", err.msg);
+	a->cmd_consumer = bus_consumer_new(base, &mc, agent_commands_handle,
+	    &a->ctx, &err);
+	if (a->cmd_consumer == NULL)
+		fatal("commands consumer: %s", err.msg);
+}
+
+static void
+agent_start(struct agent *a, struct event_base *base)
+{
+	struct http_server_config hc = { AGENT_SERVICE, a->cfg.http_addr,
+	    a->cfg.http_port, NULL, 0, 0, agent_ready };
+	struct error err;
+
+	agent_names(a);
+	if (agent_keys_load(a->cfg.key_file, &a->keys, &err) == -1)
+		fatal("SLIPWAY_DATAPLANE_KEY_FILE: %s", err.msg);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatal("curl_global_init failed");
+	a->ctx = (struct agent_ctx){ a->cfg.dataplane, a->cfg.insecure,
+	    a->cfg.health_timeout_s > 0 ? a->cfg.health_timeout_s : 30,
+	    engine_new(a->cfg.engine_socket), agent_creds_new(&a->keys), NULL };
+	if (a->ctx.engine == NULL || a->ctx.creds == NULL)
+		fatal("out of memory");
+	agent_topics(a);
+	a->ctx.producer = bus_producer_new(base, a->cfg.brokers, a->group, &err);
+	if (a->ctx.producer == NULL)
+		fatal("producer: %s", err.msg);
+	agent_consumers(a, base);
+	a->http = http_server_new(base, &hc, NULL, 0, a, &err);
+	if (a->http == NULL)
+		fatal("http: %s", err.msg);
+	if (!engine_ping(a->ctx.engine))
+		log_warnx("engine at %s does not answer yet", a->cfg.engine_socket);
+	log_info("data plane %s: commands %s, credentials %s", a->cfg.dataplane,
+	    a->cmd_topic, a->creds_topic);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct event_base *base;
+
+	if (argc > 1 && strcmp(argv[1], "keygen") == 0)
+		return agent_keygen(argc, argv);
+	if (argc > 1 && argv[1][0] != '-')
+		return agent_usage();
+	config_main(argc, argv, agent_vars, AGENT_NVARS);
+	base = service_init(AGENT_SERVICE);
+	agent_start(&agent, base);
+	service_run(base, agent_stop, &agent);
+	return 0;
+}

@@ -1,0 +1,416 @@
+/*
+ * oci_resolve.c: resolving an image reference to a manifest digest with the
+ * OCI distribution API (libcurl): GET /v2/ to learn the auth scheme, a bearer
+ * token from the realm when asked, then HEAD on the manifest with the full
+ * Accept list (RUNTIME-NOTES.md) for Docker-Content-Digest.
+ *
+ * Every answer is capped (headers 64 KiB, body 4 MiB) and every request has
+ * a timeout. Credentials go only to the registry host and its token realm,
+ * never into a log line or an error message.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "agent.h"
+#include "crypto.h"
+
+#define OCI_BODY_MAX   (4 * 1024 * 1024)
+#define OCI_HEADER_MAX (64 * 1024)
+#define OCI_TOKEN_MAX  (16 * 1024)
+
+static const char oci_accept[] = "Accept: "
+    "application/vnd.oci.image.index.v1+json, "
+    "application/vnd.oci.image.manifest.v1+json, "
+    "application/vnd.docker.distribution.manifest.list.v2+json, "
+    "application/vnd.docker.distribution.manifest.v2+json";
+
+/* One HTTP answer, as much of it as we keep. */
+struct oci_resp {
+	long status;
+	char www_auth[2048];
+	char digest[AGENT_DIGEST_MAX];
+	size_t hdr_bytes;
+	unsigned char *body;
+	size_t len;
+	char curlerr[CURL_ERROR_SIZE];
+};
+
+/* How a request authenticates. */
+struct oci_auth {
+	const char *username;     /* basic, when not NULL */
+	const char *password;
+	const char *bearer;       /* bearer token, when not NULL */
+};
+
+static size_t
+oci_header_cb(char *buf, size_t size, size_t n, void *arg)
+{
+	struct oci_resp *r = arg;
+	size_t len = size * n;
+	char scratch[AGENT_DIGEST_MAX];
+
+	r->hdr_bytes += len;
+	if (r->hdr_bytes > OCI_HEADER_MAX)
+		return 0;            /* aborts the transfer */
+	/* A new status line (after a 100 or a redirect) starts a new answer. */
+	if (len > 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		r->www_auth[0] = '\0';
+		r->digest[0] = '\0';
+		return len;
+	}
+	if (oci_challenge_header(buf, len, "WWW-Authenticate", r->www_auth,
+	    sizeof(r->www_auth)) == -1)
+		r->www_auth[0] = '\0';
+	if (oci_challenge_header(buf, len, "Docker-Content-Digest", scratch,
+	    sizeof(scratch)) == 1 && image_ref_digest_valid(scratch))
+		memcpy(r->digest, scratch, sizeof(scratch));
+	return len;
+}
+
+static size_t
+oci_body_cb(char *buf, size_t size, size_t n, void *arg)
+{
+	struct oci_resp *r = arg;
+	size_t len = size * n;
+	unsigned char *nb;
+
+	if (r->len + len > OCI_BODY_MAX)
+		return 0;
+	if ((nb = realloc(r->body, r->len + len + 1)) == NULL)
+		return 0;
+	r->body = nb;
+	memcpy(r->body + r->len, buf, len);
+	r->len += len;
+	r->body[r->len] = '\0';
+	return len;
+}
+
+static void
+oci_resp_reset(struct oci_resp *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+static void
+oci_set_auth(CURL *h, const struct oci_auth *a, struct curl_slist **hdrs)
+{
+	char *line;
+	size_t n;
+
+	if (a->bearer != NULL) {
+		n = strlen(a->bearer) + 32;
+		if ((line = malloc(n)) == NULL)
+			return;
+		snprintf(line, n, "Authorization: Bearer %s", a->bearer);
+		*hdrs = curl_slist_append(*hdrs, line);
+		sodium_memzero(line, n);
+		free(line);
+	} else if (a->username != NULL && a->username[0] != '\0') {
+		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(h, CURLOPT_USERNAME, a->username);
+		curl_easy_setopt(h, CURLOPT_PASSWORD,
+		    a->password != NULL ? a->password : "");
+	}
+}
+
+/*
+ * Performs one request. Returns 0 when an HTTP answer arrived (any status),
+ * -1 on a transport failure (r->curlerr says why).
+ */
+static int
+oci_fetch(const char *method, const char *url, const struct oci_auth *a,
+    int timeout_s, struct oci_resp *r)
+{
+	CURL *h;
+	struct curl_slist *hdrs = NULL;
+	CURLcode rc;
+
+	oci_resp_reset(r);
+	if ((h = curl_easy_init()) == NULL) {
+		snprintf(r->curlerr, sizeof(r->curlerr), "out of memory");
+		return -1;
+	}
+	hdrs = curl_slist_append(hdrs, oci_accept);
+	oci_set_auth(h, a, &hdrs);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->curlerr);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)timeout_s);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, oci_header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, oci_body_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "slipway-dataplane-agent/1");
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	if (rc != CURLE_OK) {
+		if (r->curlerr[0] == '\0')
+			snprintf(r->curlerr, sizeof(r->curlerr), "%s",
+			    curl_easy_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+int
+oci_resolve_insecure(const char *list, const char *host)
+{
+	size_t hlen = strlen(host);
+	const char *p = list, *comma;
+
+	while (p != NULL && *p != '\0') {
+		while (*p == ' ')
+			p++;
+		comma = strchr(p, ',');
+		size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		if (n == hlen && n > 0 && strncasecmp(p, host, n) == 0)
+			return 1;
+		p = comma != NULL ? comma + 1 : NULL;
+	}
+	return 0;
+}
+
+/* docker.io is a name; its API lives on registry-1.docker.io. */
+static const char *
+oci_api_host(const char *domain)
+{
+	return strcmp(domain, "docker.io") == 0 ? "registry-1.docker.io" : domain;
+}
+
+/* Reads "token" (or "access_token") from a token server answer. */
+static char *
+oci_token_from_body(const struct oci_resp *r)
+{
+	json_t *root, *t;
+	char *tok = NULL;
+
+	if (r->body == NULL)
+		return NULL;
+	root = json_loadb((const char *)r->body, r->len, 0, NULL);
+	if (root == NULL)
+		return NULL;
+	t = json_object_get(root, "token");
+	if (!json_is_string(t) || json_string_length(t) == 0)
+		t = json_object_get(root, "access_token");
+	if (json_is_string(t) && json_string_length(t) > 0 &&
+	    json_string_length(t) < OCI_TOKEN_MAX &&
+	    strcspn(json_string_value(t), "\r\n") == json_string_length(t))
+		tok = strdup(json_string_value(t));
+	json_decref(root);
+	return tok;
+}
+
+/* GETs a pull token for ref from the bearer realm. */
+static int
+oci_token(const struct oci_challenge *ch, const struct image_ref *ref,
+    const struct oci_resolve_opts *o, char **token, struct error *err)
+{
+	struct oci_auth a = { o->username, o->password, NULL };
+	struct oci_resp r = { 0 };
+	char url[2048], scope[400];
+	char *svc, *sc;
+	int n;
+
+	snprintf(scope, sizeof(scope), "repository:%s:pull", ref->path);
+	svc = curl_easy_escape(NULL, ch->service, 0);
+	sc = curl_easy_escape(NULL, scope, 0);
+	n = snprintf(url, sizeof(url), "%s%cservice=%s&scope=%s", ch->realm,
+	    strchr(ch->realm, '?') != NULL ? '&' : '?', svc ? svc : "",
+	    sc ? sc : "");
+	curl_free(svc);
+	curl_free(sc);
+	if (n < 0 || (size_t)n >= sizeof(url) ||
+	    (strncmp(ch->realm, "https://", 8) != 0 &&
+	    strncmp(ch->realm, "http://", 7) != 0)) {
+		error_set(err, "registry_unreachable", "", "registry_unreachable: "
+		    "registry %s sent an unusable token realm", ref->domain);
+		return -1;
+	}
+	if (oci_fetch("GET", url, &a, o->timeout_s, &r) == -1) {
+		error_set(err, "registry_unreachable", "", "registry_unreachable: "
+		    "token server of %s: %s", ref->domain, r.curlerr);
+		oci_resp_reset(&r);
+		return -1;
+	}
+	if (r.status == 401 || r.status == 403) {
+		error_set(err, "unauthorized", "", "unauthorized: registry %s "
+		    "rejected the credentials", ref->domain);
+		oci_resp_reset(&r);
+		return -1;
+	}
+	*token = r.status == 200 ? oci_token_from_body(&r) : NULL;
+	oci_resp_reset(&r);
+	if (*token == NULL) {
+		error_set(err, "registry_unreachable", "", "registry_unreachable: "
+		    "token server of %s gave no token", ref->domain);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * GET /v2/ tells how to authenticate: 200 anonymous, 401 Basic or Bearer.
+ * Fills a (and *token for bearer).
+ */
+static int
+oci_login(const char *base, const struct image_ref *ref,
+    const struct oci_resolve_opts *o, struct oci_auth *a, char **token,
+    struct error *err)
+{
+	struct oci_resp r = { 0 };
+	struct oci_challenge ch;
+	char url[600];
+	int rc = 0;
+
+	snprintf(url, sizeof(url), "%s/v2/", base);
+	if (oci_fetch("GET", url, a, o->timeout_s, &r) == -1) {
+		error_set(err, "registry_unreachable", "", "registry_unreachable: "
+		    "registry %s: %s", ref->domain, r.curlerr);
+		oci_resp_reset(&r);
+		return -1;
+	}
+	if (r.status == 401 && oci_challenge_parse(r.www_auth,
+	    strlen(r.www_auth), &ch) == 0) {
+		if (ch.scheme == OCI_SCHEME_BEARER) {
+			rc = oci_token(&ch, ref, o, token, err);
+			a->bearer = *token;
+		} else if (ch.scheme == OCI_SCHEME_BASIC) {
+			a->username = o->username;
+			a->password = o->password;
+		}
+	} else if (r.status != 200 && r.status != 401) {
+		error_set(err, "registry_unreachable", "", "registry_unreachable: "
+		    "registry %s answered HTTP %ld on /v2/", ref->domain, r.status);
+		rc = -1;
+	}
+	oci_resp_reset(&r);
+	return rc;
+}
+
+/* The registry's error code from a {"errors":[{"code":...}]} body, or "". */
+static void
+oci_error_code(const struct oci_resp *r, char *out, size_t len)
+{
+	json_t *root, *code;
+
+	out[0] = '\0';
+	if (r->body == NULL || (root = json_loadb((const char *)r->body, r->len,
+	    0, NULL)) == NULL)
+		return;
+	code = json_object_get(json_array_get(json_object_get(root, "errors"),
+	    0), "code");
+	if (json_is_string(code))
+		snprintf(out, len, "%s", json_string_value(code));
+	json_decref(root);
+}
+
+/* Maps a manifest answer that is not 200 to a failure reason. */
+static void
+oci_manifest_error(const struct oci_resp *r, const struct image_ref *ref,
+    const struct oci_resolve_opts *o, struct error *err)
+{
+	char image[IMAGE_REF_MAX], code[64];
+
+	if (image_ref_format(ref, image, sizeof(image)) == -1)
+		snprintf(image, sizeof(image), "%s/%s", ref->domain, ref->path);
+	oci_error_code(r, code, sizeof(code));
+	if (r->status == 401 || r->status == 403)
+		error_set(err, "unauthorized", "", "unauthorized: registry %s %s",
+		    ref->domain, o->username != NULL && o->username[0] != '\0' ?
+		    "rejected the credentials" : "requires credentials");
+	else if (r->status == 404)
+		error_set(err, "manifest_unknown", "", "manifest_unknown: %s not "
+		    "found%s%s", image, code[0] ? " " : "", code);
+	else
+		error_set(err, "registry_unreachable", "", "registry_unreachable: "
+		    "registry %s answered HTTP %ld for %s", ref->domain, r->status,
+		    image);
+}
+
+/* HEAD the manifest; GET and hash it when the digest header is missing. */
+static int
+oci_manifest_digest(const char *url, const struct image_ref *ref,
+    const struct oci_resolve_opts *o, const struct oci_auth *a,
+    char digest[AGENT_DIGEST_MAX], struct error *err)
+{
+	struct oci_resp r = { 0 };
+	char hex[65];
+	const char *method = "HEAD";
+
+	for (int pass = 0; pass < 2; pass++, method = "GET") {
+		if (oci_fetch(method, url, a, o->timeout_s, &r) == -1) {
+			error_set(err, "registry_unreachable", "",
+			    "registry_unreachable: registry %s: %s", ref->domain,
+			    r.curlerr);
+			break;
+		}
+		if (r.status != 200) {
+			/* HEAD has no body: GET once for the error code. */
+			if (pass == 0 && r.status == 404)
+				continue;
+			oci_manifest_error(&r, ref, o, err);
+			break;
+		}
+		if (r.digest[0] == '\0' && pass == 1 && r.len > 0) {
+			crypto_sha256_hex(r.body, r.len, hex);
+			snprintf(r.digest, sizeof(r.digest), "sha256:%s", hex);
+		}
+		if (r.digest[0] != '\0') {
+			memcpy(digest, r.digest, AGENT_DIGEST_MAX);
+			oci_resp_reset(&r);
+			return 0;
+		}
+	}
+	if (r.status == 200)
+		error_set(err, "registry_unreachable", "", "registry_unreachable: "
+		    "registry %s gave no manifest digest", ref->domain);
+	oci_resp_reset(&r);
+	return -1;
+}
+
+int
+oci_resolve(const struct image_ref *ref, const struct oci_resolve_opts *opts,
+    char digest[AGENT_DIGEST_MAX], struct error *err)
+{
+	struct oci_resolve_opts o = *opts;
+	struct oci_auth a = { NULL, NULL, NULL };
+	char base[300], url[1024], *token = NULL;
+	const char *reference = ref->digest[0] ? ref->digest : ref->tag;
+	int rc;
+
+	if (o.timeout_s <= 0)
+		o.timeout_s = 20;
+	snprintf(base, sizeof(base), "%s://%s",
+	    oci_resolve_insecure(o.insecure ? o.insecure : "", ref->domain) ?
+	    "http" : "https", oci_api_host(ref->domain));
+	if (oci_login(base, ref, &o, &a, &token, err) == -1)
+		return -1;
+	snprintf(url, sizeof(url), "%s/v2/%s/manifests/%s", base, ref->path,
+	    reference[0] ? reference : "latest");
+	rc = oci_manifest_digest(url, ref, &o, &a, digest, err);
+	if (token != NULL) {
+		sodium_memzero(token, strlen(token));
+		free(token);
+	}
+	if (rc == 0 && ref->digest[0] && strcmp(digest, ref->digest) != 0) {
+		error_set(err, "manifest_unknown", "", "manifest_unknown: registry "
+		    "%s serves %s for pinned %s", ref->domain, digest, ref->digest);
+		return -1;
+	}
+	return rc;
+}

@@ -1,0 +1,366 @@
+/*
+ * deploy_consume.c: what deploy-svc does with the events it consumes.
+ *
+ * One table maps each payload case to the function that applies it. Every
+ * applied event runs in ONE transaction together with its dedup record and
+ * the outbox rows it causes; the bus stores the Kafka offset only after we
+ * return BUS_DONE, i.e. after that transaction committed. A crash in between
+ * redelivers the event and the dedup record turns the replay into a no-op.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "deploy.h"
+#include "bus.h"
+#include "crypto.h"
+#include "dedup.h"
+#include "outbox.h"
+#include "store.h"
+#include "topics.h"
+
+/* Database errors that are not "down" are retried this often, then dead-lettered. */
+#define DEPLOY_DB_ERROR_ATTEMPTS 10
+
+typedef int (*deploy_apply_fn)(struct deploy *, const Envelope *,
+    const struct bus_message *, struct error *);
+
+struct deploy_consume_entry {
+	Slipway__V1__Envelope__PayloadCase payload;
+	deploy_apply_fn apply;
+};
+
+/* A message no retry can fix: it goes to the dead-letter topic. */
+static int LOG_PRINTF(2, 3)
+deploy_consume_bad(struct error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	error_clear(err);
+	snprintf(err->code, sizeof(err->code), "bad_message");
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Validates the parts of ImagePushed we rely on; fills the normalised image. */
+static int
+deploy_consume_image_check(const Slipway__V1__ImagePushed *ip,
+    const char *id, struct image_ref *ref, char *image, size_t len,
+    struct error *err)
+{
+	struct error perr;
+
+	if (ip == NULL || !crypto_uuid_valid(ip->component_id))
+		return deploy_consume_bad(err, "%s", "component_id is not a UUID");
+	if (!crypto_uuid_valid(id))
+		return deploy_consume_bad(err, "%s", "request_id is not a UUID");
+	if (image_ref_parse(ip->image, ref, &perr) == -1 ||
+	    image_ref_format(ref, image, len) == -1)
+		return deploy_consume_bad(err, "invalid image: %s", perr.msg);
+	if (ip->digest[0] != '\0' && !image_ref_digest_valid(ip->digest))
+		return deploy_consume_bad(err, "%s", "invalid digest");
+	return 0;
+}
+
+/* Picks where the deployment goes, or says why it cannot go anywhere. */
+static int
+deploy_consume_place(struct deploy *d, const struct deploy_component *comp,
+    const struct image_ref *ref, struct deploy_target *target,
+    const char **failed, struct error *err)
+{
+	int rc = deploy_store_environment_first(d->store, comp->org,
+	    d->cfg.default_dataplane, target, err);
+
+	if (rc == -1)
+		return -1;
+	if (rc == 0) {
+		snprintf(target->environment, sizeof(target->environment),
+		    "development");
+		target->dataplane[0] = '\0';
+		*failed = "no data plane registered";
+	} else if (comp->registry_host[0] != '\0' &&
+	    !image_ref_host_equal(ref->domain, comp->registry_host)) {
+		/* Internal producers skip the webhook's check: repeat it here. */
+		*failed = "image_registry_mismatch: the image is not in the "
+		    "component's registry";
+	}
+	return 0;
+}
+
+/*
+ * ImagePushed: record a pending deployment in the org's first environment
+ * and send ApplyDeployment to its data plane. The request id becomes the
+ * deployment id, so a second ImagePushed with the same request id (say, a
+ * producer retry with a new event id) is a duplicate and does nothing.
+ */
+static int
+deploy_consume_image_pushed(struct deploy *d, const Envelope *env,
+    const struct bus_message *m, struct error *err)
+{
+	const Slipway__V1__ImagePushed *ip = env->image_pushed;
+	const char *id = ip != NULL && ip->request_id[0] != '\0' ?
+	    ip->request_id : env->event_id;
+	struct deploy_component comp;
+	struct deploy_target target;
+	struct deploy_new dn;
+	struct image_ref ref;
+	char image[IMAGE_REF_MAX + 1];
+	int rc;
+
+	if (deploy_consume_image_check(ip, id, &ref, image, sizeof(image), err) == -1)
+		return -1;
+	memset(&dn, 0, sizeof(dn));
+	memset(&target, 0, sizeof(target));
+	dn.id = id;
+	dn.component_id = ip->component_id;
+	dn.image = image;
+	dn.digest = ip->digest[0] != '\0' ? ip->digest : ref.digest;
+	dn.source = ip->source[0] != '\0' ? ip->source : "event";
+	dn.target = &target;
+	if ((rc = deploy_store_component_get(d->store, ip->component_id, &comp,
+	    err)) == -1)
+		return -1;
+	if (rc == 0) {
+		/* component.events may lag behind image.pushed: wait a while. */
+		if (bus_message_attempt(m) < DEPLOY_UNKNOWN_COMPONENT_ATTEMPTS) {
+			error_set(err, "retry", "", "component %s not known yet",
+			    ip->component_id);
+			return -1;
+		}
+		dn.org = env->org;
+		dn.failed_reason = "unknown component";
+	} else {
+		dn.comp = &comp;
+		dn.org = comp.org;
+		if (deploy_consume_place(d, &comp, &ref, &target, &dn.failed_reason,
+		    err) == -1)
+			return -1;
+	}
+	rc = deploy_store_deployment_create(d->store, &dn, err);
+	if (rc == 1)
+		log_info("deployment %s %s for component %s in %s: %s", id,
+		    dn.failed_reason ? "failed" : "requested", ip->component_id,
+		    target.environment, dn.failed_reason ? dn.failed_reason : image);
+	else if (rc == 0)
+		log_info("deployment %s exists already: duplicate ignored", id);
+	return rc == -1 ? -1 : 0;
+}
+
+/* Applies an allowed move, superseding the previous running deployment. */
+static int
+deploy_consume_move(struct deploy *d, const char *id,
+    const struct deploy_current *cur, enum deploy_status to,
+    const char *digest, const char *reason, struct error *err)
+{
+	if (deploy_store_status_set(d->store, id, to, digest, reason, err) == -1)
+		return -1;
+	if (to == DEPLOY_RUNNING && deploy_store_supersede(d->store,
+	    cur->component_id, cur->environment, id, err) == -1)
+		return -1;
+	log_info("deployment %s: %s -> %s%s%s", id, cur->status,
+	    deploy_state_name(to), reason[0] ? ": " : "", reason);
+	return deploy_store_emit_status(d->store, id, cur, to,
+	    digest[0] ? digest : cur->digest, reason, err);
+}
+
+/* DeploymentStatus from an agent: move along the state machine. */
+static int
+deploy_consume_status(struct deploy *d, const Envelope *env,
+    const struct bus_message *m, struct error *err)
+{
+	const Slipway__V1__DeploymentStatus *ds = env->deployment_status;
+	struct deploy_current cur;
+	enum deploy_status from, to;
+	char reason[DEPLOY_REASON_MAX + 1];
+	int rc;
+
+	(void)m;
+	if (ds == NULL || !crypto_uuid_valid(ds->deployment_id))
+		return deploy_consume_bad(err, "%s", "deployment_id is not a UUID");
+	if (deploy_state_from_proto((int)ds->state, &to) == -1)
+		return deploy_consume_bad(err, "%s", "unknown deployment state");
+	if (ds->digest[0] != '\0' && !image_ref_digest_valid(ds->digest))
+		return deploy_consume_bad(err, "%s", "invalid digest");
+	snprintf(reason, sizeof(reason), "%s", ds->reason);
+	if ((rc = deploy_store_deployment_lock(d->store, ds->deployment_id, &cur,
+	    err)) <= 0)
+		return rc == 0 ? deploy_consume_bad(err, "unknown deployment %s",
+		    ds->deployment_id) : -1;
+	if (deploy_state_parse(cur.status, &from) == -1)
+		return deploy_consume_bad(err, "stored status %s unknown", cur.status);
+	switch (deploy_state_transition(from, to)) {
+	case DEPLOY_MOVE_ALLOWED:
+		return deploy_consume_move(d, ds->deployment_id, &cur, to,
+		    ds->digest, reason, err);
+	case DEPLOY_MOVE_IGNORED:
+		log_info("deployment %s: stale or duplicate report %s at %s ignored",
+		    ds->deployment_id, deploy_state_name(to), cur.status);
+		return 0;
+	case DEPLOY_MOVE_ILLEGAL:
+	default:
+		error_set(err, "bad_message", "", "illegal move %s -> %s",
+		    cur.status, deploy_state_name(to));
+		return -1;
+	}
+}
+
+/* ComponentCreated / ComponentUpdated: refresh the local copy. */
+static int
+deploy_consume_component(struct deploy *d, const Envelope *env,
+    const struct bus_message *m, struct error *err)
+{
+	const Slipway__V1__Component *c = env->payload_case ==
+	    SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_CREATED ?
+	    (env->component_created ? env->component_created->component : NULL) :
+	    (env->component_updated ? env->component_updated->component : NULL);
+
+	(void)m;
+	if (c == NULL || !crypto_uuid_valid(c->component_id))
+		return deploy_consume_bad(err, "%s", "component id is not a UUID");
+	if (c->org[0] == '\0' || strlen(c->org) > DEPLOY_NAME_MAX)
+		return deploy_consume_bad(err, "%s", "component org invalid");
+	return deploy_store_component_put(d->store, c, err);
+}
+
+static int
+deploy_consume_component_deleted(struct deploy *d, const Envelope *env,
+    const struct bus_message *m, struct error *err)
+{
+	const Slipway__V1__ComponentDeleted *cd = env->component_deleted;
+
+	(void)m;
+	if (cd == NULL || !crypto_uuid_valid(cd->component_id))
+		return deploy_consume_bad(err, "%s", "component id is not a UUID");
+	return deploy_store_component_delete(d->store, cd->component_id, err);
+}
+
+static int
+deploy_consume_endpoints(struct deploy *d, const Envelope *env,
+    const struct bus_message *m, struct error *err)
+{
+	const Slipway__V1__EndpointsChanged *ec = env->endpoints_changed;
+	int port;
+
+	(void)m;
+	if (ec == NULL || !crypto_uuid_valid(ec->component_id))
+		return deploy_consume_bad(err, "%s", "component id is not a UUID");
+	port = ec->n_endpoints > 0 && ec->endpoints[0] != NULL ?
+	    (int)ec->endpoints[0]->port : 0;
+	if (port < 0 || port > 65535)
+		return deploy_consume_bad(err, "%s", "endpoint port out of range");
+	return deploy_store_component_port(d->store, ec->component_id, port, err);
+}
+
+/* Payloads not listed (registry events, tokens, our own events) are skipped. */
+static const struct deploy_consume_entry deploy_consume_table[] = {
+	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_IMAGE_PUSHED, deploy_consume_image_pushed },
+	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_DEPLOYMENT_STATUS, deploy_consume_status },
+	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_CREATED, deploy_consume_component },
+	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_UPDATED, deploy_consume_component },
+	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_DELETED,
+	    deploy_consume_component_deleted },
+	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_ENDPOINTS_CHANGED, deploy_consume_endpoints },
+};
+
+static const struct deploy_consume_entry *
+deploy_consume_lookup(Slipway__V1__Envelope__PayloadCase pc)
+{
+	for (size_t i = 0; i < sizeof(deploy_consume_table) /
+	    sizeof(deploy_consume_table[0]); i++)
+		if (deploy_consume_table[i].payload == pc)
+			return &deploy_consume_table[i];
+	return NULL;
+}
+
+/* Maps a failed apply onto what the bus should do with the message. */
+static enum bus_result
+deploy_consume_fail(const struct bus_message *m, const struct error *err,
+    struct error *reason)
+{
+	if (strcmp(err->code, "bad_message") == 0) {
+		*reason = *err;
+		return BUS_REJECT;
+	}
+	if (strcmp(err->code, "retry") == 0 ||
+	    strcmp(err->code, "unavailable") == 0 ||
+	    bus_message_attempt(m) < DEPLOY_DB_ERROR_ATTEMPTS) {
+		log_warnx("will retry (attempt %d): %s", bus_message_attempt(m),
+		    err->msg);
+		return BUS_RETRY;
+	}
+	*reason = *err;
+	return BUS_REJECT;
+}
+
+/* Dedup + apply + commit, then wake the relay for the new outbox rows. */
+static enum bus_result
+deploy_consume_tx(struct deploy *d, const Envelope *env,
+    const struct bus_message *m, deploy_apply_fn apply, struct error *reason)
+{
+	struct error err;
+	int rc;
+
+	error_clear(&err);
+	if (store_begin(d->store, &err) == -1)
+		return deploy_consume_fail(m, &err, reason);
+	rc = dedup_claim(d->store, env->event_id, DEPLOY_SERVICE, &err);
+	if (rc == 0) {
+		store_rollback(d->store);
+		log_debug("event already processed");
+		return BUS_DONE;
+	}
+	if (rc == 1)
+		rc = apply(d, env, m, &err);
+	if (rc == -1) {
+		store_rollback(d->store);
+		return deploy_consume_fail(m, &err, reason);
+	}
+	if (store_commit(d->store, &err) == -1)
+		return deploy_consume_fail(m, &err, reason);
+	outbox_relay_kick(d->relay);
+	return BUS_DONE;
+}
+
+static enum bus_result
+deploy_consume_handle(const struct bus_message *m, void *arg,
+    struct error *reason)
+{
+	struct deploy *d = arg;
+	const struct deploy_consume_entry *e;
+	enum bus_result res = BUS_DONE;
+	const void *val;
+	Envelope *env;
+	size_t len;
+
+	if ((val = bus_message_value(m, &len)) == NULL)
+		return BUS_DONE;   /* tombstone: nothing to apply */
+	env = envelope_decode(val, len, bus_message_header(m, "event-type"), reason);
+	if (env == NULL)
+		return BUS_REJECT;
+	log_ctx_set("event_id", env->event_id);
+	if ((e = deploy_consume_lookup(env->payload_case)) != NULL)
+		res = deploy_consume_tx(d, env, m, e->apply, reason);
+	log_ctx_clear();
+	envelope_free(env);
+	return res;
+}
+
+/* Joins group deploy-svc on every topic deploy-svc reacts to. */
+int
+deploy_consume_start(struct deploy *d, struct error *err)
+{
+	static const char *const topics[] = { TOPIC_IMAGE_PUSHED,
+	    TOPIC_COMPONENT_EVENTS, TOPIC_REGISTRY_EVENTS, TOPIC_DATAPLANE_STATUS,
+	    NULL };
+	struct bus_consumer_config cfg = {
+		.brokers = d->cfg.brokers,
+		.group = DEPLOY_SERVICE,
+		.topics = topics,
+		.dlq = d->producer,
+	};
+
+	d->consumer = bus_consumer_new(d->base, &cfg, deploy_consume_handle, d, err);
+	return d->consumer == NULL ? -1 : 0;
+}

@@ -1,0 +1,435 @@
+/*
+ * deploy_http.c: deploy-svc's management API (admin key): the route table,
+ * the deployment endpoints, and the helpers the other handlers share.
+ *
+ * A deployment made through the API is recorded exactly like one made from
+ * ImagePushed: the row and its outbox events (DeploymentRequested,
+ * ApplyDeployment) commit in one transaction, and the relay publishes them.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "deploy.h"
+#include "bus.h"
+#include "crypto.h"
+#include "json.h"
+#include "outbox.h"
+#include "store.h"
+
+#define DEPLOY_HTTP_MAX_BODY (64 * 1024)
+
+/* What a POST .../deployments or .../promote asks for, once resolved. */
+struct deploy_http_req {
+	struct deploy_component comp;
+	struct deploy_target target;
+	char image[IMAGE_REF_MAX + 1];
+	char digest[136];
+	char id[37];
+	const char *source;
+};
+
+/* Environment names: [a-z0-9][a-z0-9-]{0,62}. */
+int
+deploy_http_name_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > DEPLOY_NAME_MAX ||
+	    !(islower((unsigned char)s[0]) || isdigit((unsigned char)s[0])))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
+		    s[i] != '-')
+			return 0;
+	return 1;
+}
+
+/* Org names as they appear in paths: [A-Za-z0-9][A-Za-z0-9_.-]{0,62}. */
+int
+deploy_http_org_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > DEPLOY_NAME_MAX ||
+	    !isalnum((unsigned char)s[0]))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("_.-", s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+/* Replies to a store failure: 503 when Postgres is down, else 500. */
+void
+deploy_http_fail(struct http_request *req, const struct error *err)
+{
+	if (strcmp(err->code, "unavailable") == 0) {
+		http_reply_error(req, 503, "unavailable", "", "database unavailable");
+		return;
+	}
+	log_warnx("request failed: %s: %s", err->code, err->msg);
+	http_reply_error(req, 500, "internal", "", "internal error");
+}
+
+/* GET /v1/deployments/{id} */
+static void
+deploy_http_get(struct http_request *req, void *ctx)
+{
+	struct deploy *d = ctx;
+	const char *id = http_request_param(req, "id");
+	struct error err;
+	json_t *o;
+
+	if (!crypto_uuid_valid(id)) {
+		http_reply_error(req, 404, "not_yet_known", "id",
+		    "no deployment with this id (yet)");
+		return;
+	}
+	if ((o = deploy_store_deployment_json(d->store, id, &err)) == NULL) {
+		if (strcmp(err.code, "not_found") == 0)
+			http_reply_error(req, 404, "not_yet_known", "id",
+			    "no deployment with this id (yet)");
+		else
+			deploy_http_fail(req, &err);
+		return;
+	}
+	http_reply_json(req, 200, o);
+}
+
+/* GET /v1/components/{id}/deployments, newest first. */
+static void
+deploy_http_list(struct http_request *req, void *ctx)
+{
+	struct deploy *d = ctx;
+	const char *id = http_request_param(req, "id");
+	struct error err;
+	json_t *arr;
+
+	if (!crypto_uuid_valid(id)) {
+		http_reply_error(req, 404, "not_found", "id", "no such component");
+		return;
+	}
+	if ((arr = deploy_store_deployments_json(d->store, id, &err)) == NULL) {
+		deploy_http_fail(req, &err);
+		return;
+	}
+	http_reply_json(req, 200, json_pack("{s:o}", "deployments", arr));
+}
+
+static int
+deploy_http_create_tx(struct store *s, void *arg, struct error *err)
+{
+	const struct deploy_http_req *r = arg;
+	struct deploy_new dn;
+
+	memset(&dn, 0, sizeof(dn));
+	dn.id = r->id;
+	dn.comp = &r->comp;
+	dn.component_id = r->comp.id;
+	dn.org = r->comp.org;
+	dn.target = &r->target;
+	dn.image = r->image;
+	dn.digest = r->digest;
+	dn.source = r->source;
+	return deploy_store_deployment_create(s, &dn, err) == -1 ? -1 : 0;
+}
+
+/* Records the deployment, wakes the relay, answers 202 with it. */
+static void
+deploy_http_create(struct http_request *req, struct deploy *d,
+    struct deploy_http_req *r)
+{
+	struct error err;
+	json_t *o;
+
+	crypto_uuid(r->id);
+	if (store_tx(d->store, deploy_http_create_tx, r, &err) == -1 ||
+	    (o = deploy_store_deployment_json(d->store, r->id, &err)) == NULL) {
+		deploy_http_fail(req, &err);
+		return;
+	}
+	outbox_relay_kick(d->relay);
+	log_info("deployment %s requested for component %s in %s (%s)", r->id,
+	    r->comp.id, r->target.environment, r->source);
+	http_reply_json(req, 202, o);
+}
+
+/* Loads the component and the named environment; replies on failure. */
+static int
+deploy_http_load(struct http_request *req, struct deploy *d,
+    const char *component_id, const char *env, struct deploy_http_req *r)
+{
+	struct error err;
+	int rc;
+
+	if (!crypto_uuid_valid(component_id) ||
+	    (rc = deploy_store_component_get(d->store, component_id, &r->comp,
+	    &err)) == 0) {
+		http_reply_error(req, 404, "not_found", "", "no such component");
+		return -1;
+	}
+	/* An org's first deployment creates its default environments. */
+	if (rc == 1)
+		rc = deploy_store_environment_first(d->store, r->comp.org,
+		    d->cfg.default_dataplane, &r->target, &err);
+	if (rc == 1)
+		rc = deploy_store_environment_get(d->store, r->comp.org, env,
+		    &r->target, &err);
+	if (rc == -1) {
+		deploy_http_fail(req, &err);
+		return -1;
+	}
+	if (rc == 0) {
+		http_reply_error(req, 422, "unknown_environment", "environment",
+		    "org %s has no environment %s", r->comp.org, env);
+		return -1;
+	}
+	return 0;
+}
+
+/* "tag": the component's repository with a new tag. */
+static int
+deploy_http_from_tag(struct deploy_http_req *r, const char *tag,
+    struct error *err)
+{
+	struct image_ref ref;
+
+	if (!image_ref_tag_valid(tag)) {
+		error_set(err, "invalid_image", "tag", "invalid tag");
+		return -1;
+	}
+	if (image_ref_parse(r->comp.image, &ref, err) == -1)
+		return -1;
+	snprintf(ref.tag, sizeof(ref.tag), "%s", tag);
+	ref.digest[0] = '\0';
+	if (image_ref_format(&ref, r->image, sizeof(r->image)) == -1) {
+		error_set(err, "invalid_image", "tag", "image reference too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* "image": a whole new reference, in the component's registry. */
+static int
+deploy_http_from_image(struct deploy_http_req *r, const char *image,
+    struct error *err)
+{
+	struct image_ref ref;
+
+	if (image_ref_parse(image, &ref, err) == -1 ||
+	    image_ref_format(&ref, r->image, sizeof(r->image)) == -1) {
+		error_set(err, "invalid_image", "image", "invalid image reference");
+		return -1;
+	}
+	if (r->comp.registry_host[0] != '\0' &&
+	    !image_ref_host_equal(ref.domain, r->comp.registry_host)) {
+		error_set(err, "image_registry_mismatch", "image",
+		    "the image must be in registry %s", r->comp.registry_host);
+		return -1;
+	}
+	snprintf(r->digest, sizeof(r->digest), "%s", ref.digest);
+	return 0;
+}
+
+/* "from_deployment": redeploy an earlier image of the same component. */
+static int
+deploy_http_from_previous(struct deploy *d, struct deploy_http_req *r,
+    const char *prev, struct error *err)
+{
+	struct deploy_current cur;
+	int rc;
+
+	if (!crypto_uuid_valid(prev) ||
+	    (rc = deploy_store_deployment_lock(d->store, prev, &cur, err)) == 0 ||
+	    (rc == 1 && strcmp(cur.component_id, r->comp.id) != 0)) {
+		error_set(err, "unknown_deployment", "from_deployment",
+		    "no such deployment of this component");
+		return -1;
+	}
+	if (rc == -1)
+		return -1;
+	snprintf(r->image, sizeof(r->image), "%s", cur.image);
+	snprintf(r->digest, sizeof(r->digest), "%s", cur.digest);
+	return 0;
+}
+
+/* Resolves the body's one image option into r->image / r->digest. */
+static int
+deploy_http_resolve(struct deploy *d, json_t *body, struct deploy_http_req *r,
+    struct error *err)
+{
+	const char *tag = json_get_string(body, "tag", 128, 0, err);
+	const char *image = json_get_string(body, "image", IMAGE_REF_MAX, 0, err);
+	const char *prev = json_get_string(body, "from_deployment", 36, 0, err);
+
+	if (err->code[0] != '\0')
+		return -1;
+	if ((tag != NULL) + (image != NULL) + (prev != NULL) != 1) {
+		error_set(err, "invalid_request", "",
+		    "give exactly one of tag, image, from_deployment");
+		return -1;
+	}
+	if (tag != NULL)
+		return deploy_http_from_tag(r, tag, err);
+	if (image != NULL)
+		return deploy_http_from_image(r, image, err);
+	return deploy_http_from_previous(d, r, prev, err);
+}
+
+static int
+deploy_http_status_of(const struct error *err)
+{
+	if (strcmp(err->code, "unavailable") == 0)
+		return 503;
+	if (strcmp(err->code, "db_error") == 0)
+		return 500;
+	if (strncmp(err->code, "invalid_", 8) == 0 &&
+	    strcmp(err->code, "invalid_image") != 0)
+		return 400;
+	if (strcmp(err->code, "missing_field") == 0 ||
+	    strcmp(err->code, "unknown_field") == 0)
+		return 400;
+	return 422;
+}
+
+/* POST /v1/components/{id}/deployments {"environment", tag|image|from_deployment} */
+static void
+deploy_http_post(struct http_request *req, void *ctx)
+{
+	static const char *const keys[] = { "environment", "tag", "image",
+	    "from_deployment", NULL };
+	struct deploy *d = ctx;
+	struct deploy_http_req r;
+	struct error err;
+	const char *env;
+	json_t *body;
+
+	if ((body = http_request_json(req)) == NULL)
+		return;
+	memset(&r, 0, sizeof(r));
+	error_clear(&err);
+	r.source = "api";
+	if (json_only_keys(body, keys, &err) == -1 ||
+	    (env = json_get_string(body, "environment", DEPLOY_NAME_MAX, 1,
+	    &err)) == NULL) {
+		http_reply_err(req, 400, &err);
+		return;
+	}
+	if (deploy_http_load(req, d, http_request_param(req, "id"), env, &r) == -1)
+		return;
+	if (deploy_http_resolve(d, body, &r, &err) == -1) {
+		http_reply_err(req, deploy_http_status_of(&err), &err);
+		return;
+	}
+	deploy_http_create(req, d, &r);
+}
+
+/* Checks the source of a promotion; replies on failure. */
+static int
+deploy_http_promotable(struct http_request *req, struct deploy *d,
+    const char *id, struct deploy_current *cur)
+{
+	struct error err;
+	int rc;
+
+	if (!crypto_uuid_valid(id) ||
+	    (rc = deploy_store_deployment_lock(d->store, id, cur, &err)) == 0) {
+		http_reply_error(req, 404, "not_found", "id", "no such deployment");
+		return -1;
+	}
+	if (rc == -1) {
+		deploy_http_fail(req, &err);
+		return -1;
+	}
+	if ((strcmp(cur->status, "running") != 0 &&
+	    strcmp(cur->status, "superseded") != 0) || cur->digest[0] == '\0') {
+		http_reply_error(req, 409, "not_promotable", "id",
+		    "only a deployment that ran with a resolved digest can be "
+		    "promoted (this one is %s)", cur->status);
+		return -1;
+	}
+	return 0;
+}
+
+/* POST /v1/deployments/{id}/promote {"to"}: same image, pinned digest. */
+static void
+deploy_http_promote(struct http_request *req, void *ctx)
+{
+	static const char *const keys[] = { "to", NULL };
+	struct deploy *d = ctx;
+	struct deploy_current cur;
+	struct deploy_http_req r;
+	struct error err;
+	const char *to;
+	json_t *body;
+
+	if ((body = http_request_json(req)) == NULL)
+		return;
+	memset(&r, 0, sizeof(r));
+	error_clear(&err);
+	if (json_only_keys(body, keys, &err) == -1 ||
+	    (to = json_get_string(body, "to", DEPLOY_NAME_MAX, 1, &err)) == NULL) {
+		http_reply_err(req, 400, &err);
+		return;
+	}
+	if (deploy_http_promotable(req, d, http_request_param(req, "id"),
+	    &cur) == -1)
+		return;
+	if (deploy_http_load(req, d, cur.component_id, to, &r) == -1)
+		return;
+	snprintf(r.image, sizeof(r.image), "%s", cur.image);
+	snprintf(r.digest, sizeof(r.digest), "%s", cur.digest);
+	r.source = "promote";
+	deploy_http_create(req, d, &r);
+}
+
+static const struct http_route deploy_http_routes[] = {
+	{ HTTP_POST, "/v1/dataplanes", deploy_dataplanes_post, HTTP_AUTH_ADMIN },
+	{ HTTP_GET, "/v1/dataplanes", deploy_dataplanes_list, HTTP_AUTH_ADMIN },
+	{ HTTP_POST, "/v1/orgs/{org}/environments", deploy_dataplanes_env_post,
+	    HTTP_AUTH_ADMIN },
+	{ HTTP_GET, "/v1/orgs/{org}/environments", deploy_dataplanes_env_list,
+	    HTTP_AUTH_ADMIN },
+	{ HTTP_GET, "/v1/deployments/{id}", deploy_http_get, HTTP_AUTH_ADMIN },
+	{ HTTP_POST, "/v1/deployments/{id}/promote", deploy_http_promote,
+	    HTTP_AUTH_ADMIN },
+	{ HTTP_GET, "/v1/components/{id}/deployments", deploy_http_list,
+	    HTTP_AUTH_ADMIN },
+	{ HTTP_POST, "/v1/components/{id}/deployments", deploy_http_post,
+	    HTTP_AUTH_ADMIN },
+};
+
+/* Ready when Postgres answers and the consumer has partitions. */
+static int
+deploy_http_ready(void *ctx, char *why, size_t whylen)
+{
+	struct deploy *d = ctx;
+
+	if (!store_ping(d->store)) {
+		snprintf(why, whylen, "postgres unavailable");
+		return 0;
+	}
+	if (d->consumer == NULL || !bus_consumer_ready(d->consumer)) {
+		snprintf(why, whylen, "consumer not assigned yet");
+		return 0;
+	}
+	return 1;
+}
+
+int
+deploy_http_start(struct deploy *d, struct error *err)
+{
+	struct http_server_config cfg = {
+		.service = DEPLOY_SERVICE,
+		.addr = d->cfg.http_addr,
+		.port = d->cfg.http_port,
+		.admin_token = d->cfg.admin_token,
+		.max_body = DEPLOY_HTTP_MAX_BODY,
+		.ready = deploy_http_ready,
+	};
+
+	d->http = http_server_new(d->base, &cfg, deploy_http_routes,
+	    sizeof(deploy_http_routes) / sizeof(deploy_http_routes[0]), d, err);
+	return d->http == NULL ? -1 : 0;
+}

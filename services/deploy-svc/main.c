@@ -1,0 +1,130 @@
+/*
+ * deploy-svc: environments, data planes and deployments.
+ *
+ * Start-up order matters: the schema is migrated and the topics exist before
+ * the consumer joins its group, and the HTTP server comes last so /readyz
+ * never answers for a half-built process.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deploy.h"
+#include "bus.h"
+#include "config.h"
+#include "outbox.h"
+#include "service.h"
+#include "store.h"
+#include "topics.h"
+
+#define DEPLOY_SCHEMA "deploy"
+#define DEPLOY_RELAY_INTERVAL_MS 500
+#define DEPLOY_TOPIC_TIMEOUT_MS 15000
+
+extern const struct migration deploy_svc_migrations[];
+extern const unsigned long deploy_svc_migrations_count;
+
+static struct deploy deploy;
+
+static const struct config_var deploy_config_vars[] = {
+	{ "SLIPWAY_HTTP_ADDR", CONFIG_STRING, "127.0.0.1", 0,
+	    "address the management API listens on", &deploy.cfg.http_addr },
+	{ "SLIPWAY_HTTP_PORT", CONFIG_PORT, "8083", 0,
+	    "port of the management API", &deploy.cfg.http_port },
+	{ "SLIPWAY_ADMIN_TOKEN", CONFIG_STRING, NULL,
+	    CONFIG_REQUIRED | CONFIG_SECRET, "admin bearer key",
+	    &deploy.cfg.admin_token },
+	{ "SLIPWAY_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:19092", 0,
+	    "Kafka bootstrap servers", &deploy.cfg.brokers },
+	{ "SLIPWAY_PG_URL", CONFIG_STRING,
+	    "postgresql://slipway@127.0.0.1:15432/slipway", CONFIG_SECRET,
+	    "PostgreSQL connection string", &deploy.cfg.pg_url },
+	{ "SLIPWAY_LOG_DEBUG", CONFIG_INT, "0", 0, "1 = debug logs",
+	    &deploy.cfg.log_debug },
+	{ "SLIPWAY_DEFAULT_DATAPLANE", CONFIG_STRING, "", 0,
+	    "data plane of new orgs' environments (\"\" = earliest registered)",
+	    &deploy.cfg.default_dataplane },
+};
+#define DEPLOY_NVARS (sizeof(deploy_config_vars) / sizeof(deploy_config_vars[0]))
+
+/* Makes sure every registered data plane's topics exist (e.g. after a broker reset). */
+static void
+deploy_main_dataplane_topics(struct deploy *d)
+{
+	struct store_result *r;
+	struct error err;
+
+	if (store_exec(d->store, &r, "SELECT name FROM dataplanes", 0, NULL, NULL,
+	    &err) == -1)
+		fatal("listing data planes: %s", err.msg);
+	for (int i = 0; i < store_result_rows(r); i++)
+		if (deploy_dataplanes_ensure_topics(d, store_result_get(r, i, 0),
+		    &err) == -1)
+			log_warnx("topics of data plane %s: %s",
+			    store_result_get(r, i, 0), err.msg);
+	store_result_free(r);
+}
+
+static void
+deploy_main_storage(struct deploy *d)
+{
+	struct error err;
+
+	if ((d->store = store_new(d->cfg.pg_url, DEPLOY_SCHEMA, &err)) == NULL)
+		fatal("postgres: %s", err.msg);
+	if (store_migrate(d->store, deploy_svc_migrations,
+	    deploy_svc_migrations_count, &err) == -1)
+		fatal("migrations: %s", err.msg);
+	if (bus_topic_ensure(d->cfg.brokers, topics_fixed, TOPIC_PARTITIONS, 0,
+	    DEPLOY_TOPIC_TIMEOUT_MS, &err) == -1)
+		fatal("topics: %s", err.msg);
+	deploy_main_dataplane_topics(d);
+}
+
+static void
+deploy_main_bus(struct deploy *d)
+{
+	struct error err;
+
+	if ((d->producer = bus_producer_new(d->base, d->cfg.brokers, DEPLOY_SERVICE,
+	    &err)) == NULL)
+		fatal("kafka producer: %s", err.msg);
+	if ((d->relay = outbox_relay_new(d->base, d->cfg.pg_url, DEPLOY_SCHEMA,
+	    d->producer, DEPLOY_RELAY_INTERVAL_MS, &err)) == NULL)
+		fatal("outbox relay: %s", err.msg);
+	if (deploy_consume_start(d, &err) == -1)
+		fatal("kafka consumer: %s", err.msg);
+}
+
+/* Frees in reverse order of creation; the consumer commits on the way out. */
+static void
+deploy_main_stop(void *arg)
+{
+	struct deploy *d = arg;
+
+	http_server_free(d->http);
+	bus_consumer_free(d->consumer);
+	outbox_relay_free(d->relay);
+	bus_producer_flush(d->producer, 5000);
+	bus_producer_free(d->producer);
+	store_free(d->store);
+	config_free(deploy_config_vars, DEPLOY_NVARS);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct error err;
+
+	config_main(argc, argv, deploy_config_vars, DEPLOY_NVARS);
+	deploy.base = service_init(DEPLOY_SERVICE);
+	log_set_debug(deploy.cfg.log_debug);
+	deploy_main_storage(&deploy);
+	deploy_main_bus(&deploy);
+	if (deploy_http_start(&deploy, &err) == -1)
+		fatal("http: %s", err.msg);
+	log_info("deploy-svc listening on %s:%d", deploy.cfg.http_addr,
+	    deploy.cfg.http_port);
+	service_run(deploy.base, deploy_main_stop, &deploy);
+	return 0;
+}

@@ -1,0 +1,870 @@
+/*
+ * http.c: the evhttp server every service runs (see http.h).
+ *
+ * Each evhttp request is wrapped in a struct http_request that copies what
+ * the handler reads (path, query, headers, body), so a handler that replies
+ * later (deferred) still reads valid data after the client went away. The
+ * connection's close callback tells the wrapper the client is gone; the
+ * reply then only frees the wrapper.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <sodium.h>
+
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+
+#define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
+#define HTTP_DEFAULT_TIMEOUT  30
+#define HTTP_MAX_HEADERS      (16 * 1024)
+#define HTTP_MAX_PARAMS       8
+#define HTTP_PARAM_MAX        512
+#define HTTP_REQUEST_ID_MAX   64
+/*
+ * evhttp answers a body above its own limit with an HTML 413 before we see
+ * the request. Its limit is therefore set well above max_body, so that any
+ * body up to that hard limit gets our JSON 413, while memory stays bounded.
+ */
+#define HTTP_HARD_BODY_MIN    (8 * 1024 * 1024)
+
+struct http_server {
+	struct event_base *base;
+	struct evhttp *evh;
+	struct evhttp_bound_socket *sock;
+	struct http_server_config cfg;   /* strings below are our copies */
+	char *service, *addr, *admin_token;
+	struct http_route *routes;
+	size_t nroutes;
+	void *ctx;
+};
+
+struct http_param {
+	const char *name;   /* points into the route pattern */
+	size_t namelen;
+	char *value;        /* decoded */
+};
+
+struct http_request {
+	struct http_server *srv;
+	struct evhttp_request *evreq;    /* NULL once the client is gone */
+	enum http_method method;
+	const char *method_name;
+	char *path;                      /* raw path, no query */
+	char *query;                     /* raw query string or NULL */
+	struct evkeyvalq query_kv;
+	int query_parsed;
+	struct evkeyvalq headers;        /* copy of the request headers */
+	unsigned char *body;
+	size_t body_len;
+	json_t *json;
+	const char *route;               /* pattern, for metrics */
+	struct http_param params[HTTP_MAX_PARAMS];
+	size_t nparams;
+	char id[HTTP_REQUEST_ID_MAX + 1];
+	struct timespec start;
+};
+
+/* Set while this thread is inside http_dispatch (a synchronous reply). */
+static _Thread_local int http_in_dispatch;
+
+static const struct {
+	enum evhttp_cmd_type ev;
+	enum http_method method;
+	const char *name;
+} http_methods[] = {
+	{ EVHTTP_REQ_GET, HTTP_GET, "GET" },
+	{ EVHTTP_REQ_POST, HTTP_POST, "POST" },
+	{ EVHTTP_REQ_PUT, HTTP_PUT, "PUT" },
+	{ EVHTTP_REQ_PATCH, HTTP_PATCH, "PATCH" },
+	{ EVHTTP_REQ_DELETE, HTTP_DELETE, "DELETE" },
+	{ EVHTTP_REQ_HEAD, HTTP_HEAD, "HEAD" },
+	{ EVHTTP_REQ_OPTIONS, 0, "OPTIONS" },
+};
+
+/* ---- replies -------------------------------------------------------- */
+
+static void
+http_request_free(struct http_request *req)
+{
+	size_t i;
+
+	for (i = 0; i < req->nparams; i++)
+		free(req->params[i].value);
+	if (req->query_parsed)
+		evhttp_clear_headers(&req->query_kv);
+	evhttp_clear_headers(&req->headers);
+	json_decref(req->json);
+	free(req->path);
+	free(req->query);
+	free(req->body);
+	free(req);
+}
+
+static double
+http_elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) * 1000.0 +
+	    (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+/* Per-route request counter, latency histogram and the access log line. */
+static void
+http_record(struct http_request *req, int status)
+{
+	char labels[384];
+	double ms = http_elapsed_ms(&req->start);
+
+	snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",code=\"%d\"",
+	    req->route, req->method_name, status);
+	metrics_inc("slipway_http_requests_total", labels);
+	snprintf(labels, sizeof(labels), "route=\"%s\"", req->route);
+	metrics_observe_ms("slipway_http_request_duration_ms", labels, ms);
+	log_ctx_set("request_id", req->id);
+	log_info("%s %.256s %d %.1fms%s", req->method_name, req->path, status, ms,
+	    req->evreq == NULL ? " (client gone)" : "");
+	/* A deferred reply runs in someone else's callback: leave its context. */
+	if (!http_in_dispatch)
+		log_ctx_unset("request_id");
+}
+
+/* HEAD gets the headers of the GET answer, Content-Length included. */
+static void
+http_strip_body(struct http_request *req, struct evbuffer *buf)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req->evreq);
+	char len[32];
+
+	snprintf(len, sizeof(len), "%zu", evbuffer_get_length(buf));
+	evhttp_remove_header(out, "Content-Length");
+	evhttp_add_header(out, "Content-Length", len);
+	evbuffer_drain(buf, evbuffer_get_length(buf));
+}
+
+/* Sends status + buf (may be NULL) and frees the request. */
+static void
+http_finish(struct http_request *req, int status, struct evbuffer *buf)
+{
+	struct evhttp_connection *evcon;
+
+	http_record(req, status);
+	if (req->evreq != NULL) {
+		evcon = evhttp_request_get_connection(req->evreq);
+		if (evcon != NULL)
+			evhttp_connection_set_closecb(evcon, NULL, NULL);
+		evhttp_add_header(evhttp_request_get_output_headers(req->evreq),
+		    "X-Request-Id", req->id);
+		if (req->method == HTTP_HEAD && buf != NULL)
+			http_strip_body(req, buf);
+		evhttp_send_reply(req->evreq, status, NULL, buf);
+	}
+	if (buf != NULL)
+		evbuffer_free(buf);
+	http_request_free(req);
+}
+
+static void
+http_content_type(struct http_request *req, const char *type)
+{
+	struct evkeyvalq *out;
+
+	if (req->evreq == NULL)
+		return;
+	out = evhttp_request_get_output_headers(req->evreq);
+	evhttp_remove_header(out, "Content-Type");
+	evhttp_add_header(out, "Content-Type", type);
+}
+
+void
+http_reply_json(struct http_request *req, int status, json_t *body)
+{
+	struct evbuffer *buf;
+	char *s;
+
+	if (body == NULL) {
+		http_reply_empty(req, status);
+		return;
+	}
+	s = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(body);
+	buf = evbuffer_new();
+	if (s == NULL || buf == NULL) {
+		free(s);
+		if (buf != NULL)
+			evbuffer_free(buf);
+		log_warnx("http: cannot encode reply");
+		http_finish(req, 500, NULL);
+		return;
+	}
+	evbuffer_add(buf, s, strlen(s));
+	evbuffer_add(buf, "\n", 1);
+	free(s);
+	http_content_type(req, "application/json");
+	http_finish(req, status, buf);
+}
+
+void
+http_reply_empty(struct http_request *req, int status)
+{
+	http_finish(req, status, NULL);
+}
+
+static void
+http_reply_verror(struct http_request *req, int status, const char *code,
+    const char *field, const char *fmt, va_list ap)
+{
+	char msg[512];
+	json_t *err;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	err = json_pack("{s:s, s:s}", "code", code, "message", msg);
+	if (err == NULL)  /* msg was not UTF-8 (it quoted outside input) */
+		err = json_pack("{s:s, s:s}", "code", code, "message", code);
+	if (field != NULL && field[0] != '\0' && err != NULL)
+		json_object_set_new(err, "field", json_string(field));
+	http_reply_json(req, status, json_pack("{s:o}", "error", err));
+}
+
+void
+http_reply_error(struct http_request *req, int status, const char *code,
+    const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	http_reply_verror(req, status, code, field, fmt, ap);
+	va_end(ap);
+}
+
+void
+http_reply_err(struct http_request *req, int status, const struct error *err)
+{
+	http_reply_error(req, status, err->code[0] ? err->code : "error",
+	    err->field, "%s", err->msg);
+}
+
+void
+http_add_header(struct http_request *req, const char *name, const char *value)
+{
+	if (req->evreq == NULL)
+		return;
+	/* evhttp refuses CR/LF in values, so no header injection here. */
+	evhttp_add_header(evhttp_request_get_output_headers(req->evreq), name,
+	    value);
+}
+
+/* ---- accessors ------------------------------------------------------ */
+
+enum http_method
+http_request_method(const struct http_request *req)
+{
+	return req->method;
+}
+
+const char *
+http_request_path(const struct http_request *req)
+{
+	return req->path;
+}
+
+const char *
+http_request_param(const struct http_request *req, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < req->nparams; i++)
+		if (strlen(name) == req->params[i].namelen &&
+		    strncmp(name, req->params[i].name, req->params[i].namelen) == 0)
+			return req->params[i].value;
+	return NULL;
+}
+
+const char *
+http_request_query(struct http_request *req, const char *name)
+{
+	if (!req->query_parsed) {
+		TAILQ_INIT(&req->query_kv);
+		req->query_parsed = 1;
+		if (req->query != NULL &&
+		    evhttp_parse_query_str(req->query, &req->query_kv) != 0) {
+			evhttp_clear_headers(&req->query_kv);
+			TAILQ_INIT(&req->query_kv);
+		}
+	}
+	return evhttp_find_header(&req->query_kv, name);
+}
+
+const char *
+http_request_header(const struct http_request *req, const char *name)
+{
+	return evhttp_find_header(&req->headers, name);
+}
+
+const unsigned char *
+http_request_body(const struct http_request *req, size_t *len)
+{
+	if (len != NULL)
+		*len = req->body_len;
+	return req->body;
+}
+
+const char *
+http_request_id(const struct http_request *req)
+{
+	return req->id;
+}
+
+/* "application/json", optionally followed by parameters (charset...). */
+static int
+http_is_json_type(const char *ct)
+{
+	static const char want[] = "application/json";
+	size_t n = sizeof(want) - 1;
+
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, want, n) != 0)
+		return 0;
+	ct += n;
+	return *ct == '\0' || *ct == ';' || *ct == ' ' || *ct == '\t';
+}
+
+json_t *
+http_request_json(struct http_request *req)
+{
+	json_error_t jerr;
+	json_t *v;
+
+	if (req->json != NULL)
+		return req->json;
+	if (!http_is_json_type(http_request_header(req, "Content-Type"))) {
+		http_reply_error(req, 415, "unsupported_media_type", NULL,
+		    "Content-Type must be application/json");
+		return NULL;
+	}
+	v = json_loadb((const char *)req->body, req->body_len,
+	    JSON_REJECT_DUPLICATES, &jerr);
+	if (v == NULL) {
+		http_reply_error(req, 400, "malformed_json", NULL,
+		    "malformed JSON: %s (line %d, column %d, position %d)",
+		    jerr.text, jerr.line, jerr.column, jerr.position);
+		return NULL;
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		http_reply_error(req, 400, "malformed_json", NULL,
+		    "the request body must be a JSON object");
+		return NULL;
+	}
+	req->json = v;
+	return v;
+}
+
+/* ---- routing -------------------------------------------------------- */
+
+static int
+http_add_param(struct http_request *req, const char *name, size_t namelen,
+    const char *seg, size_t seglen)
+{
+	char raw[HTTP_PARAM_MAX + 1];
+	size_t dlen;
+	char *v;
+
+	if (req->nparams >= HTTP_MAX_PARAMS || seglen > HTTP_PARAM_MAX)
+		return -1;
+	memcpy(raw, seg, seglen);
+	raw[seglen] = '\0';
+	v = evhttp_uridecode(raw, 0, &dlen);
+	if (v == NULL)
+		return -1;
+	/* A decoded NUL or slash would make the value mean something else. */
+	if (strlen(v) != dlen || strchr(v, '/') != NULL || dlen == 0) {
+		free(v);
+		return -1;
+	}
+	req->params[req->nparams].name = name;
+	req->params[req->nparams].namelen = namelen;
+	req->params[req->nparams].value = v;
+	req->nparams++;
+	return 0;
+}
+
+static void
+http_clear_params(struct http_request *req)
+{
+	size_t i;
+
+	for (i = 0; i < req->nparams; i++)
+		free(req->params[i].value);
+	req->nparams = 0;
+}
+
+/*
+ * Matches path against pattern segment by segment; "{name}" matches one
+ * non-empty segment. With req, the placeholders are stored as params.
+ * Returns 1 on a match.
+ */
+static int
+http_route_match(const char *pattern, const char *path, struct http_request *req)
+{
+	const char *p = pattern, *s = path;
+
+	while (*p != '\0' && *s != '\0') {
+		size_t plen = strcspn(p, "/"), slen = strcspn(s, "/");
+
+		if (plen > 2 && p[0] == '{' && p[plen - 1] == '}') {
+			if (slen == 0)
+				return 0;
+			if (req != NULL &&
+			    http_add_param(req, p + 1, plen - 2, s, slen) != 0)
+				return 0;
+		} else if (plen != slen || strncmp(p, s, plen) != 0) {
+			return 0;
+		}
+		p += plen;
+		s += slen;
+		if (*p == '/' && *s == '/') {
+			p++;
+			s++;
+		} else if (*p != *s) {
+			return 0;
+		}
+	}
+	return *p == '\0' && *s == '\0';
+}
+
+static int
+http_method_matches(enum http_method route, enum http_method req)
+{
+	return route == req || (route == HTTP_GET && req == HTTP_HEAD);
+}
+
+/* Finds the route for req; sets *path_known when only the method is wrong. */
+static const struct http_route *
+http_route_find(struct http_server *srv, struct http_request *req,
+    int *path_known)
+{
+	size_t i;
+
+	*path_known = 0;
+	for (i = 0; i < srv->nroutes; i++) {
+		const struct http_route *r = &srv->routes[i];
+
+		if (!http_route_match(r->pattern, req->path, NULL))
+			continue;
+		*path_known = 1;
+		if (req->method == 0 || !http_method_matches(r->method, req->method))
+			continue;
+		http_clear_params(req);
+		if (http_route_match(r->pattern, req->path, req))
+			return r;
+		http_clear_params(req);
+	}
+	return NULL;
+}
+
+/* ---- admin auth ----------------------------------------------------- */
+
+/*
+ * Compares the bearer token with the admin token in constant time. Both are
+ * hashed first so neither the content nor the length leaks through timing.
+ */
+static int
+http_admin_ok(const struct http_server *srv, const char *authz)
+{
+	unsigned char a[32], b[32];
+	const char *tok;
+
+	if (srv->admin_token == NULL || srv->admin_token[0] == '\0' ||
+	    authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
+		return 0;
+	tok = authz + 7;
+	while (*tok == ' ')
+		tok++;
+	crypto_generichash(a, sizeof(a), (const unsigned char *)tok, strlen(tok),
+	    NULL, 0);
+	crypto_generichash(b, sizeof(b), (const unsigned char *)srv->admin_token,
+	    strlen(srv->admin_token), NULL, 0);
+	return sodium_memcmp(a, b, sizeof(a)) == 0;
+}
+
+/* ---- built-in endpoints --------------------------------------------- */
+
+static void
+http_healthz(struct http_request *req, void *ctx)
+{
+	(void)ctx;
+	http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void
+http_readyz(struct http_request *req, void *ctx)
+{
+	char why[256] = "";
+
+	if (req->srv->cfg.ready == NULL || req->srv->cfg.ready(ctx, why, sizeof(why))) {
+		http_reply_json(req, 200, json_pack("{s:s}", "status", "ready"));
+		return;
+	}
+	why[sizeof(why) - 1] = '\0';
+	http_reply_json(req, 503, json_pack("{s:s, s:s}", "status", "not_ready",
+	    "reason", why[0] != '\0' ? why : "not ready"));
+}
+
+static void
+http_metrics(struct http_request *req, void *ctx)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	(void)ctx;
+	if (buf == NULL) {
+		http_finish(req, 500, NULL);
+		return;
+	}
+	metrics_render(buf);
+	http_content_type(req, "text/plain; version=0.0.4");
+	http_finish(req, 200, buf);
+}
+
+static const struct http_route http_builtin_routes[] = {
+	{ .method = HTTP_GET, .pattern = "/healthz", .handler = http_healthz },
+	{ .method = HTTP_GET, .pattern = "/readyz", .handler = http_readyz },
+	{ .method = HTTP_GET, .pattern = "/metrics", .handler = http_metrics },
+};
+
+/* ---- dispatch ------------------------------------------------------- */
+
+static int
+http_request_id_sane(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || s[0] == '\0')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i >= HTTP_REQUEST_ID_MAX)
+			return 0;
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' &&
+		    s[i] != '-')
+			return 0;
+	}
+	return 1;
+}
+
+/* A random UUID v4 from libsodium's CSPRNG. */
+static void
+http_uuid4(char out[37])
+{
+	unsigned char b[16];
+
+	randombytes_buf(b, sizeof(b));
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37,
+	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+	    b[11], b[12], b[13], b[14], b[15]);
+}
+
+static void
+http_copy_headers(struct http_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req->evreq);
+	struct evkeyval *h;
+
+	TAILQ_INIT(&req->headers);
+	TAILQ_FOREACH(h, in, next)
+		evhttp_add_header(&req->headers, h->key, h->value);
+}
+
+static void
+http_set_method(struct http_request *req)
+{
+	enum evhttp_cmd_type t = evhttp_request_get_command(req->evreq);
+	size_t i;
+
+	req->method = 0;
+	req->method_name = "OTHER";
+	for (i = 0; i < sizeof(http_methods) / sizeof(http_methods[0]); i++) {
+		if (http_methods[i].ev == t) {
+			req->method = http_methods[i].method;
+			req->method_name = http_methods[i].name;
+		}
+	}
+}
+
+/* Builds the wrapper: everything a handler may read is copied here. */
+static struct http_request *
+http_request_new(struct http_server *srv, struct evhttp_request *evreq)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(evreq);
+	struct http_request *req = calloc(1, sizeof(*req));
+	const char *p, *q, *rid;
+
+	if (req == NULL)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &req->start);
+	req->srv = srv;
+	req->evreq = evreq;
+	req->route = "unmatched";
+	http_set_method(req);
+	http_copy_headers(req);
+	p = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	req->path = strdup(p != NULL && p[0] != '\0' ? p : "/");
+	req->query = q != NULL ? strdup(q) : NULL;
+	rid = http_request_header(req, "X-Request-Id");
+	if (http_request_id_sane(rid))
+		snprintf(req->id, sizeof(req->id), "%s", rid);
+	else
+		http_uuid4(req->id);
+	if (req->path == NULL || (q != NULL && req->query == NULL)) {
+		http_request_free(req);
+		return NULL;
+	}
+	return req;
+}
+
+/* Copies the body when within the cap; returns -1 when too large. */
+static int
+http_take_body(struct http_request *req)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req->evreq);
+	size_t len = evbuffer_get_length(in);
+
+	if (len > req->srv->cfg.max_body)
+		return -1;
+	req->body = malloc(len + 1);
+	if (req->body == NULL)
+		return -1;
+	evbuffer_copyout(in, req->body, len);
+	req->body[len] = '\0';
+	req->body_len = len;
+	return 0;
+}
+
+/*
+ * The client went away before the reply. evhttp frees a request still on
+ * the connection right after this callback, but a request it detached (the
+ * handler had not replied) is ours to free.
+ */
+static void
+http_on_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_request *req = arg;
+	struct evhttp_request *evreq = req->evreq;
+
+	(void)evcon;
+	req->evreq = NULL;
+	if (evreq != NULL && evhttp_request_get_connection(evreq) == NULL)
+		evhttp_request_free(evreq);
+	log_ctx_set("request_id", req->id);
+	log_info("client closed the connection before the reply");
+	log_ctx_unset("request_id");
+}
+
+static void
+http_run(struct http_request *req, const struct http_route *r, void *ctx)
+{
+	struct evhttp_connection *evcon;
+
+	req->route = r->pattern;
+	evcon = evhttp_request_get_connection(req->evreq);
+	if (evcon != NULL)
+		evhttp_connection_set_closecb(evcon, http_on_close, req);
+	r->handler(req, ctx);
+	/* req may be freed now: only touch it through the handler's reply. */
+}
+
+/* Picks the built-in or table route, applies auth, and runs the handler. */
+static void
+http_route_request(struct http_server *srv, struct http_request *req)
+{
+	const struct http_route *r = NULL;
+	int known = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(http_builtin_routes) / sizeof(http_builtin_routes[0]); i++) {
+		if (strcmp(req->path, http_builtin_routes[i].pattern) != 0)
+			continue;
+		if (http_method_matches(HTTP_GET, req->method))
+			r = &http_builtin_routes[i];
+		else
+			known = 1;
+	}
+	if (r == NULL && !known)
+		r = http_route_find(srv, req, &known);
+	if (r == NULL && known) {
+		http_reply_error(req, 405, "method_not_allowed", NULL,
+		    "method %s is not allowed on %.200s", req->method_name, req->path);
+		return;
+	}
+	if (r == NULL) {
+		http_reply_error(req, 404, "not_found", NULL, "no such endpoint");
+		return;
+	}
+	if (r->auth == HTTP_AUTH_ADMIN &&
+	    !http_admin_ok(srv, http_request_header(req, "Authorization"))) {
+		req->route = r->pattern;
+		http_add_header(req, "WWW-Authenticate", "Bearer");
+		http_reply_error(req, 401, "unauthorized", NULL,
+		    "a valid admin bearer token is required");
+		return;
+	}
+	http_run(req, r, srv->ctx);
+}
+
+static void
+http_dispatch(struct evhttp_request *evreq, void *arg)
+{
+	struct http_server *srv = arg;
+	struct http_request *req;
+
+	log_ctx_clear();
+	http_in_dispatch = 1;
+	req = http_request_new(srv, evreq);
+	if (req == NULL) {
+		http_in_dispatch = 0;
+		evhttp_send_error(evreq, 500, NULL);
+		return;
+	}
+	log_ctx_set("request_id", req->id);
+	if (http_take_body(req) != 0) {
+		http_reply_error(req, 413, "body_too_large", NULL,
+		    "the request body exceeds %zu bytes", srv->cfg.max_body);
+	} else {
+		http_route_request(srv, req);
+	}
+	http_in_dispatch = 0;
+	log_ctx_clear();
+}
+
+/* ---- server --------------------------------------------------------- */
+
+static int
+http_server_copy(struct http_server *srv, const struct http_server_config *cfg,
+    const struct http_route *routes, size_t nroutes)
+{
+	srv->cfg = *cfg;
+	srv->service = strdup(cfg->service != NULL ? cfg->service : "slipway");
+	srv->addr = strdup(cfg->addr != NULL ? cfg->addr : "127.0.0.1");
+	srv->admin_token = cfg->admin_token != NULL ? strdup(cfg->admin_token) : NULL;
+	srv->routes = calloc(nroutes + 1, sizeof(*routes));
+	if (srv->service == NULL || srv->addr == NULL || srv->routes == NULL ||
+	    (cfg->admin_token != NULL && srv->admin_token == NULL))
+		return -1;
+	if (nroutes > 0)
+		memcpy(srv->routes, routes, nroutes * sizeof(*routes));
+	srv->nroutes = nroutes;
+	srv->cfg.service = srv->service;
+	srv->cfg.addr = srv->addr;
+	srv->cfg.admin_token = srv->admin_token;
+	if (srv->cfg.max_body == 0)
+		srv->cfg.max_body = HTTP_DEFAULT_MAX_BODY;
+	if (srv->cfg.timeout_s <= 0)
+		srv->cfg.timeout_s = HTTP_DEFAULT_TIMEOUT;
+	return 0;
+}
+
+static void
+http_configure(struct http_server *srv)
+{
+	size_t hard = srv->cfg.max_body * 4;
+
+	if (hard < HTTP_HARD_BODY_MIN)
+		hard = HTTP_HARD_BODY_MIN;
+	evhttp_set_max_headers_size(srv->evh, HTTP_MAX_HEADERS);
+	evhttp_set_max_body_size(srv->evh, (ev_ssize_t)hard);
+	evhttp_set_timeout(srv->evh, srv->cfg.timeout_s);
+	evhttp_set_allowed_methods(srv->evh, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+	evhttp_set_default_content_type(srv->evh, "application/json");
+	evhttp_set_gencb(srv->evh, http_dispatch, srv);
+}
+
+struct http_server *
+http_server_new(struct event_base *base, const struct http_server_config *cfg,
+    const struct http_route *routes, size_t nroutes, void *ctx,
+    struct error *err)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+
+	if (sodium_init() < 0 || srv == NULL ||
+	    http_server_copy(srv, cfg, routes, nroutes) != 0) {
+		error_set(err, "http_init", "", "cannot allocate the HTTP server");
+		http_server_free(srv);
+		return NULL;
+	}
+	srv->base = base;
+	srv->ctx = ctx;
+	srv->evh = evhttp_new(base);
+	if (srv->evh == NULL) {
+		error_set(err, "http_init", "", "evhttp_new failed");
+		http_server_free(srv);
+		return NULL;
+	}
+	http_configure(srv);
+	srv->sock = evhttp_bind_socket_with_handle(srv->evh, srv->addr,
+	    (ev_uint16_t)cfg->port);
+	if (srv->sock == NULL) {
+		error_set(err, "bind_failed", "", "cannot listen on %s:%d",
+		    srv->addr, cfg->port);
+		http_server_free(srv);
+		return NULL;
+	}
+	log_info("http: listening on %s:%d", srv->addr, http_server_port(srv));
+	return srv;
+}
+
+int
+http_server_port(const struct http_server *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	evutil_socket_t fd;
+
+	if (srv == NULL || srv->sock == NULL)
+		return -1;
+	fd = evhttp_bound_socket_get_fd(srv->sock);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -1;
+}
+
+void
+http_server_free(struct http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	if (srv->evh != NULL)
+		evhttp_free(srv->evh);
+	free(srv->service);
+	free(srv->addr);
+	if (srv->admin_token != NULL)
+		sodium_memzero(srv->admin_token, strlen(srv->admin_token));
+	free(srv->admin_token);
+	free(srv->routes);
+	free(srv);
+}

@@ -1,0 +1,285 @@
+/*
+ * outbox.c: the transactional outbox and its relay.
+ *
+ * The relay runs on the event loop with its own connection. One pass: in a
+ * transaction, lock the oldest unsent rows (SKIP LOCKED, so replicas share
+ * the work without blocking each other), produce them in id order, flush,
+ * mark the acknowledged ones sent, commit. Rows that were not acknowledged
+ * stay unsent and go out again on the next pass; consumers dedup.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "outbox.h"
+#include "bus.h"
+#include "store.h"
+#include "log.h"
+
+#define OUTBOX_BATCH        200
+#define OUTBOX_FLUSH_MS     5000
+#define OUTBOX_PURGE_EVERY  60    /* seconds between deletes of old rows */
+
+struct outbox_relay {
+	struct event_base *base;
+	struct store *store;
+	struct bus_producer *producer;
+	struct event *timer;    /* the periodic pass */
+	struct event *kick;     /* a pass soon, after a commit */
+	struct timeval interval;
+	time_t last_purge;
+};
+
+/*
+ * One pass's rows. Delivery reports point into it, and one may arrive after
+ * the flush gave up waiting: the last report out frees an abandoned batch.
+ */
+struct outbox_batch;
+struct outbox_row {
+	struct outbox_batch *batch;
+	char id[24];            /* bigserial as text */
+	int delivered;
+};
+struct outbox_batch {
+	int pending;            /* queued, no delivery report yet */
+	int abandoned;          /* the pass is over: the last report frees */
+	struct outbox_row rows[];
+};
+
+int
+outbox_add(struct store *s, const char *topic, const char *key,
+    const void *payload, size_t len, const char *event_id,
+    const char *event_type, struct error *err)
+{
+	const char *vals[5] = { topic, key, payload, event_id, event_type };
+	int lens[5] = { -1, -1, (int)len, -1, -1 };
+
+	if (len > 64 * 1024 * 1024) {
+		error_set(err, "too_large", "payload", "outbox payload too large");
+		return -1;
+	}
+	return store_exec(s, NULL, "INSERT INTO outbox (topic, key, payload, "
+	    "event_id, event_type) VALUES ($1, $2, $3, $4, $5)", 5, vals, lens,
+	    err);
+}
+
+static void
+outbox_delivered(int ok, const char *errstr, void *arg)
+{
+	struct outbox_row *row = arg;
+	struct outbox_batch *b = row->batch;
+
+	row->delivered = ok;
+	if (!ok)
+		log_warnx("outbox row %s not delivered: %s", row->id, errstr);
+	if (--b->pending == 0 && b->abandoned)
+		free(b);
+}
+
+static void
+outbox_batch_release(struct outbox_batch *b)
+{
+	if (b->pending == 0)
+		free(b);
+	else
+		b->abandoned = 1;
+}
+
+/* Produces each locked row; stops at the first that cannot be queued. */
+static void
+outbox_produce_rows(struct outbox_relay *r, const struct store_result *res,
+    struct outbox_batch *b, int n)
+{
+	struct outbox_row *rows = b->rows;
+	struct error err;
+
+	for (int i = 0; i < n; i++) {
+		struct bus_header hdrs[2] = {
+			{ "event-id", store_result_get(res, i, 4) },
+			{ "event-type", store_result_get(res, i, 5) },
+		};
+		unsigned char *payload = NULL;
+		size_t len = 0;
+
+		rows[i].batch = b;
+		snprintf(rows[i].id, sizeof(rows[i].id), "%s",
+		    store_result_get(res, i, 0));
+		if (!store_result_isnull(res, i, 3) &&
+		    (payload = store_result_bytes(res, i, 3, &len)) == NULL) {
+			log_warnx("outbox row %s: bad payload", rows[i].id);
+			break;
+		}
+		if (bus_produce(r->producer, store_result_get(res, i, 1),
+		    store_result_get(res, i, 2), payload, len, hdrs, 2,
+		    outbox_delivered, &rows[i], &err) == -1) {
+			log_warnx("outbox row %s: %s", rows[i].id, err.msg);
+			free(payload);
+			/* Later rows of the same key must not overtake this one. */
+			break;
+		}
+		b->pending++;
+		free(payload);
+	}
+}
+
+/*
+ * Marks the acknowledged rows. Undelivered rows stay unsent: the relay
+ * republishes them, and the idempotent producer keeps per-partition order.
+ */
+static int
+outbox_mark_sent(struct outbox_relay *r, struct outbox_row *rows, int n,
+    struct error *err)
+{
+	const char *vals[1];
+
+	for (int i = 0; i < n; i++) {
+		if (!rows[i].delivered)
+			continue;
+		vals[0] = rows[i].id;
+		if (store_exec(r->store, NULL, "UPDATE outbox SET sent_at = now() "
+		    "WHERE id = $1", 1, vals, NULL, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* One publish pass inside a transaction; returns rows sent or -1. */
+static int
+outbox_pass(struct outbox_relay *r, struct error *err)
+{
+	struct store_result *res;
+	struct outbox_batch *b;
+	int n, sent = 0;
+
+	if (store_exec(r->store, &res, "SELECT id, topic, key, payload, "
+	    "event_id, event_type FROM outbox WHERE sent_at IS NULL ORDER BY id "
+	    "LIMIT 200 FOR UPDATE SKIP LOCKED", 0, NULL, NULL, err) == -1)
+		return -1;
+	if ((n = store_result_rows(res)) == 0) {
+		store_result_free(res);
+		return 0;
+	}
+	b = calloc(1, sizeof(*b) + (size_t)n * sizeof(b->rows[0]));
+	if (b == NULL) {
+		store_result_free(res);
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
+	outbox_produce_rows(r, res, b, n);
+	store_result_free(res);
+	if (bus_producer_flush(r->producer, OUTBOX_FLUSH_MS) != 0)
+		log_warnx("outbox: flush timed out; unacknowledged rows stay unsent");
+	if (outbox_mark_sent(r, b->rows, n, err) == 0)
+		for (int i = 0; i < n; i++)
+			sent += b->rows[i].delivered;
+	outbox_batch_release(b);
+	return err->code[0] ? -1 : sent;
+}
+
+/* Deletes rows sent more than an hour ago, at most once a minute. */
+static void
+outbox_purge(struct outbox_relay *r)
+{
+	struct error err;
+	time_t now = time(NULL);
+
+	if (now - r->last_purge < OUTBOX_PURGE_EVERY)
+		return;
+	r->last_purge = now;
+	if (store_exec(r->store, NULL, "DELETE FROM outbox WHERE sent_at < "
+	    "now() - interval '1 hour'", 0, NULL, NULL, &err) == -1)
+		log_warnx("outbox purge failed: %s", err.msg);
+}
+
+static void
+outbox_run(struct outbox_relay *r)
+{
+	struct error err;
+	int sent;
+
+	error_clear(&err);
+	if (store_begin(r->store, &err) == -1) {
+		log_warnx("outbox relay: %s", err.msg);
+		return;
+	}
+	sent = outbox_pass(r, &err);
+	if (sent == -1 || store_commit(r->store, &err) == -1) {
+		log_warnx("outbox relay pass failed: %s", err.msg);
+		store_rollback(r->store);
+		return;
+	}
+	if (sent > 0) {
+		log_debug("outbox relay published %d rows", sent);
+		/* A full batch suggests more are waiting: go again at once. */
+		if (sent == OUTBOX_BATCH)
+			outbox_relay_kick(r);
+	}
+	outbox_purge(r);
+}
+
+static void
+outbox_on_event(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	outbox_run(arg);
+}
+
+struct outbox_relay *
+outbox_relay_new(struct event_base *base, const char *conninfo,
+    const char *schema, struct bus_producer *p, int interval_ms,
+    struct error *err)
+{
+	struct outbox_relay *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		error_set(err, "internal", "", "out of memory");
+		return NULL;
+	}
+	r->base = base;
+	r->producer = p;
+	if (interval_ms <= 0)
+		interval_ms = 1000;
+	r->interval.tv_sec = interval_ms / 1000;
+	r->interval.tv_usec = (interval_ms % 1000) * 1000;
+	if ((r->store = store_new(conninfo, schema, err)) == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->timer = event_new(base, -1, EV_PERSIST, outbox_on_event, r);
+	r->kick = evtimer_new(base, outbox_on_event, r);
+	if (r->timer == NULL || r->kick == NULL) {
+		error_set(err, "internal", "", "cannot create relay events");
+		outbox_relay_free(r);
+		return NULL;
+	}
+	event_add(r->timer, &r->interval);
+	outbox_relay_kick(r);
+	return r;
+}
+
+void
+outbox_relay_kick(struct outbox_relay *r)
+{
+	static const struct timeval now = { 0, 0 };
+
+	/* A zero timer rather than event_active: several kicks fold into one. */
+	if (r != NULL && !evtimer_pending(r->kick, NULL))
+		evtimer_add(r->kick, &now);
+}
+
+void
+outbox_relay_free(struct outbox_relay *r)
+{
+	if (r == NULL)
+		return;
+	if (r->timer != NULL)
+		event_free(r->timer);
+	if (r->kick != NULL)
+		event_free(r->kick);
+	store_free(r->store);
+	free(r);
+}

@@ -1,0 +1,72 @@
+/*
+ * service.c: process start-up and a clean shutdown on SIGINT/SIGTERM.
+ */
+#include <signal.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "crypto.h"
+#include "envelope.h"
+#include "log.h"
+#include "service.h"
+
+struct event_base *
+service_init(const char *name)
+{
+	struct event_base *base;
+
+	log_init(name);
+	crypto_init();
+	envelope_set_producer(name);
+	/* A write to a closed socket must be an error return, not a death. */
+	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Kafka delivery reports and other library threads wake the loop
+	 * (event_active, loopexit), which needs libevent's locking.
+	 */
+	if (evthread_use_pthreads() != 0)
+		fatal("service: evthread_use_pthreads failed");
+	base = event_base_new();
+	if (base == NULL)
+		fatal("service: event_base_new failed");
+	return base;
+}
+
+static void
+service_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	(void)what;
+	log_info("received signal %d, shutting down", (int)sig);
+	event_base_loopexit(base, NULL);
+}
+
+void
+service_run(struct event_base *base, void (*on_stop)(void *), void *arg)
+{
+	struct event *sigint, *sigterm;
+
+	sigint = evsignal_new(base, SIGINT, service_on_signal, base);
+	sigterm = evsignal_new(base, SIGTERM, service_on_signal, base);
+	if (sigint == NULL || sigterm == NULL ||
+	    evsignal_add(sigint, NULL) != 0 || evsignal_add(sigterm, NULL) != 0)
+		fatal("service: cannot install signal handlers");
+	log_info("running");
+	if (event_base_dispatch(base) < 0)
+		log_warnx("service: event loop failed");
+	event_free(sigint);
+	event_free(sigterm);
+	if (on_stop != NULL)
+		on_stop(arg);
+	event_base_free(base);
+	log_info("stopped");
+}
+
+void
+service_stop(struct event_base *base)
+{
+	event_base_loopexit(base, NULL);
+}

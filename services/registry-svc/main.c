@@ -1,0 +1,138 @@
+/*
+ * registry-svc: container registries and their credentials.
+ *
+ *   registry-svc                      run the service (configuration: env)
+ *   registry-svc keygen-kek --out F   write a new keyring file (mode 0600)
+ *
+ * Start-up order: config, keyring, Postgres (migrations), topics, producer,
+ * outbox relay, the deploy-events consumer, then HTTP. Shutdown frees in the
+ * reverse order.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "registry.h"
+#include "bus.h"
+#include "config.h"
+#include "crypto.h"
+#include "http.h"
+#include "outbox.h"
+#include "service.h"
+#include "topics.h"
+
+#define REG_RELAY_INTERVAL_MS 1000
+#define REG_TOPIC_TIMEOUT_MS  15000
+
+static struct reg_ctx ctx;
+
+static const struct config_var reg_vars[] = {
+	{ "SLIPWAY_HTTP_ADDR", CONFIG_STRING, "127.0.0.1", 0,
+	  "address the management API listens on", &ctx.cfg.http_addr },
+	{ "SLIPWAY_HTTP_PORT", CONFIG_PORT, "8081", 0,
+	  "port of the management API", &ctx.cfg.http_port },
+	{ "SLIPWAY_ADMIN_TOKEN", CONFIG_STRING, NULL,
+	  CONFIG_REQUIRED | CONFIG_SECRET, "bearer key of the management API",
+	  &ctx.cfg.admin_token },
+	{ "SLIPWAY_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:19092", 0,
+	  "Kafka bootstrap servers", &ctx.cfg.brokers },
+	{ "SLIPWAY_PG_URL", CONFIG_STRING,
+	  "postgresql://slipway@127.0.0.1:15432/slipway", CONFIG_SECRET,
+	  "PostgreSQL connection URL", &ctx.cfg.pg_url },
+	{ "SLIPWAY_KEK_FILE", CONFIG_FILE, NULL, CONFIG_REQUIRED,
+	  "keyring file of key-encryption keys (registry-svc keygen-kek)",
+	  &ctx.cfg.kek_file },
+	{ "SLIPWAY_LOG_DEBUG", CONFIG_INT, "0", 0, "1 = debug logging",
+	  &ctx.cfg.debug },
+};
+#define REG_NVARS (sizeof(reg_vars) / sizeof(reg_vars[0]))
+
+/* `registry-svc keygen-kek --out FILE`: exits. */
+static void
+reg_keygen(int argc, char **argv)
+{
+	struct error err;
+
+	if (argc != 4 || strcmp(argv[2], "--out") != 0) {
+		fprintf(stderr, "usage: registry-svc keygen-kek --out FILE\n");
+		exit(2);
+	}
+	log_init("registry-svc");
+	crypto_init();
+	if (keyring_generate(argv[3], &err) < 0) {
+		fprintf(stderr, "registry-svc: %s\n", err.msg);
+		exit(1);
+	}
+	fprintf(stderr, "registry-svc: wrote a new keyring to %s\n", argv[3]);
+	exit(0);
+}
+
+static void
+reg_stop(void *arg)
+{
+	struct reg_ctx *c = arg;
+
+	http_server_free(c->http);
+	if (c->consumer != NULL)
+		bus_consumer_free(c->consumer);
+	outbox_relay_free(c->relay);
+	bus_producer_flush(c->producer, 5000);
+	bus_producer_free(c->producer);
+	store_free(c->db);
+	keyring_free(c->keyring);
+	config_free(reg_vars, REG_NVARS);
+	log_info("stopped");
+}
+
+static void
+reg_start_store(struct reg_ctx *c)
+{
+	struct error err;
+
+	if ((c->keyring = keyring_load(c->cfg.kek_file, &err)) == NULL)
+		fatal("SLIPWAY_KEK_FILE: %s", err.msg);
+	if ((c->db = store_new(c->cfg.pg_url, REG_SCHEMA, &err)) == NULL)
+		fatal("postgres: %s", err.msg);
+	if (store_migrate(c->db, registry_svc_migrations,
+	    registry_svc_migrations_count, &err) < 0)
+		fatal("migrations: %s", err.msg);
+}
+
+static void
+reg_start_bus(struct reg_ctx *c)
+{
+	static const char *const topics[] = { TOPIC_REGISTRY_EVENTS,
+		TOPIC_DEPLOY_EVENTS, TOPIC_DEPLOY_EVENTS ".dlq", NULL };
+	struct error err;
+
+	if (bus_topic_ensure(c->cfg.brokers, topics, TOPIC_PARTITIONS, 0,
+	    REG_TOPIC_TIMEOUT_MS, &err) < 0)
+		fatal("kafka topics: %s", err.msg);
+	if ((c->producer = bus_producer_new(c->base, c->cfg.brokers,
+	    "registry-svc", &err)) == NULL)
+		fatal("kafka producer: %s", err.msg);
+	if ((c->relay = outbox_relay_new(c->base, c->cfg.pg_url, REG_SCHEMA,
+	    c->producer, REG_RELAY_INTERVAL_MS, &err)) == NULL)
+		fatal("outbox relay: %s", err.msg);
+	if ((c->consumer = reg_events_consumer_new(c, &err)) == NULL)
+		fatal("kafka consumer: %s", err.msg);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct error err;
+
+	if (argc >= 2 && strcmp(argv[1], "keygen-kek") == 0)
+		reg_keygen(argc, argv);
+	ctx.base = service_init("registry-svc");
+	config_main(argc, argv, reg_vars, REG_NVARS);
+	log_set_debug(ctx.cfg.debug);
+	reg_start_store(&ctx);
+	reg_start_bus(&ctx);
+	if ((ctx.http = reg_http_new(&ctx, &err)) == NULL)
+		fatal("http: %s", err.msg);
+	log_info("registry-svc listening on %s:%d", ctx.cfg.http_addr,
+	    ctx.cfg.http_port);
+	service_run(ctx.base, reg_stop, &ctx);
+	return EXIT_SUCCESS;
+}

@@ -1,0 +1,285 @@
+/*
+ * reg_http.c: registry-svc's management API. A create stores the row with
+ * its encrypted credentials, RegistryCreated, and one CredentialsSealed per
+ * known data plane in ONE transaction; a delete stores RegistryDeleted and a
+ * tombstone per data plane the same way.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "registry.h"
+#include "bus.h"
+#include "crypto.h"
+#include "http.h"
+#include "outbox.h"
+
+/* docker_config may be 64 KiB of JSON, escaped inside a JSON string. */
+#define REG_MAX_BODY (160 * 1024)
+
+static void
+reg_http_store_error(struct http_request *req, const struct error *err)
+{
+	if (strcmp(err->code, "unavailable") == 0)
+		http_reply_error(req, 503, "unavailable", "",
+		    "the database is unavailable, retry later");
+	else if (strcmp(err->code, "not_found") == 0)
+		http_reply_err(req, 404, err);
+	else if (strcmp(err->code, "registry_exists") == 0)
+		http_reply_err(req, 409, err);
+	else {
+		log_warnx("store error %s: %s", err->code, err->msg);
+		http_reply_error(req, 500, "internal", "", "internal error");
+	}
+}
+
+static const char *
+reg_http_org(struct http_request *req)
+{
+	const char *org = http_request_param(req, "org");
+
+	if (reg_input_org_valid(org))
+		return org;
+	http_reply_error(req, 400, "invalid_org", "org",
+	    "org must be 1-63 lower-case letters, digits or '-'");
+	return NULL;
+}
+
+/* The {id} parameter; an id that is not a UUID names no registry. */
+static const char *
+reg_http_id(struct http_request *req)
+{
+	const char *id = http_request_param(req, "id");
+
+	if (crypto_uuid_valid(id))
+		return id;
+	http_reply_error(req, 404, "not_found", "", "no such registry");
+	return NULL;
+}
+
+struct reg_create_tx {
+	const char *id;
+	const struct reg_input *in;
+	const unsigned char *pt, *blob;
+	size_t ptlen, bloblen;
+	const char *trace;
+};
+
+static int
+reg_http_create_tx(struct store *s, void *arg, struct error *err)
+{
+	struct reg_create_tx *t = arg;
+	struct reg_dataplane *dps;
+	size_t n, i;
+	int rc = 0;
+
+	if (reg_store_insert(s, t->id, t->in, t->blob, t->bloblen, err) < 0 ||
+	    reg_events_created(s, t->id, t->in, t->trace, err) < 0 ||
+	    reg_store_dataplanes(s, &dps, &n, err) < 0)
+		return -1;
+	for (i = 0; i < n && rc == 0; i++)
+		rc = reg_events_sealed(s, &dps[i], t->in->org, t->id, t->in->host,
+		    t->in->auth, t->pt, t->ptlen, t->trace, err);
+	free(dps);
+	return rc;
+}
+
+/* Encrypts the credentials for the new row and stores everything. */
+static int
+reg_http_store_new(struct reg_ctx *ctx, const char *id,
+    const struct reg_input *in, const char *trace, struct error *err)
+{
+	struct reg_create_tx t = { .id = id, .in = in, .trace = trace };
+	unsigned char *pt, *blob = NULL;
+	size_t ptlen, bloblen = 0;
+	int rc = -1;
+
+	pt = reg_creds_pack(id, in->host, in->auth, in->username, in->password,
+	    in->password_len, &ptlen);
+	if (pt == NULL) {
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
+	if (reg_creds_encrypt(ctx, id, pt, ptlen, &blob, &bloblen, err) == 0) {
+		t.pt = pt;
+		t.ptlen = ptlen;
+		t.blob = blob;
+		t.bloblen = bloblen;
+		rc = store_tx(ctx->db, reg_http_create_tx, &t, err);
+	}
+	crypto_free_secret(pt, ptlen);
+	free(blob);
+	return rc;
+}
+
+static void
+reg_http_create(struct http_request *req, void *arg)
+{
+	struct reg_ctx *ctx = arg;
+	struct reg_input in;
+	struct error err;
+	json_t *body, *out;
+	char id[37];
+	int status;
+
+	memset(&in, 0, sizeof(in));
+	if ((in.org = reg_http_org(req)) == NULL ||
+	    (body = http_request_json(req)) == NULL)
+		return;
+	if (reg_input_parse(body, &in, &status, &err) < 0) {
+		http_reply_err(req, status, &err);
+		goto done;
+	}
+	crypto_uuid(id);
+	if (reg_http_store_new(ctx, id, &in, http_request_id(req), &err) < 0) {
+		reg_http_store_error(req, &err);
+		goto done;
+	}
+	outbox_relay_kick(ctx->relay);
+	log_info("registry %s (%s, %s) created in org %s", id, in.host,
+	    reg_input_auth_name(in.auth), in.org);
+	if ((out = reg_store_get(ctx->db, in.org, id, &err)) == NULL)
+		reg_http_store_error(req, &err);
+	else
+		http_reply_json(req, 201, out);
+done:
+	reg_input_free(&in);
+}
+
+static void
+reg_http_list(struct http_request *req, void *arg)
+{
+	struct reg_ctx *ctx = arg;
+	const char *org;
+	struct error err;
+	json_t *arr;
+
+	if ((org = reg_http_org(req)) == NULL)
+		return;
+	if ((arr = reg_store_list(ctx->db, org, &err)) == NULL)
+		reg_http_store_error(req, &err);
+	else
+		http_reply_json(req, 200, json_pack("{s:o}", "registries", arr));
+}
+
+static void
+reg_http_get(struct http_request *req, void *arg)
+{
+	struct reg_ctx *ctx = arg;
+	const char *org, *id;
+	struct error err;
+	json_t *o;
+
+	if ((org = reg_http_org(req)) == NULL || (id = reg_http_id(req)) == NULL)
+		return;
+	if ((o = reg_store_get(ctx->db, org, id, &err)) == NULL)
+		reg_http_store_error(req, &err);
+	else
+		http_reply_json(req, 200, o);
+}
+
+struct reg_delete_tx {
+	const char *org, *id, *trace;
+	struct reg_row row;
+};
+
+static int
+reg_http_delete_tx(struct store *s, void *arg, struct error *err)
+{
+	struct reg_delete_tx *t = arg;
+	struct reg_dataplane *dps;
+	size_t n, i;
+	int rc = 0;
+
+	if (reg_store_delete(s, t->org, t->id, &t->row, err) < 0 ||
+	    reg_events_deleted(s, &t->row, t->trace, err) < 0 ||
+	    reg_store_dataplanes(s, &dps, &n, err) < 0)
+		return -1;
+	for (i = 0; i < n && rc == 0; i++)
+		rc = reg_events_tombstone(s, &dps[i], t->id, err);
+	free(dps);
+	return rc;
+}
+
+static void
+reg_http_delete(struct http_request *req, void *arg)
+{
+	struct reg_ctx *ctx = arg;
+	struct reg_delete_tx t;
+	struct error err;
+
+	memset(&t, 0, sizeof(t));
+	if ((t.org = reg_http_org(req)) == NULL || (t.id = reg_http_id(req)) == NULL)
+		return;
+	t.trace = http_request_id(req);
+	if (store_tx(ctx->db, reg_http_delete_tx, &t, &err) < 0) {
+		reg_http_store_error(req, &err);
+		return;
+	}
+	outbox_relay_kick(ctx->relay);
+	log_info("registry %s (%s) deleted from org %s", t.id, t.row.host, t.org);
+	http_reply_empty(req, 204);
+}
+
+/* Checking a registry from the control plane is not implemented yet. */
+static void
+reg_http_test(struct http_request *req, void *arg)
+{
+	struct reg_ctx *ctx = arg;
+	const char *org, *id;
+	struct error err;
+	json_t *o;
+
+	if ((org = reg_http_org(req)) == NULL || (id = reg_http_id(req)) == NULL)
+		return;
+	if ((o = reg_store_get(ctx->db, org, id, &err)) == NULL) {
+		reg_http_store_error(req, &err);
+		return;
+	}
+	json_decref(o);
+	http_reply_error(req, 501, "not_implemented", "",
+	    "testing a registry from the control plane is not implemented yet; "
+	    "a deployment reports unauthorized: or registry_unreachable: instead");
+}
+
+static const struct http_route reg_routes[] = {
+	{ HTTP_POST, "/v1/orgs/{org}/registries", reg_http_create, HTTP_AUTH_ADMIN },
+	{ HTTP_GET, "/v1/orgs/{org}/registries", reg_http_list, HTTP_AUTH_ADMIN },
+	{ HTTP_GET, "/v1/orgs/{org}/registries/{id}", reg_http_get, HTTP_AUTH_ADMIN },
+	{ HTTP_DELETE, "/v1/orgs/{org}/registries/{id}", reg_http_delete,
+	  HTTP_AUTH_ADMIN },
+	{ HTTP_POST, "/v1/orgs/{org}/registries/{id}/test", reg_http_test,
+	  HTTP_AUTH_ADMIN },
+};
+
+/* /readyz: Postgres answers and the consumer has its partitions. */
+static int
+reg_http_ready(void *arg, char *why, size_t whylen)
+{
+	struct reg_ctx *ctx = arg;
+
+	if (!store_ping(ctx->db)) {
+		snprintf(why, whylen, "postgres is unavailable");
+		return 0;
+	}
+	if (ctx->consumer == NULL || !bus_consumer_ready(ctx->consumer)) {
+		snprintf(why, whylen, "consumer has no partitions assigned yet");
+		return 0;
+	}
+	return 1;
+}
+
+struct http_server *
+reg_http_new(struct reg_ctx *ctx, struct error *err)
+{
+	struct http_server_config cfg = {
+		.service = "registry-svc",
+		.addr = ctx->cfg.http_addr,
+		.port = ctx->cfg.http_port,
+		.admin_token = ctx->cfg.admin_token,
+		.max_body = REG_MAX_BODY,
+		.ready = reg_http_ready,
+	};
+
+	return http_server_new(ctx->base, &cfg, reg_routes,
+	    sizeof(reg_routes) / sizeof(reg_routes[0]), ctx, err);
+}

@@ -1,0 +1,217 @@
+/*
+ * reg_store.c: every SQL statement of registry-svc, on the registry schema.
+ * Registries come back as the JSON the API answers with: never the secret.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "registry.h"
+#include "crypto.h"
+
+/* RFC 3339 UTC with milliseconds, the format of every *_at field. */
+#define TS(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define REG_COLS "id, org, name, host, auth_type, username, vendor, " TS("created_at")
+
+static const char *
+reg_store_nullable(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+int
+reg_store_insert(struct store *s, const char *id, const struct reg_input *in,
+    const unsigned char *secret, size_t len, struct error *err)
+{
+	const char *v[] = { id, in->org, in->name, in->host,
+		reg_input_auth_name(in->auth), reg_store_nullable(in->username),
+		in->vendor, (const char *)secret };
+	const int lens[] = { -1, -1, -1, -1, -1, -1, -1, (int)len };
+
+	if (store_exec(s, NULL, "INSERT INTO registry.registries (id, org, name, "
+	    "host, auth_type, username, vendor, secret) VALUES ($1, $2, $3, $4, "
+	    "$5, $6, $7, $8)", 8, v, lens, err) < 0) {
+		if (strcmp(err->code, "unique_violation") == 0)
+			error_set(err, "registry_exists", "host", "org %s already has "
+			    "a registry for host %s", in->org, in->host);
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *
+reg_store_row_json(const struct store_result *r, int row)
+{
+	static const char *const keys[] = { "id", "org", "name", "host",
+		"auth_type", "username", "vendor", "created_at" };
+	json_t *o = json_object();
+	int c;
+
+	for (c = 0; c < 8; c++)
+		if (!store_result_isnull(r, row, c))
+			json_object_set_new(o, keys[c],
+			    json_string(store_result_get(r, row, c)));
+	return o;
+}
+
+json_t *
+reg_store_get(struct store *s, const char *org, const char *id,
+    struct error *err)
+{
+	const char *v[] = { id, org };
+	struct store_result *r;
+	json_t *o = NULL;
+
+	if (store_exec(s, &r, "SELECT " REG_COLS " FROM registry.registries "
+	    "WHERE id = $1 AND org = $2", 2, v, NULL, err) < 0)
+		return NULL;
+	if (store_result_rows(r) == 1)
+		o = reg_store_row_json(r, 0);
+	else
+		error_set(err, "not_found", "", "no registry %s in org %s", id, org);
+	store_result_free(r);
+	return o;
+}
+
+json_t *
+reg_store_list(struct store *s, const char *org, struct error *err)
+{
+	const char *v[] = { org };
+	struct store_result *r;
+	json_t *arr;
+	int i;
+
+	if (store_exec(s, &r, "SELECT " REG_COLS " FROM registry.registries "
+	    "WHERE org = $1 ORDER BY created_at, host", 1, v, NULL, err) < 0)
+		return NULL;
+	arr = json_array();
+	for (i = 0; i < store_result_rows(r); i++)
+		json_array_append_new(arr, reg_store_row_json(r, i));
+	store_result_free(r);
+	return arr;
+}
+
+static enum reg_auth
+reg_store_auth(const char *name)
+{
+	enum reg_auth a;
+
+	for (a = REG_AUTH_ANONYMOUS; a <= REG_AUTH_VENDOR; a++)
+		if (strcmp(reg_input_auth_name(a), name) == 0)
+			return a;
+	return REG_AUTH_ANONYMOUS;
+}
+
+static void
+reg_store_fill_row(const struct store_result *r, int row, struct reg_row *out)
+{
+	snprintf(out->id, sizeof(out->id), "%s", store_result_get(r, row, 0));
+	snprintf(out->org, sizeof(out->org), "%s", store_result_get(r, row, 1));
+	snprintf(out->host, sizeof(out->host), "%s", store_result_get(r, row, 2));
+	out->auth = reg_store_auth(store_result_get(r, row, 3));
+}
+
+int
+reg_store_delete(struct store *s, const char *org, const char *id,
+    struct reg_row *row, struct error *err)
+{
+	const char *v[] = { id, org };
+	struct store_result *r;
+	int found;
+
+	if (store_exec(s, &r, "DELETE FROM registry.registries WHERE id = $1 AND "
+	    "org = $2 RETURNING id, org, host, auth_type", 2, v, NULL, err) < 0)
+		return -1;
+	found = store_result_rows(r) == 1;
+	if (found)
+		reg_store_fill_row(r, 0, row);
+	store_result_free(r);
+	if (!found)
+		error_set(err, "not_found", "", "no registry %s in org %s", id, org);
+	return found ? 0 : -1;
+}
+
+int
+reg_store_dataplanes(struct store *s, struct reg_dataplane **out, size_t *n,
+    struct error *err)
+{
+	struct store_result *r;
+	unsigned char *pk;
+	size_t len;
+	int i, rows;
+
+	*out = NULL;
+	*n = 0;
+	if (store_exec(s, &r, "SELECT name, public_key FROM registry.dataplanes "
+	    "ORDER BY name", 0, NULL, NULL, err) < 0)
+		return -1;
+	rows = store_result_rows(r);
+	if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
+		store_result_free(r);
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
+	for (i = 0; i < rows; i++) {
+		pk = store_result_bytes(r, i, 1, &len);
+		if (pk == NULL || len != 32) {
+			free(pk);
+			continue;   /* cannot happen: the consumer checks the size */
+		}
+		snprintf((*out)[*n].name, sizeof((*out)[*n].name), "%s",
+		    store_result_get(r, i, 0));
+		memcpy((*out)[*n].public_key, pk, 32);
+		free(pk);
+		(*n)++;
+	}
+	store_result_free(r);
+	return 0;
+}
+
+int
+reg_store_dataplane_upsert(struct store *s, const char *name,
+    const unsigned char pk[32], struct error *err)
+{
+	const char *v[] = { name, (const char *)pk };
+	const int lens[] = { -1, 32 };
+
+	return store_exec(s, NULL, "INSERT INTO registry.dataplanes (name, "
+	    "public_key) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
+	    "public_key = $2, updated_at = now()", 2, v, lens, err);
+}
+
+int
+reg_store_rows(struct store *s, struct reg_row **out, size_t *n,
+    struct error *err)
+{
+	struct store_result *r;
+	int i, rows;
+
+	*out = NULL;
+	*n = 0;
+	if (store_exec(s, &r, "SELECT id, org, host, auth_type, secret FROM "
+	    "registry.registries ORDER BY created_at FOR SHARE", 0, NULL, NULL,
+	    err) < 0)
+		return -1;
+	rows = store_result_rows(r);
+	if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
+		store_result_free(r);
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
+	for (i = 0; i < rows; i++) {
+		reg_store_fill_row(r, i, &(*out)[i]);
+		(*out)[i].secret = store_result_bytes(r, i, 4, &(*out)[i].secret_len);
+	}
+	*n = (size_t)rows;
+	store_result_free(r);
+	return 0;
+}
+
+void
+reg_store_rows_free(struct reg_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(rows[i].secret);
+	free(rows);
+}

@@ -1,0 +1,154 @@
+/*
+ * registry.h: registry-svc's private header. registry-svc owns the container
+ * registries of each org with their credentials (encrypted at rest), and
+ * passes those credentials to every data plane, sealed to its public key.
+ */
+#ifndef SLIPWAY_REGISTRY_H
+#define SLIPWAY_REGISTRY_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include "error.h"
+#include "store.h"
+
+struct event_base;
+struct bus_producer;
+struct bus_consumer;
+struct outbox_relay;
+struct keyring;
+struct http_server;
+struct http_request;
+
+#define REG_SCHEMA   "registry"
+#define REG_CONSUMER "registry-svc"
+
+/* Embedded by the Makefile from the migrations folder. */
+extern const struct migration registry_svc_migrations[];
+extern const unsigned long registry_svc_migrations_count;
+
+struct reg_config {
+	char *http_addr;
+	int http_port;
+	char *admin_token;
+	char *brokers;
+	char *pg_url;
+	char *kek_file;
+	int debug;
+};
+
+/* Everything the process owns; freed by main.c's on_stop. */
+struct reg_ctx {
+	struct reg_config cfg;
+	struct event_base *base;
+	struct store *db;
+	struct keyring *keyring;
+	struct bus_producer *producer;
+	struct outbox_relay *relay;
+	struct bus_consumer *consumer;
+	struct http_server *http;
+};
+
+/* Auth types, numbered as proto AuthType. */
+enum reg_auth {
+	REG_AUTH_ANONYMOUS = 1,
+	REG_AUTH_BASIC = 2,
+	REG_AUTH_DOCKER_CONFIG = 3,
+	REG_AUTH_VENDOR = 4,
+};
+
+#define REG_NAME_MAX        100
+#define REG_HOST_MAX        253
+#define REG_USERNAME_MAX    256
+#define REG_PASSWORD_MAX    (8 * 1024)
+#define REG_DOCKER_CFG_MAX  (64 * 1024)
+
+/* A validated create request. password is malloc'd (free: reg_input_free). */
+struct reg_input {
+	const char *org;
+	const char *name;
+	char host[REG_HOST_MAX + 1];        /* canonical */
+	enum reg_auth auth;
+	char username[REG_USERNAME_MAX + 1];
+	char *password;
+	size_t password_len;
+	const char *vendor;                  /* NULL unless REG_AUTH_VENDOR */
+};
+
+/* reg_input.c: validation of the create request. */
+int reg_input_org_valid(const char *org);
+/* 1 when host is hostname[:port], IPv4[:port] or [IPv6][:port]. */
+int reg_input_host_valid(const char *host);
+const char *reg_input_auth_name(enum reg_auth a);
+/* 0, or -1 with err and *status (400 shape / 422 meaning). */
+int reg_input_parse(json_t *body, struct reg_input *in, int *status,
+    struct error *err);
+void reg_input_free(struct reg_input *in);
+
+/* reg_creds.c: docker-config parsing, the sealed plaintext. */
+/*
+ * Extracts the one inline credential of a Docker config JSON whose auths key
+ * names `host`. username gets the user, *password a malloc'd password.
+ */
+int reg_creds_docker_config(const char *text, size_t len, const char *host,
+    char *username, size_t userlen, char **password, size_t *passlen,
+    struct error *err);
+/* Packed RegistryCredentials (what is encrypted at rest and sealed). */
+unsigned char *reg_creds_pack(const char *id, const char *host,
+    enum reg_auth auth, const char *username, const char *password,
+    size_t password_len, size_t *len);
+/* Encrypts the plaintext for the row; out malloc'd. */
+int reg_creds_encrypt(const struct reg_ctx *ctx, const char *id,
+    const unsigned char *pt, size_t len, unsigned char **out, size_t *outlen,
+    struct error *err);
+
+/* reg_store.c: SQL on the registry schema. */
+struct reg_row {
+	char id[37];
+	char org[64];
+	char host[REG_HOST_MAX + 1];
+	enum reg_auth auth;
+	unsigned char *secret;   /* encrypted blob, malloc'd */
+	size_t secret_len;
+};
+struct reg_dataplane {
+	char name[48];
+	unsigned char public_key[32];
+};
+int reg_store_insert(struct store *s, const char *id,
+    const struct reg_input *in, const unsigned char *secret, size_t len,
+    struct error *err);
+json_t *reg_store_get(struct store *s, const char *org, const char *id,
+    struct error *err);
+json_t *reg_store_list(struct store *s, const char *org, struct error *err);
+/* Deletes and fills *row (secret not loaded); -1 not_found. */
+int reg_store_delete(struct store *s, const char *org, const char *id,
+    struct reg_row *row, struct error *err);
+int reg_store_dataplanes(struct store *s, struct reg_dataplane **out,
+    size_t *n, struct error *err);
+int reg_store_dataplane_upsert(struct store *s, const char *name,
+    const unsigned char pk[32], struct error *err);
+/* Every registry with its secret, locked FOR SHARE; free with reg_store_rows_free. */
+int reg_store_rows(struct store *s, struct reg_row **out, size_t *n,
+    struct error *err);
+void reg_store_rows_free(struct reg_row *rows, size_t n);
+
+/* reg_events.c: outgoing envelopes and the deploy-events consumer. */
+int reg_events_created(struct store *s, const char *id,
+    const struct reg_input *in, const char *trace, struct error *err);
+int reg_events_deleted(struct store *s, const struct reg_row *row,
+    const char *trace, struct error *err);
+/* Seals pt to the data plane and writes CredentialsSealed to its topic. */
+int reg_events_sealed(struct store *s, const struct reg_dataplane *dp,
+    const char *org, const char *id, const char *host, enum reg_auth auth,
+    const unsigned char *pt, size_t len, const char *trace,
+    struct error *err);
+/* A tombstone for the registry on the data plane's credentials topic. */
+int reg_events_tombstone(struct store *s, const struct reg_dataplane *dp,
+    const char *id, struct error *err);
+struct bus_consumer *reg_events_consumer_new(struct reg_ctx *ctx,
+    struct error *err);
+
+/* reg_http.c: the management API. */
+struct http_server *reg_http_new(struct reg_ctx *ctx, struct error *err);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * hook.h: webhook-ingress's private header.
+ *
+ * webhook-ingress turns an authenticated CI call (POST /v1/hooks/deploy) into
+ * an ImagePushed event and answers 202 only once the broker has it. It owns
+ * nothing durable: token bindings come from Redis, or from component-svc's
+ * tables through a read-only role when Redis misses or is down.
+ */
+#ifndef SLIPWAY_HOOK_H
+#define SLIPWAY_HOOK_H
+
+#include <stddef.h>
+#include "error.h"
+#include "imageref.h"
+
+struct event_base;
+struct cache;
+struct store;
+struct bus_producer;
+struct bus_consumer;
+struct http_server;
+
+#define HOOK_SERVICE        "webhook-ingress"
+#define HOOK_BODY_MAX       (16 * 1024)
+#define HOOK_IDEM_KEY_MAX   200
+#define HOOK_TOKEN_TTL_S    300
+#define HOOK_IDEM_TTL_S     (24 * 3600)
+#define HOOK_ORG_MAX        63
+#define HOOK_TAG_MAX        128
+#define HOOK_DIGEST_MAX     135
+#define HOOK_BINDING_MAX    4096   /* largest cached binding we accept */
+
+struct hook_config {
+	char *http_addr;
+	int http_port;
+	char *brokers;
+	char *pg_url;
+	char *redis_host;
+	int redis_port;
+	int log_debug;
+	char *deploy_url;
+};
+
+struct hook {
+	struct event_base *base;
+	struct hook_config cfg;
+	struct cache *cache;
+	struct store *store;          /* read-only role; connected lazily */
+	struct bus_producer *producer;
+	struct bus_consumer *consumer;
+	struct http_server *http;
+	char group[64];               /* webhook-ingress-<uuid> */
+};
+
+/* What a CI token grants: one component, in one registry. */
+struct token_binding {
+	char token_id[37];
+	char component_id[37];
+	char org[HOOK_ORG_MAX + 1];
+	char registry_host[256];
+	char repository[IMAGE_REF_MAX + 1];   /* image without tag or digest */
+	long long expires_at_ms;              /* 0 = never */
+};
+
+/* The webhook body, validated but not yet resolved against a binding. */
+struct hook_request {
+	char image[IMAGE_REF_MAX + 1];   /* "" when a tag was given */
+	char tag[HOOK_TAG_MAX + 1];      /* "" when an image was given */
+	char digest[HOOK_DIGEST_MAX + 1];
+};
+
+/* hook_request.c: pure functions of their input (unit-tested, fuzzed) */
+int hook_request_parse(const void *body, size_t len, struct hook_request *out,
+    struct error *err);
+int hook_request_resolve(const struct hook_request *r,
+    const struct token_binding *b, char *image, size_t ilen, char *digest,
+    size_t dlen, struct error *err);
+const char *hook_request_bearer(const char *header, size_t *len);
+int hook_request_idem_valid(const char *key);
+int hook_request_binding_parse(const char *json, size_t len,
+    struct token_binding *out);
+char *hook_request_binding_json(const struct token_binding *b);
+int hook_request_binding_live(const struct token_binding *b, long long now_ms);
+int hook_request_repository(const char *image, char *out, size_t len);
+
+/* token_cache.c */
+enum token_result { TOKEN_VALID, TOKEN_INVALID, TOKEN_UNAVAILABLE };
+typedef void (*token_cache_cb)(enum token_result res,
+    const struct token_binding *b, void *arg);
+void token_cache_lookup(struct hook *h, const char *hash, token_cache_cb cb,
+    void *arg);
+int token_cache_revocations_start(struct hook *h, struct error *err);
+
+/* hook_idempotency.c */
+typedef void (*hook_idempotency_cb)(const char *stored, size_t len, void *arg);
+int hook_idempotency_key(const char *component_id, const char *key, char *out,
+    size_t len);
+void hook_idempotency_get(struct hook *h, const char *cache_key,
+    hook_idempotency_cb cb, void *arg);
+void hook_idempotency_put(struct hook *h, const char *cache_key,
+    const char *body, size_t len);
+
+/* hook_http.c */
+int hook_http_start(struct hook *h, struct error *err);
+
+#endif

@@ -1,0 +1,310 @@
+/*
+ * hook_http.c: POST /v1/hooks/deploy.
+ *
+ * One request walks through asynchronous steps, each a callback on the event
+ * loop: token lookup (Redis, else Postgres) -> optional idempotency replay
+ * (Redis) -> produce ImagePushed -> broker acknowledgement. The HTTP request
+ * is deferred across all of them (http.h: it stays valid until we reply), and
+ * it is answered exactly once, by whichever step ends the walk; the pending
+ * state is freed with that reply.
+ *
+ * Authentication comes before anything the body says: a caller without a
+ * valid token learns nothing about the body. Every failing token — malformed,
+ * unknown, revoked, expired — is the same 401 invalid_token.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hook.h"
+#include "bus.h"
+#include "cache.h"
+#include "crypto.h"
+#include "envelope.h"
+#include "http.h"
+#include "metrics.h"
+#include "topics.h"
+
+#define HOOK_IDEM_CACHE_KEY_MAX 160
+
+struct hook_pending {
+	struct hook *h;
+	struct http_request *req;
+	struct hook_request body;
+	struct error body_err;           /* code "" when the body was fine */
+	struct token_binding binding;
+	char idem_header[HOOK_IDEM_KEY_MAX + 1];
+	char idem_key[HOOK_IDEM_CACHE_KEY_MAX];
+	char image[IMAGE_REF_MAX + 1];
+	char digest[HOOK_DIGEST_MAX + 1];
+	char request_id[37];
+};
+
+struct hook_status {
+	const char *code;
+	int status;
+};
+
+/* Status of each refusal code; anything else is 503. */
+static const struct hook_status hook_http_statuses[] = {
+	{ "missing_token", 401 },
+	{ "invalid_token", 401 },
+	{ "malformed_json", 400 },
+	{ "invalid_request", 400 },
+	{ "body_too_large", 413 },
+	{ "invalid_image", 422 },
+	{ "image_registry_mismatch", 422 },
+	{ "unavailable", 503 },
+};
+
+static int
+hook_http_status(const char *code)
+{
+	for (size_t i = 0; i < sizeof(hook_http_statuses) /
+	    sizeof(hook_http_statuses[0]); i++)
+		if (strcmp(hook_http_statuses[i].code, code) == 0)
+			return hook_http_statuses[i].status;
+	return 503;
+}
+
+static void
+hook_http_count_refused(const char *code)
+{
+	char labels[96];
+
+	snprintf(labels, sizeof(labels), "code=\"%s\"", code);
+	metrics_inc("slipway_webhook_refused_total", labels);
+}
+
+/* Refuses with err's code and frees the pending state (p may be NULL). */
+static void
+hook_http_refuse_err(struct http_request *req, struct hook_pending *p,
+    const struct error *err)
+{
+	hook_http_count_refused(err->code);
+	log_info("webhook refused: %s: %s", err->code, err->msg);
+	http_reply_err(req, hook_http_status(err->code), err);
+	free(p);
+}
+
+static void
+hook_http_refuse(struct http_request *req, struct hook_pending *p,
+    const char *code, const char *msg)
+{
+	struct error err;
+
+	error_set(&err, code, "", "%s", msg);
+	hook_http_refuse_err(req, p, &err);
+}
+
+/* The 202 answer; also what a retry with the same Idempotency-Key gets. */
+static json_t *
+hook_http_accepted(const struct hook_pending *p)
+{
+	char url[1024];
+
+	snprintf(url, sizeof(url), "%s/v1/deployments/%s", p->h->cfg.deploy_url,
+	    p->request_id);
+	return json_pack("{s:s, s:s, s:s, s:s}", "request_id", p->request_id,
+	    "component_id", p->binding.component_id, "image", p->image,
+	    "status_url", url);
+}
+
+/* Broker verdict on ImagePushed: only now may CI hear 202. */
+static void
+hook_http_on_delivery(int ok, const char *errstr, void *arg)
+{
+	struct hook_pending *p = arg;
+	json_t *body;
+	char *s;
+
+	log_ctx_set("request_id", http_request_id(p->req));
+	if (!ok) {
+		log_warnx("ImagePushed %s not delivered: %s", p->request_id,
+		    errstr ? errstr : "unknown error");
+		hook_http_refuse(p->req, p, "unavailable",
+		    "the event bus did not accept the request; retry later");
+		return;
+	}
+	body = hook_http_accepted(p);
+	if (p->idem_key[0] != '\0' && (s = json_dumps(body, JSON_COMPACT)) != NULL) {
+		hook_idempotency_put(p->h, p->idem_key, s, strlen(s));
+		free(s);
+	}
+	metrics_inc("slipway_webhook_accepted_total", "");
+	log_info("webhook accepted: request %s, component %s, image %s",
+	    p->request_id, p->binding.component_id, p->image);
+	http_reply_json(p->req, 202, body);
+	free(p);
+}
+
+/* Produces ImagePushed (key = component id) and waits for the broker. */
+static void
+hook_http_produce(struct hook_pending *p)
+{
+	Slipway__V1__ImagePushed ip;
+	Envelope env;
+	char event_id[37];
+	struct error err;
+
+	crypto_uuid(p->request_id);
+	slipway__v1__image_pushed__init(&ip);
+	ip.component_id = p->binding.component_id;
+	ip.image = p->image;
+	ip.digest = p->digest;
+	ip.source = (char *)(uintptr_t)"webhook";
+	ip.request_id = p->request_id;
+	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_IMAGE_PUSHED, event_id,
+	    p->binding.org, http_request_id(p->req));
+	env.image_pushed = &ip;
+	if (envelope_produce(p->h->producer, TOPIC_IMAGE_PUSHED,
+	    p->binding.component_id, &env, hook_http_on_delivery, p, &err) == -1) {
+		log_warnx("ImagePushed not queued: %s", err.msg);
+		hook_http_refuse(p->req, p, "unavailable",
+		    "the event bus is unavailable; retry later");
+	}
+}
+
+/* A stored answer for this Idempotency-Key is replayed as is. */
+static void
+hook_http_on_idem(const char *stored, size_t len, void *arg)
+{
+	struct hook_pending *p = arg;
+	json_error_t jerr;
+	json_t *body;
+
+	if (stored != NULL &&
+	    (body = json_loadb(stored, len, 0, &jerr)) != NULL) {
+		metrics_inc("slipway_webhook_accepted_total", "replay=\"true\"");
+		log_info("webhook replayed for Idempotency-Key (component %s)",
+		    p->binding.component_id);
+		http_reply_json(p->req, 202, body);
+		free(p);
+		return;
+	}
+	hook_http_produce(p);
+}
+
+/* The token is good: now the body, then idempotency, then the bus. */
+static void
+hook_http_on_token(enum token_result res, const struct token_binding *b,
+    void *arg)
+{
+	struct hook_pending *p = arg;
+	struct error err;
+
+	log_ctx_set("request_id", http_request_id(p->req));
+	if (res == TOKEN_UNAVAILABLE) {
+		hook_http_refuse(p->req, p, "unavailable",
+		    "token store unavailable; retry later");
+		return;
+	}
+	if (res == TOKEN_INVALID) {
+		hook_http_refuse(p->req, p, "invalid_token", "invalid token");
+		return;
+	}
+	p->binding = *b;
+	if (p->body_err.code[0] != '\0') {
+		hook_http_refuse_err(p->req, p, &p->body_err);
+		return;
+	}
+	if (hook_request_resolve(&p->body, b, p->image, sizeof(p->image),
+	    p->digest, sizeof(p->digest), &err) == -1) {
+		hook_http_refuse_err(p->req, p, &err);
+		return;
+	}
+	if (p->idem_header[0] != '\0' && hook_idempotency_key(b->component_id,
+	    p->idem_header, p->idem_key, sizeof(p->idem_key)) == 0) {
+		hook_idempotency_get(p->h, p->idem_key, hook_http_on_idem, p);
+		return;
+	}
+	hook_http_produce(p);
+}
+
+/* Validates the body and Idempotency-Key now; reported only after auth. */
+static void
+hook_http_read(struct http_request *req, struct hook_pending *p)
+{
+	const char *idem = http_request_header(req, "Idempotency-Key");
+	const unsigned char *body;
+	size_t len = 0;
+
+	error_clear(&p->body_err);
+	body = http_request_body(req, &len);
+	if (hook_request_parse(body, len, &p->body, &p->body_err) == -1)
+		return;
+	if (idem != NULL) {
+		if (!hook_request_idem_valid(idem)) {
+			error_set(&p->body_err, "invalid_request", "Idempotency-Key",
+			    "Idempotency-Key must be 1 to %d printable characters",
+			    HOOK_IDEM_KEY_MAX);
+			return;
+		}
+		snprintf(p->idem_header, sizeof(p->idem_header), "%s", idem);
+	}
+}
+
+/* POST /v1/hooks/deploy */
+static void
+hook_http_deploy(struct http_request *req, void *ctx)
+{
+	struct hook *h = ctx;
+	struct hook_pending *p;
+	const char *tok;
+	char hash[65];
+	size_t len = 0;
+
+	tok = hook_request_bearer(http_request_header(req, "Authorization"), &len);
+	if (tok == NULL) {
+		hook_http_refuse(req, NULL, "missing_token",
+		    "Authorization: Bearer <token> required");
+		return;
+	}
+	/* Garbage never reaches Redis or Postgres: the checksum rejects it. */
+	if (!token_format_valid(tok, len)) {
+		hook_http_refuse(req, NULL, "invalid_token", "invalid token");
+		return;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		hook_http_refuse(req, NULL, "unavailable", "out of memory");
+		return;
+	}
+	p->h = h;
+	p->req = req;
+	hook_http_read(req, p);
+	crypto_sha256_hex(tok, len, hash);
+	token_cache_lookup(h, hash, hook_http_on_token, p);
+}
+
+static const struct http_route hook_http_routes[] = {
+	{ HTTP_POST, "/v1/hooks/deploy", hook_http_deploy, HTTP_AUTH_NONE },
+};
+
+/* Ready once the revocation consumer has its partitions. */
+static int
+hook_http_ready(void *ctx, char *why, size_t whylen)
+{
+	struct hook *h = ctx;
+
+	if (h->consumer == NULL || !bus_consumer_ready(h->consumer)) {
+		snprintf(why, whylen, "revocation consumer not assigned yet");
+		return 0;
+	}
+	return 1;
+}
+
+int
+hook_http_start(struct hook *h, struct error *err)
+{
+	struct http_server_config cfg = {
+		.service = HOOK_SERVICE,
+		.addr = h->cfg.http_addr,
+		.port = h->cfg.http_port,
+		.max_body = HOOK_BODY_MAX,
+		.ready = hook_http_ready,
+	};
+
+	h->http = http_server_new(h->base, &cfg, hook_http_routes,
+	    sizeof(hook_http_routes) / sizeof(hook_http_routes[0]), h, err);
+	return h->http == NULL ? -1 : 0;
+}

@@ -1,0 +1,96 @@
+/*
+ * webhook-ingress: the CI webhook. Stateless: Redis for token bindings and
+ * idempotency answers, Postgres (read-only) as the token fallback, Kafka for
+ * ImagePushed out and token revocations in.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hook.h"
+#include "bus.h"
+#include "cache.h"
+#include "config.h"
+#include "http.h"
+#include "service.h"
+#include "store.h"
+#include "topics.h"
+
+#define HOOK_TOPIC_TIMEOUT_MS 15000
+
+static struct hook hook;
+
+static const struct config_var hook_config_vars[] = {
+	{ "SLIPWAY_HTTP_ADDR", CONFIG_STRING, "127.0.0.1", 0,
+	    "address the webhook listens on", &hook.cfg.http_addr },
+	{ "SLIPWAY_HTTP_PORT", CONFIG_PORT, "8080", 0,
+	    "port of the webhook", &hook.cfg.http_port },
+	{ "SLIPWAY_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:19092", 0,
+	    "Kafka bootstrap servers", &hook.cfg.brokers },
+	{ "SLIPWAY_PG_URL", CONFIG_STRING,
+	    "postgresql://slipway_webhook@127.0.0.1:15432/slipway", CONFIG_SECRET,
+	    "PostgreSQL connection string (read-only role)", &hook.cfg.pg_url },
+	{ "SLIPWAY_REDIS_HOST", CONFIG_STRING, "127.0.0.1", 0, "Redis host",
+	    &hook.cfg.redis_host },
+	{ "SLIPWAY_REDIS_PORT", CONFIG_PORT, "16379", 0, "Redis port",
+	    &hook.cfg.redis_port },
+	{ "SLIPWAY_LOG_DEBUG", CONFIG_INT, "0", 0, "1 = debug logs",
+	    &hook.cfg.log_debug },
+	{ "SLIPWAY_DEPLOY_URL", CONFIG_STRING, "http://127.0.0.1:8083", 0,
+	    "deploy-svc base URL, for status_url", &hook.cfg.deploy_url },
+};
+#define HOOK_NVARS (sizeof(hook_config_vars) / sizeof(hook_config_vars[0]))
+
+static void
+hook_main_stop(void *arg)
+{
+	struct hook *h = arg;
+
+	http_server_free(h->http);
+	bus_consumer_free(h->consumer);
+	bus_producer_flush(h->producer, 5000);
+	bus_producer_free(h->producer);
+	cache_free(h->cache);
+	if (h->store != NULL)
+		store_free(h->store);
+	config_free(hook_config_vars, HOOK_NVARS);
+}
+
+/* The webhook must start with Postgres down: the store connects lazily. */
+static void
+hook_main_start(struct hook *h)
+{
+	static const char *const topics[] = { TOPIC_IMAGE_PUSHED,
+	    TOPIC_COMPONENT_EVENTS, NULL };
+	struct error err;
+	size_t n = strlen(h->cfg.deploy_url);
+
+	while (n > 0 && h->cfg.deploy_url[n - 1] == '/')
+		h->cfg.deploy_url[--n] = '\0';
+	if (bus_topic_ensure(h->cfg.brokers, topics, TOPIC_PARTITIONS, 0,
+	    HOOK_TOPIC_TIMEOUT_MS, &err) == -1)
+		fatal("topics: %s", err.msg);
+	if ((h->cache = cache_new(h->base, h->cfg.redis_host, h->cfg.redis_port,
+	    &err)) == NULL)
+		fatal("redis: %s", err.msg);
+	if ((h->producer = bus_producer_new(h->base, h->cfg.brokers, HOOK_SERVICE,
+	    &err)) == NULL)
+		fatal("kafka producer: %s", err.msg);
+	if (token_cache_revocations_start(h, &err) == -1)
+		fatal("kafka consumer: %s", err.msg);
+	if (hook_http_start(h, &err) == -1)
+		fatal("http: %s", err.msg);
+}
+
+int
+main(int argc, char **argv)
+{
+	config_main(argc, argv, hook_config_vars, HOOK_NVARS);
+	hook.base = service_init(HOOK_SERVICE);
+	log_set_debug(hook.cfg.log_debug);
+	hook_main_start(&hook);
+	log_info("webhook-ingress listening on %s:%d", hook.cfg.http_addr,
+	    hook.cfg.http_port);
+	service_run(hook.base, hook_main_stop, &hook);
+	return 0;
+}

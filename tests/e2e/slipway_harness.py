@@ -1,0 +1,632 @@
+"""Brings up the real Slipway platform for black-box tests and benchmarks.
+
+One Harness = one local stack (scripts/stack.sh: Kafka, PostgreSQL, Redis, an
+OCI registry, podman) plus the five real service binaries from
+${SLIPWAY_BUILD:-build}/bin, on private ports. Used by tests/e2e/conftest.py
+and tests/bench/bench.py so the start-up logic lives in one place.
+
+Python standard library only (urllib, subprocess, socket, json): the tests
+must run on a bare CI machine.
+"""
+
+import base64
+import http.client
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+import zlib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+# The order matters: component-svc's migration grants the webhook's read-only
+# role, deploy-svc must exist before a data plane can be registered, and the
+# agent needs its data plane's topics.
+SERVICES = ("registry-svc", "component-svc", "deploy-svc", "webhook-ingress",
+            "dataplane-agent")
+
+DEFAULT_PORTS = {
+    "kafka": 29092, "kafka_controller": 29093, "pg": 25432, "redis": 26379,
+    "registry": 25000,
+    "webhook-ingress": 28080, "registry-svc": 28081, "component-svc": 28082,
+    "deploy-svc": 28083, "dataplane-agent": 28084,
+}
+
+# Environment overrides so several harnesses (CI, a developer, a benchmark)
+# can coexist: SLIPWAY_E2E_PORT_<NAME> with NAME upper-cased, '-' -> '_'.
+def ports_from_env(defaults=None, offset=0):
+    ports = {}
+    for name, port in (defaults or DEFAULT_PORTS).items():
+        var = "SLIPWAY_E2E_PORT_" + name.upper().replace("-", "_")
+        ports[name] = int(os.environ.get(var, port + offset))
+    return ports
+
+
+class HarnessError(Exception):
+    pass
+
+
+# --- HTTP helpers -----------------------------------------------------------
+
+ADMIN = object()          # sentinel: "use the harness's admin token"
+_admin_token = None       # set by Harness.start()
+
+
+def api(method, url, body=None, token=ADMIN, headers=None, timeout=15):
+    """One HTTP call; returns (status, parsed JSON or {"_raw": text} or None).
+
+    body: dict/list -> JSON with Content-Type application/json; bytes/str are
+    sent as they are (set Content-Type in headers yourself). token: ADMIN,
+    None (no Authorization header) or a string sent as "Bearer <token>".
+    """
+    hdrs = {}
+    data = None
+    if isinstance(body, (dict, list)):
+        data = json.dumps(body).encode()
+        hdrs["Content-Type"] = "application/json"
+    elif isinstance(body, str):
+        data = body.encode()
+    elif isinstance(body, bytes):
+        data = body
+    if token is ADMIN:
+        token = _admin_token
+    if token is not None:
+        hdrs["Authorization"] = "Bearer " + token
+    hdrs.update(headers or {})
+    req = urllib.request.Request(url, data=data, headers=hdrs, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, _parse(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, _parse(e.read())
+
+
+def _parse(raw):
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {"_raw": raw.decode(errors="replace")}
+
+
+def raw_http(port, method, path, headers, body=b"", timeout=10):
+    """A request over a plain socket, for bodies a server may refuse early.
+
+    Sends the head first and gives the server a moment to answer (a 413 on
+    Content-Length) before the body, so the answer is not lost to a reset.
+    Returns (status, parsed body or None, raw head text).
+    """
+    head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n" % (
+        method, path, port)
+    for k, v in headers.items():
+        head += "%s: %s\r\n" % (k, v)
+    head += "Content-Length: %d\r\n\r\n" % len(body)
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(head.encode())
+        s.settimeout(0.3)
+        early = b""
+        try:
+            early = s.recv(65536)
+        except socket.timeout:
+            pass
+        s.settimeout(timeout)
+        if not early:
+            try:
+                s.sendall(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        chunks = [early]
+        while True:
+            try:
+                c = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not c:
+                break
+            chunks.append(c)
+    finally:
+        s.close()
+    raw = b"".join(chunks)
+    if not raw:
+        raise HarnessError("no answer to %s %s" % (method, path))
+    head_b, _, rest = raw.partition(b"\r\n\r\n")
+    status = int(head_b.split(b" ", 2)[1])
+    if b"transfer-encoding: chunked" in head_b.lower():
+        rest = _dechunk(rest)
+    return status, _parse(rest), head_b.decode(errors="replace")
+
+
+def _dechunk(data):
+    out = b""
+    while data:
+        line, _, data = data.partition(b"\r\n")
+        try:
+            n = int(line.split(b";")[0], 16)
+        except ValueError:
+            break
+        if n == 0:
+            break
+        out += data[:n]
+        data = data[n + 2:]
+    return out
+
+
+def get_text(url, timeout=2):
+    """GET returning (status, text) or (None, error string) when unreachable."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+    except (OSError, http.client.HTTPException) as e:
+        return None, str(e)
+
+
+def wait_text(url, want, timeout=30):
+    """Polls url until its body contains want; returns the last body."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        status, text = get_text(url)
+        last = (status, text)
+        if status == 200 and want in text:
+            return text
+        time.sleep(0.25)
+    raise AssertionError("%s never answered %r; last: %r" % (url, want, last))
+
+
+def error_code(body):
+    try:
+        return body["error"]["code"]
+    except (TypeError, KeyError):
+        return None
+
+
+# --- CI token forging (same algorithm as services/lib/crypto.c) --------------
+
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _base62_fixed(n, width):
+    out = ""
+    for _ in range(width):
+        out = BASE62[n % 62] + out
+        n //= 62
+    return out
+
+
+def forge_token():
+    """A well-formed token with a valid checksum that nobody issued.
+
+    "slp_" + 32 random base62 + 6 base62 digits of CRC32(random part); the
+    digit order must match services/lib/crypto.c token_generate.
+    """
+    rnd = "".join(secrets.choice(BASE62) for _ in range(32))
+    return "slp_" + rnd + _base62_fixed(zlib.crc32(rnd.encode()), 6)
+
+
+# --- the engine (podman's Docker-compatible API over a unix socket) ----------
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=10):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def engine_call(sock_path, method, path):
+    conn = _UnixHTTPConnection(sock_path)
+    try:
+        conn.request(method, path)
+        r = conn.getresponse()
+        return r.status, _parse(r.read())
+    finally:
+        conn.close()
+
+
+def engine_containers(sock_path, label="slipway.managed=true"):
+    q = urllib.parse.quote(json.dumps({"label": [label]}))
+    status, body = engine_call(sock_path, "GET",
+                               "/v1.41/containers/json?all=1&filters=" + q)
+    if status != 200 or not isinstance(body, list):
+        raise HarnessError("engine list: %s %r" % (status, body))
+    return body
+
+
+def engine_remove_slipway(sock_path):
+    removed = 0
+    for c in engine_containers(sock_path):
+        engine_call(sock_path, "DELETE",
+                    "/v1.41/containers/%s?force=true" % c["Id"])
+        removed += 1
+    return removed
+
+
+# --- ports for the deployed containers --------------------------------------
+
+class PortPool:
+    """Hands out distinct free 127.0.0.1 ports from [lo, hi)."""
+
+    def __init__(self, lo, hi):
+        self._next, self._hi = lo, hi
+
+    def take(self):
+        while self._next < self._hi:
+            port = self._next
+            self._next += 1
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                    return port
+                except OSError:
+                    continue
+        raise HarnessError("no free endpoint port left")
+
+
+# --- the harness -------------------------------------------------------------
+
+class Harness:
+    def __init__(self, state_dir, ports=None, build_dir=None, log=None,
+                 dataplane="local"):
+        self.state = Path(state_dir).resolve()
+        self.ports = ports or ports_from_env()
+        build = build_dir or os.environ.get("SLIPWAY_BUILD", "build")
+        self.bin = (REPO / build / "bin").resolve()
+        self.build = (REPO / build).resolve()
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.dataplane = dataplane
+        self.env = {}           # parsed stack.env
+        self.procs = {}         # service -> Popen
+        self.admin_token = None
+        self.stack_up = False
+
+    # URLs
+    def url(self, service, path=""):
+        return "http://127.0.0.1:%d%s" % (self.ports[service], path)
+
+    def log_path(self, service):
+        return self.state / "logs" / (service + ".log")
+
+    def log_tail(self, service, lines=40):
+        try:
+            text = self.log_path(service).read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def all_log_tails(self, lines=30):
+        out = []
+        for s in SERVICES:
+            out.append("----- %s (last %d lines of %s) -----\n%s" % (
+                s, lines, self.log_path(s), self.log_tail(s, lines)))
+        return "\n".join(out)
+
+    # --- start -------------------------------------------------------------
+
+    def start(self):
+        global _admin_token
+        missing = [s for s in SERVICES if not (self.bin / s).exists()]
+        if missing:
+            raise HarnessError("not built: %s (run make)" % ", ".join(
+                str(self.bin / s) for s in missing))
+        if self.state.exists():
+            shutil.rmtree(self.state)
+        (self.state / "logs").mkdir(parents=True)
+        self._stack_up()
+        self.admin_token = secrets.token_urlsafe(32)
+        _admin_token = self.admin_token
+        kek = self._write_kek()
+        key_file, public_key = self._agent_keygen()
+        common = self._common_env()
+        pg = self.env["SLIPWAY_PG_URL"]
+        self._start("registry-svc", common, SLIPWAY_PG_URL=pg,
+                    SLIPWAY_ADMIN_TOKEN=self.admin_token, SLIPWAY_KEK_FILE=kek)
+        self._start("component-svc", common, SLIPWAY_PG_URL=pg,
+                    SLIPWAY_ADMIN_TOKEN=self.admin_token)
+        self._start("deploy-svc", common, SLIPWAY_PG_URL=pg,
+                    SLIPWAY_ADMIN_TOKEN=self.admin_token,
+                    SLIPWAY_DEFAULT_DATAPLANE=self.dataplane)
+        for s in ("registry-svc", "component-svc", "deploy-svc"):
+            self._wait_ready(s)
+        self.register_dataplane(self.dataplane, public_key)
+        self._start("webhook-ingress", common,
+                    SLIPWAY_PG_URL=self.env.get("SLIPWAY_PG_WEBHOOK_URL", pg),
+                    SLIPWAY_DEPLOY_URL=self.url("deploy-svc"))
+        self._start("dataplane-agent", common,
+                    SLIPWAY_DATAPLANE=self.dataplane,
+                    SLIPWAY_DATAPLANE_KEY_FILE=key_file,
+                    SLIPWAY_ENGINE_SOCKET=self.env["SLIPWAY_ENGINE_SOCKET"],
+                    SLIPWAY_INSECURE_REGISTRIES=self.env["SLIPWAY_REGISTRY_HOST"],
+                    SLIPWAY_HEALTH_TIMEOUT_S="20")
+        for s in ("webhook-ingress", "dataplane-agent"):
+            self._wait_ready(s)
+        self.log("harness: platform up (state %s)" % self.state)
+
+    def _stack_up(self):
+        env = dict(os.environ)
+        env.update({
+            "SLIPWAY_STATE": str(self.state),
+            "SLIPWAY_KAFKA_PORT": str(self.ports["kafka"]),
+            "SLIPWAY_KAFKA_CONTROLLER_PORT": str(self.ports["kafka_controller"]),
+            "SLIPWAY_PG_PORT": str(self.ports["pg"]),
+            "SLIPWAY_REDIS_PORT": str(self.ports["redis"]),
+            "SLIPWAY_REGISTRY_PORT": str(self.ports["registry"]),
+        })
+        self._stack_env = env
+        self.stack_up = True   # so stop() runs "down" even after a partial up
+        t0 = time.monotonic()
+        try:
+            r = subprocess.run(["bash", "scripts/stack.sh", "up"], cwd=REPO,
+                               env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=300)
+        except subprocess.TimeoutExpired as e:
+            out = (e.stdout or b"").decode(errors="replace")
+            raise HarnessError("stack.sh up timed out after 300 s:\n" +
+                               out[-4000:])
+        out = r.stdout.decode(errors="replace")
+        if r.returncode != 0:
+            raise HarnessError("stack.sh up failed (%d):\n%s" % (
+                r.returncode, out[-4000:]))
+        self.env = self._parse_stack_env(self.state / "stack.env")
+        need = ("SLIPWAY_KAFKA_BROKERS", "SLIPWAY_PG_URL", "SLIPWAY_REDIS_HOST",
+                "SLIPWAY_REDIS_PORT", "SLIPWAY_REGISTRY_HOST",
+                "SLIPWAY_REGISTRY_USER", "SLIPWAY_REGISTRY_PASSWORD",
+                "SLIPWAY_ENGINE_SOCKET", "SLIPWAY_DEMO_IMAGE")
+        missing = [n for n in need if not self.env.get(n)]
+        if missing:
+            raise HarnessError("stack.env lacks %s" % ", ".join(missing))
+        self.log("harness: stack up in %.1f s" % (time.monotonic() - t0))
+
+    @staticmethod
+    def _parse_stack_env(path):
+        """Lets bash read the export lines, so any quoting works."""
+        if not path.exists():
+            raise HarnessError("stack.sh up wrote no %s" % path)
+        r = subprocess.run(["bash", "-c", 'set -a; . "$1"; env -0', "_",
+                            str(path)], env={"PATH": os.environ["PATH"]},
+                           stdout=subprocess.PIPE, check=True, timeout=10)
+        env = {}
+        for item in r.stdout.split(b"\0"):
+            k, sep, v = item.decode().partition("=")
+            if sep and (k.startswith("SLIPWAY_") or k.startswith("CONTAINERS_")):
+                env[k] = v
+        return env
+
+    def _write_kek(self):
+        path = self.state / "kek"
+        path.write_text("1:" + base64.b64encode(secrets.token_bytes(32)).decode()
+                        + "\n")
+        path.chmod(0o600)
+        return str(path)
+
+    def _agent_keygen(self):
+        path = self.state / "dataplane.key"
+        r = subprocess.run([str(self.bin / "dataplane-agent"), "keygen",
+                            "--out", str(path)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=20)
+        if r.returncode != 0:
+            raise HarnessError("dataplane-agent keygen failed: %s" %
+                               r.stderr.decode(errors="replace"))
+        public_key = json.loads(path.read_text())["public_key"]
+        return str(path), public_key
+
+    def _common_env(self):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("SLIPWAY_")}
+        for k in ("SLIPWAY_KAFKA_BROKERS", "SLIPWAY_REDIS_HOST",
+                  "SLIPWAY_REDIS_PORT"):
+            env[k] = self.env[k]
+        for k, v in self.env.items():
+            if k.startswith("CONTAINERS_"):
+                env[k] = v
+        env["SLIPWAY_HTTP_ADDR"] = "127.0.0.1"
+        env["SLIPWAY_LOG_DEBUG"] = os.environ.get("SLIPWAY_LOG_DEBUG", "0")
+        return env
+
+    def _start(self, service, common, **extra):
+        env = dict(common)
+        env.update(extra)
+        env["SLIPWAY_HTTP_PORT"] = str(self.ports[service])
+        logf = open(self.log_path(service), "ab")
+        self.procs[service] = subprocess.Popen(
+            [str(self.bin / service)], env=env, stdout=logf,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.state,
+            start_new_session=True)
+        logf.close()
+
+    def _wait_ready(self, service, timeout=60):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            proc = self.procs[service]
+            if proc.poll() is not None:
+                raise HarnessError("%s exited with %d before ready:\n%s" % (
+                    service, proc.returncode, self.log_tail(service)))
+            last = get_text(self.url(service, "/readyz"), timeout=2)
+            if last[0] == 200:
+                return
+            time.sleep(0.2)
+        raise HarnessError("%s not ready after %d s (last /readyz: %r):\n%s" % (
+            service, timeout, last, self.log_tail(service)))
+
+    def register_dataplane(self, name, public_key):
+        status, body = api("POST", self.url("deploy-svc", "/v1/dataplanes"),
+                           {"name": name, "public_key": public_key})
+        if status not in (200, 201):
+            raise HarnessError("POST /v1/dataplanes: %s %r\n%s" % (
+                status, body, self.log_tail("deploy-svc")))
+        return body
+
+    # --- stop --------------------------------------------------------------
+
+    def stop_services(self, timeout=10):
+        """SIGTERM every service (agent first); returns a list of problems."""
+        problems = []
+        for s in reversed(SERVICES):
+            proc = self.procs.get(s)
+            if proc is None or proc.poll() is not None:
+                if proc is not None and proc.returncode != 0:
+                    problems.append("%s had already exited with %d" % (
+                        s, proc.returncode))
+                continue
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(timeout=timeout)
+                if rc != 0:
+                    problems.append("%s exited with %d after SIGTERM" % (s, rc))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+                problems.append("%s did not exit within %d s of SIGTERM" % (
+                    s, timeout))
+        self.procs = {}
+        return problems
+
+    def stop(self):
+        problems = self.stop_services()
+        sock = self.env.get("SLIPWAY_ENGINE_SOCKET")
+        if sock and os.path.exists(sock):
+            try:
+                engine_remove_slipway(sock)
+            except (OSError, HarnessError, http.client.HTTPException) as e:
+                problems.append("removing containers: %s" % e)
+        if self.stack_up:
+            self.stack_up = False
+            try:
+                r = subprocess.run(["bash", "scripts/stack.sh", "down"],
+                                   cwd=REPO, env=self._stack_env,
+                                   stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, timeout=120)
+            except subprocess.TimeoutExpired as e:
+                problems.append("stack.sh down timed out after 120 s: %s" %
+                                (e.stdout or b"").decode(errors="replace"))
+                return problems
+            if r.returncode != 0:
+                problems.append("stack.sh down failed: %s" %
+                                r.stdout.decode(errors="replace")[-2000:])
+        return problems
+
+    # --- domain helpers ----------------------------------------------------
+
+    def create_registry(self, org, auth_type="basic", host=None, username=None,
+                        password=None, name=None, expect=201):
+        body = {"name": name or unique("reg"), "auth_type": auth_type,
+                "host": host or self.env["SLIPWAY_REGISTRY_HOST"]}
+        if auth_type == "basic":
+            body["username"] = (self.env["SLIPWAY_REGISTRY_USER"]
+                                if username is None else username)
+            body["password"] = (self.env["SLIPWAY_REGISTRY_PASSWORD"]
+                                if password is None else password)
+        status, resp = api("POST", self.url(
+            "registry-svc", "/v1/orgs/%s/registries" % org), body)
+        if expect is not None:
+            assert status == expect, "create registry: %s %r" % (status, resp)
+        return resp
+
+    def create_component(self, org, project, registry_id, image=None,
+                         port=None, name=None, ctype="service", timeout=20):
+        """Creates a component; retries while component-svc has not yet
+        consumed the RegistryCreated event (422 unknown_registry)."""
+        body = {"name": name or unique("comp"), "description": "e2e",
+                "type": ctype, "registry_id": registry_id,
+                "image": image or self.env["SLIPWAY_DEMO_IMAGE"]}
+        if port is not None:
+            body["endpoints"] = endpoints_yaml(port)
+        url = self.url("component-svc", "/v1/orgs/%s/projects/%s/components" %
+                       (org, project))
+        deadline = time.monotonic() + timeout
+        while True:
+            status, resp = api("POST", url, body)
+            if status == 201:
+                return resp
+            if (status == 422 and error_code(resp) == "unknown_registry"
+                    and time.monotonic() < deadline):
+                time.sleep(0.2)
+                continue
+            raise AssertionError("create component: %s %r" % (status, resp))
+
+    def create_token(self, component_id, name=None):
+        status, resp = api("POST", self.url(
+            "component-svc", "/v1/components/%s/tokens" % component_id),
+            {"name": name or unique("tok")})
+        assert status == 201, "create token: %s %r" % (status, resp)
+        return resp
+
+    def revoke_token(self, component_id, token_id):
+        status, resp = api("DELETE", self.url(
+            "component-svc", "/v1/components/%s/tokens/%s" % (
+                component_id, token_id)))
+        assert status == 204, "revoke token: %s %r" % (status, resp)
+
+    def hook(self, token, body, headers=None):
+        return api("POST", self.url("webhook-ingress", "/v1/hooks/deploy"),
+                   body, token=token, headers=headers)
+
+    def get_deployment(self, dep_id):
+        return api("GET", self.url("deploy-svc", "/v1/deployments/%s" % dep_id))
+
+    def deployments(self, component_id):
+        """The component's deployment history ([] when deploy-svc has none)."""
+        status, resp = api("GET", self.url(
+            "deploy-svc", "/v1/components/%s/deployments" % component_id))
+        if status == 404:
+            return []
+        assert status == 200, "list deployments: %s %r" % (status, resp)
+        return resp["deployments"]
+
+    def wait_deployment(self, dep_id, want, timeout=60):
+        """Polls until the deployment's status is want (a str or a set).
+
+        404 not_yet_known is retried; reaching another final state fails
+        at once with the deployment's JSON."""
+        wants = {want} if isinstance(want, str) else set(want)
+        final = {"running", "failed", "superseded"}
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            status, body = self.get_deployment(dep_id)
+            last = (status, body)
+            if status == 200:
+                if body.get("status") in wants:
+                    return body
+                if body.get("status") in final - wants and \
+                        not (body.get("status") == "running" and
+                             "superseded" in wants):
+                    raise AssertionError("deployment %s is %s, wanted %s: %r" % (
+                        dep_id, body.get("status"), sorted(wants), body))
+            elif not (status == 404 and error_code(body) == "not_yet_known"):
+                raise AssertionError("GET deployment %s: %s %r" % (
+                    dep_id, status, body))
+            time.sleep(0.2)
+        raise AssertionError("deployment %s not %s within %d s; last %r" % (
+            dep_id, sorted(wants), timeout, last))
+
+
+def unique(prefix):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
+
+
+def endpoints_yaml(port, context="/"):
+    return ("version: 0.1\n"
+            "endpoints:\n"
+            "- name: web\n"
+            "  port: %d\n"
+            "  type: REST\n"
+            "  networkVisibility: Public\n"
+            "  context: %s\n" % (port, context))

@@ -1,0 +1,291 @@
+// uses: services/dataplane-agent/agent_apply.c
+/*
+ * test_agent_apply.c: the apply state machine driven by fake steps: the
+ * order of reported states on success and on a failure at every step, a
+ * lost report stopping the machine, digest pinning, container naming, and
+ * every (from, to) pair of agent_apply_transition against a table.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "dataplane-agent/agent.h"
+
+#define DIGEST_A "sha256:3b6c0a960beba3238c6fb9146f7c94ba093b9766cc7a3722f800030033e66960"
+#define DIGEST_B "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+
+/* What the fakes do and what they saw. */
+struct fake {
+	const char *fail_step;          /* "resolve", "pull", "start", "health" */
+	int fail_report_at;             /* report number that fails, 0 = none */
+	enum agent_apply_state reported[8];
+	char reasons[8][AGENT_REASON_MAX];
+	int nreports;
+	int calls;
+	char resolved_from[AGENT_DIGEST_MAX];
+};
+
+static int
+fake_step(struct fake *f, const char *name, struct error *err)
+{
+	f->calls++;
+	if (f->fail_step != NULL && strcmp(f->fail_step, name) == 0) {
+		error_set(err, "x", "", "%s_failed: fake", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+fake_resolve(void *ctx, struct agent_apply *a, struct error *err)
+{
+	struct fake *f = ctx;
+
+	snprintf(f->resolved_from, sizeof(f->resolved_from), "%s", a->ref.digest);
+	snprintf(a->digest, sizeof(a->digest), "%s",
+	    a->ref.digest[0] ? a->ref.digest : DIGEST_A);
+	return fake_step(f, "resolve", err);
+}
+
+static int
+fake_pull(void *ctx, struct agent_apply *a, struct error *err)
+{
+	(void)a;
+	return fake_step(ctx, "pull", err);
+}
+
+static int
+fake_start(void *ctx, struct agent_apply *a, struct error *err)
+{
+	(void)a;
+	return fake_step(ctx, "start", err);
+}
+
+/* A step that fails without a reason: the machine must supply one. */
+static int
+fake_health(void *ctx, struct agent_apply *a, struct error *err)
+{
+	struct fake *f = ctx;
+
+	(void)a;
+	if (f->fail_step != NULL && strcmp(f->fail_step, "health-silent") == 0) {
+		f->calls++;
+		return -1;
+	}
+	return fake_step(f, "health", err);
+}
+
+static int
+fake_report(void *ctx, const struct agent_apply *a)
+{
+	struct fake *f = ctx;
+
+	if (f->nreports >= 8)
+		return -1;
+	f->reported[f->nreports] = a->state;
+	snprintf(f->reasons[f->nreports], AGENT_REASON_MAX, "%s", a->reason);
+	f->nreports++;
+	return f->nreports == f->fail_report_at ? -1 : 0;
+}
+
+static int
+run(struct fake *f, struct agent_apply *a, const char *image,
+    const char *pinned)
+{
+	struct agent_apply_ops ops = { fake_resolve, fake_pull, fake_start,
+	    fake_health, fake_report, f };
+
+	memset(a, 0, sizeof(*a));
+	a->deployment_id = "d1";
+	a->component_id = "c1";
+	a->environment = "development";
+	a->image = image;
+	a->pinned_digest = pinned;
+	a->port = 8080;
+	return agent_apply_run(a, &ops);
+}
+
+static void
+test_success(void **state)
+{
+	struct fake f = { 0 };
+	struct agent_apply a;
+	const enum agent_apply_state want[] = { APPLY_RESOLVING, APPLY_PULLING,
+	    APPLY_STARTING, APPLY_RUNNING };
+
+	(void)state;
+	assert_int_equal(run(&f, &a, "127.0.0.1:5000/team/app:v1", ""), 0);
+	assert_int_equal(f.nreports, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(f.reported[i], want[i]);
+	assert_int_equal(a.state, APPLY_RUNNING);
+	assert_string_equal(a.digest, DIGEST_A);
+	assert_string_equal(a.container, "slipway-c1-development");
+	assert_string_equal(a.ref.domain, "127.0.0.1:5000");
+	assert_string_equal(a.ref.path, "team/app");
+	assert_string_equal(f.resolved_from, "");
+	assert_int_equal(f.calls, 4);
+}
+
+/* Failing at step i reports the states up to it, then failed + reason. */
+static void
+test_failure_at_each_step(void **state)
+{
+	static const struct {
+		const char *step;
+		int nreports;
+		const char *reason;
+	} cases[] = {
+		{ "resolve", 2, "resolve_failed: fake" },
+		{ "pull", 3, "pull_failed: fake" },
+		{ "start", 4, "start_failed: fake" },
+		{ "health", 4, "health_failed: fake" },
+		{ "health-silent", 4, "start_failed: starting step failed" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake f = { .fail_step = cases[i].step };
+		struct agent_apply a;
+
+		assert_int_equal(run(&f, &a, "ghcr.io/acme/api:1.0", ""), 0);
+		assert_int_equal(f.nreports, cases[i].nreports);
+		assert_int_equal(f.reported[f.nreports - 1], APPLY_FAILED);
+		assert_string_equal(f.reasons[f.nreports - 1], cases[i].reason);
+		for (int j = 0; j < f.nreports - 1; j++)
+			assert_string_equal(f.reasons[j], "");
+		assert_int_equal(a.state, APPLY_FAILED);
+	}
+}
+
+static void
+test_lost_report_stops(void **state)
+{
+	struct fake f = { .fail_report_at = 2 };   /* "pulling" not delivered */
+	struct agent_apply a;
+
+	(void)state;
+	assert_int_equal(run(&f, &a, "ghcr.io/acme/api:1.0", ""), -1);
+	assert_int_equal(f.nreports, 2);
+	assert_int_equal(f.calls, 1);              /* pull never ran */
+
+	struct fake g = { .fail_report_at = 1 };   /* not even "resolving" */
+	assert_int_equal(run(&g, &a, "ghcr.io/acme/api:1.0", ""), -1);
+	assert_int_equal(g.calls, 0);
+}
+
+static void
+test_pinned_digest(void **state)
+{
+	struct fake f = { 0 };
+	struct agent_apply a;
+
+	(void)state;
+	assert_int_equal(run(&f, &a, "ghcr.io/acme/api:1.0", DIGEST_B), 0);
+	assert_string_equal(f.resolved_from, DIGEST_B);
+	assert_string_equal(a.digest, DIGEST_B);
+	assert_int_equal(a.state, APPLY_RUNNING);
+}
+
+static void
+test_bad_inputs_fail_before_resolving(void **state)
+{
+	struct fake f = { 0 };
+	struct agent_apply a;
+
+	(void)state;
+	assert_int_equal(run(&f, &a, "UPPER/Case:?", ""), 0);
+	assert_int_equal(a.state, APPLY_FAILED);
+	assert_int_equal(f.calls, 0);
+	assert_true(strncmp(a.reason, "manifest_unknown:", 17) == 0);
+
+	struct fake g = { 0 };
+	assert_int_equal(run(&g, &a, "ghcr.io/acme/api:1.0", "sha256:nothex"), 0);
+	assert_int_equal(a.state, APPLY_FAILED);
+	assert_int_equal(g.calls, 0);
+
+	struct fake h = { 0 };
+	struct agent_apply_ops ops = { fake_resolve, fake_pull, fake_start,
+	    fake_health, fake_report, &h };
+	memset(&a, 0, sizeof(a));
+	a.deployment_id = "d1";
+	a.component_id = "c1/../x";
+	a.environment = "dev";
+	a.image = "ghcr.io/acme/api:1.0";
+	assert_int_equal(agent_apply_run(&a, &ops), 0);
+	assert_int_equal(a.state, APPLY_FAILED);
+	assert_true(strncmp(a.reason, "start_failed:", 13) == 0);
+	assert_int_equal(h.calls, 0);
+}
+
+static void
+test_container_name(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(agent_apply_container_name("c-1", "production", buf,
+	    sizeof(buf)), 0);
+	assert_string_equal(buf, "slipway-c-1-production");
+	assert_int_equal(agent_apply_container_name("", "dev", buf, sizeof(buf)),
+	    -1);
+	assert_int_equal(agent_apply_container_name("a b", "dev", buf,
+	    sizeof(buf)), -1);
+	assert_int_equal(agent_apply_container_name("c", "dev?x", buf,
+	    sizeof(buf)), -1);
+	assert_int_equal(agent_apply_container_name("c", NULL, buf, sizeof(buf)),
+	    -1);
+	assert_int_equal(agent_apply_container_name("ccccccccccccccccccccccc",
+	    "ddddddddddddddddddddddddddddddddddddddddd", buf, sizeof(buf)), -1);
+}
+
+#define Y 1
+#define N 0
+static void
+test_transitions(void **state)
+{
+	/* allowed[from][to] */
+	static const int allowed[5][5] = {
+		/*               RES PUL STA RUN FAI */
+		[APPLY_RESOLVING] = { N, Y, N, N, Y },
+		[APPLY_PULLING]   = { N, N, Y, N, Y },
+		[APPLY_STARTING]  = { N, N, N, Y, Y },
+		[APPLY_RUNNING]   = { N, N, N, N, N },
+		[APPLY_FAILED]    = { N, N, N, N, N },
+	};
+	struct agent_apply a;
+
+	(void)state;
+	for (int from = 0; from < 5; from++)
+		for (int to = 0; to < 5; to++) {
+			memset(&a, 0, sizeof(a));
+			a.state = (enum agent_apply_state)from;
+			assert_int_equal(agent_apply_transition(&a,
+			    (enum agent_apply_state)to), allowed[from][to] ? 0 : -1);
+			assert_int_equal(a.state, allowed[from][to] ? to : from);
+		}
+	a.state = APPLY_RESOLVING;
+	assert_int_equal(agent_apply_transition(&a, (enum agent_apply_state)9), -1);
+	assert_string_equal(agent_apply_state_name(APPLY_PULLING), "pulling");
+	assert_string_equal(agent_apply_state_name((enum agent_apply_state)9),
+	    "unknown");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_success),
+		cmocka_unit_test(test_failure_at_each_step),
+		cmocka_unit_test(test_lost_report_stops),
+		cmocka_unit_test(test_pinned_digest),
+		cmocka_unit_test(test_bad_inputs_fail_before_resolving),
+		cmocka_unit_test(test_container_name),
+		cmocka_unit_test(test_transitions),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

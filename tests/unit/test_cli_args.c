@@ -1,0 +1,119 @@
+/*
+ * test_cli_args.c: the CLI's argument parser — options with and without
+ * values, "--opt=value", "--", --json/--help anywhere, and every refusal.
+ */
+// uses: services/cli/cli_args.c
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cli/cli.h"
+
+#define SPEC "name= host= password-stdin wait timeout="
+
+static int
+parse(struct cli_args *a, char *why, const char *const *argv, int argc)
+{
+	return cli_args_parse(argc, argv, SPEC, a, why, 128);
+}
+
+static void
+test_options_and_positionals(void **state)
+{
+	const char *argv[] = { "acme", "--name", "local", "--host=127.0.0.1:5000",
+	    "--password-stdin", "--json", "extra" };
+	struct cli_args a;
+	char why[128];
+
+	(void)state;
+	assert_int_equal(parse(&a, why, argv, 7), 0);
+	assert_int_equal(a.npos, 2);
+	assert_string_equal(a.pos[0], "acme");
+	assert_string_equal(a.pos[1], "extra");
+	assert_string_equal(cli_args_get(&a, "name"), "local");
+	assert_string_equal(cli_args_get(&a, "host"), "127.0.0.1:5000");
+	assert_true(cli_args_has(&a, "password-stdin"));
+	assert_null(cli_args_get(&a, "password-stdin"));
+	assert_false(cli_args_has(&a, "wait"));
+	assert_true(a.json);
+	assert_false(a.help);
+}
+
+static void
+test_double_dash_and_help(void **state)
+{
+	const char *argv[] = { "-h", "--", "--name", "-x" };
+	struct cli_args a;
+	char why[128];
+
+	(void)state;
+	assert_int_equal(parse(&a, why, argv, 4), 0);
+	assert_true(a.help);
+	assert_int_equal(a.npos, 2);
+	assert_string_equal(a.pos[0], "--name");
+	assert_string_equal(a.pos[1], "-x");
+}
+
+static void
+test_refusals(void **state)
+{
+	static const struct {
+		int argc;
+		const char *argv[6];
+		const char *want;
+	} cases[] = {
+		{ 1, { "--bogus" }, "unknown option --bogus" },
+		{ 1, { "--nam" }, "unknown option --nam" },
+		{ 1, { "--name" }, "option --name needs a value" },
+		{ 1, { "--wait=1" }, "option --wait takes no value" },
+		{ 4, { "--name", "a", "--name", "b" }, "option --name given twice" },
+		{ 5, { "a", "b", "c", "d", "e" }, "too many arguments" },
+		{ 1, { "--a-very-long-option-name-that-is-not-in-the-spec" }, "unknown option" },
+	};
+	struct cli_args a;
+	char why[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		why[0] = '\0';
+		assert_int_equal(parse(&a, why, cases[i].argv, cases[i].argc), -1);
+		if (strstr(why, cases[i].want) == NULL)
+			fail_msg("case %zu: \"%s\", want \"%s\"", i, why, cases[i].want);
+	}
+}
+
+static void
+test_long_values(void **state)
+{
+	const char *argv[] = { "--timeout", "30" };
+	const char *bad[] = { "--timeout=0" };
+	const char *junk[] = { "--timeout", "12s" };
+	struct cli_args a;
+	char why[128];
+
+	(void)state;
+	assert_int_equal(parse(&a, why, argv, 2), 0);
+	assert_int_equal(cli_args_long(&a, "timeout", 300, 86400), 30);
+	assert_int_equal(cli_args_long(&a, "missing", 300, 86400), 300);
+	assert_int_equal(cli_args_long(&a, "timeout", 300, 10), -1);
+	assert_int_equal(parse(&a, why, bad, 1), 0);
+	assert_int_equal(cli_args_long(&a, "timeout", 300, 86400), -1);
+	assert_int_equal(parse(&a, why, junk, 2), 0);
+	assert_int_equal(cli_args_long(&a, "timeout", 300, 86400), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_options_and_positionals),
+		cmocka_unit_test(test_double_dash_and_help),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_long_values),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,487 @@
+/*
+ * test_http.c: the evhttp server end to end, over raw sockets on an
+ * ephemeral 127.0.0.1 port: routing and params, admin auth, error shapes,
+ * body and media-type checks, request ids, deferred replies (also after the
+ * client went away), probes and metrics.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "lib/http.h"
+#include "lib/log.h"
+
+#define ADMIN "s3cret-admin-token"
+
+static struct event_base *base;
+static struct http_server *srv;
+static pthread_t loop_thread;
+static int port;
+static int is_ready = 1;
+static int deferred_done;
+
+struct reply {
+	int status;
+	char head[4096];
+	char body[8192];
+};
+
+/* ---- handlers ------------------------------------------------------- */
+
+static void
+h_thing(struct http_request *req, void *ctx)
+{
+	const char *q = http_request_query(req, "q");
+
+	(void)ctx;
+	http_reply_json(req, 200, json_pack("{s:s, s:s?, s:s?}", "id",
+	    http_request_param(req, "id"), "item", http_request_param(req, "item"),
+	    "q", q));
+}
+
+static void
+h_create(struct http_request *req, void *ctx)
+{
+	json_t *body = http_request_json(req);
+
+	(void)ctx;
+	if (body == NULL)
+		return;
+	http_add_header(req, "Location", "/v1/things/1");
+	http_reply_json(req, 201, json_pack("{s:O?}", "name",
+	    json_object_get(body, "name")));
+}
+
+static void
+h_admin(struct http_request *req, void *ctx)
+{
+	(void)ctx;
+	http_reply_json(req, 200, json_pack("{s:b}", "admin", 1));
+}
+
+static void
+deferred_fire(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	http_reply_json(arg, 202, json_pack("{s:s}", "status", "later"));
+	deferred_done++;
+}
+
+static void
+h_deferred(struct http_request *req, void *ctx)
+{
+	struct timeval tv = { 0, 150 * 1000 };
+
+	(void)ctx;
+	event_base_once(base, -1, EV_TIMEOUT, deferred_fire, req, &tv);
+}
+
+static int
+ready_fn(void *ctx, char *why, size_t len)
+{
+	(void)ctx;
+	if (!is_ready)
+		snprintf(why, len, "kafka down");
+	return is_ready;
+}
+
+static const struct http_route routes[] = {
+	{ HTTP_GET, "/v1/things/{id}", h_thing, HTTP_AUTH_NONE },
+	{ HTTP_GET, "/v1/things/{id}/items/{item}", h_thing, HTTP_AUTH_NONE },
+	{ HTTP_POST, "/v1/things", h_create, HTTP_AUTH_NONE },
+	{ HTTP_GET, "/v1/admin", h_admin, HTTP_AUTH_ADMIN },
+	{ HTTP_POST, "/v1/deferred", h_deferred, HTTP_AUTH_NONE },
+};
+
+/* ---- client --------------------------------------------------------- */
+
+static int
+client_connect(void)
+{
+	struct sockaddr_in sin;
+	struct timeval tv = { 5, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+static void
+send_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return;  /* the server may close early (413) */
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Sends raw bytes and reads the whole answer (Connection: close). */
+static void
+raw(struct reply *r, const char *req, size_t len)
+{
+	static char buf[65536];
+	size_t got = 0;
+	ssize_t n;
+	char *sep;
+	int fd = client_connect();
+
+	send_all(fd, req, len);
+	while (got < sizeof(buf) - 1 &&
+	    (n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = '\0';
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(sscanf(buf, "HTTP/1.%*d %d", &r->status), 1);
+	sep = strstr(buf, "\r\n\r\n");
+	assert_non_null(sep);
+	snprintf(r->head, sizeof(r->head), "%.*s", (int)(sep - buf), buf);
+	snprintf(r->body, sizeof(r->body), "%s", sep + 4);
+}
+
+static void
+request(struct reply *r, const char *method, const char *path,
+    const char *headers, const char *body)
+{
+	char buf[32768];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%s %s HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\n%sContent-Length: %zu\r\n\r\n%s", method, path,
+	    headers != NULL ? headers : "", body != NULL ? strlen(body) : 0,
+	    body != NULL ? body : "");
+	raw(r, buf, (size_t)n);
+}
+
+static int
+has(const char *hay, const char *needle)
+{
+	return strstr(hay, needle) != NULL;
+}
+
+static void
+assert_json_error(struct reply *r, int status, const char *code)
+{
+	char want[96];
+
+	snprintf(want, sizeof(want), "\"code\":\"%s\"", code);
+	assert_int_equal(r->status, status);
+	assert_true(has(r->head, "Content-Type: application/json"));
+	assert_true(has(r->body, "{\"error\":{"));
+	if (!has(r->body, want))
+		fail_msg("body %s lacks %s", r->body, want);
+}
+
+/* ---- tests ---------------------------------------------------------- */
+
+static void
+test_healthz(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	request(&r, "GET", "/healthz", NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_true(has(r.body, "{\"status\":\"ok\"}"));
+	assert_true(has(r.head, "Content-Type: application/json"));
+	assert_true(has(r.head, "X-Request-Id: "));
+}
+
+static void
+test_readyz(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	request(&r, "GET", "/readyz", NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_true(has(r.body, "\"ready\""));
+	is_ready = 0;
+	request(&r, "GET", "/readyz", NULL, NULL);
+	is_ready = 1;
+	assert_int_equal(r.status, 503);
+	assert_true(has(r.body, "\"status\":\"not_ready\""));
+	assert_true(has(r.body, "\"reason\":\"kafka down\""));
+}
+
+static void
+test_not_found_and_method(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	request(&r, "GET", "/v1/nothing", NULL, NULL);
+	assert_json_error(&r, 404, "not_found");
+	request(&r, "GET", "/v1/things/a/b", NULL, NULL);
+	assert_json_error(&r, 404, "not_found");
+	request(&r, "GET", "/v1/things/", NULL, NULL);
+	assert_json_error(&r, 404, "not_found");
+	request(&r, "DELETE", "/v1/things/abc", NULL, NULL);
+	assert_json_error(&r, 405, "method_not_allowed");
+	request(&r, "POST", "/healthz", NULL, NULL);
+	assert_json_error(&r, 405, "method_not_allowed");
+	request(&r, "OPTIONS", "/v1/things", NULL, NULL);
+	assert_json_error(&r, 405, "method_not_allowed");
+}
+
+static void
+test_params_and_query(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	request(&r, "GET", "/v1/things/abc?q=x%20y&z=1", NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_true(has(r.body, "\"id\":\"abc\""));
+	assert_true(has(r.body, "\"q\":\"x y\""));
+	request(&r, "GET", "/v1/things/hello%20world/items/42", NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_true(has(r.body, "\"id\":\"hello world\""));
+	assert_true(has(r.body, "\"item\":\"42\""));
+	/* a decoded slash or NUL never reaches a handler as a param */
+	request(&r, "GET", "/v1/things/a%2Fb", NULL, NULL);
+	assert_true(r.status == 404 || r.status == 405);
+	request(&r, "GET", "/v1/things/a%00b", NULL, NULL);
+	assert_true(r.status == 404 || r.status == 405);
+	request(&r, "HEAD", "/v1/things/abc", NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "");
+}
+
+static void
+test_admin_auth(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	request(&r, "GET", "/v1/admin", NULL, NULL);
+	assert_json_error(&r, 401, "unauthorized");
+	assert_true(has(r.head, "WWW-Authenticate: Bearer"));
+	request(&r, "GET", "/v1/admin", "Authorization: Bearer wrong\r\n", NULL);
+	assert_json_error(&r, 401, "unauthorized");
+	request(&r, "GET", "/v1/admin", "Authorization: Basic " ADMIN "\r\n", NULL);
+	assert_json_error(&r, 401, "unauthorized");
+	request(&r, "GET", "/v1/admin", "Authorization: Bearer " ADMIN "x\r\n", NULL);
+	assert_json_error(&r, 401, "unauthorized");
+	request(&r, "GET", "/v1/admin", "Authorization: Bearer " ADMIN "\r\n", NULL);
+	assert_int_equal(r.status, 200);
+	assert_true(has(r.body, "\"admin\":true"));
+}
+
+static void
+test_json_body(void **state)
+{
+	struct reply r;
+	const char *json = "Content-Type: application/json\r\n";
+
+	(void)state;
+	request(&r, "POST", "/v1/things",
+	    "Content-Type: application/json; charset=utf-8\r\n", "{\"name\":\"n1\"}");
+	assert_int_equal(r.status, 201);
+	assert_true(has(r.body, "{\"name\":\"n1\"}"));
+	assert_true(has(r.head, "Location: /v1/things/1"));
+	request(&r, "POST", "/v1/things", "Content-Type: text/plain\r\n", "{}");
+	assert_json_error(&r, 415, "unsupported_media_type");
+	request(&r, "POST", "/v1/things", "Content-Type: application/jsonx\r\n", "{}");
+	assert_json_error(&r, 415, "unsupported_media_type");
+	request(&r, "POST", "/v1/things", NULL, "{}");
+	assert_json_error(&r, 415, "unsupported_media_type");
+	request(&r, "POST", "/v1/things", json, "{\"name\": ");
+	assert_json_error(&r, 400, "malformed_json");
+	assert_true(has(r.body, "position"));
+	request(&r, "POST", "/v1/things", json, "[1,2]");
+	assert_json_error(&r, 400, "malformed_json");
+	request(&r, "POST", "/v1/things", json, "");
+	assert_json_error(&r, 400, "malformed_json");
+	request(&r, "POST", "/v1/things", json, "{\"a\":1,\"a\":2}");
+	assert_json_error(&r, 400, "malformed_json");
+}
+
+static void
+test_body_too_large(void **state)
+{
+	static char big[16384 + 1];
+	struct reply r;
+	char buf[256];
+	int n;
+
+	(void)state;
+	memset(big, 'a', sizeof(big) - 1);
+	request(&r, "POST", "/v1/things", "Content-Type: application/json\r\n", big);
+	assert_json_error(&r, 413, "body_too_large");
+	/* declared far beyond any limit: refused without reading it */
+	n = snprintf(buf, sizeof(buf), "POST /v1/things HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{");
+	raw(&r, buf, (size_t)n);
+	assert_int_equal(r.status, 413);
+}
+
+static void
+test_chunked(void **state)
+{
+	static char req[40000];
+	struct reply r;
+	const char *hdr = "POST /v1/things HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+	    "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+	size_t len;
+	int i;
+
+	(void)state;
+	len = (size_t)snprintf(req, sizeof(req), "%s5\r\n{\"nam\r\n9\r\ne\":\"ck\"}\r\n0\r\n\r\n", hdr);
+	raw(&r, req, len);
+	assert_int_equal(r.status, 201);
+	assert_true(has(r.body, "\"ck\""));
+	len = (size_t)snprintf(req, sizeof(req), "%s", hdr);
+	for (i = 0; i < 8; i++)
+		len += (size_t)snprintf(req + len, sizeof(req) - len, "1000\r\n%4096d\r\n", 0);
+	len += (size_t)snprintf(req + len, sizeof(req) - len, "0\r\n\r\n");
+	raw(&r, req, len);
+	assert_json_error(&r, 413, "body_too_large");
+}
+
+static void
+test_request_id(void **state)
+{
+	struct reply r;
+	const char *p;
+
+	(void)state;
+	request(&r, "GET", "/healthz", "X-Request-Id: abc-123_x.y\r\n", NULL);
+	assert_true(has(r.head, "X-Request-Id: abc-123_x.y"));
+	request(&r, "GET", "/healthz", "X-Request-Id: bad id!\r\n", NULL);
+	p = strstr(r.head, "X-Request-Id: ");
+	assert_non_null(p);
+	p += strlen("X-Request-Id: ");
+	assert_int_equal(strcspn(p, "\r\n"), 36);
+	assert_int_equal(p[14], '4');
+}
+
+static void
+test_deferred(void **state)
+{
+	struct reply r;
+	int fd, i;
+	const char *req = "POST /v1/deferred HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 0\r\n\r\n";
+
+	(void)state;
+	request(&r, "POST", "/v1/deferred", NULL, NULL);
+	assert_int_equal(r.status, 202);
+	assert_true(has(r.body, "\"later\""));
+	/* the client leaves before the reply: the reply must stay safe */
+	fd = client_connect();
+	send_all(fd, req, strlen(req));
+	usleep(20 * 1000);
+	close(fd);
+	for (i = 0; i < 100 && deferred_done < 2; i++)
+		usleep(10 * 1000);
+	assert_int_equal(deferred_done, 2);
+	request(&r, "GET", "/healthz", NULL, NULL);
+	assert_int_equal(r.status, 200);
+}
+
+static void
+test_metrics(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	request(&r, "GET", "/metrics", NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_true(has(r.head, "Content-Type: text/plain"));
+	assert_true(has(r.body, "# TYPE slipway_http_requests_total counter"));
+	assert_true(has(r.body, "route=\"/v1/things/{id}\",method=\"GET\",code=\"200\""));
+	assert_true(has(r.body, "# TYPE slipway_http_request_duration_ms histogram"));
+	assert_true(has(r.body, "le=\"+Inf\""));
+}
+
+/* ---- fixture -------------------------------------------------------- */
+
+static void *
+loop_main(void *arg)
+{
+	(void)arg;
+	event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+static int
+setup(void **state)
+{
+	struct http_server_config cfg = {
+		.service = "test", .addr = "127.0.0.1", .port = 0,
+		.admin_token = ADMIN, .max_body = 1024, .timeout_s = 5,
+		.ready = ready_fn,
+	};
+	struct error err;
+
+	(void)state;
+	log_init("test-http");
+	evthread_use_pthreads();
+	base = event_base_new();
+	assert_non_null(base);
+	srv = http_server_new(base, &cfg, routes, sizeof(routes) / sizeof(routes[0]),
+	    NULL, &err);
+	if (srv == NULL)
+		fail_msg("http_server_new: %s", err.msg);
+	port = http_server_port(srv);
+	assert_true(port > 0);
+	assert_int_equal(pthread_create(&loop_thread, NULL, loop_main, NULL), 0);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	event_base_loopexit(base, NULL);
+	pthread_join(loop_thread, NULL);
+	http_server_free(srv);
+	event_base_free(base);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_healthz),
+		cmocka_unit_test(test_readyz),
+		cmocka_unit_test(test_not_found_and_method),
+		cmocka_unit_test(test_params_and_query),
+		cmocka_unit_test(test_admin_auth),
+		cmocka_unit_test(test_json_body),
+		cmocka_unit_test(test_body_too_large),
+		cmocka_unit_test(test_chunked),
+		cmocka_unit_test(test_request_id),
+		cmocka_unit_test(test_deferred),
+		cmocka_unit_test(test_metrics),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
