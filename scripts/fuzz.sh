@@ -68,13 +68,14 @@ check_toolchain() {
 
 # Compiles $1 (a .c file) to $2 unless $2 is newer than $1 and every header.
 compile() {
-	src=$1 obj=$2
-	if [ -f "$obj" ] && [ "$obj" -nt "$src" ] && [ "$obj" -nt "$OUT/.headers" ]; then
+	# POSIX sh has no locals: c_* names keep callers' variables intact.
+	c_src=$1 c_obj=$2
+	if [ -f "$c_obj" ] && [ "$c_obj" -nt "$c_src" ] && [ "$c_obj" -nt "$OUT/.headers" ]; then
 		return 0
 	fi
-	mkdir -p "$(dirname "$obj")"
+	mkdir -p "$(dirname "$c_obj")"
 	# shellcheck disable=SC2086
-	$CC $CFLAGS_BASE $SAN -fsanitize=fuzzer-no-link $INC $PKG_CFLAGS -c -o "$obj" "$src"
+	$CC $CFLAGS_BASE $SAN -fsanitize=fuzzer-no-link $INC $PKG_CFLAGS -c -o "$c_obj" "$c_src"
 }
 
 # Generated protobuf-c sources, as the Makefile makes them (never committed).
@@ -105,9 +106,9 @@ build_lib() {
 	objs=""
 	for src in services/lib/*.c "$OUT"/gen/slipway/v1/*.pb-c.c; do
 		[ -f "$src" ] || continue
-		obj="$OUT/obj/$(printf '%s' "${src%.c}" | sed "s|^$OUT/||; s|/|_|g").o"
-		if compile "$src" "$obj"; then
-			objs="$objs $obj"
+		l_obj="$OUT/obj/$(printf '%s' "${src%.c}" | sed "s|^$OUT/||; s|/|_|g").o"
+		if compile "$src" "$l_obj"; then
+			objs="$objs $l_obj"
 		else
 			log "warning: $src does not compile; left out of libslipway"
 		fi
@@ -119,17 +120,17 @@ build_lib() {
 
 # Builds one target; prints nothing, returns non-zero on failure.
 build_target() {
-	src=$1 name=$2
-	objs=""
-	for use in $(sed -n 's|^// uses: ||p' "$src"); do
-		obj="$OUT/obj/$(printf '%s' "${use%.c}" | sed 's|/|_|g').o"
-		compile "$use" "$obj" || return 1
-		objs="$objs $obj"
+	t_src=$1 t_name=$2
+	t_objs=""
+	for use in $(sed -n 's|^// uses: ||p' "$t_src"); do
+		t_obj="$OUT/obj/$(printf '%s' "${use%.c}" | sed 's|/|_|g').o"
+		compile "$use" "$t_obj" || return 1
+		t_objs="$t_objs $t_obj"
 	done
-	compile "$src" "$OUT/obj/fuzz_$name.o" || return 1
+	compile "$t_src" "$OUT/obj/fuzz_$t_name.o" || return 1
 	# shellcheck disable=SC2086
-	$CC $SAN -fsanitize=fuzzer -o "$OUT/fuzz_$name" "$OUT/obj/fuzz_$name.o" \
-	    $objs "$OUT/libslipway.a" $PKG_LIBS -lpthread
+	$CC $SAN -fsanitize=fuzzer -o "$OUT/fuzz_$t_name" "$OUT/obj/fuzz_$t_name.o" \
+	    $t_objs "$OUT/libslipway.a" $PKG_LIBS -lpthread
 }
 
 # Runs one target for SECONDS_PER seconds; returns libFuzzer's status.

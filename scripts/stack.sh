@@ -57,6 +57,7 @@ start_bg() {
 	local name=$1
 	shift
 	: >"$RUN/$name.log"
+	rm -f "$RUN/$name.pid"
 	setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RUN/$name.pid" "$@" \
 		</dev/null >>"$RUN/$name.log" 2>&1 9>&- &
 	local i

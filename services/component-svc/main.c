@@ -56,7 +56,6 @@ comp_stop(void *arg)
 	cache_free(c->cache);
 	store_free(c->db);
 	config_free(comp_vars, COMP_NVARS);
-	log_info("stopped");
 }
 
 static void

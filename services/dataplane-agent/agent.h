@@ -176,6 +176,9 @@ struct agent_ctx {
 	struct engine *engine;
 	struct agent_creds *creds;
 	struct bus_producer *producer;
+	/* The apply currently waiting for unknown credentials, and since when. */
+	char waiting_for[AGENT_ID_MAX];
+	long long waiting_since_ms;
 };
 /* Bus handler for slipway.dataplane.<dp>.commands (arg = agent_ctx). */
 enum bus_result agent_commands_handle(const struct bus_message *m, void *arg,

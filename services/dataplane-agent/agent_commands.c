@@ -9,8 +9,8 @@
  * matters while an apply WAITS for credentials it has not seen yet. That
  * wait is therefore not a blocking loop: the handler returns BUS_RETRY, the
  * event loop runs (serving the credentials consumer and HTTP probes) during
- * the bus's redelivery backoff, and after CMD_CREDS_ATTEMPTS deliveries
- * (about 10 s of backoff) the apply proceeds anonymously. Everything the
+ * the bus's redelivery backoff, and after CMD_CREDS_WAIT_MS the apply
+ * proceeds anonymously. Everything the
  * blocking part needs (credentials, producer) is owned by this thread, so
  * there are no locks and no thread hand-offs. Status reports are waited for
  * with bus_producer_poll(), which serves delivery callbacks without the loop.
@@ -28,8 +28,9 @@
 #include "metrics.h"
 #include "topics.h"
 
-/* Redeliveries spent waiting for unknown credentials (100 ms .. 5 s backoff). */
-#define CMD_CREDS_ATTEMPTS   8
+/* How long an apply waits for credentials it has not seen, and a backstop. */
+#define CMD_CREDS_WAIT_MS    10000
+#define CMD_CREDS_ATTEMPTS   200
 #define CMD_REPORT_TIMEOUT_MS 15000
 
 /* What one ApplyDeployment's steps need besides the agent_apply itself. */
@@ -300,7 +301,15 @@ cmd_apply_creds(struct agent_ctx *ag, const struct bus_message *m,
 		*have = 1;
 		return 0;
 	}
-	if (bus_message_attempt(m) < CMD_CREDS_ATTEMPTS) {
+	/* Redeliveries of the same command share one wait window. */
+	if (bus_message_attempt(m) == 1 ||
+	    strcmp(ag->waiting_for, ad->deployment_id) != 0) {
+		snprintf(ag->waiting_for, sizeof(ag->waiting_for), "%s",
+		    ad->deployment_id);
+		ag->waiting_since_ms = cmd_now_ms();
+	}
+	if (cmd_now_ms() - ag->waiting_since_ms < CMD_CREDS_WAIT_MS &&
+	    bus_message_attempt(m) < CMD_CREDS_ATTEMPTS) {
 		log_info("credentials of registry %s not known yet: waiting",
 		    ad->registry_id);
 		return -1;

@@ -160,10 +160,14 @@ agent_names(struct agent *a)
 static void
 agent_topics(struct agent *a)
 {
-	const char *const plain[] = { a->cmd_topic, TOPIC_DATAPLANE_STATUS, NULL };
+	char dlq[160];
+	/* Rejected commands go to <commands>.dlq, which nobody else creates. */
+	const char *const plain[] = { a->cmd_topic, dlq, TOPIC_DATAPLANE_STATUS,
+	    NULL };
 	const char *const compacted[] = { a->creds_topic, NULL };
 	struct error err;
 
+	snprintf(dlq, sizeof(dlq), "%s.dlq", a->cmd_topic);
 	if (bus_topic_ensure(a->cfg.brokers, plain, TOPIC_PARTITIONS, 0, 15000,
 	    &err) == -1 || bus_topic_ensure(a->cfg.brokers, compacted,
 	    TOPIC_PARTITIONS, 1, 15000, &err) == -1)
@@ -203,9 +207,11 @@ agent_start(struct agent *a, struct event_base *base)
 		fatal("SLIPWAY_DATAPLANE_KEY_FILE: %s", err.msg);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
-	a->ctx = (struct agent_ctx){ a->cfg.dataplane, a->cfg.insecure,
+	a->ctx = (struct agent_ctx){ .dataplane = a->cfg.dataplane,
+	    .insecure = a->cfg.insecure, .health_timeout_s =
 	    a->cfg.health_timeout_s > 0 ? a->cfg.health_timeout_s : 30,
-	    engine_new(a->cfg.engine_socket), agent_creds_new(&a->keys), NULL };
+	    .engine = engine_new(a->cfg.engine_socket),
+	    .creds = agent_creds_new(&a->keys) };
 	if (a->ctx.engine == NULL || a->ctx.creds == NULL)
 		fatal("out of memory");
 	agent_topics(a);

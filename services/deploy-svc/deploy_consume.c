@@ -79,7 +79,9 @@ deploy_consume_place(struct deploy *d, const struct deploy_component *comp,
 		snprintf(target->environment, sizeof(target->environment),
 		    "development");
 		target->dataplane[0] = '\0';
-		*failed = "no data plane registered";
+		*failed = d->cfg.default_dataplane[0] != '\0' ?
+		    "no data plane registered (SLIPWAY_DEFAULT_DATAPLANE names "
+		    "an unregistered one)" : "no data plane registered";
 	} else if (comp->registry_host[0] != '\0' &&
 	    !image_ref_host_equal(ref->domain, comp->registry_host)) {
 		/* Internal producers skip the webhook's check: repeat it here. */

@@ -267,9 +267,10 @@ bus_produce_raw(struct bus_producer *p, const char *topic, const void *key,
 	}
 	d->cb = cb;
 	d->arg = arg;
+	/* RD_KAFKA_V_KEY casts away const itself; MSG_F_COPY never writes. */
 	rc = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic),
 	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-	    RD_KAFKA_V_KEY(key, keylen),
+	    RD_KAFKA_V_KEY((void *)(uintptr_t)key, keylen),
 	    RD_KAFKA_V_VALUE((void *)(uintptr_t)value, value ? len : 0),
 	    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
 	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -767,8 +768,12 @@ bus_holds_revoke(struct bus_consumer *c,
 		struct bus_hold *h = bus_hold_find(c, parts->elems[i].topic,
 		    parts->elems[i].partition);
 
-		if (h != NULL)
-			bus_hold_free(h);
+		if (h == NULL)
+			continue;
+		/* Do not leave an app-level pause behind for a later owner. */
+		if (h->state != HOLD_REPLAY)
+			bus_resume_at(c, h->topic, h->partition, h->offset);
+		bus_hold_free(h);
 	}
 }
 

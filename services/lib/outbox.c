@@ -2,10 +2,11 @@
  * outbox.c: the transactional outbox and its relay.
  *
  * The relay runs on the event loop with its own connection. One pass: in a
- * transaction, lock the oldest unsent rows (SKIP LOCKED, so replicas share
- * the work without blocking each other), produce them in id order, flush,
- * mark the acknowledged ones sent, commit. Rows that were not acknowledged
- * stay unsent and go out again on the next pass; consumers dedup.
+ * transaction, take the schema's relay lock (one publisher at a time keeps
+ * per-key order across replicas), lock the oldest unsent rows, produce them
+ * in id order, flush, mark the acknowledged ones sent, commit. Rows that
+ * were not acknowledged stay unsent and go out again on the next pass;
+ * consumers dedup.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,18 @@ outbox_pass(struct outbox_relay *r, struct error *err)
 	struct outbox_batch *b;
 	int n, sent = 0;
 
+	/*
+	 * One relay at a time per schema: with SKIP LOCKED alone, two replicas
+	 * could publish rows of the same key out of order. The others skip
+	 * this pass; the lock ends with the transaction.
+	 */
+	if (store_exec(r->store, &res, "SELECT pg_try_advisory_xact_lock("
+	    "hashtext(current_schema() || '.outbox'))", 0, NULL, NULL, err) == -1)
+		return -1;
+	n = strcmp(store_result_get(res, 0, 0), "t") == 0;
+	store_result_free(res);
+	if (!n)
+		return 0;
 	if (store_exec(r->store, &res, "SELECT id, topic, key, payload, "
 	    "event_id, event_type FROM outbox WHERE sent_at IS NULL ORDER BY id "
 	    "LIMIT 200 FOR UPDATE SKIP LOCKED", 0, NULL, NULL, err) == -1)

@@ -80,7 +80,6 @@ reg_stop(void *arg)
 	store_free(c->db);
 	keyring_free(c->keyring);
 	config_free(reg_vars, REG_NVARS);
-	log_info("stopped");
 }
 
 static void

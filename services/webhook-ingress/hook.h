@@ -50,6 +50,7 @@ struct hook {
 	struct bus_consumer *consumer;
 	struct http_server *http;
 	char group[64];               /* webhook-ingress-<uuid> */
+	int stopping;                 /* shutting down: answer 503, touch no cache */
 };
 
 /* What a CI token grants: one component, in one registry. */

@@ -173,6 +173,10 @@ hook_http_on_idem(const char *stored, size_t len, void *arg)
 	json_error_t jerr;
 	json_t *body;
 
+	if (p->h->stopping) {
+		hook_http_refuse(p->req, p, "unavailable", "shutting down");
+		return;
+	}
 	if (stored != NULL &&
 	    (body = json_loadb(stored, len, 0, &jerr)) != NULL) {
 		metrics_inc("slipway_webhook_accepted_total", "replay=\"true\"");
@@ -194,7 +198,7 @@ hook_http_on_token(enum token_result res, const struct token_binding *b,
 	struct error err;
 
 	log_ctx_set("request_id", http_request_id(p->req));
-	if (res == TOKEN_UNAVAILABLE) {
+	if (res == TOKEN_UNAVAILABLE || p->h->stopping) {
 		hook_http_refuse(p->req, p, "unavailable",
 		    "token store unavailable; retry later");
 		return;

@@ -51,9 +51,9 @@ void
 hook_idempotency_get(struct hook *h, const char *cache_key,
     hook_idempotency_cb cb, void *arg)
 {
-	struct hook_idem_get *g = calloc(1, sizeof(*g));
+	struct hook_idem_get *g;
 
-	if (g == NULL) {
+	if (h->cache == NULL || (g = calloc(1, sizeof(*g))) == NULL) {
 		cb(NULL, 0, arg);
 		return;
 	}
@@ -66,5 +66,6 @@ void
 hook_idempotency_put(struct hook *h, const char *cache_key, const char *body,
     size_t len)
 {
-	cache_set(h->cache, cache_key, body, len, HOOK_IDEM_TTL_S);
+	if (h->cache != NULL)
+		cache_set(h->cache, cache_key, body, len, HOOK_IDEM_TTL_S);
 }

@@ -46,11 +46,18 @@ hook_main_stop(void *arg)
 {
 	struct hook *h = arg;
 
+	/*
+	 * Requests in flight are answered while the server still exists:
+	 * freeing the cache answers pending lookups (503), flushing the
+	 * producer delivers the ImagePushed already queued (202).
+	 */
+	h->stopping = 1;
+	cache_free(h->cache);
+	h->cache = NULL;
+	bus_producer_flush(h->producer, 5000);
 	http_server_free(h->http);
 	bus_consumer_free(h->consumer);
-	bus_producer_flush(h->producer, 5000);
 	bus_producer_free(h->producer);
-	cache_free(h->cache);
 	if (h->store != NULL)
 		store_free(h->store);
 	config_free(hook_config_vars, HOOK_NVARS);

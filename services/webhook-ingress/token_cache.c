@@ -152,6 +152,10 @@ token_cache_on_get(enum cache_status st, const char *value, size_t len,
 	struct token_lookup *l = arg;
 	struct token_binding b;
 
+	if (l->h->stopping) {
+		token_cache_finish(l, TOKEN_UNAVAILABLE, NULL);
+		return;
+	}
 	if (st == CACHE_HIT) {
 		if (hook_request_binding_parse(value, len, &b) == 0) {
 			token_cache_finish(l, TOKEN_VALID, &b);

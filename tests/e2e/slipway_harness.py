@@ -325,8 +325,7 @@ class Harness:
         if missing:
             raise HarnessError("not built: %s (run make)" % ", ".join(
                 str(self.bin / s) for s in missing))
-        if self.state.exists():
-            shutil.rmtree(self.state)
+        self._wipe_state()
         (self.state / "logs").mkdir(parents=True)
         self._stack_up()
         self.admin_token = secrets.token_urlsafe(32)
@@ -358,7 +357,25 @@ class Harness:
             self._wait_ready(s)
         self.log("harness: platform up (state %s)" % self.state)
 
-    def _stack_up(self):
+    def _wipe_state(self):
+        """Removes a previous run's state: stops a stack left running there,
+        unmounts what podman's overlay store left mounted, then deletes."""
+        if not self.state.exists():
+            return
+        if (self.state / "run").exists():
+            self._stack_env = self._stack_environ()
+            subprocess.run(["bash", "scripts/stack.sh", "down"], cwd=REPO,
+                           env=self._stack_env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=120)
+        prefix = str(self.state) + "/"
+        with open("/proc/self/mounts") as f:
+            mounts = [line.split()[1] for line in f]
+        for m in sorted((m for m in mounts if m.startswith(prefix)),
+                        key=len, reverse=True):
+            subprocess.run(["umount", "-l", m], stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.state)
+
+    def _stack_environ(self):
         env = dict(os.environ)
         env.update({
             "SLIPWAY_STATE": str(self.state),
@@ -368,6 +385,10 @@ class Harness:
             "SLIPWAY_REDIS_PORT": str(self.ports["redis"]),
             "SLIPWAY_REGISTRY_PORT": str(self.ports["registry"]),
         })
+        return env
+
+    def _stack_up(self):
+        env = self._stack_environ()
         self._stack_env = env
         self.stack_up = True   # so stop() runs "down" even after a partial up
         t0 = time.monotonic()

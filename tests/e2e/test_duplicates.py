@@ -42,3 +42,11 @@ def test_duplicate_bus_delivery_gives_one_deployment(slipway, org, project,
     time.sleep(1.5)
     ids = [d["id"] for d in slipway.deployments(comp["id"])]
     assert ids == [request_id], ids
+
+    # The copy must have been skipped, not left failing: a consumer stuck
+    # retrying it would block the next push on the same partition (same key).
+    tok = slipway.create_token(comp["id"])
+    status, body = slipway.hook(tok["token"], {"tag": "v2"})
+    assert status == 202, body
+    slipway.wait_deployment(body["request_id"], "running", timeout=90)
+    slipway.wait_deployment(request_id, "superseded", timeout=30)

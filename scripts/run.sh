@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# `make run`: brings the local stack up, starts the five services in the
+# background with their output prefixed by name in this terminal, registers
+# the data plane `local`, prints a walkthrough and stays in the foreground.
+# Ctrl-C stops the services, removes the data-plane containers and takes the
+# stack down.
+#
+# Binaries come from ${SLIPWAY_BUILD:-build}/bin. The services listen on
+# SLIPWAY_RUN_PORT_BASE (8080) + 0..4: webhook-ingress, registry-svc,
+# component-svc, deploy-svc, dataplane-agent (the defaults of internals.md).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+cd "$REPO"
+BIN=$(cd "${SLIPWAY_BUILD:-build}/bin" && pwd)
+STATE=${SLIPWAY_STATE:-$REPO/.state}
+mkdir -p "$STATE"
+STATE=$(cd "$STATE" && pwd)
+export SLIPWAY_STATE=$STATE
+BASE=${SLIPWAY_RUN_PORT_BASE:-8080}
+DEMO_PORT=${SLIPWAY_DEMO_PORT:-9090}
+READY_TIMEOUT=${SLIPWAY_READY_TIMEOUT_S:-60}
+
+SERVICES=(registry-svc component-svc deploy-svc webhook-ingress dataplane-agent)
+declare -A PORT=([webhook-ingress]=$BASE [registry-svc]=$((BASE + 1))
+	[component-svc]=$((BASE + 2)) [deploy-svc]=$((BASE + 3)) [dataplane-agent]=$((BASE + 4)))
+declare -A PID=()
+
+say() { printf 'run: %s\n' "$*"; }
+
+# --- shutdown ------------------------------------------------------------------
+
+STOPPING=0
+# stop_all: SIGTERM to every service, SIGKILL after 10 s, then the stack
+# (whose `down` removes the slipway.managed containers first).
+stop_all() {
+	((STOPPING)) && return
+	STOPPING=1
+	trap '' INT TERM
+	echo
+	say "stopping services"
+	local s i alive
+	for s in "${!PID[@]}"; do kill -TERM "${PID[$s]}" 2>/dev/null || true; done
+	for ((i = 0; i < 100; i++)); do
+		alive=0
+		for s in "${!PID[@]}"; do kill -0 "${PID[$s]}" 2>/dev/null && alive=1; done
+		((alive)) || break
+		sleep 0.1
+	done
+	for s in "${!PID[@]}"; do
+		if kill -0 "${PID[$s]}" 2>/dev/null; then
+			say "$s did not stop in 10s, killing"
+			kill -KILL "${PID[$s]}" 2>/dev/null || true
+		fi
+	done
+	wait 2>/dev/null || true
+	bash "$HERE/stack.sh" down || true
+}
+
+fail() {
+	say "error: $*" >&2
+	stop_all
+	exit 1
+}
+
+trap 'stop_all; exit 130' INT
+trap 'stop_all; exit 143' TERM
+
+# --- secrets and keys -------------------------------------------------------------
+
+admin_token() {
+	if [[ -n ${SLIPWAY_ADMIN_TOKEN:-} ]]; then
+		return
+	fi
+	if [[ ! -s $STATE/admin-token ]]; then
+		(umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$STATE/admin-token")
+	fi
+	SLIPWAY_ADMIN_TOKEN=$(<"$STATE/admin-token")
+	export SLIPWAY_ADMIN_TOKEN
+}
+
+# kek_file writes the registry-svc keyring once; "1:<base64 of 32 bytes>" is
+# the same format keygen-kek writes, used when the subcommand fails.
+kek_file() {
+	KEK=$STATE/kek
+	[[ -s $KEK ]] && return
+	if ! timeout 10 "$BIN/registry-svc" keygen-kek --out "$KEK" >/dev/null 2>&1 || [[ ! -s $KEK ]]; then
+		(umask 077 && printf '1:%s\n' "$(head -c 32 /dev/urandom | base64 -w0)" >"$KEK")
+	fi
+	chmod 0600 "$KEK"
+}
+
+# dataplane_key writes the agent's keypair once and sets DP_PUBLIC_KEY.
+dataplane_key() {
+	DP_KEY=$STATE/dataplane.key
+	if [[ ! -s $DP_KEY ]]; then
+		"$BIN/dataplane-agent" keygen --out "$DP_KEY" >/dev/null || fail "dataplane-agent keygen failed"
+	fi
+	DP_PUBLIC_KEY=$(sed -n 's/.*"public_key" *: *"\([^"]*\)".*/\1/p' "$DP_KEY")
+	[[ -n $DP_PUBLIC_KEY ]] || fail "no public_key in $DP_KEY"
+}
+
+# --- services -------------------------------------------------------------------
+
+# service_env NAME prints the environment lines of one service.
+service_env() {
+	echo "SLIPWAY_HTTP_PORT=${PORT[$1]}"
+	case $1 in
+	webhook-ingress)
+		echo "SLIPWAY_PG_URL=$SLIPWAY_PG_WEBHOOK_URL"
+		echo "SLIPWAY_DEPLOY_URL=http://127.0.0.1:${PORT[deploy-svc]}"
+		;;
+	registry-svc) echo "SLIPWAY_KEK_FILE=$KEK" ;;
+	dataplane-agent)
+		echo "SLIPWAY_DATAPLANE=local"
+		echo "SLIPWAY_DATAPLANE_KEY_FILE=$DP_KEY"
+		;;
+	esac
+}
+
+# start_service NAME: output prefixed with the name; the prefixer ignores
+# SIGINT so a Ctrl-C does not cut a service's stdout while it shuts down.
+start_service() {
+	local name=$1 pad
+	pad=$(printf '%-16s|' "$name")
+	local -a env
+	mapfile -t env < <(service_env "$name")
+	env "${env[@]}" setsid "$BIN/$name" \
+		> >(trap '' INT TERM; exec sed -u "s/^/$pad /") 2>&1 </dev/null &
+	PID[$name]=$!
+}
+
+# wait_ready NAME: polls GET /readyz until 200.
+wait_ready() {
+	local name=$1 deadline=$((SECONDS + READY_TIMEOUT))
+	until curl -sf -o /dev/null "http://127.0.0.1:${PORT[$name]}/readyz"; do
+		kill -0 "${PID[$name]}" 2>/dev/null || fail "$name exited during start-up (see its output above)"
+		((SECONDS < deadline)) || fail "$name not ready after ${READY_TIMEOUT}s (GET /readyz on :${PORT[$name]})"
+		sleep 0.3
+	done
+	say "$name ready on 127.0.0.1:${PORT[$name]}"
+}
+
+register_dataplane() {
+	"$BIN/slipway" dataplane add local --public-key "$DP_PUBLIC_KEY" >/dev/null ||
+		fail "slipway dataplane add local failed"
+	say "data plane 'local' registered"
+}
+
+# --- walkthrough -------------------------------------------------------------------
+
+walkthrough() {
+	local ep=$STATE/endpoints.yaml urls=""
+	cat >"$ep" <<EOF
+version: 0.1
+endpoints:
+  - name: web
+    port: $DEMO_PORT
+    type: REST
+    networkVisibility: Public
+    context: /
+EOF
+	if ((BASE != 8080)); then
+		urls="export SLIPWAY_URL_WEBHOOK=http://127.0.0.1:${PORT[webhook-ingress]} SLIPWAY_URL_REGISTRY=http://127.0.0.1:${PORT[registry-svc]} SLIPWAY_URL_COMPONENT=http://127.0.0.1:${PORT[component-svc]} SLIPWAY_URL_DEPLOY=http://127.0.0.1:${PORT[deploy-svc]}
+"
+	fi
+	local J="python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])'"
+	cat <<EOF
+
+================ Slipway is running (Ctrl-C stops everything) ================
+In another terminal, from $REPO:
+
+export SLIPWAY_ADMIN_TOKEN=$SLIPWAY_ADMIN_TOKEN
+${urls}export PATH=$BIN:\$PATH
+
+REG=\$(slipway registry add acme --name local --host $SLIPWAY_REGISTRY_HOST --username $SLIPWAY_REGISTRY_USER --password-stdin --json <<< '$SLIPWAY_REGISTRY_PASSWORD' | $J id)
+
+COMP=\$(slipway component create acme shop --name hello --type service --registry \$REG --image $SLIPWAY_REGISTRY_HOST/demo/hello:v1 --endpoints $ep --json | $J id)
+
+TOKEN=\$(slipway token create \$COMP --name ci --json | $J token)
+
+DEP=\$(curl -s -X POST http://127.0.0.1:${PORT[webhook-ingress]}/v1/hooks/deploy -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -d '{"image":"$SLIPWAY_DEMO_IMAGE"}' | $J request_id)
+
+slipway deploy status \$DEP --wait
+
+curl http://127.0.0.1:$DEMO_PORT/        # -> hello from slipway demo v1
+
+(then push v2 the same way with "image": "$SLIPWAY_REGISTRY_HOST/demo/hello:v2")
+==============================================================================
+EOF
+}
+
+# --- main -----------------------------------------------------------------------
+
+main() {
+	local s
+	for s in "${SERVICES[@]}" slipway; do
+		[[ -x $BIN/$s ]] || { say "error: $BIN/$s missing (run make)" >&2; exit 1; }
+	done
+	bash "$HERE/stack.sh" up || { say "error: stack up failed" >&2; exit 1; }
+	# shellcheck disable=SC1091
+	. "$STATE/stack.env"
+	export SLIPWAY_URL_WEBHOOK=http://127.0.0.1:${PORT[webhook-ingress]}
+	export SLIPWAY_URL_REGISTRY=http://127.0.0.1:${PORT[registry-svc]}
+	export SLIPWAY_URL_COMPONENT=http://127.0.0.1:${PORT[component-svc]}
+	export SLIPWAY_URL_DEPLOY=http://127.0.0.1:${PORT[deploy-svc]}
+	admin_token
+	kek_file
+	dataplane_key
+	for s in "${SERVICES[@]}"; do start_service "$s"; done
+	# The agent's readiness may need its data plane registered, which needs
+	# deploy-svc: the agent is waited for last.
+	for s in registry-svc component-svc deploy-svc webhook-ingress; do wait_ready "$s"; done
+	register_dataplane
+	wait_ready dataplane-agent
+	walkthrough
+	supervise
+}
+
+# supervise reports a service that exits on its own; the others keep running
+# until Ctrl-C.
+supervise() {
+	local s
+	declare -A gone=()
+	while :; do
+		for s in "${SERVICES[@]}"; do
+			if [[ -z ${gone[$s]:-} ]] && ! kill -0 "${PID[$s]}" 2>/dev/null; then
+				gone[$s]=1
+				say "warning: $s exited; the others keep running (Ctrl-C to stop)"
+			fi
+		done
+		sleep 1 &
+		wait $! || true
+	done
+}
+
+main "$@"

@@ -1,0 +1,361 @@
+/*
+ * test_bus_mock.c: bus.c against librdkafka's in-process mock cluster, for
+ * the faults a real broker will not produce on demand:
+ *   - a produce that meets transient broker errors (and a broker that is
+ *     down for a while) is retried and finally acknowledged;
+ *   - a handler answering BUS_RETRY gets the same message again, later
+ *     messages of the partition wait, and no offset is stored for it: a new
+ *     consumer of the group starts at that message again;
+ *   - BUS_REJECT sends the message to <topic>.dlq with the dlq-* headers and
+ *     the original ones, then the offset moves on.
+ * The mock cluster is for fault injection in this binary only.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "bus.h"
+
+#define API_PRODUCE 0    /* Kafka protocol ApiKey of Produce */
+
+struct fixture {
+	rd_kafka_t *mrk;                    /* owns the mock cluster */
+	rd_kafka_mock_cluster_t *mc;
+	char brokers[256];
+	struct event_base *base;
+	struct bus_producer *p;
+};
+
+/* --- helpers ------------------------------------------------------------ */
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs the loop until *v >= want or the deadline passes. */
+static int
+run_until(struct event_base *base, const int *v, int want, int timeout_ms)
+{
+	long end = now_ms() + timeout_ms;
+
+	while (*v < want && now_ms() < end) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		usleep(2000);
+	}
+	return *v >= want;
+}
+
+static void
+run_for(struct event_base *base, int ms)
+{
+	static const int never = 0;
+
+	(void)run_until(base, &never, 1, ms);
+}
+
+struct delivery {
+	int done;
+	int ok;
+};
+
+static void
+on_delivery(int ok, const char *errstr, void *arg)
+{
+	struct delivery *d = arg;
+
+	(void)errstr;
+	d->ok = ok;
+	d->done = 1;
+}
+
+static int
+produce_wait(struct fixture *f, const char *topic, const char *key,
+    const char *value, int timeout_ms)
+{
+	struct bus_header hdr = { "x-origin", "test" };
+	struct delivery d = { 0, 0 };
+	struct error err;
+
+	assert_int_equal(bus_produce(f->p, topic, key, value, strlen(value),
+	    &hdr, 1, on_delivery, &d, &err), 0);
+	assert_true(run_until(f->base, &d.done, 1, timeout_ms));
+	return d.ok;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char errstr[256];
+	struct error err;
+
+	assert_non_null(f);
+	rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof(errstr));
+	f->mrk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	assert_non_null(f->mrk);
+	f->mc = rd_kafka_mock_cluster_new(f->mrk, 1);
+	assert_non_null(f->mc);
+	snprintf(f->brokers, sizeof(f->brokers), "%s",
+	    rd_kafka_mock_cluster_bootstraps(f->mc));
+	f->base = event_base_new();
+	f->p = bus_producer_new(f->base, f->brokers, "test", &err);
+	assert_non_null(f->p);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	bus_producer_free(f->p);
+	event_base_free(f->base);
+	rd_kafka_mock_cluster_destroy(f->mc);
+	rd_kafka_destroy(f->mrk);
+	free(f);
+	return 0;
+}
+
+/* --- producer ----------------------------------------------------------- */
+
+static void
+test_produce_through_transient_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(rd_kafka_mock_topic_create(f->mc, "t.produce", 1, 1), 0);
+	/* Warm up: the idempotent producer gets its PID first. */
+	assert_true(produce_wait(f, "t.produce", "k", "warm", 10000));
+	rd_kafka_mock_push_request_errors(f->mc, API_PRODUCE, 3,
+	    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+	    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+	    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+	assert_true(produce_wait(f, "t.produce", "k", "v1", 15000));
+}
+
+static void
+test_produce_while_broker_down(void **state)
+{
+	struct fixture *f = *state;
+	struct delivery d = { 0, 0 };
+	struct error err;
+
+	assert_int_equal(rd_kafka_mock_topic_create(f->mc, "t.down", 1, 1), 0);
+	assert_true(produce_wait(f, "t.down", "k", "warm", 10000));
+	rd_kafka_mock_broker_set_down(f->mc, 1);
+	assert_int_equal(bus_produce(f->p, "t.down", "k", "v", 1, NULL, 0,
+	    on_delivery, &d, &err), 0);
+	run_for(f->base, 700);
+	assert_int_equal(d.done, 0);   /* still waiting, not failed */
+	rd_kafka_mock_broker_set_up(f->mc, 1);
+	assert_true(run_until(f->base, &d.done, 1, 15000));
+	assert_true(d.ok);
+}
+
+/* --- consumer ----------------------------------------------------------- */
+
+struct seen {
+	int n;
+	char keys[16][16];
+	int64_t offsets[16];
+	int attempts[16];
+	enum bus_result (*verdict)(const struct bus_message *, struct error *);
+};
+
+static enum bus_result
+record(const struct bus_message *m, void *arg, struct error *reason)
+{
+	struct seen *s = arg;
+
+	if (s->n < 16) {
+		snprintf(s->keys[s->n], sizeof(s->keys[0]), "%s", bus_message_key(m));
+		s->offsets[s->n] = bus_message_offset(m);
+		s->attempts[s->n] = bus_message_attempt(m);
+	}
+	s->n++;
+	return s->verdict(m, reason);
+}
+
+static enum bus_result
+always_retry(const struct bus_message *m, struct error *reason)
+{
+	(void)m;
+	(void)reason;
+	return BUS_RETRY;
+}
+
+/* "retry" twice, then done; "bad" rejected; everything else done. */
+static enum bus_result
+mixed(const struct bus_message *m, struct error *reason)
+{
+	const char *k = bus_message_key(m);
+
+	if (strcmp(k, "retry") == 0 && bus_message_attempt(m) < 3)
+		return BUS_RETRY;
+	if (strcmp(k, "bad") == 0) {
+		error_set(reason, "bad_envelope", "", "test rejects %s", k);
+		return BUS_REJECT;
+	}
+	return BUS_DONE;
+}
+
+static enum bus_result
+done(const struct bus_message *m, struct error *reason)
+{
+	(void)m;
+	(void)reason;
+	return BUS_DONE;
+}
+
+static struct bus_consumer *
+consume(struct fixture *f, const char *group, const char *topic,
+    struct seen *s)
+{
+	const char *topics[] = { topic, NULL };
+	struct bus_consumer_config cfg = { .brokers = f->brokers,
+	    .group = group, .topics = topics, .dlq = f->p };
+	struct error err;
+	struct bus_consumer *c = bus_consumer_new(f->base, &cfg, record, s, &err);
+
+	assert_non_null(c);
+	return c;
+}
+
+static int64_t
+committed(struct fixture *f, const char *group, const char *topic)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_topic_partition_list_t *l;
+	char errstr[256];
+	rd_kafka_t *rk;
+	int64_t off;
+
+	rd_kafka_conf_set(conf, "bootstrap.servers", f->brokers, errstr,
+	    sizeof(errstr));
+	rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr));
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	assert_non_null(rk);
+	l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, 0);
+	assert_int_equal(rd_kafka_committed(rk, l, 10000), 0);
+	off = l->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	return off;
+}
+
+static void
+test_retry_redelivers_and_stores_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct seen a = { .verdict = always_retry }, b = { .verdict = mixed };
+	struct seen dlq = { .verdict = done };
+	struct bus_consumer *c;
+	const char *keys[] = { "retry", "bad", "after" };
+
+	assert_int_equal(rd_kafka_mock_topic_create(f->mc, "t.cons", 1, 1), 0);
+	assert_int_equal(rd_kafka_mock_topic_create(f->mc, "t.cons.dlq", 1, 1), 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(produce_wait(f, "t.cons", keys[i], "v", 10000));
+
+	/* A: the first message is retried with backoff; nothing moves on. */
+	c = consume(f, "g1", "t.cons", &a);
+	assert_true(run_until(f->base, &a.n, 3, 20000));
+	for (int i = 0; i < 3; i++) {
+		assert_string_equal(a.keys[i], "retry");
+		assert_int_equal(a.offsets[i], 0);
+		assert_int_equal(a.attempts[i], i + 1);
+	}
+	bus_consumer_free(c);   /* commits stored offsets: there are none */
+	assert_true(committed(f, "g1", "t.cons") < 0);
+
+	/* B: the group starts at the retried message again. */
+	c = consume(f, "g1", "t.cons", &b);
+	assert_true(run_until(f->base, &b.n, 5, 20000));
+	run_for(f->base, 300);
+	assert_int_equal(b.n, 5);   /* retry x3, bad, after */
+	assert_string_equal(b.keys[0], "retry");
+	assert_int_equal(b.offsets[0], 0);
+	assert_int_equal(b.attempts[2], 3);
+	assert_string_equal(b.keys[3], "bad");
+	assert_string_equal(b.keys[4], "after");
+	assert_true(bus_consumer_ready(c));
+	bus_consumer_free(c);
+	assert_int_equal(committed(f, "g1", "t.cons"), 3);
+
+	/* The rejected message is in the DLQ (read without a group). */
+	c = consume(f, NULL, "t.cons.dlq", &dlq);
+	assert_true(run_until(f->base, &dlq.n, 1, 10000));
+	assert_string_equal(dlq.keys[0], "bad");
+	bus_consumer_free(c);
+}
+
+/* The DLQ message carries the dlq-* headers and the original ones. */
+static char hdr_dump[256];
+
+static enum bus_result
+dump_headers(const struct bus_message *m, struct error *reason)
+{
+	(void)reason;
+	snprintf(hdr_dump, sizeof(hdr_dump), "%s|%s|%s|%s|%s",
+	    bus_message_header(m, "dlq-error"),
+	    bus_message_header(m, "dlq-partition"),
+	    bus_message_header(m, "dlq-offset"),
+	    bus_message_header(m, "dlq-attempts"),
+	    bus_message_header(m, "x-origin"));
+	return BUS_DONE;
+}
+
+static void
+test_dlq_headers(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { .verdict = mixed }, d = { .verdict = dump_headers };
+	struct bus_consumer *c;
+
+	assert_int_equal(rd_kafka_mock_topic_create(f->mc, "t.rej", 1, 1), 0);
+	assert_int_equal(rd_kafka_mock_topic_create(f->mc, "t.rej.dlq", 1, 1), 0);
+	assert_true(produce_wait(f, "t.rej", "bad", "payload", 10000));
+	c = consume(f, NULL, "t.rej", &s);
+	assert_true(run_until(f->base, &s.n, 1, 10000));
+	bus_consumer_free(c);
+	c = consume(f, NULL, "t.rej.dlq", &d);
+	assert_true(run_until(f->base, &d.n, 1, 10000));
+	assert_string_equal(hdr_dump, "test rejects bad|0|0|1|test");
+	bus_consumer_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_produce_through_transient_errors,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_produce_while_broker_down,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dlq_headers, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_retry_redelivers_and_stores_nothing, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
