@@ -169,13 +169,15 @@ EOF
 	cat <<EOF
 
 ================ Slipway is running (Ctrl-C stops everything) ================
-In another terminal, from $REPO:
+In another terminal, from $REPO (a second \`make run\` on the same state keeps
+the registry: then take its id from \`slipway registry list acme\`):
 
 export SLIPWAY_ADMIN_TOKEN=$SLIPWAY_ADMIN_TOKEN
 ${urls}export PATH=$BIN:\$PATH
 
 REG=\$(slipway registry add acme --name local --host $SLIPWAY_REGISTRY_HOST --username $SLIPWAY_REGISTRY_USER --password-stdin --json <<< '$SLIPWAY_REGISTRY_PASSWORD' | $J id)
 
+sleep 1   # component-svc learns of the registry from Kafka (else 422 unknown_registry)
 COMP=\$(slipway component create acme shop --name hello --type service --registry \$REG --image $SLIPWAY_REGISTRY_HOST/demo/hello:v1 --endpoints $ep --json | $J id)
 
 TOKEN=\$(slipway token create \$COMP --name ci --json | $J token)

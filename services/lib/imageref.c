@@ -299,6 +299,7 @@ name_parse(const char *name, struct image_ref *out, struct error *err)
 {
 	const char *slash = strchr(name, '/'), *path = name, *why;
 	size_t dlen;
+	int official;
 
 	if (slash != NULL && first_is_domain(name, (size_t)(slash - name))) {
 		dlen = (size_t)(slash - name);
@@ -322,18 +323,14 @@ name_parse(const char *name, struct image_ref *out, struct error *err)
 		error_set(err, "invalid_image", "image", "%s", why);
 		return -1;
 	}
-	if (strcmp(out->domain, "docker.io") == 0 && strchr(path, '/') == NULL)
-		snprintf(out->path, sizeof(out->path), "library/%.*s",
-		    (int)(sizeof(out->path) - 9), path);
-	else
-		snprintf(out->path, sizeof(out->path), "%.*s",
-		    (int)(sizeof(out->path) - 1), path);
-	if (strlen(out->domain) + 1 + strlen(path) +
-	    (strcmp(out->path, path) != 0 ? 8 : 0) > NAME_TOTAL_MAX) {
+	/* Docker Hub's official images live under "library/". */
+	official = strcmp(out->domain, "docker.io") == 0 && strchr(path, '/') == NULL;
+	if (strlen(out->domain) + 1 + (official ? 8 : 0) + strlen(path) > NAME_TOTAL_MAX) {
 		error_set(err, "invalid_image", "image",
 		    "repository name must not be more than %d characters", NAME_TOTAL_MAX);
 		return -1;
 	}
+	snprintf(out->path, sizeof(out->path), "%s%s", official ? "library/" : "", path);
 	return 0;
 }
 

@@ -23,14 +23,21 @@
 #define OUTBOX_BATCH        200
 #define OUTBOX_FLUSH_MS     5000
 #define OUTBOX_PURGE_EVERY  60    /* seconds between deletes of old rows */
+#define OUTBOX_BACKOFF_MIN  1000  /* ms after a failed pass, doubling */
+#define OUTBOX_BACKOFF_MAX  30000
 
 struct outbox_relay {
 	struct event_base *base;
 	struct store *store;
 	struct bus_producer *producer;
-	struct event *timer;    /* the periodic pass */
-	struct event *kick;     /* a pass soon, after a commit */
-	struct timeval interval;
+	struct event *timer;    /* the next pass */
+	int interval_ms;
+	/*
+	 * A pass blocks the loop for up to the flush timeout while Kafka or
+	 * Postgres is down; after a failure the relay waits backoff_ms (and
+	 * ignores kicks) so the rest of the service keeps answering.
+	 */
+	int backoff_ms;
 	time_t last_purge;
 };
 
@@ -189,7 +196,11 @@ outbox_pass(struct outbox_relay *r, struct error *err)
 		for (int i = 0; i < n; i++)
 			sent += b->rows[i].delivered;
 	outbox_batch_release(b);
-	return err->code[0] ? -1 : sent;
+	if (err->code[0] == '\0' && sent < n)
+		error_set(err, "unavailable", "", "%d of %d rows not delivered",
+		    n - sent, n);
+	/* Commit what was delivered even when some rows were not. */
+	return err->code[0] && strcmp(err->code, "unavailable") != 0 ? -1 : sent;
 }
 
 /* Deletes rows sent more than an hour ago, at most once a minute. */
@@ -207,38 +218,63 @@ outbox_purge(struct outbox_relay *r)
 		log_warnx("outbox purge failed: %s", err.msg);
 }
 
-static void
+/* One pass; returns rows sent, or -1 when the relay should back off. */
+static int
 outbox_run(struct outbox_relay *r)
 {
 	struct error err;
 	int sent;
 
 	error_clear(&err);
+	/* Still failing and the producer has not drained: do not pile on. */
+	if (r->backoff_ms > 0 && bus_producer_flush(r->producer, 0) != 0)
+		return -1;
 	if (store_begin(r->store, &err) == -1) {
 		log_warnx("outbox relay: %s", err.msg);
-		return;
+		return -1;
 	}
 	sent = outbox_pass(r, &err);
 	if (sent == -1 || store_commit(r->store, &err) == -1) {
 		log_warnx("outbox relay pass failed: %s", err.msg);
 		store_rollback(r->store);
-		return;
+		return -1;
 	}
-	if (sent > 0) {
+	if (sent > 0)
 		log_debug("outbox relay published %d rows", sent);
-		/* A full batch suggests more are waiting: go again at once. */
-		if (sent == OUTBOX_BATCH)
-			outbox_relay_kick(r);
-	}
 	outbox_purge(r);
+	return err.code[0] ? -1 : sent;
+}
+
+static void
+outbox_schedule(struct outbox_relay *r, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(r->timer, &tv);
 }
 
 static void
 outbox_on_event(evutil_socket_t fd, short what, void *arg)
 {
+	struct outbox_relay *r = arg;
+	int sent;
+
 	(void)fd;
 	(void)what;
-	outbox_run(arg);
+	sent = outbox_run(r);
+	if (sent == -1) {
+		r->backoff_ms = r->backoff_ms == 0 ? OUTBOX_BACKOFF_MIN :
+		    r->backoff_ms * 2;
+		if (r->backoff_ms > OUTBOX_BACKOFF_MAX)
+			r->backoff_ms = OUTBOX_BACKOFF_MAX;
+		outbox_schedule(r, r->backoff_ms);
+		return;
+	}
+	if (r->backoff_ms > 0)
+		log_info("outbox relay recovered");
+	r->backoff_ms = 0;
+	/* A full batch suggests more are waiting: go again at once. */
+	outbox_schedule(r, sent == OUTBOX_BATCH ? 0 : r->interval_ms);
 }
 
 struct outbox_relay *
@@ -254,34 +290,26 @@ outbox_relay_new(struct event_base *base, const char *conninfo,
 	}
 	r->base = base;
 	r->producer = p;
-	if (interval_ms <= 0)
-		interval_ms = 1000;
-	r->interval.tv_sec = interval_ms / 1000;
-	r->interval.tv_usec = (interval_ms % 1000) * 1000;
+	r->interval_ms = interval_ms > 0 ? interval_ms : 1000;
 	if ((r->store = store_new(conninfo, schema, err)) == NULL) {
 		free(r);
 		return NULL;
 	}
-	r->timer = event_new(base, -1, EV_PERSIST, outbox_on_event, r);
-	r->kick = evtimer_new(base, outbox_on_event, r);
-	if (r->timer == NULL || r->kick == NULL) {
+	if ((r->timer = evtimer_new(base, outbox_on_event, r)) == NULL) {
 		error_set(err, "internal", "", "cannot create relay events");
 		outbox_relay_free(r);
 		return NULL;
 	}
-	event_add(r->timer, &r->interval);
-	outbox_relay_kick(r);
+	outbox_schedule(r, 0);
 	return r;
 }
 
 void
 outbox_relay_kick(struct outbox_relay *r)
 {
-	static const struct timeval now = { 0, 0 };
-
-	/* A zero timer rather than event_active: several kicks fold into one. */
-	if (r != NULL && !evtimer_pending(r->kick, NULL))
-		evtimer_add(r->kick, &now);
+	/* Moving the one timer to now folds several kicks into one pass. */
+	if (r != NULL && r->backoff_ms == 0)
+		outbox_schedule(r, 0);
 }
 
 void
@@ -291,8 +319,6 @@ outbox_relay_free(struct outbox_relay *r)
 		return;
 	if (r->timer != NULL)
 		event_free(r->timer);
-	if (r->kick != NULL)
-		event_free(r->kick);
 	store_free(r->store);
 	free(r);
 }

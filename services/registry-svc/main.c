@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <curl/curl.h>
 #include "registry.h"
 #include "bus.h"
 #include "config.h"
@@ -80,6 +81,7 @@ reg_stop(void *arg)
 	store_free(c->db);
 	keyring_free(c->keyring);
 	config_free(reg_vars, REG_NVARS);
+	curl_global_cleanup();
 }
 
 static void
@@ -123,6 +125,8 @@ main(int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "keygen-kek") == 0)
 		reg_keygen(argc, argv);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatal("curl_global_init failed");
 	ctx.base = service_init("registry-svc");
 	config_main(argc, argv, reg_vars, REG_NVARS);
 	log_set_debug(ctx.cfg.debug);

@@ -220,25 +220,23 @@ reg_http_delete(struct http_request *req, void *arg)
 	http_reply_empty(req, 204);
 }
 
-/* Checking a registry from the control plane is not implemented yet. */
+/* Tests reachability and login; the probe replies later (reg_probe.c). */
 static void
 reg_http_test(struct http_request *req, void *arg)
 {
 	struct reg_ctx *ctx = arg;
+	struct reg_row row;
 	const char *org, *id;
 	struct error err;
-	json_t *o;
 
+	memset(&row, 0, sizeof(row));
 	if ((org = reg_http_org(req)) == NULL || (id = reg_http_id(req)) == NULL)
 		return;
-	if ((o = reg_store_get(ctx->db, org, id, &err)) == NULL) {
+	if (reg_store_secret(ctx->db, org, id, &row, &err) < 0)
 		reg_http_store_error(req, &err);
-		return;
-	}
-	json_decref(o);
-	http_reply_error(req, 501, "not_implemented", "",
-	    "testing a registry from the control plane is not implemented yet; "
-	    "a deployment reports unauthorized: or registry_unreachable: instead");
+	else
+		reg_probe_start(ctx, req, &row);
+	free(row.secret);
 }
 
 static const struct http_route reg_routes[] = {

@@ -206,6 +206,30 @@ reg_store_rows(struct store *s, struct reg_row **out, size_t *n,
 	return 0;
 }
 
+int
+reg_store_secret(struct store *s, const char *org, const char *id,
+    struct reg_row *row, struct error *err)
+{
+	const char *v[] = { id, org };
+	struct store_result *r;
+	int found;
+
+	if (store_exec(s, &r, "SELECT id, org, host, auth_type, secret FROM "
+	    "registry.registries WHERE id = $1 AND org = $2", 2, v, NULL, err) < 0)
+		return -1;
+	found = store_result_rows(r) == 1;
+	if (found) {
+		reg_store_fill_row(r, 0, row);
+		row->secret = store_result_bytes(r, 0, 4, &row->secret_len);
+	}
+	store_result_free(r);
+	if (!found)
+		error_set(err, "not_found", "", "no registry %s in org %s", id, org);
+	else if (row->secret == NULL)
+		error_set(err, "internal", "", "registry %s has no secret", id);
+	return found && row->secret != NULL ? 0 : -1;
+}
+
 void
 reg_store_rows_free(struct reg_row *rows, size_t n)
 {

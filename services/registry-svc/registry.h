@@ -148,6 +148,14 @@ int reg_events_tombstone(struct store *s, const struct reg_dataplane *dp,
 struct bus_consumer *reg_events_consumer_new(struct reg_ctx *ctx,
     struct error *err);
 
+/* One registry with its secret; -1 not_found. Free row->secret. */
+int reg_store_secret(struct store *s, const char *org, const char *id,
+    struct reg_row *row, struct error *err);
+
+/* reg_probe.c: the registry test (OCI /v2/ ping and login), deferred reply. */
+void reg_probe_start(struct reg_ctx *ctx, struct http_request *req,
+    const struct reg_row *row);
+
 /* reg_http.c: the management API. */
 struct http_server *reg_http_new(struct reg_ctx *ctx, struct error *err);
 

@@ -24,7 +24,8 @@ _harness = None
 def pytest_runtest_makereport(item, call):
     """On a failure, attach the service logs' tails: CI failures must be
     diagnosable from the pytest output alone."""
-    if call.excinfo is None or _harness is None:
+    if call.excinfo is None or _harness is None or \
+            call.excinfo.errisinstance(pytest.skip.Exception):
         return
     item.add_report_section(call.when, "slipway service logs",
                             _harness.all_log_tails())

@@ -3,7 +3,7 @@ running container answering HTTP, then a tag update that supersedes it."""
 
 import re
 
-from slipway_harness import wait_text
+from slipway_harness import engine_containers, wait_text
 
 
 def test_webhook_deploys_then_tag_update_supersedes(slipway, org, project,
@@ -41,6 +41,16 @@ def test_webhook_deploys_then_tag_update_supersedes(slipway, org, project,
     assert second["digest"] != first["digest"], (first, second)
     assert "hello from slipway demo v2" in wait_text(app, "demo v2")
     slipway.wait_deployment(body["request_id"], "superseded", timeout=30)
+
+    # On the data plane: one container for the component, the new one.
+    running = engine_containers(slipway.env["SLIPWAY_ENGINE_SOCKET"],
+                                "slipway.component=" + comp["id"])
+    assert len(running) == 1, running
+    c = running[0]
+    assert [n.lstrip("/") for n in c["Names"]] == [
+        "slipway-%s-development" % comp["id"]], c["Names"]
+    assert c["Labels"].get("slipway.deployment") == body2["request_id"], c
+    assert c["Labels"].get("slipway.managed") == "true", c
 
     history = slipway.deployments(comp["id"])
     assert [d["id"] for d in history] == [body2["request_id"],
