@@ -1,9 +1,15 @@
 /*
  * hook_idempotency.c: a CI retry with the same Idempotency-Key gets the same
- * 202 answer (same request id) instead of a second deployment. The answer is
- * kept in Redis for 24 h under slipway:idem:<component>:<sha256 of the key>;
- * the key itself is hashed so any printable header value makes a safe
- * Redis key. Without Redis the webhook still works, only without replays.
+ * 202 answer (same request id) instead of a second deployment.
+ *
+ * The key is CLAIMED atomically (Redis SET NX with a short expiry and a
+ * "pending" marker) before ImagePushed is produced, so two concurrent calls
+ * with one key cannot both deploy: the second sees the marker and gets 409
+ * until the first one's answer replaces the marker (kept 24 h). A failed
+ * first call releases the claim so a retry can go through. The Redis key is
+ * slipway:idem:<component>:<sha256 of the header>, so any printable header
+ * value is a safe key. Without Redis the webhook still works, only without
+ * replays.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +19,10 @@
 #include "cache.h"
 #include "crypto.h"
 
-struct hook_idem_get {
+#define HOOK_IDEM_PENDING       "pending"
+#define HOOK_IDEM_PENDING_TTL_S 60
+
+struct hook_idem_claim {
 	hook_idempotency_cb cb;
 	void *arg;
 };
@@ -31,41 +40,57 @@ hook_idempotency_key(const char *component_id, const char *key, char *out,
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+/* CACHE_HIT: the claim is ours. CACHE_MISS: someone's value is there. */
 static void
-hook_idempotency_on_get(enum cache_status st, const char *value, size_t len,
+hook_idempotency_on_claim(enum cache_status st, const char *value, size_t len,
     void *arg)
 {
-	struct hook_idem_get *g = arg;
-	hook_idempotency_cb cb = g->cb;
-	void *cb_arg = g->arg;
+	struct hook_idem_claim *c = arg;
+	hook_idempotency_cb cb = c->cb;
+	void *cb_arg = c->arg;
 
-	free(g);
-	if (st == CACHE_HIT && len > 0 && len <= HOOK_BINDING_MAX)
-		cb(value, len, cb_arg);
+	free(c);
+	if (st == CACHE_MISS && value != NULL && len == strlen(HOOK_IDEM_PENDING) &&
+	    memcmp(value, HOOK_IDEM_PENDING, len) == 0)
+		cb(HOOK_IDEM_BUSY, NULL, 0, cb_arg);
+	else if (st == CACHE_MISS && value != NULL && len > 0 &&
+	    len <= HOOK_BINDING_MAX)
+		cb(HOOK_IDEM_REPLAY, value, len, cb_arg);
 	else
-		cb(NULL, 0, cb_arg);
+		cb(HOOK_IDEM_NEW, NULL, 0, cb_arg);
 }
 
-/* cb gets the stored answer (valid during the call) or NULL; exactly once. */
+/* cb is called exactly once; a stored answer is valid during the call. */
 void
-hook_idempotency_get(struct hook *h, const char *cache_key,
+hook_idempotency_claim(struct hook *h, const char *cache_key,
     hook_idempotency_cb cb, void *arg)
 {
-	struct hook_idem_get *g;
+	struct hook_idem_claim *c;
 
-	if (h->cache == NULL || (g = calloc(1, sizeof(*g))) == NULL) {
-		cb(NULL, 0, arg);
+	if (h->cache == NULL || (c = calloc(1, sizeof(*c))) == NULL) {
+		cb(HOOK_IDEM_NEW, NULL, 0, arg);
 		return;
 	}
-	g->cb = cb;
-	g->arg = arg;
-	cache_get(h->cache, cache_key, hook_idempotency_on_get, g);
+	c->cb = cb;
+	c->arg = arg;
+	cache_set_nx(h->cache, cache_key, HOOK_IDEM_PENDING,
+	    strlen(HOOK_IDEM_PENDING), HOOK_IDEM_PENDING_TTL_S,
+	    hook_idempotency_on_claim, c);
 }
 
+/* Stores the answer in place of the claim. */
 void
 hook_idempotency_put(struct hook *h, const char *cache_key, const char *body,
     size_t len)
 {
 	if (h->cache != NULL)
 		cache_set(h->cache, cache_key, body, len, HOOK_IDEM_TTL_S);
+}
+
+/* Drops a claim whose request failed, so a retry is not refused. */
+void
+hook_idempotency_release(struct hook *h, const char *cache_key)
+{
+	if (h->cache != NULL)
+		cache_del(h->cache, cache_key);
 }
