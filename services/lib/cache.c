@@ -26,6 +26,7 @@
 #define CACHE_BACKOFF_MIN_MS   100
 #define CACHE_BACKOFF_MAX_MS   5000
 #define CACHE_REQ_TIMEOUT_MS   1000
+#define CACHE_CONNECT_TIMEOUT_MS 2000
 #define CACHE_KEY_MAX          1024
 
 enum cache_conn { CACHE_CONN_IDLE, CACHE_CONN_CONNECTING, CACHE_CONN_UP };
@@ -39,6 +40,7 @@ struct cache {
 	int backoff_ms;
 	int closing;                 /* cache_free in progress: no reconnect */
 	struct event *reconnect;
+	struct event *connect_timeout;   /* hiredis async connect has none */
 };
 
 /* A request waiting for its reply; freed by the reply callback only. */
@@ -82,6 +84,7 @@ cache_on_connect(const redisAsyncContext *ac, int status)
 		return;
 	}
 	log_info("redis %s:%d connected", c->host, c->port);
+	evtimer_del(c->connect_timeout);
 	c->state = CACHE_CONN_UP;
 	c->backoff_ms = CACHE_BACKOFF_MIN_MS;
 }
@@ -100,6 +103,8 @@ cache_on_disconnect(const redisAsyncContext *ac, int status)
 static void
 cache_connect(struct cache *c)
 {
+	struct timeval tv = { CACHE_CONNECT_TIMEOUT_MS / 1000,
+	    (CACHE_CONNECT_TIMEOUT_MS % 1000) * 1000 };
 	redisAsyncContext *ac = redisAsyncConnect(c->host, c->port);
 
 	if (ac == NULL || ac->err) {
@@ -120,6 +125,23 @@ cache_connect(struct cache *c)
 	redisAsyncSetDisconnectCallback(ac, cache_on_disconnect);
 	c->ctx = ac;
 	c->state = CACHE_CONN_CONNECTING;
+	evtimer_add(c->connect_timeout, &tv);
+}
+
+/* A connect that neither succeeds nor fails (packets dropped) is abandoned. */
+static void
+cache_on_connect_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct cache *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->state != CACHE_CONN_CONNECTING || c->ctx == NULL)
+		return;
+	log_debug("redis %s:%d connect timed out", c->host, c->port);
+	/* Not connected yet, so no disconnect callback: reschedule here. */
+	redisAsyncFree(c->ctx);
+	cache_schedule_reconnect(c);
 }
 
 static void
@@ -145,7 +167,13 @@ cache_new(struct event_base *base, const char *host, int port,
 	c->base = base;
 	c->port = port;
 	c->backoff_ms = CACHE_BACKOFF_MIN_MS;
-	if ((c->reconnect = evtimer_new(base, cache_on_reconnect, c)) == NULL) {
+	c->reconnect = evtimer_new(base, cache_on_reconnect, c);
+	c->connect_timeout = evtimer_new(base, cache_on_connect_timeout, c);
+	if (c->reconnect == NULL || c->connect_timeout == NULL) {
+		if (c->reconnect != NULL)
+			event_free(c->reconnect);
+		if (c->connect_timeout != NULL)
+			event_free(c->connect_timeout);
 		free(c->host);
 		free(c);
 		error_set(err, "internal", "", "cannot create timer");
@@ -166,6 +194,7 @@ cache_free(struct cache *c)
 	if (c->ctx != NULL)
 		redisAsyncFree(c->ctx);
 	event_free(c->reconnect);
+	event_free(c->connect_timeout);
 	free(c->host);
 	free(c);
 }

@@ -51,11 +51,17 @@ struct reg_probe {
 static void reg_probe_finish(struct reg_probe *p, int ok, const char *status,
     const char *fmt, ...) LOG_PRINTF(4, 5);
 
+/* 127.x.y.z, localhost or [::1], with or without a port. */
 static int
 reg_probe_loopback(const char *host)
 {
-	return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost", 9) == 0 ||
-	    strncmp(host, "[::1]", 5) == 0;
+	size_t n = strcspn(host, ":");
+
+	if (strncmp(host, "[::1]", 5) == 0)
+		return host[5] == '\0' || host[5] == ':';
+	if (n == 9 && strncmp(host, "localhost", 9) == 0)
+		return 1;
+	return strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == n;
 }
 
 static size_t

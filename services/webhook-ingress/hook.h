@@ -93,13 +93,20 @@ void token_cache_lookup(struct hook *h, const char *hash, token_cache_cb cb,
 int token_cache_revocations_start(struct hook *h, struct error *err);
 
 /* hook_idempotency.c */
-typedef void (*hook_idempotency_cb)(const char *stored, size_t len, void *arg);
+enum hook_idem {
+	HOOK_IDEM_NEW,      /* go ahead (claimed, or Redis is down) */
+	HOOK_IDEM_REPLAY,   /* an earlier answer is stored: send it again */
+	HOOK_IDEM_BUSY      /* an earlier call with this key is in flight */
+};
+typedef void (*hook_idempotency_cb)(enum hook_idem st, const char *stored,
+    size_t len, void *arg);
 int hook_idempotency_key(const char *component_id, const char *key, char *out,
     size_t len);
-void hook_idempotency_get(struct hook *h, const char *cache_key,
+void hook_idempotency_claim(struct hook *h, const char *cache_key,
     hook_idempotency_cb cb, void *arg);
 void hook_idempotency_put(struct hook *h, const char *cache_key,
     const char *body, size_t len);
+void hook_idempotency_release(struct hook *h, const char *cache_key);
 
 /* hook_http.c */
 int hook_http_start(struct hook *h, struct error *err);

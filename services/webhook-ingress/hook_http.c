@@ -54,6 +54,7 @@ static const struct hook_status hook_http_statuses[] = {
 	{ "body_too_large", 413 },
 	{ "invalid_image", 422 },
 	{ "image_registry_mismatch", 422 },
+	{ "request_in_progress", 409 },
 	{ "unavailable", 503 },
 };
 
@@ -97,6 +98,15 @@ hook_http_refuse(struct http_request *req, struct hook_pending *p,
 	hook_http_refuse_err(req, p, &err);
 }
 
+/* 503 after the Idempotency-Key was claimed: release it for the retry. */
+static void
+hook_http_unavailable(struct hook_pending *p, const char *msg)
+{
+	if (p->idem_key[0] != '\0')
+		hook_idempotency_release(p->h, p->idem_key);
+	hook_http_refuse(p->req, p, "unavailable", msg);
+}
+
 /* The 202 answer; also what a retry with the same Idempotency-Key gets. */
 static json_t *
 hook_http_accepted(const struct hook_pending *p)
@@ -122,7 +132,7 @@ hook_http_on_delivery(int ok, const char *errstr, void *arg)
 	if (!ok) {
 		log_warnx("ImagePushed %s not delivered: %s", p->request_id,
 		    errstr ? errstr : "unknown error");
-		hook_http_refuse(p->req, p, "unavailable",
+		hook_http_unavailable(p,
 		    "the event bus did not accept the request; retry later");
 		return;
 	}
@@ -160,30 +170,37 @@ hook_http_produce(struct hook_pending *p)
 	if (envelope_produce(p->h->producer, TOPIC_IMAGE_PUSHED,
 	    p->binding.component_id, &env, hook_http_on_delivery, p, &err) == -1) {
 		log_warnx("ImagePushed not queued: %s", err.msg);
-		hook_http_refuse(p->req, p, "unavailable",
-		    "the event bus is unavailable; retry later");
+		hook_http_unavailable(p, "the event bus is unavailable; retry later");
 	}
 }
 
 /* A stored answer for this Idempotency-Key is replayed as is. */
 static void
-hook_http_on_idem(const char *stored, size_t len, void *arg)
+hook_http_on_idem(enum hook_idem st, const char *stored, size_t len, void *arg)
 {
 	struct hook_pending *p = arg;
 	json_error_t jerr;
 	json_t *body;
 
-	if (p->h->stopping) {
-		hook_http_refuse(p->req, p, "unavailable", "shutting down");
+	if (st == HOOK_IDEM_BUSY) {
+		hook_http_refuse(p->req, p, "request_in_progress",
+		    "a request with this Idempotency-Key is in progress");
 		return;
 	}
-	if (stored != NULL &&
-	    (body = json_loadb(stored, len, 0, &jerr)) != NULL) {
-		metrics_inc("slipway_webhook_accepted_total", "replay=\"true\"");
-		log_info("webhook replayed for Idempotency-Key (component %s)",
-		    p->binding.component_id);
-		http_reply_json(p->req, 202, body);
-		free(p);
+	if (st == HOOK_IDEM_REPLAY) {
+		if ((body = json_loadb(stored, len, 0, &jerr)) != NULL) {
+			metrics_inc("slipway_webhook_accepted_total", "replay=\"true\"");
+			log_info("webhook replayed for Idempotency-Key (component %s)",
+			    p->binding.component_id);
+			http_reply_json(p->req, 202, body);
+			free(p);
+			return;
+		}
+		/* Not our format: leave it alone and neither store nor release. */
+		p->idem_key[0] = '\0';
+	}
+	if (p->h->stopping) {
+		hook_http_unavailable(p, "shutting down");
 		return;
 	}
 	hook_http_produce(p);
@@ -219,7 +236,7 @@ hook_http_on_token(enum token_result res, const struct token_binding *b,
 	}
 	if (p->idem_header[0] != '\0' && hook_idempotency_key(b->component_id,
 	    p->idem_header, p->idem_key, sizeof(p->idem_key)) == 0) {
-		hook_idempotency_get(p->h, p->idem_key, hook_http_on_idem, p);
+		hook_idempotency_claim(p->h, p->idem_key, hook_http_on_idem, p);
 		return;
 	}
 	hook_http_produce(p);
