@@ -362,6 +362,14 @@ http_request_json(struct http_request *req)
 	v = json_loadb((const char *)req->body, req->body_len,
 	    JSON_REJECT_DUPLICATES, &jerr);
 	if (v == NULL) {
+		/*
+		 * jansson appends "near '<input>'" to its message: that echo
+		 * of the body could carry a password, so only the reason and
+		 * the position go back.
+		 */
+		char *near = strstr(jerr.text, " near ");
+		if (near != NULL)
+			*near = '\0';
 		http_reply_error(req, 400, "malformed_json", NULL,
 		    "malformed JSON: %s (line %d, column %d, position %d)",
 		    jerr.text, jerr.line, jerr.column, jerr.position);
