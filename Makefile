@@ -20,7 +20,7 @@ WARN    += -Werror
 endif
 OPT     ?= -O2 -g
 SAN     ?=
-CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -I$(BUILD)/gen -Iservices/lib \
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -isystem $(BUILD)/gen -Iservices/lib \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 LDFLAGS := $(SAN)
@@ -43,6 +43,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all run test unit e2e asan fuzz bench clean install setup kafka stack-up stack-down format
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: $(BINS)
 

@@ -165,7 +165,7 @@ EOF
 		urls="export SLIPWAY_URL_WEBHOOK=http://127.0.0.1:${PORT[webhook-ingress]} SLIPWAY_URL_REGISTRY=http://127.0.0.1:${PORT[registry-svc]} SLIPWAY_URL_COMPONENT=http://127.0.0.1:${PORT[component-svc]} SLIPWAY_URL_DEPLOY=http://127.0.0.1:${PORT[deploy-svc]}
 "
 	fi
-	local J="python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])'"
+	local J=j
 	cat <<EOF
 
 ================ Slipway is running (Ctrl-C stops everything) ================
@@ -174,6 +174,7 @@ the registry: then take its id from \`slipway registry list acme\`):
 
 export SLIPWAY_ADMIN_TOKEN=$SLIPWAY_ADMIN_TOKEN
 ${urls}export PATH=$BIN:\$PATH
+j() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "\$1"; }
 
 REG=\$(slipway registry add acme --name local --host $SLIPWAY_REGISTRY_HOST --username $SLIPWAY_REGISTRY_USER --password-stdin --json <<< '$SLIPWAY_REGISTRY_PASSWORD' | $J id)
 

@@ -239,7 +239,7 @@ pg_dir() {
 		mkdir -p "$dir"
 		chmod 0700 "$dir"
 		[[ $(id -u) -eq 0 ]] && chown postgres:postgres "$dir"
-		say "postgres: $STATE is not reachable by the postgres user; cluster in $dir"
+		say "postgres: $STATE is not reachable by the postgres user (or too long a path for its socket); cluster in $dir" >&2
 	fi
 	echo "$dir" >"$STATE/pg.dir"
 	echo "$dir"

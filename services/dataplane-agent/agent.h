@@ -132,6 +132,7 @@ struct agent_apply {
 	const char *deployment_id;
 	const char *component_id;
 	const char *component_type;
+	const char *endpoint_type;   /* first endpoint's type, or "" */
 	const char *environment;
 	const char *image;
 	const char *pinned_digest;     /* "" when not pinned */

@@ -236,13 +236,29 @@ cmd_op_start(void *ctx, struct agent_apply *a, struct error *err)
 	return 0;
 }
 
+/*
+ * Web apps and HTTP-shaped endpoints (REST, GraphQL, WS) must answer an HTTP
+ * request; for TCP, UDP and gRPC endpoints an accepted connection suffices.
+ */
+static int
+cmd_speaks_http(const struct agent_apply *a)
+{
+	static const char *const http_types[] = { "REST", "GraphQL", "WS" };
+
+	if (a->component_type != NULL && strcmp(a->component_type, "web-app") == 0)
+		return 1;
+	for (size_t i = 0; a->endpoint_type != NULL &&
+	    i < sizeof(http_types) / sizeof(http_types[0]); i++)
+		if (strcmp(a->endpoint_type, http_types[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 cmd_op_health(void *ctx, struct agent_apply *a, struct error *err)
 {
 	struct cmd_apply *c = ctx;
-	/* Web apps speak HTTP; other types may not, so a TCP accept suffices. */
-	int http = a->component_type != NULL &&
-	    strcmp(a->component_type, "web-app") == 0;
+	int http = cmd_speaks_http(a);
 
 	return agent_health_wait(c->ag->engine, a->container, a->port, http,
 	    c->ag->health_timeout_s, err);
@@ -352,7 +368,8 @@ cmd_apply(struct agent_ctx *ag, const struct bus_message *m,
 	envv = cmd_env_list(ad);
 	*a = (struct agent_apply){ .deployment_id = ad->deployment_id,
 	    .component_id = ad->component_id, .component_type =
-	    ad->component_type, .environment = ad->environment, .image = ad->image,
+	    ad->component_type, .endpoint_type = ad->endpoint_type,
+	    .environment = ad->environment, .image = ad->image,
 	    .pinned_digest = ad->digest, .port = (int)ad->port,
 	    .env = (const char *const *)envv, .cred = have ? cr : NULL };
 	rc = agent_apply_run(a, &ops);

@@ -62,7 +62,8 @@ struct deploy_component {
 	char registry_id[64];
 	char registry_host[256];
 	char image[IMAGE_REF_MAX + 1];
-	int port;
+	int port;                 /* first endpoint's port, 0 = none */
+	char endpoint_type[16];   /* and its type (REST, TCP, ...) */
 };
 
 /* Where a deployment goes. */
@@ -125,8 +126,8 @@ int deploy_store_component_put(struct store *s,
     const Slipway__V1__Component *c, struct error *err);
 int deploy_store_component_delete(struct store *s, const char *id,
     struct error *err);
-int deploy_store_component_port(struct store *s, const char *id, int port,
-    struct error *err);
+int deploy_store_component_endpoint(struct store *s, const char *id, int port,
+    const char *type, struct error *err);
 int deploy_store_environment_get(struct store *s, const char *org,
     const char *name, struct deploy_target *out, struct error *err);
 int deploy_store_environment_first(struct store *s, const char *org,

@@ -243,16 +243,18 @@ deploy_consume_endpoints(struct deploy *d, const Envelope *env,
     const struct bus_message *m, struct error *err)
 {
 	const Slipway__V1__EndpointsChanged *ec = env->endpoints_changed;
+	const Slipway__V1__Endpoint *first;
 	int port;
 
 	(void)m;
 	if (ec == NULL || !crypto_uuid_valid(ec->component_id))
 		return deploy_consume_bad(err, "%s", "component id is not a UUID");
-	port = ec->n_endpoints > 0 && ec->endpoints[0] != NULL ?
-	    (int)ec->endpoints[0]->port : 0;
+	first = ec->n_endpoints > 0 ? ec->endpoints[0] : NULL;
+	port = first != NULL ? (int)first->port : 0;
 	if (port < 0 || port > 65535)
 		return deploy_consume_bad(err, "%s", "endpoint port out of range");
-	return deploy_store_component_port(d->store, ec->component_id, port, err);
+	return deploy_store_component_endpoint(d->store, ec->component_id, port,
+	    first != NULL && first->type != NULL ? first->type : "", err);
 }
 
 /* Payloads not listed (registry events, tokens, our own events) are skipped. */

@@ -62,7 +62,7 @@ deploy_store_component_get(struct store *s, const char *id,
 	struct store_result *r;
 	const char *vals[] = { id };
 	int rc = deploy_store_one(s, &r, "SELECT id, org, name, type, "
-	    "registry_id, registry_host, image, port FROM components "
+	    "registry_id, registry_host, image, port, endpoint_type FROM components "
 	    "WHERE id = $1 AND NOT deleted", 1, vals, err);
 
 	if (rc <= 0)
@@ -77,6 +77,8 @@ deploy_store_component_get(struct store *s, const char *id,
 	    store_result_get(r, 0, 5));
 	deploy_store_copy(out->image, sizeof(out->image), store_result_get(r, 0, 6));
 	out->port = atoi(store_result_get(r, 0, 7));
+	deploy_store_copy(out->endpoint_type, sizeof(out->endpoint_type),
+	    store_result_get(r, 0, 8));
 	store_result_free(r);
 	return 1;
 }
@@ -86,19 +88,21 @@ int
 deploy_store_component_put(struct store *s, const Slipway__V1__Component *c,
     struct error *err)
 {
+	const Slipway__V1__Endpoint *first = c->n_endpoints > 0 ?
+	    c->endpoints[0] : NULL;
 	char port[16];
-	unsigned p = c->n_endpoints > 0 && c->endpoints[0] != NULL ?
-	    c->endpoints[0]->port : 0;
 
-	snprintf(port, sizeof(port), "%u", p);
+	snprintf(port, sizeof(port), "%u", first != NULL ? first->port : 0);
 	const char *vals[] = { c->component_id, c->org, c->project, c->name,
-	    c->type, c->registry_id, c->registry_host, c->image, port };
+	    c->type, c->registry_id, c->registry_host, c->image, port,
+	    first != NULL && first->type != NULL ? first->type : "" };
 	return deploy_store_q(s, NULL, "INSERT INTO components (id, org, project, "
-	    "name, type, registry_id, registry_host, image, port) VALUES "
-	    "($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET "
+	    "name, type, registry_id, registry_host, image, port, endpoint_type) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+	    "ON CONFLICT (id) DO UPDATE SET "
 	    "org = $2, project = $3, name = $4, type = $5, registry_id = $6, "
-	    "registry_host = $7, image = $8, port = $9, updated_at = now()",
-	    9, vals, err);
+	    "registry_host = $7, image = $8, port = $9, endpoint_type = $10, "
+	    "updated_at = now()", 10, vals, err);
 }
 
 int
@@ -111,15 +115,15 @@ deploy_store_component_delete(struct store *s, const char *id,
 }
 
 int
-deploy_store_component_port(struct store *s, const char *id, int port,
-    struct error *err)
+deploy_store_component_endpoint(struct store *s, const char *id, int port,
+    const char *type, struct error *err)
 {
 	char p[16];
 
 	snprintf(p, sizeof(p), "%d", port);
-	const char *vals[] = { id, p };
+	const char *vals[] = { id, p, type };
 	return deploy_store_q(s, NULL, "UPDATE components SET port = $2, "
-	    "updated_at = now() WHERE id = $1", 2, vals, err);
+	    "endpoint_type = $3, updated_at = now() WHERE id = $1", 3, vals, err);
 }
 
 static void
@@ -276,6 +280,7 @@ deploy_store_emit_apply(struct store *s, const struct deploy_new *d,
 	ad.registry_id = DEPLOY_STR(c->registry_id);
 	ad.registry_host = DEPLOY_STR(c->registry_host);
 	ad.port = c->port > 0 ? (uint32_t)c->port : 0;
+	ad.endpoint_type = DEPLOY_STR(c->endpoint_type);
 	if (c->port > 0) {
 		snprintf(port, sizeof(port), "%d", c->port);
 		port_var.name = DEPLOY_STR("PORT");

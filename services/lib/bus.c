@@ -981,6 +981,28 @@ bus_consumer_start(struct bus_consumer *c, const struct bus_consumer_config
 	return bus_wake_init(&c->wake, c->base, c->q, bus_consumer_serve, c, err);
 }
 
+/*
+ * A rejected message must have somewhere to go, or its partition stalls
+ * behind it: make sure every consumed topic has its <topic>.dlq. A failure
+ * here is only logged; the dead-letter produce retries later.
+ */
+static void
+bus_ensure_dlq(const struct bus_consumer_config *cfg)
+{
+	char names[16][256];
+	const char *list[17];
+	struct error err;
+	size_t n = 0;
+
+	for (; n < 16 && cfg->topics[n] != NULL; n++) {
+		snprintf(names[n], sizeof(names[n]), "%s.dlq", cfg->topics[n]);
+		list[n] = names[n];
+	}
+	list[n] = NULL;
+	if (bus_topic_ensure(cfg->brokers, list, 1, 0, 10000, &err) == -1)
+		log_warnx("cannot create dead-letter topics: %s", err.msg);
+}
+
 struct bus_consumer *
 bus_consumer_new(struct event_base *base, const struct bus_consumer_config *cfg,
     bus_handler handler, void *arg, struct error *err)
@@ -1000,6 +1022,8 @@ bus_consumer_new(struct event_base *base, const struct bus_consumer_config *cfg,
 	if (c->grouped && c->dlq == NULL)
 		log_warnx("kafka consumer %s has no dead-letter producer",
 		    cfg->group);
+	if (c->grouped)
+		bus_ensure_dlq(cfg);
 	if (bus_consumer_topics(c, cfg->topics, err) == -1 ||
 	    bus_consumer_start(c, cfg, err) == -1 ||
 	    (c->grouped && bus_subscribe(c, err) == -1)) {

@@ -346,6 +346,12 @@ http_is_json_type(const char *ct)
 	return *ct == '\0' || *ct == ';' || *ct == ' ' || *ct == '\t';
 }
 
+int
+http_request_is_json(const struct http_request *req)
+{
+	return http_is_json_type(http_request_header(req, "Content-Type"));
+}
+
 json_t *
 http_request_json(struct http_request *req)
 {

@@ -76,6 +76,9 @@ const unsigned char *http_request_body(const struct http_request *req, size_t *l
 /* The request id (X-Request-Id if sane, else a fresh UUID), also set as log context. */
 const char *http_request_id(const struct http_request *req);
 
+/* 1 when Content-Type is application/json (parameters allowed). */
+int http_request_is_json(const struct http_request *req);
+
 /*
  * Parses the body as a JSON object. On failure replies 415 (wrong media type)
  * or 400 (malformed, not an object) itself and returns NULL: the handler must

@@ -50,6 +50,7 @@ static const struct hook_status hook_http_statuses[] = {
 	{ "missing_token", 401 },
 	{ "invalid_token", 401 },
 	{ "malformed_json", 400 },
+	{ "unsupported_media_type", 415 },
 	{ "invalid_request", 400 },
 	{ "body_too_large", 413 },
 	{ "invalid_image", 422 },
@@ -251,6 +252,11 @@ hook_http_read(struct http_request *req, struct hook_pending *p)
 	size_t len = 0;
 
 	error_clear(&p->body_err);
+	if (!http_request_is_json(req)) {
+		error_set(&p->body_err, "unsupported_media_type", "",
+		    "Content-Type must be application/json");
+		return;
+	}
 	body = http_request_body(req, &len);
 	if (hook_request_parse(body, len, &p->body, &p->body_err) == -1)
 		return;

@@ -27,6 +27,7 @@ CREATE TABLE components (
 	registry_host  text NOT NULL DEFAULT '',
 	image          text NOT NULL DEFAULT '',
 	port           integer NOT NULL DEFAULT 0,
+	endpoint_type  text NOT NULL DEFAULT '',
 	deleted        boolean NOT NULL DEFAULT false,
 	updated_at     timestamptz NOT NULL DEFAULT now()
 );
