@@ -123,7 +123,11 @@ run: setup
 	$(MAKE) all kafka
 	SLIPWAY_BUILD=$(BUILD) bash scripts/run.sh
 
+# Any sanitizer report fails the run: UBSan stops at the first finding, LSan
+# checks at exit; the e2e harness also scans the service logs for reports.
 asan: setup
+	ASAN_OPTIONS="$${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}" \
+	UBSAN_OPTIONS="$${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}" \
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
 

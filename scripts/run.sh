@@ -176,12 +176,11 @@ export SLIPWAY_ADMIN_TOKEN=$SLIPWAY_ADMIN_TOKEN
 ${urls}export PATH=$BIN:\$PATH
 j() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "\$1"; }
 
-REG=\$(slipway registry add acme --name local --host $SLIPWAY_REGISTRY_HOST --username $SLIPWAY_REGISTRY_USER --password-stdin --json <<< '$SLIPWAY_REGISTRY_PASSWORD' | $J id)
+REG=\$(slipway registry add acme --name local --host $SLIPWAY_REGISTRY_HOST --username $SLIPWAY_REGISTRY_USER --password-stdin --quiet < $STATE/registry-password)
 
-sleep 1   # component-svc learns of the registry from Kafka (else 422 unknown_registry)
-COMP=\$(slipway component create acme shop --name hello --type service --registry \$REG --image $SLIPWAY_REGISTRY_HOST/demo/hello:v1 --endpoints $ep --json | $J id)
+COMP=\$(slipway component create acme shop --name hello --type service --registry \$REG --image $SLIPWAY_REGISTRY_HOST/demo/hello:v1 --endpoints $ep --quiet)
 
-TOKEN=\$(slipway token create \$COMP --name ci --json | $J token)
+TOKEN=\$(slipway token create \$COMP --name ci)
 
 DEP=\$(curl -s -X POST http://127.0.0.1:${PORT[webhook-ingress]}/v1/hooks/deploy -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -d '{"image":"$SLIPWAY_DEMO_IMAGE"}' | $J request_id)
 

@@ -31,6 +31,7 @@ struct cli_args {
 	struct cli_opt opts[CLI_MAX_OPTS];
 	int nopts;
 	int json;            /* --json, accepted by every command */
+	int quiet;           /* --quiet / -q: print only the object's id */
 	int help;            /* --help or -h */
 };
 
@@ -108,6 +109,8 @@ struct cli_column {
 void cli_out_table(json_t *arr, const struct cli_column *cols, size_t ncols);
 /* Prints "key: value" lines for the given keys of an object. */
 void cli_out_fields(json_t *obj, const char *const *keys);
+/* With quiet on, cli_out_fields prints only the object's "id" (for scripts). */
+void cli_out_set_quiet(int on);
 /* A JSON value as display text ("-" when absent or null); valid until next call. */
 const char *cli_out_text(json_t *v);
 

@@ -69,6 +69,10 @@ args_option(int argc, const char *const *argv, int *i, const char *spec,
 		a->json = 1;
 		return 0;
 	}
+	if (n == 5 && strncmp(arg, "quiet", 5) == 0 && eq == NULL) {
+		a->quiet = 1;
+		return 0;
+	}
 	if (n == 4 && strncmp(arg, "help", 4) == 0 && eq == NULL) {
 		a->help = 1;
 		return 0;

@@ -76,7 +76,8 @@ usage(FILE *f, const char *noun)
 		if (noun == NULL || strcmp(noun, commands[i].noun) == 0)
 			fprintf(f, "  slipway %s\n", commands[i].usage);
 	if (noun == NULL)
-		fprintf(f, "\nEvery command takes --json (print the API's JSON).\n"
+		fprintf(f, "\nEvery command takes --json (print the API's JSON); commands that print one\n"
+		    "object take --quiet (print only its id, for scripts).\n"
 		    "Environment: SLIPWAY_ADMIN_TOKEN, SLIPWAY_URL_REGISTRY, "
 		    "SLIPWAY_URL_COMPONENT, SLIPWAY_URL_DEPLOY, SLIPWAY_URL_WEBHOOK.\n"
 		    "Exit status: 0 ok, 1 the API or the network said no, 2 usage.\n");
@@ -194,6 +195,7 @@ command_run(const struct cli_command *cmd, int argc, const char *const *argv)
 		return CLI_USAGE;
 	}
 	ctx.json = a.json;
+	cli_out_set_quiet(a.quiet);
 	cli_http_init();
 	rc = cmd->run(&ctx, &a);
 	cli_http_cleanup();

@@ -212,6 +212,26 @@ comp_events_apply(struct store *s, const struct comp_event_handler *h,
 	return 0;
 }
 
+/*
+ * A registry row just became visible: creates parked on its id (comp_wait.c)
+ * need not wait for their next poll.
+ */
+static void
+comp_events_wake(struct comp_ctx *ctx, const Envelope *env)
+{
+	const Slipway__V1__Registry *r = NULL;
+
+	if (env->payload_case == SLIPWAY__V1__ENVELOPE__PAYLOAD_REGISTRY_CREATED &&
+	    env->registry_created != NULL)
+		r = env->registry_created->registry;
+	else if (env->payload_case ==
+	    SLIPWAY__V1__ENVELOPE__PAYLOAD_REGISTRY_UPDATED &&
+	    env->registry_updated != NULL)
+		r = env->registry_updated->registry;
+	if (r != NULL)
+		comp_waits_notify(ctx->waits, r->registry_id);
+}
+
 static enum bus_result
 comp_events_handle(const struct bus_message *m, void *arg, struct error *reason)
 {
@@ -236,6 +256,8 @@ comp_events_handle(const struct bus_message *m, void *arg, struct error *reason)
 		return BUS_DONE;
 	}
 	rc = comp_events_apply(ctx->db, h, env, reason);
+	if (rc == 0)
+		comp_events_wake(ctx, env);
 	envelope_free(env);
 	if (rc == 0)
 		return BUS_DONE;

@@ -74,16 +74,22 @@ comp_http_create_tx(struct store *s, void *arg, struct error *err)
 	return comp_events_component_created(s, tx->id, tx->in, tx->trace, err);
 }
 
-/* The registry must be a live one of the org, and the image must live on it. */
+/*
+ * The registry must be a live one of the org, and the image must live on it.
+ * 0: known (host filled in); 1: not known (yet) and may_wait, nothing
+ * replied; -1: replied.
+ */
 static int
 comp_http_check_registry(struct http_request *req, struct comp_ctx *ctx,
-    struct comp_input *in)
+    struct comp_input *in, int may_wait)
 {
 	struct error err;
 	char host[256];
 
 	if (comp_store_registry_host(ctx->db, in->org, in->registry_id, host,
 	    sizeof(host), &err) < 0) {
+		if (may_wait && strcmp(err.code, "unknown_registry") == 0)
+			return 1;
 		comp_http_store_error(req, &err);
 		return -1;
 	}
@@ -130,6 +136,39 @@ comp_http_store_and_reply(struct http_request *req, struct comp_ctx *ctx,
 	http_reply_json(req, 201, out);
 }
 
+/* One attempt at a create: 1 when it replied, 0 when it may wait on. */
+static int
+comp_http_create_try(struct http_request *req, struct comp_ctx *ctx,
+    struct comp_input *in, int may_wait)
+{
+	int rc = comp_http_check_registry(req, ctx, in, may_wait);
+
+	if (rc == 1)
+		return 0;
+	if (rc == 0)
+		comp_http_store_and_reply(req, ctx, in);
+	return 1;
+}
+
+/*
+ * A create parked on a registry this process has not heard of yet (it was
+ * probably added a moment ago and its event is still on its way): retried
+ * on every poll and notification, answered 422 unknown_registry as before at
+ * the deadline. At shutdown it is answered 503 without creating anything, as
+ * the client might never see the 201.
+ */
+int
+comp_http_create_resume(void *arg, struct http_request *req, void *in,
+    enum comp_wait_why why)
+{
+	if (why == COMP_WAIT_SHUTDOWN) {
+		http_reply_error(req, 503, "unavailable", "",
+		    "component-svc is shutting down, retry later");
+		return 1;
+	}
+	return comp_http_create_try(req, arg, in, why != COMP_WAIT_TIMEOUT);
+}
+
 static void
 comp_http_create(struct http_request *req, void *arg)
 {
@@ -150,8 +189,15 @@ comp_http_create(struct http_request *req, void *arg)
 		http_reply_err(req, status, &err);
 		goto done;
 	}
-	if (comp_http_check_registry(req, ctx, in) == 0)
-		comp_http_store_and_reply(req, ctx, in);
+	if (comp_http_create_try(req, ctx, in, ctx->cfg.registry_wait_ms > 0))
+		goto done;
+	/* in points into the request's body, which lives until the reply. */
+	if (comp_waits_park(ctx->waits, in->registry_id, req, in) == 0) {
+		log_info("registry %s not known yet: waiting up to %d ms for it",
+		    in->registry_id, ctx->cfg.registry_wait_ms);
+		return;   /* in now belongs to the wait */
+	}
+	comp_http_create_try(req, ctx, in, 0);
 done:
 	free(in);
 }

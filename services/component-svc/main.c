@@ -1,11 +1,13 @@
 /*
  * component-svc: components, their endpoints and CI tokens.
  *
- * Start-up order: config, Postgres (migrations), topics, producer, outbox
- * relay, Redis, the registry-events consumer, then HTTP. Shutdown frees in
- * the reverse order, so no handler runs against a freed dependency.
+ * Start-up order: config, Postgres (migrations), the list of parked creates,
+ * topics, producer, outbox relay, the registry-events consumer, Redis, then
+ * HTTP. Shutdown first answers the parked creates, then frees in the reverse
+ * order, so no handler runs against a freed dependency.
  */
 #include <stdlib.h>
+#include <event2/event.h>
 #include "component.h"
 #include "bus.h"
 #include "cache.h"
@@ -17,6 +19,10 @@
 
 #define COMP_RELAY_INTERVAL_MS 1000
 #define COMP_TOPIC_TIMEOUT_MS  15000
+/* Parked creates (comp_wait.c): re-check period, bounds. */
+#define COMP_WAIT_POLL_MS      100
+#define COMP_WAIT_MAX_MS       30000   /* below the HTTP timeout (30 s) */
+#define COMP_WAIT_MAX_PENDING  1024
 
 static struct comp_ctx ctx;
 
@@ -37,16 +43,37 @@ static const struct config_var comp_vars[] = {
 	  "Redis host (token cache)", &ctx.cfg.redis_host },
 	{ "SLIPWAY_REDIS_PORT", CONFIG_PORT, "16379", 0, "Redis port",
 	  &ctx.cfg.redis_port },
+	{ "SLIPWAY_REGISTRY_WAIT_MS", CONFIG_INT, "3000", 0,
+	  "how long a component create waits for a registry not yet learnt "
+	  "from registry events (0-30000, 0 = no wait)",
+	  &ctx.cfg.registry_wait_ms },
 	{ "SLIPWAY_LOG_DEBUG", CONFIG_INT, "0", 0, "1 = debug logging",
 	  &ctx.cfg.debug },
 };
 #define COMP_NVARS (sizeof(comp_vars) / sizeof(comp_vars[0]))
+
+/*
+ * Answers the parked creates (503) while their connections still exist. The
+ * loop has stopped, so those replies sit in the connections' buffers: one
+ * non-blocking pass writes them before http_server_free closes the sockets.
+ */
+static void
+comp_stop_waits(struct comp_ctx *c)
+{
+	size_t n = comp_waits_count(c->waits);
+
+	comp_waits_free(c->waits);
+	c->waits = NULL;
+	if (n > 0)
+		event_base_loop(c->base, EVLOOP_NONBLOCK);
+}
 
 static void
 comp_stop(void *arg)
 {
 	struct comp_ctx *c = arg;
 
+	comp_stop_waits(c);
 	http_server_free(c->http);
 	if (c->consumer != NULL)
 		bus_consumer_free(c->consumer);
@@ -98,7 +125,15 @@ main(int argc, char **argv)
 	ctx.base = service_init("component-svc");
 	config_main(argc, argv, comp_vars, COMP_NVARS);
 	log_set_debug(ctx.cfg.debug);
+	if (ctx.cfg.registry_wait_ms > COMP_WAIT_MAX_MS)
+		fatal("SLIPWAY_REGISTRY_WAIT_MS must be at most %d",
+		    COMP_WAIT_MAX_MS);
 	comp_start_store(&ctx);
+	/* Before the consumer: its first registry event may wake a wait. */
+	if ((ctx.waits = comp_waits_new(ctx.base, ctx.cfg.registry_wait_ms,
+	    COMP_WAIT_POLL_MS, COMP_WAIT_MAX_PENDING, comp_http_create_resume,
+	    &ctx)) == NULL)
+		fatal("out of memory");
 	comp_start_bus(&ctx);
 	if ((ctx.cache = cache_new(ctx.base, ctx.cfg.redis_host,
 	    ctx.cfg.redis_port, &err)) == NULL)
