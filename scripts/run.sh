@@ -37,7 +37,7 @@ STOPPING=0
 stop_all() {
 	((STOPPING)) && return
 	STOPPING=1
-	trap '' INT TERM
+	trap '' INT TERM PIPE   # a closed terminal or pipe must not cut the shutdown short
 	echo
 	say "stopping services"
 	local s i alive

@@ -41,7 +41,8 @@ enum cli_svc { CLI_SVC_REGISTRY, CLI_SVC_COMPONENT, CLI_SVC_DEPLOY, CLI_SVC_WEBH
 struct cli_ctx {
 	const char *token;                 /* SLIPWAY_ADMIN_TOKEN */
 	char url[CLI_SVC_COUNT][512];      /* base URLs, no trailing slash */
-	int json;
+	int json;                          /* print the API's JSON, not tables */
+	int quiet;                         /* print only the reply's "id" */
 };
 
 struct cli_command;
@@ -109,8 +110,6 @@ struct cli_column {
 void cli_out_table(json_t *arr, const struct cli_column *cols, size_t ncols);
 /* Prints "key: value" lines for the given keys of an object. */
 void cli_out_fields(json_t *obj, const char *const *keys);
-/* With quiet on, cli_out_fields prints only the object's "id" (for scripts). */
-void cli_out_set_quiet(int on);
 /* A JSON value as display text ("-" when absent or null); valid until next call. */
 const char *cli_out_text(json_t *v);
 

@@ -230,7 +230,9 @@ cli_http_call(const struct cli_ctx *ctx, enum cli_svc svc, const char *method,
 		cli_reply_free(&r);
 		return CLI_FAIL;
 	}
-	if (ctx->json && r.len > 0)
+	if (ctx->quiet && json_is_string(json_object_get(r.json, "id")))
+		printf("%s\n", json_string_value(json_object_get(r.json, "id")));
+	else if (ctx->json && !ctx->quiet && r.len > 0)
 		printf("%s\n", r.body);
 	if (out != NULL) {
 		*out = r.json;

@@ -74,23 +74,10 @@ cli_out_table(json_t *arr, const struct cli_column *cols, size_t ncols)
 	}
 }
 
-static int cli_out_quiet;
-
-void
-cli_out_set_quiet(int on)
-{
-	cli_out_quiet = on;
-}
-
 void
 cli_out_fields(json_t *obj, const char *const *keys)
 {
 	size_t i, w = 0;
-
-	if (cli_out_quiet) {
-		printf("%s\n", cli_out_text(json_object_get(obj, "id")));
-		return;
-	}
 
 	for (i = 0; keys[i] != NULL; i++)
 		if (strlen(keys[i]) > w)

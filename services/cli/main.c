@@ -194,8 +194,9 @@ command_run(const struct cli_command *cmd, int argc, const char *const *argv)
 		fprintf(stderr, "error: config: SLIPWAY_ADMIN_TOKEN is not set\n");
 		return CLI_USAGE;
 	}
-	ctx.json = a.json;
-	cli_out_set_quiet(a.quiet);
+	/* --quiet is a machine mode too: handlers skip their tables. */
+	ctx.json = a.json || a.quiet;
+	ctx.quiet = a.quiet;
 	cli_http_init();
 	rc = cmd->run(&ctx, &a);
 	cli_http_cleanup();

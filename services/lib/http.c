@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -839,8 +840,8 @@ http_server_new(struct event_base *base, const struct http_server_config *cfg,
 	srv->sock = evhttp_bind_socket_with_handle(srv->evh, srv->addr,
 	    (ev_uint16_t)cfg->port);
 	if (srv->sock == NULL) {
-		error_set(err, "bind_failed", "", "cannot listen on %s:%d",
-		    srv->addr, cfg->port);
+		error_set(err, "bind_failed", "", "cannot listen on %s:%d: %s",
+		    srv->addr, cfg->port, strerror(errno));
 		http_server_free(srv);
 		return NULL;
 	}
