@@ -9,6 +9,7 @@
 #include "bus.h"
 #include "crypto.h"
 #include "http.h"
+#include "service.h"
 #include "imageref.h"
 #include "outbox.h"
 
@@ -256,15 +257,7 @@ comp_http_ready(void *arg, char *why, size_t whylen)
 {
 	struct comp_ctx *ctx = arg;
 
-	if (!store_ping(ctx->db)) {
-		snprintf(why, whylen, "postgres is unavailable");
-		return 0;
-	}
-	if (ctx->consumer == NULL || !bus_consumer_ready(ctx->consumer)) {
-		snprintf(why, whylen, "consumer has no partitions assigned yet");
-		return 0;
-	}
-	return 1;
+	return service_ready(ctx->db, ctx->consumer, why, whylen);
 }
 
 struct http_server *

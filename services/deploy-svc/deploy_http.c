@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "json.h"
 #include "outbox.h"
+#include "service.h"
 #include "store.h"
 
 #define DEPLOY_HTTP_MAX_BODY (64 * 1024)
@@ -406,15 +407,7 @@ deploy_http_ready(void *ctx, char *why, size_t whylen)
 {
 	struct deploy *d = ctx;
 
-	if (!store_ping(d->store)) {
-		snprintf(why, whylen, "postgres unavailable");
-		return 0;
-	}
-	if (d->consumer == NULL || !bus_consumer_ready(d->consumer)) {
-		snprintf(why, whylen, "consumer not assigned yet");
-		return 0;
-	}
-	return 1;
+	return service_ready(d->store, d->consumer, why, whylen);
 }
 
 int

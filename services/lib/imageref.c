@@ -299,7 +299,7 @@ name_parse(const char *name, struct image_ref *out, struct error *err)
 {
 	const char *slash = strchr(name, '/'), *path = name, *why;
 	size_t dlen;
-	int official;
+	int official, n;
 
 	if (slash != NULL && first_is_domain(name, (size_t)(slash - name))) {
 		dlen = (size_t)(slash - name);
@@ -330,7 +330,13 @@ name_parse(const char *name, struct image_ref *out, struct error *err)
 		    "repository name must not be more than %d characters", NAME_TOTAL_MAX);
 		return -1;
 	}
-	snprintf(out->path, sizeof(out->path), "%s%s", official ? "library/" : "", path);
+	/* The total check above already bounds path; the copy checks its own
+	 * result too, so a later change to the limits cannot truncate silently. */
+	n = snprintf(out->path, sizeof(out->path), "%s%s", official ? "library/" : "", path);
+	if (n < 0 || (size_t)n >= sizeof(out->path)) {
+		error_set(err, "invalid_image", "image", "repository path is too long");
+		return -1;
+	}
 	return 0;
 }
 

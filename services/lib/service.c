@@ -3,6 +3,7 @@
  */
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -11,6 +12,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "service.h"
+#include "store.h"
 
 struct event_base *
 service_init(const char *name)
@@ -69,4 +71,19 @@ void
 service_stop(struct event_base *base)
 {
 	event_base_loopexit(base, NULL);
+}
+
+int
+service_ready(struct store *db, const struct bus_consumer *c, char *why,
+    size_t whylen)
+{
+	if (!store_ping(db)) {
+		snprintf(why, whylen, "postgres is unavailable");
+		return 0;
+	}
+	if (c == NULL || !bus_consumer_ready(c)) {
+		snprintf(why, whylen, "consumer has no partitions assigned yet");
+		return 0;
+	}
+	return 1;
 }

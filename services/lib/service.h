@@ -17,4 +17,14 @@ void service_run(struct event_base *base, void (*on_stop)(void *), void *arg);
 /* Stops the loop from inside (e.g. a fatal consumer error). */
 void service_stop(struct event_base *base);
 
+struct store;
+struct bus_consumer;
+/*
+ * The /readyz check of a service that owns a schema and consumes events:
+ * Postgres answers and the consumer has its partitions (c may be NULL while
+ * starting). Returns 1 when ready, else 0 with the reason in why.
+ */
+int service_ready(struct store *db, const struct bus_consumer *c, char *why,
+    size_t whylen);
+
 #endif

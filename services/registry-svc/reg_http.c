@@ -11,6 +11,7 @@
 #include "bus.h"
 #include "crypto.h"
 #include "http.h"
+#include "service.h"
 #include "outbox.h"
 
 /* docker_config may be 64 KiB of JSON, escaped inside a JSON string. */
@@ -255,15 +256,7 @@ reg_http_ready(void *arg, char *why, size_t whylen)
 {
 	struct reg_ctx *ctx = arg;
 
-	if (!store_ping(ctx->db)) {
-		snprintf(why, whylen, "postgres is unavailable");
-		return 0;
-	}
-	if (ctx->consumer == NULL || !bus_consumer_ready(ctx->consumer)) {
-		snprintf(why, whylen, "consumer has no partitions assigned yet");
-		return 0;
-	}
-	return 1;
+	return service_ready(ctx->db, ctx->consumer, why, whylen);
 }
 
 struct http_server *

@@ -56,6 +56,16 @@ class HarnessError(Exception):
     pass
 
 
+# Sanitizer settings for the services (the caller's own ASAN_OPTIONS /
+# UBSAN_OPTIONS win) and the lines that mark a report in a service log.
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1",
+    "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
+}
+SANITIZER_MARKERS = ("runtime error:", "ERROR: AddressSanitizer",
+                     "ERROR: LeakSanitizer", "WARNING: AddressSanitizer")
+
+
 # --- HTTP helpers -----------------------------------------------------------
 
 ADMIN = object()          # sentinel: "use the harness's admin token"
@@ -293,6 +303,7 @@ class Harness:
         self.dataplane = dataplane
         self.env = {}           # parsed stack.env
         self.procs = {}         # service -> Popen
+        self.service_env = {}   # service -> environment it was started with
         self.admin_token = None
         self.stack_up = False
 
@@ -458,6 +469,11 @@ class Harness:
                 env[k] = v
         env["SLIPWAY_HTTP_ADDR"] = "127.0.0.1"
         env["SLIPWAY_LOG_DEBUG"] = os.environ.get("SLIPWAY_LOG_DEBUG", "0")
+        # Sanitizer builds (make asan): a report must fail the run, not sit
+        # unread in a log. UBSan stops the service at the first finding, ASan
+        # and LSan make it exit non-zero; stop() also scans the logs.
+        env.setdefault("ASAN_OPTIONS", SANITIZER_ENV["ASAN_OPTIONS"])
+        env.setdefault("UBSAN_OPTIONS", SANITIZER_ENV["UBSAN_OPTIONS"])
         return env
 
     def _start(self, service, common, **extra):
@@ -465,6 +481,7 @@ class Harness:
         env.update(extra)
         env["SLIPWAY_HTTP_PORT"] = str(self.ports[service])
         logf = open(self.log_path(service), "ab")
+        self.service_env[service] = env
         self.procs[service] = subprocess.Popen(
             [str(self.bin / service)], env=env, stdout=logf,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.state,
@@ -519,8 +536,25 @@ class Harness:
         self.procs = {}
         return problems
 
+    def sanitizer_reports(self, lines=40):
+        """The first ASan/UBSan/LSan report in each service log, as problems
+        (a report in a service that still exited 0 would otherwise be lost)."""
+        found = []
+        for s in SERVICES:
+            try:
+                text = self.log_path(s).read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            for i, line in enumerate(text):
+                if any(m in line for m in SANITIZER_MARKERS):
+                    found.append("%s: sanitizer report in %s:\n%s" % (
+                        s, self.log_path(s), "\n".join(text[i:i + lines])))
+                    break
+        return found
+
     def stop(self):
         problems = self.stop_services()
+        problems += self.sanitizer_reports()
         sock = self.env.get("SLIPWAY_ENGINE_SOCKET")
         if sock and os.path.exists(sock):
             try:
@@ -542,6 +576,73 @@ class Harness:
                 problems.append("stack.sh down failed: %s" %
                                 r.stdout.decode(errors="replace")[-2000:])
         return problems
+
+    # --- fault injection (tests/e2e/test_resilience.py) ----------------------
+
+    def kill_service(self, service, sig=signal.SIGKILL, timeout=10):
+        """Sends sig (default SIGKILL: a crash, no clean shutdown) to one
+        service and waits for it to be gone; its Popen is dropped so
+        stop_services() does not count the crash as a problem."""
+        proc = self.procs.pop(service, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        proc.wait(timeout=timeout)
+
+    def restart_service(self, service, timeout=60):
+        """Starts a killed service again with the environment it had."""
+        if service in self.procs and self.procs[service].poll() is None:
+            raise HarnessError("%s is still running" % service)
+        env = self.service_env[service]
+        self._start(service, env)
+        self._wait_ready(service, timeout=timeout)
+
+    def redis_cli(self, *args, timeout=10):
+        """redis-cli against the stack's Redis; returns (rc, stdout text)."""
+        r = subprocess.run(["redis-cli", "-h", self.env["SLIPWAY_REDIS_HOST"],
+                            "-p", self.env["SLIPWAY_REDIS_PORT"]] + list(args),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout)
+        return r.returncode, r.stdout.decode(errors="replace").strip()
+
+    def redis_up(self):
+        return self.redis_cli("ping", timeout=3)[1] == "PONG"
+
+    def stop_redis(self, timeout=10):
+        """Shuts the stack's Redis down (no save) and waits until the port is
+        closed."""
+        self.redis_cli("shutdown", "nosave")
+        port = int(self.env["SLIPWAY_REDIS_PORT"])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            except OSError:
+                return
+            time.sleep(0.1)
+        raise HarnessError("redis still listening %d s after shutdown" % timeout)
+
+    def start_redis(self, timeout=120):
+        """Brings Redis back the way the stack started it: `stack.sh up` is
+        idempotent and only starts the parts that are down."""
+        r = subprocess.run(["bash", "scripts/stack.sh", "up"], cwd=REPO,
+                           env=self._stack_env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+        if r.returncode != 0 or not self.redis_up():
+            raise HarnessError("restarting redis failed:\n" +
+                               r.stdout.decode(errors="replace")[-2000:])
+
+    def psql(self, sql, timeout=20):
+        """Runs sql as the `slipway` role against the stack's Postgres;
+        returns psql's unaligned, tuples-only output."""
+        r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v",
+                            "ON_ERROR_STOP=1", self.env["SLIPWAY_PG_URL"],
+                            "-c", sql], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+        out = r.stdout.decode(errors="replace").strip()
+        if r.returncode != 0:
+            raise HarnessError("psql failed: %s" % out)
+        return out
 
     # --- domain helpers ----------------------------------------------------
 

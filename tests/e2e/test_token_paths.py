@@ -1,0 +1,161 @@
+"""Scenario 9: a CI token's life as the ingress sees it — an expired token is
+refused whether its binding comes from Postgres or from the Redis cache, a
+revocation reaches the ingress at once — and the whole flow driven by the
+`slipway` CLI a user runs."""
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import time
+
+from slipway_harness import api, endpoints_yaml, error_code, unique, wait_text
+
+
+def _cache_key(token):
+    return "slipway:token:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def _component(slipway, org, project, app_ports):
+    reg = slipway.create_registry(org, auth_type="basic")
+    return slipway.create_component(org, project, reg["id"],
+                                    port=app_ports.take())
+
+
+def _token(slipway, component_id, **extra):
+    body = {"name": unique("tok")}
+    body.update(extra)
+    status, tok = api("POST", slipway.url(
+        "component-svc", "/v1/components/%s/tokens" % component_id), body)
+    assert status == 201, "create token: %s %r" % (status, tok)
+    return tok
+
+
+def test_expired_token_is_refused(slipway, org, project, app_ports):
+    comp = _component(slipway, org, project, app_ports)
+    absent = {"tag": unique("absent")}   # no container work, only the token
+    via_pg = _token(slipway, comp["id"], expires_in_days=1)
+    via_cache = _token(slipway, comp["id"], expires_in_days=1)
+    for tok in (via_pg, via_cache):
+        assert tok["expires_at"], tok
+        status, body = slipway.hook(tok["token"], absent)
+        assert status == 202, "before expiry: %s %r" % (status, body)
+
+    slipway.psql("UPDATE component.tokens SET expires_at = now() - "
+                 "interval '1 minute' WHERE id IN ('%s', '%s')" % (
+                     via_pg["id"], via_cache["id"]))
+
+    # Postgres path: no cache entry, the fallback must see the expiry.
+    slipway.redis_cli("del", _cache_key(via_pg["token"]))
+    status, body = slipway.hook(via_pg["token"], absent)
+    assert status == 401 and error_code(body) == "invalid_token", \
+        "expired token (postgres path): %s %r" % (status, body)
+    assert slipway.redis_cli("exists", _cache_key(via_pg["token"]))[1] == "0"
+
+    # Cache path: the entry is still there (its TTL outlives the token) and
+    # says when the token expires; the ingress must honour expires_at_ms.
+    key = _cache_key(via_cache["token"])
+    rc, cached = slipway.redis_cli("get", key)
+    binding = json.loads(cached)
+    assert binding["token_id"] == via_cache["id"], binding
+    binding["expires_at_ms"] = int(time.time() * 1000) - 60000
+    slipway.redis_cli("set", key, json.dumps(binding), "ex", "300")
+    status, body = slipway.hook(via_cache["token"], absent)
+    assert status == 401 and error_code(body) == "invalid_token", \
+        "expired token (cache path): %s %r" % (status, body)
+
+
+def test_revoke_reaches_the_ingress_at_once(slipway, org, project, app_ports):
+    comp = _component(slipway, org, project, app_ports)
+    tok = _token(slipway, comp["id"])
+    absent = {"tag": unique("absent")}
+    status, body = slipway.hook(tok["token"], absent)   # warms the cache
+    assert status == 202, body
+
+    slipway.revoke_token(comp["id"], tok["id"])
+    t0 = time.monotonic()
+    answers = []
+    while True:
+        status, body = slipway.hook(tok["token"], absent)
+        answers.append(status)
+        if status == 401:
+            break
+        assert time.monotonic() - t0 < 1.0, \
+            "revoked token still accepted after 1 s: %r" % answers
+        time.sleep(0.05)
+    assert error_code(body) == "invalid_token", body
+
+
+# --- the CLI ------------------------------------------------------------------
+
+def _cli(slipway, *args, stdin=None, timeout=30):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
+    env.update({
+        "SLIPWAY_ADMIN_TOKEN": slipway.admin_token,
+        "SLIPWAY_URL_REGISTRY": slipway.url("registry-svc"),
+        "SLIPWAY_URL_COMPONENT": slipway.url("component-svc"),
+        "SLIPWAY_URL_DEPLOY": slipway.url("deploy-svc"),
+        "SLIPWAY_URL_WEBHOOK": slipway.url("webhook-ingress"),
+    })
+    r = subprocess.run([str(slipway.bin / "slipway")] + list(args), env=env,
+                       input=(stdin or "").encode(), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+def _field(out, name):
+    m = re.search(r"^%s:\s*(\S+)\s*$" % re.escape(name), out, re.M)
+    assert m, "no %s: line in %r" % (name, out)
+    return m.group(1)
+
+
+def test_cli_end_to_end(slipway, org, project, app_ports, tmp_path):
+    env = slipway.env
+    password = env["SLIPWAY_REGISTRY_PASSWORD"]
+    rc, out, err = _cli(slipway, "registry", "add", org, "--name", unique("reg"),
+                        "--host", env["SLIPWAY_REGISTRY_HOST"], "--username",
+                        env["SLIPWAY_REGISTRY_USER"], "--password-stdin",
+                        stdin=password + "\n")
+    assert rc == 0, (rc, out, err)
+    assert password not in out + err
+    registry_id = _field(out, "id")
+
+    port = app_ports.take()
+    endpoints = tmp_path / "endpoints.yaml"
+    endpoints.write_text(endpoints_yaml(port))
+    name = unique("comp")
+    deadline = time.monotonic() + 20
+    while True:   # component-svc learns the registry from an event
+        rc, out, err = _cli(slipway, "component", "create", org, project,
+                            "--name", name, "--type", "service", "--registry",
+                            registry_id, "--image", env["SLIPWAY_DEMO_IMAGE"],
+                            "--endpoints", str(endpoints))
+        if rc == 0 or "unknown_registry" not in err or \
+                time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert rc == 0, (rc, out, err)
+    component_id = _field(out, "id")
+    assert re.search(r"\b%d\b" % port, out), out
+
+    rc, out, err = _cli(slipway, "token", "create", component_id, "--name", "ci")
+    assert rc == 0, (rc, out, err)
+    assert re.fullmatch(r"slp_[0-9A-Za-z]{38}\n", out), out
+    token = out.strip()
+
+    status, body = slipway.hook(token, {"image": env["SLIPWAY_DEMO_IMAGE"]})
+    assert status == 202, body
+    dep_id = body["request_id"]
+
+    rc, out, err = _cli(slipway, "deploy", "status", dep_id, "--wait",
+                        "--timeout", "90", timeout=100)
+    assert rc == 0, (rc, out, err)
+    assert "%s: running" % dep_id in out, out
+    assert "hello from slipway demo v1" in wait_text(
+        "http://127.0.0.1:%d/" % port, "demo v1")
+
+    rc, out, err = _cli(slipway, "deployments", component_id)
+    assert rc == 0, (rc, out, err)
+    row = [line for line in out.splitlines() if dep_id in line]
+    assert len(row) == 1 and "running" in row[0], out
