@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 
+#include "buf.h"
 #include "cli.h"
 
 #define CONNECT_TIMEOUT_S 5L
@@ -87,17 +88,8 @@ reply_write(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct cli_reply *r = arg;
 	size_t n = size * nmemb;
-	char *p;
 
-	if (n > REPLY_MAX - r->len)
-		return 0;
-	if ((p = realloc(r->body, r->len + n + 1)) == NULL)
-		return 0;
-	memcpy(p + r->len, data, n);
-	r->len += n;
-	p[r->len] = '\0';
-	r->body = p;
-	return n;
+	return buf_append(&r->body, &r->len, REPLY_MAX, data, n) == 0 ? n : 0;
 }
 
 static struct curl_slist *

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "buf.h"
 #include "agent.h"
 
 #define ENGINE_API       "http://engine/v1.41"
@@ -67,17 +68,10 @@ engine_body_cb(char *buf, size_t size, size_t n, void *arg)
 {
 	struct engine_resp *r = arg;
 	size_t len = size * n;
-	char *nb;
 
-	if (r->len + len > ENGINE_BODY_MAX)
-		return 0;
-	if ((nb = realloc(r->body, r->len + len + 1)) == NULL)
-		return 0;
-	r->body = nb;
-	memcpy(r->body + r->len, buf, len);
-	r->len += len;
-	r->body[r->len] = '\0';
-	return len;
+	/* Returning less than len makes curl stop with a write error. */
+	return buf_append(&r->body, &r->len, ENGINE_BODY_MAX, buf, len) == 0 ?
+	    len : 0;
 }
 
 /* Records the first error a complete pull-stream line reports. */

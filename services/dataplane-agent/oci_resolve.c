@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "buf.h"
 #include "agent.h"
 #include "crypto.h"
 
@@ -35,7 +36,7 @@ struct oci_resp {
 	char www_auth[2048];
 	char digest[AGENT_DIGEST_MAX];
 	size_t hdr_bytes;
-	unsigned char *body;
+	char *body;
 	size_t len;
 	char curlerr[CURL_ERROR_SIZE];
 };
@@ -77,17 +78,10 @@ oci_body_cb(char *buf, size_t size, size_t n, void *arg)
 {
 	struct oci_resp *r = arg;
 	size_t len = size * n;
-	unsigned char *nb;
 
-	if (r->len + len > OCI_BODY_MAX)
-		return 0;
-	if ((nb = realloc(r->body, r->len + len + 1)) == NULL)
-		return 0;
-	r->body = nb;
-	memcpy(r->body + r->len, buf, len);
-	r->len += len;
-	r->body[r->len] = '\0';
-	return len;
+	/* Returning less than len makes curl stop with a write error. */
+	return buf_append(&r->body, &r->len, OCI_BODY_MAX, buf, len) == 0 ?
+	    len : 0;
 }
 
 static void
