@@ -14,11 +14,11 @@
 #include "config.h"
 #include "http.h"
 #include "outbox.h"
+#include "backbone.h"
 #include "service.h"
 #include "topics.h"
 
 #define COMP_RELAY_INTERVAL_MS 1000
-#define COMP_TOPIC_TIMEOUT_MS  15000
 /* Parked creates (comp_wait.c): re-check period, bounds. */
 #define COMP_WAIT_POLL_MS      100
 #define COMP_WAIT_MAX_MS       30000   /* below the HTTP timeout (30 s) */
@@ -77,42 +77,27 @@ comp_stop(void *arg)
 	http_server_free(c->http);
 	if (c->consumer != NULL)
 		bus_consumer_free(c->consumer);
-	outbox_relay_free(c->relay);
-	bus_producer_flush(c->producer, 5000);
-	bus_producer_free(c->producer);
 	cache_free(c->cache);
-	store_free(c->db);
+	backbone_stop(c->db, c->producer, c->relay);
 	config_free(comp_vars, COMP_NVARS);
 }
 
+/* Postgres, topics, producer and relay, then the registry-events consumer. */
 static void
-comp_start_store(struct comp_ctx *c)
-{
-	struct error err;
-
-	if ((c->db = store_new(c->cfg.pg_url, COMP_SCHEMA, &err)) == NULL)
-		fatal("postgres: %s", err.msg);
-	if (store_migrate(c->db, component_svc_migrations,
-	    component_svc_migrations_count, &err) < 0)
-		fatal("migrations: %s", err.msg);
-}
-
-static void
-comp_start_bus(struct comp_ctx *c)
+comp_start_backbone(struct comp_ctx *c)
 {
 	static const char *const topics[] = { TOPIC_REGISTRY_EVENTS,
-		TOPIC_REGISTRY_EVENTS ".dlq", TOPIC_COMPONENT_EVENTS, NULL };
+		TOPIC_COMPONENT_EVENTS, NULL };
+	const struct backbone_config bc = {
+		.service = "component-svc", .pg_url = c->cfg.pg_url,
+		.schema = COMP_SCHEMA, .migrations = component_svc_migrations,
+		.nmigrations = component_svc_migrations_count,
+		.brokers = c->cfg.brokers, .topics = topics,
+		.relay_interval_ms = COMP_RELAY_INTERVAL_MS,
+	};
 	struct error err;
 
-	if (bus_topic_ensure(c->cfg.brokers, topics, TOPIC_PARTITIONS, 0,
-	    COMP_TOPIC_TIMEOUT_MS, &err) < 0)
-		fatal("kafka topics: %s", err.msg);
-	if ((c->producer = bus_producer_new(c->base, c->cfg.brokers,
-	    "component-svc", &err)) == NULL)
-		fatal("kafka producer: %s", err.msg);
-	if ((c->relay = outbox_relay_new(c->base, c->cfg.pg_url, COMP_SCHEMA,
-	    c->producer, COMP_RELAY_INTERVAL_MS, &err)) == NULL)
-		fatal("outbox relay: %s", err.msg);
+	backbone_start(c->base, &bc, &c->db, &c->producer, &c->relay);
 	if ((c->consumer = comp_events_consumer_new(c, &err)) == NULL)
 		fatal("kafka consumer: %s", err.msg);
 }
@@ -128,13 +113,12 @@ main(int argc, char **argv)
 	if (ctx.cfg.registry_wait_ms > COMP_WAIT_MAX_MS)
 		fatal("SLIPWAY_REGISTRY_WAIT_MS must be at most %d",
 		    COMP_WAIT_MAX_MS);
-	comp_start_store(&ctx);
 	/* Before the consumer: its first registry event may wake a wait. */
 	if ((ctx.waits = comp_waits_new(ctx.base, ctx.cfg.registry_wait_ms,
 	    COMP_WAIT_POLL_MS, COMP_WAIT_MAX_PENDING, comp_http_create_resume,
 	    &ctx)) == NULL)
 		fatal("out of memory");
-	comp_start_bus(&ctx);
+	comp_start_backbone(&ctx);
 	if ((ctx.cache = cache_new(ctx.base, ctx.cfg.redis_host,
 	    ctx.cfg.redis_port, &err)) == NULL)
 		fatal("redis: %s", err.msg);

@@ -13,13 +13,13 @@
 #include "bus.h"
 #include "config.h"
 #include "outbox.h"
+#include "backbone.h"
 #include "service.h"
 #include "store.h"
 #include "topics.h"
 
 #define DEPLOY_SCHEMA "deploy"
 #define DEPLOY_RELAY_INTERVAL_MS 500
-#define DEPLOY_TOPIC_TIMEOUT_MS 15000
 
 extern const struct migration deploy_svc_migrations[];
 extern const unsigned long deploy_svc_migrations_count;
@@ -65,33 +65,21 @@ deploy_main_dataplane_topics(struct deploy *d)
 	store_result_free(r);
 }
 
+/* Postgres, topics, producer and relay, then the data planes' topics and the consumer. */
 static void
-deploy_main_storage(struct deploy *d)
+deploy_main_backbone(struct deploy *d)
 {
+	const struct backbone_config bc = {
+		.service = DEPLOY_SERVICE, .pg_url = d->cfg.pg_url,
+		.schema = DEPLOY_SCHEMA, .migrations = deploy_svc_migrations,
+		.nmigrations = deploy_svc_migrations_count,
+		.brokers = d->cfg.brokers, .topics = topics_fixed,
+		.relay_interval_ms = DEPLOY_RELAY_INTERVAL_MS,
+	};
 	struct error err;
 
-	if ((d->store = store_new(d->cfg.pg_url, DEPLOY_SCHEMA, &err)) == NULL)
-		fatal("postgres: %s", err.msg);
-	if (store_migrate(d->store, deploy_svc_migrations,
-	    deploy_svc_migrations_count, &err) == -1)
-		fatal("migrations: %s", err.msg);
-	if (bus_topic_ensure(d->cfg.brokers, topics_fixed, TOPIC_PARTITIONS, 0,
-	    DEPLOY_TOPIC_TIMEOUT_MS, &err) == -1)
-		fatal("topics: %s", err.msg);
+	backbone_start(d->base, &bc, &d->store, &d->producer, &d->relay);
 	deploy_main_dataplane_topics(d);
-}
-
-static void
-deploy_main_bus(struct deploy *d)
-{
-	struct error err;
-
-	if ((d->producer = bus_producer_new(d->base, d->cfg.brokers, DEPLOY_SERVICE,
-	    &err)) == NULL)
-		fatal("kafka producer: %s", err.msg);
-	if ((d->relay = outbox_relay_new(d->base, d->cfg.pg_url, DEPLOY_SCHEMA,
-	    d->producer, DEPLOY_RELAY_INTERVAL_MS, &err)) == NULL)
-		fatal("outbox relay: %s", err.msg);
 	if (deploy_consume_start(d, &err) == -1)
 		fatal("kafka consumer: %s", err.msg);
 }
@@ -104,10 +92,7 @@ deploy_main_stop(void *arg)
 
 	http_server_free(d->http);
 	bus_consumer_free(d->consumer);
-	outbox_relay_free(d->relay);
-	bus_producer_flush(d->producer, 5000);
-	bus_producer_free(d->producer);
-	store_free(d->store);
+	backbone_stop(d->store, d->producer, d->relay);
 	config_free(deploy_config_vars, DEPLOY_NVARS);
 }
 
@@ -119,8 +104,7 @@ main(int argc, char **argv)
 	config_main(argc, argv, deploy_config_vars, DEPLOY_NVARS);
 	deploy.base = service_init(DEPLOY_SERVICE);
 	log_set_debug(deploy.cfg.log_debug);
-	deploy_main_storage(&deploy);
-	deploy_main_bus(&deploy);
+	deploy_main_backbone(&deploy);
 	if (deploy_http_start(&deploy, &err) == -1)
 		fatal("http: %s", err.msg);
 	log_info("deploy-svc listening on %s:%d", deploy.cfg.http_addr,

@@ -18,11 +18,11 @@
 #include "crypto.h"
 #include "http.h"
 #include "outbox.h"
+#include "backbone.h"
 #include "service.h"
 #include "topics.h"
 
 #define REG_RELAY_INTERVAL_MS 1000
-#define REG_TOPIC_TIMEOUT_MS  15000
 
 static struct reg_ctx ctx;
 
@@ -75,45 +75,30 @@ reg_stop(void *arg)
 	http_server_free(c->http);
 	if (c->consumer != NULL)
 		bus_consumer_free(c->consumer);
-	outbox_relay_free(c->relay);
-	bus_producer_flush(c->producer, 5000);
-	bus_producer_free(c->producer);
-	store_free(c->db);
+	backbone_stop(c->db, c->producer, c->relay);
 	keyring_free(c->keyring);
 	config_free(reg_vars, REG_NVARS);
 	curl_global_cleanup();
 }
 
+/* Keyring, then Postgres, topics, producer, relay and the consumer. */
 static void
-reg_start_store(struct reg_ctx *c)
+reg_start_backbone(struct reg_ctx *c)
 {
+	static const char *const topics[] = { TOPIC_REGISTRY_EVENTS,
+		TOPIC_DEPLOY_EVENTS, NULL };
+	const struct backbone_config bc = {
+		.service = "registry-svc", .pg_url = c->cfg.pg_url,
+		.schema = REG_SCHEMA, .migrations = registry_svc_migrations,
+		.nmigrations = registry_svc_migrations_count,
+		.brokers = c->cfg.brokers, .topics = topics,
+		.relay_interval_ms = REG_RELAY_INTERVAL_MS,
+	};
 	struct error err;
 
 	if ((c->keyring = keyring_load(c->cfg.kek_file, &err)) == NULL)
 		fatal("SLIPWAY_KEK_FILE: %s", err.msg);
-	if ((c->db = store_new(c->cfg.pg_url, REG_SCHEMA, &err)) == NULL)
-		fatal("postgres: %s", err.msg);
-	if (store_migrate(c->db, registry_svc_migrations,
-	    registry_svc_migrations_count, &err) < 0)
-		fatal("migrations: %s", err.msg);
-}
-
-static void
-reg_start_bus(struct reg_ctx *c)
-{
-	static const char *const topics[] = { TOPIC_REGISTRY_EVENTS,
-		TOPIC_DEPLOY_EVENTS, TOPIC_DEPLOY_EVENTS ".dlq", NULL };
-	struct error err;
-
-	if (bus_topic_ensure(c->cfg.brokers, topics, TOPIC_PARTITIONS, 0,
-	    REG_TOPIC_TIMEOUT_MS, &err) < 0)
-		fatal("kafka topics: %s", err.msg);
-	if ((c->producer = bus_producer_new(c->base, c->cfg.brokers,
-	    "registry-svc", &err)) == NULL)
-		fatal("kafka producer: %s", err.msg);
-	if ((c->relay = outbox_relay_new(c->base, c->cfg.pg_url, REG_SCHEMA,
-	    c->producer, REG_RELAY_INTERVAL_MS, &err)) == NULL)
-		fatal("outbox relay: %s", err.msg);
+	backbone_start(c->base, &bc, &c->db, &c->producer, &c->relay);
 	if ((c->consumer = reg_events_consumer_new(c, &err)) == NULL)
 		fatal("kafka consumer: %s", err.msg);
 }
@@ -130,8 +115,7 @@ main(int argc, char **argv)
 	ctx.base = service_init("registry-svc");
 	config_main(argc, argv, reg_vars, REG_NVARS);
 	log_set_debug(ctx.cfg.debug);
-	reg_start_store(&ctx);
-	reg_start_bus(&ctx);
+	reg_start_backbone(&ctx);
 	if ((ctx.http = reg_http_new(&ctx, &err)) == NULL)
 		fatal("http: %s", err.msg);
 	log_info("registry-svc listening on %s:%d", ctx.cfg.http_addr,
