@@ -25,6 +25,14 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -isystem $(BUILD)/gen -I
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 LDFLAGS := $(SAN)
 
+# The build needs the -dev packages; the workflow targets install them first
+# (scripts/setup.sh) and build in a sub-make, so only a bare build stops here.
+ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes),yes)
+ifeq ($(filter setup kafka test run asan fuzz bench stack-up stack-down clean format,$(MAKECMDGOALS)),)
+$(error build dependencies missing (pkg-config: $(PKGS)); run 'make setup', or 'make test' / 'make run', which install them)
+endif
+endif
+
 SERVICES := registry-svc component-svc deploy-svc webhook-ingress dataplane-agent
 
 PROTOS     := $(wildcard proto/slipway/v1/*.proto)
