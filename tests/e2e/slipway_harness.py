@@ -306,6 +306,7 @@ class Harness:
         self.service_env = {}   # service -> environment it was started with
         self.admin_token = None
         self.stack_up = False
+        self.secrets = set()    # values that must never appear in a log
 
     # URLs
     def url(self, service, path=""):
@@ -340,6 +341,8 @@ class Harness:
         (self.state / "logs").mkdir(parents=True)
         self._stack_up()
         self.admin_token = secrets.token_urlsafe(32)
+        self.secrets.update({self.admin_token,
+                             self.env["SLIPWAY_REGISTRY_PASSWORD"]})
         _admin_token = self.admin_token
         kek = self._write_kek()
         key_file, public_key = self._agent_keygen()
@@ -552,9 +555,25 @@ class Harness:
                     break
         return found
 
+    def secret_leaks(self):
+        """Registry passwords, CI tokens and the admin key the tests used,
+        found in any service log, as problems."""
+        found = []
+        for s in SERVICES:
+            try:
+                text = self.log_path(s).read_text(errors="replace")
+            except OSError:
+                continue
+            for secret in sorted(self.secrets):
+                if len(secret) >= 8 and secret in text:
+                    found.append("%s: a secret (%s…) appears in %s" % (
+                        s, secret[:4], self.log_path(s)))
+        return found
+
     def stop(self):
         problems = self.stop_services()
         problems += self.sanitizer_reports()
+        problems += self.secret_leaks()
         sock = self.env.get("SLIPWAY_ENGINE_SOCKET")
         if sock and os.path.exists(sock):
             try:
@@ -655,6 +674,8 @@ class Harness:
                                 if username is None else username)
             body["password"] = (self.env["SLIPWAY_REGISTRY_PASSWORD"]
                                 if password is None else password)
+        if body.get("password"):
+            self.secrets.add(body["password"])
         status, resp = api("POST", self.url(
             "registry-svc", "/v1/orgs/%s/registries" % org), body)
         if expect is not None:
@@ -662,32 +683,27 @@ class Harness:
         return resp
 
     def create_component(self, org, project, registry_id, image=None,
-                         port=None, name=None, ctype="service", timeout=20):
-        """Creates a component; retries while component-svc has not yet
-        consumed the RegistryCreated event (422 unknown_registry)."""
+                         port=None, name=None, ctype="service"):
+        """Creates a component. Called straight after create_registry, this
+        also checks that component-svc waits for the RegistryCreated event
+        rather than answering 422 unknown_registry."""
         body = {"name": name or unique("comp"), "description": "e2e",
                 "type": ctype, "registry_id": registry_id,
                 "image": image or self.env["SLIPWAY_DEMO_IMAGE"]}
         if port is not None:
             body["endpoints"] = endpoints_yaml(port)
-        url = self.url("component-svc", "/v1/orgs/%s/projects/%s/components" %
-                       (org, project))
-        deadline = time.monotonic() + timeout
-        while True:
-            status, resp = api("POST", url, body)
-            if status == 201:
-                return resp
-            if (status == 422 and error_code(resp) == "unknown_registry"
-                    and time.monotonic() < deadline):
-                time.sleep(0.2)
-                continue
-            raise AssertionError("create component: %s %r" % (status, resp))
+        status, resp = api("POST", self.url(
+            "component-svc", "/v1/orgs/%s/projects/%s/components" %
+            (org, project)), body)
+        assert status == 201, "create component: %s %r" % (status, resp)
+        return resp
 
     def create_token(self, component_id, name=None):
         status, resp = api("POST", self.url(
             "component-svc", "/v1/components/%s/tokens" % component_id),
             {"name": name or unique("tok")})
         assert status == 201, "create token: %s %r" % (status, resp)
+        self.secrets.add(resp["token"])
         return resp
 
     def revoke_token(self, component_id, token_id):
