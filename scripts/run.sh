@@ -177,6 +177,7 @@ ${urls}export PATH=$BIN:\$PATH
 j() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "\$1"; }
 
 REG=\$(slipway registry add acme --name local --host $SLIPWAY_REGISTRY_HOST --username $SLIPWAY_REGISTRY_USER --password-stdin --quiet < $STATE/registry-password)
+slipway registry test acme \$REG
 
 COMP=\$(slipway component create acme shop --name hello --type service --registry \$REG --image $SLIPWAY_REGISTRY_HOST/demo/hello:v1 --endpoints $ep --quiet)
 

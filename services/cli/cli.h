@@ -114,6 +114,7 @@ void cli_out_fields(json_t *obj, const char *const *keys);
 const char *cli_out_text(json_t *v);
 
 /* cli_registry.c */
+int cli_registry_test(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_registry_add(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_registry_list(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_registry_rm(struct cli_ctx *ctx, const struct cli_args *a);

@@ -144,3 +144,34 @@ cli_registry_rm(struct cli_ctx *ctx, const struct cli_args *a)
 		printf("registry %s removed\n", a->pos[1]);
 	return rc;
 }
+
+/*
+ * Asks registry-svc to log in to the registry with the stored credentials.
+ * Exits 1 unless the registry accepted them, so a script can gate on it.
+ */
+int
+cli_registry_test(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	char path[512];
+	json_t *out = NULL;
+	const char *status;
+	int rc;
+
+	if (cli_http_path(path, sizeof(path), "/v1/orgs/{}/registries/{}/test",
+	    a->pos[0], a->pos[1]) < 0)
+		return CLI_USAGE;
+	rc = cli_http_call(ctx, CLI_SVC_REGISTRY, "POST", path, NULL, &out);
+	if (rc != CLI_OK)
+		return rc;
+	status = json_string_value(json_object_get(out, "status"));
+	if (!ctx->json)
+		printf("%s: %s%s%s\n", cli_out_text(json_object_get(out, "host")),
+		    status ? status : "unknown",
+		    json_is_string(json_object_get(out, "detail")) ? ": " : "",
+		    json_is_string(json_object_get(out, "detail")) ?
+		    json_string_value(json_object_get(out, "detail")) : "");
+	if (!json_is_true(json_object_get(out, "ok")))
+		rc = CLI_FAIL;
+	json_decref(out);
+	return rc;
+}

@@ -18,6 +18,8 @@ static const struct cli_command commands[] = {
 	  .min_pos = 1, .max_pos = 1, .usage = "registry list ORG" },
 	{ .noun = "registry", .verb = "rm", .run = cli_registry_rm,
 	  .min_pos = 2, .max_pos = 2, .usage = "registry rm ORG ID" },
+	{ .noun = "registry", .verb = "test", .run = cli_registry_test,
+	  .min_pos = 2, .max_pos = 2, .usage = "registry test ORG ID" },
 	{ .noun = "component", .verb = "create", .run = cli_component_create,
 	  .opts = "name= type= registry= image= endpoints=",
 	  .min_pos = 2, .max_pos = 2,

@@ -121,6 +121,16 @@ def test_cli_end_to_end(slipway, org, project, app_ports, tmp_path):
     assert password not in out + err
     registry_id = _field(out, "id")
 
+    # The registry accepts the stored credentials; a wrong password is
+    # reported as such, with exit status 1 for scripts.
+    rc, out, err = _cli(slipway, "registry", "test", org, registry_id)
+    assert rc == 0 and ": ok" in out, (rc, out, err)
+    bad = slipway.create_registry(org, password="not-the-password",
+                                  host="localhost:%s" % env[
+                                      "SLIPWAY_REGISTRY_HOST"].split(":")[1])
+    rc, out, err = _cli(slipway, "registry", "test", org, bad["id"])
+    assert rc == 1 and "unauthorized" in out, (rc, out, err)
+
     port = app_ports.take()
     endpoints = tmp_path / "endpoints.yaml"
     endpoints.write_text(endpoints_yaml(port))
