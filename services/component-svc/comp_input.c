@@ -4,6 +4,7 @@
  * touches the store; the registry check is comp_http.c's.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -108,18 +109,39 @@ comp_input_cron_valid(const char *expr)
 	for (f = 0; f < 5; f++) {
 		while (*p == ' ' || *p == '\t')
 			p++;
-		do {
-			if (*p == ',')
-				p++;
+		/* A comma only ever follows an element: ",5" is refused. */
+		if (cron_element(&p, &cron_ranges[f]) < 0)
+			return 0;
+		while (*p == ',') {
+			p++;
 			if (cron_element(&p, &cron_ranges[f]) < 0)
 				return 0;
-		} while (*p == ',');
+		}
 		if (*p != '\0' && *p != ' ' && *p != '\t')
 			return 0;
 	}
 	while (*p == ' ' || *p == '\t')
 		p++;
 	return *p == '\0';
+}
+
+/*
+ * 1 when path is a compiled zone: the folder also holds text files
+ * ("leapseconds") that no zone loader accepts.
+ */
+static int
+comp_input_tzif(const char *path)
+{
+	char magic[4];
+	FILE *f;
+	int ok;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return 0;
+	ok = fread(magic, 1, sizeof(magic), f) == sizeof(magic) &&
+	    memcmp(magic, "TZif", sizeof(magic)) == 0;
+	fclose(f);
+	return ok;
 }
 
 /*
@@ -141,7 +163,8 @@ comp_input_timezone_valid(const char *tz)
 	if (stat("/usr/share/zoneinfo/UTC", &st) != 0)
 		return 1;
 	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    comp_input_tzif(path);
 }
 
 static const char *const comp_types[] = { "service", "web-app",

@@ -29,13 +29,34 @@ static void
 reg_creds_auths_host(const char *key, char *out, size_t len)
 {
 	char tmp[REG_HOST_MAX + 1];
+	size_t n;
 
 	if (strncasecmp(key, "https://", 8) == 0)
 		key += 8;
 	else if (strncasecmp(key, "http://", 7) == 0)
 		key += 7;
-	snprintf(tmp, sizeof(tmp), "%.*s", (int)strcspn(key, "/"), key);
+	/* Longer than any host: cut to fit, it could match another. */
+	if ((n = strcspn(key, "/")) > REG_HOST_MAX) {
+		out[0] = '\0';
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "%.*s", (int)n, key);
 	image_ref_host_canon(tmp, out, len);
+}
+
+/*
+ * The username goes into Basic auth as "user:password", so no ':'; and, as
+ * reg_input_basic requires of a typed-in username, no control characters.
+ */
+static int
+reg_creds_username_ok(const char *u, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (u[i] == ':' || (unsigned char)u[i] < 0x20 || u[i] == 0x7f)
+			return 0;
+	return n > 0;
 }
 
 /* "auth": base64 of "user:password". */
@@ -54,6 +75,7 @@ reg_creds_from_auth(const char *b64, char *username, size_t userlen,
 	if (colon == NULL || colon == (char *)raw || len - 1 -
 	    (size_t)(colon - (char *)raw) == 0 ||
 	    (size_t)(colon - (char *)raw) >= userlen ||
+	    !reg_creds_username_ok((char *)raw, (size_t)(colon - (char *)raw)) ||
 	    len - 1 - (size_t)(colon - (char *)raw) > REG_PASSWORD_MAX ||
 	    memchr(raw, '\0', len) != NULL) {
 		crypto_free_secret(raw, len);
@@ -85,7 +107,7 @@ reg_creds_from_pair(json_t *entry, char *username, size_t userlen,
 		    "entry has no inline credentials: give auth (base64 "
 		    "user:password) or username and password");
 	if (json_string_length(u) >= userlen ||
-	    strchr(json_string_value(u), ':') != NULL ||
+	    !reg_creds_username_ok(json_string_value(u), json_string_length(u)) ||
 	    json_string_length(p) > REG_PASSWORD_MAX ||
 	    strlen(json_string_value(p)) != json_string_length(p))
 		return reg_creds_fail(err, "invalid_docker_config", "the auths "

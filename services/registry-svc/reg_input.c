@@ -169,9 +169,11 @@ reg_input_basic(json_t *body, struct reg_input *in, int *status,
 	if (strchr(user, ':') != NULL || reg_input_has_control(user))
 		return reg_input_fail(status, 422, err, "invalid_username",
 		    "username", "username must not contain ':' or control characters");
+	/* missing_field only when absent, as json_get_string answers. */
 	pj = json_object_get(body, "password");
 	if (pj == NULL || !json_is_string(pj) || json_string_length(pj) == 0)
-		return reg_input_fail(status, 422, err, "missing_field", "password",
+		return reg_input_fail(status, 422, err, pj == NULL ?
+		    "missing_field" : "invalid_field", "password",
 		    "auth_type basic needs a non-empty password");
 	pass = json_string_value(pj);
 	if (json_string_length(pj) > REG_PASSWORD_MAX ||
@@ -200,9 +202,10 @@ reg_input_docker_config(json_t *body, struct reg_input *in, int *status,
 	else if (json_is_string(dc) && json_string_length(dc) > 0)
 		text = strdup(json_string_value(dc));
 	else
-		return reg_input_fail(status, 422, err, "missing_field",
-		    "docker_config", "auth_type docker-config needs docker_config "
-		    "(the Docker config.json text)");
+		return reg_input_fail(status, 422, err, dc == NULL ?
+		    "missing_field" : "invalid_field", "docker_config",
+		    "auth_type docker-config needs docker_config (the Docker "
+		    "config.json text or object)");
 	if (text == NULL)
 		return reg_input_fail(status, 500, err, "internal", "", "out of memory");
 	if (strlen(text) > REG_DOCKER_CFG_MAX) {
