@@ -213,7 +213,7 @@ comp_events_apply(struct store *s, const struct comp_event_handler *h,
 }
 
 /*
- * A registry row just became visible: creates parked on its id (comp_wait.c)
+ * A registry row just became visible: creates parked on its id (lib park.c)
  * need not wait for their next poll.
  */
 static void
@@ -229,7 +229,7 @@ comp_events_wake(struct comp_ctx *ctx, const Envelope *env)
 	    env->registry_updated != NULL)
 		r = env->registry_updated->registry;
 	if (r != NULL)
-		comp_waits_notify(ctx->waits, r->registry_id);
+		park_notify(ctx->waits, r->registry_id);
 }
 
 static enum bus_result

@@ -160,14 +160,14 @@ comp_http_create_try(struct http_request *req, struct comp_ctx *ctx,
  */
 int
 comp_http_create_resume(void *arg, struct http_request *req, void *in,
-    enum comp_wait_why why)
+    enum park_why why)
 {
-	if (why == COMP_WAIT_SHUTDOWN) {
+	if (why == PARK_SHUTDOWN) {
 		http_reply_error(req, 503, "unavailable", "",
 		    "component-svc is shutting down, retry later");
 		return 1;
 	}
-	return comp_http_create_try(req, arg, in, why != COMP_WAIT_TIMEOUT);
+	return comp_http_create_try(req, arg, in, why != PARK_TIMEOUT);
 }
 
 static void
@@ -193,7 +193,7 @@ comp_http_create(struct http_request *req, void *arg)
 	if (comp_http_create_try(req, ctx, in, ctx->cfg.registry_wait_ms > 0))
 		goto done;
 	/* in points into the request's body, which lives until the reply. */
-	if (comp_waits_park(ctx->waits, in->registry_id, req, in) == 0) {
+	if (park_add(ctx->waits, in->registry_id, req, in) == 0) {
 		log_info("registry %s not known yet: waiting up to %d ms for it",
 		    in->registry_id, ctx->cfg.registry_wait_ms);
 		return;   /* in now belongs to the wait */

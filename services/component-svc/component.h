@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "error.h"
+#include "park.h"
 #include "store.h"
 
 struct event_base;
@@ -19,7 +20,6 @@ struct outbox_relay;
 struct cache;
 struct http_server;
 struct http_request;
-struct comp_waits;
 
 #define COMP_SCHEMA   "component"
 #define COMP_CONSUMER "component-svc"
@@ -50,7 +50,7 @@ struct comp_ctx {
 	struct bus_consumer *consumer;
 	struct cache *cache;
 	struct http_server *http;
-	struct comp_waits *waits;
+	struct park *waits;     /* creates parked on an unknown registry */
 };
 
 /* endpoints.c: Choreo's endpoints.yaml, parsed with libyaml's event API. */
@@ -147,47 +147,11 @@ int comp_events_token_revoked(struct store *s, const char *org,
 struct bus_consumer *comp_events_consumer_new(struct comp_ctx *ctx,
     struct error *err);
 
-/*
- * comp_wait.c: requests parked (HTTP reply deferred) until the registry they
- * name is known locally, or a deadline. All on the event loop.
- */
-#define COMP_WAIT_KEY_MAX 64
-
-enum comp_wait_why {
-	COMP_WAIT_POLL,       /* the poll timer fired */
-	COMP_WAIT_NOTIFY,     /* comp_waits_notify named the key */
-	COMP_WAIT_TIMEOUT,    /* the deadline passed: fn must reply */
-	COMP_WAIT_SHUTDOWN,   /* comp_waits_free: fn must reply */
-};
-
-/*
- * Offers a parked request: returns 1 when it replied (the wait ends and arg
- * is freed), 0 to keep waiting. For TIMEOUT and SHUTDOWN it must reply.
- */
-typedef int (*comp_wait_fn)(void *ctx, struct http_request *req, void *arg,
-    enum comp_wait_why why);
-
-/* wait_ms 0 disables parking; poll_ms is the re-check period. */
-struct comp_waits *comp_waits_new(struct event_base *base, int wait_ms,
-    int poll_ms, size_t max, comp_wait_fn fn, void *ctx);
-/*
- * Parks req under key (copied) with arg (malloc'd; the list frees it after fn
- * replied). -1 when waiting is off, the list is full, the key is too long or
- * memory ran out: the caller then still owns req and arg and must reply.
- */
-int comp_waits_park(struct comp_waits *w, const char *key,
-    struct http_request *req, void *arg);
-/* Offers every request parked under key to fn now (NULL w: no-op). */
-void comp_waits_notify(struct comp_waits *w, const char *key);
-size_t comp_waits_count(const struct comp_waits *w);
-/* Offers every parked request with SHUTDOWN, then frees the list. */
-void comp_waits_free(struct comp_waits *w);
-
 /* comp_http.c: the management API routes. */
 struct http_server *comp_http_new(struct comp_ctx *ctx, struct error *err);
-/* The comp_wait_fn of component creates parked on an unknown registry. */
+/* The park_fn of component creates parked on an unknown registry. */
 int comp_http_create_resume(void *ctx, struct http_request *req, void *in,
-    enum comp_wait_why why);
+    enum park_why why);
 /* Shared by tokens.c: the reply for a store error (503 when the DB is down). */
 void comp_http_store_error(struct http_request *req, const struct error *err);
 

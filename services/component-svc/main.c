@@ -19,10 +19,11 @@
 #include "topics.h"
 
 #define COMP_RELAY_INTERVAL_MS 1000
-/* Parked creates (comp_wait.c): re-check period, bounds. */
+/* Parked creates (lib park.c): re-check period, bounds, metric names. */
 #define COMP_WAIT_POLL_MS      100
 #define COMP_WAIT_MAX_MS       30000   /* below the HTTP timeout (30 s) */
 #define COMP_WAIT_MAX_PENDING  1024
+#define COMP_WAIT_METRICS      "slipway_component_registry"
 
 static struct comp_ctx ctx;
 
@@ -60,9 +61,9 @@ static const struct config_var comp_vars[] = {
 static void
 comp_stop_waits(struct comp_ctx *c)
 {
-	size_t n = comp_waits_count(c->waits);
+	size_t n = park_count(c->waits);
 
-	comp_waits_free(c->waits);
+	park_free(c->waits);
 	c->waits = NULL;
 	if (n > 0)
 		event_base_loop(c->base, EVLOOP_NONBLOCK);
@@ -114,9 +115,9 @@ main(int argc, char **argv)
 		fatal("SLIPWAY_REGISTRY_WAIT_MS must be at most %d",
 		    COMP_WAIT_MAX_MS);
 	/* Before the consumer: its first registry event may wake a wait. */
-	if ((ctx.waits = comp_waits_new(ctx.base, ctx.cfg.registry_wait_ms,
-	    COMP_WAIT_POLL_MS, COMP_WAIT_MAX_PENDING, comp_http_create_resume,
-	    &ctx)) == NULL)
+	if ((ctx.waits = park_new(ctx.base, COMP_WAIT_METRICS,
+	    ctx.cfg.registry_wait_ms, COMP_WAIT_POLL_MS, COMP_WAIT_MAX_PENDING,
+	    comp_http_create_resume, &ctx)) == NULL)
 		fatal("out of memory");
 	comp_start_backbone(&ctx);
 	if ((ctx.cache = cache_new(ctx.base, ctx.cfg.redis_host,

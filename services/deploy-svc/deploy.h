@@ -15,6 +15,7 @@
 #include "imageref.h"
 #include "envelope.h"
 #include "http.h"
+#include "park.h"
 
 struct event_base;
 struct store;
@@ -40,6 +41,7 @@ struct deploy_config {
 	char *pg_url;
 	int log_debug;
 	char *default_dataplane;
+	int component_wait_ms;   /* how long a deploy waits for an unknown component */
 };
 
 /* The whole process: everything runs on one event loop thread. */
@@ -51,6 +53,7 @@ struct deploy {
 	struct outbox_relay *relay;
 	struct bus_consumer *consumer;
 	struct http_server *http;
+	struct park *parked;    /* deploys waiting for their component (park.h) */
 };
 
 /* A component as deploy-svc knows it (local copy of component.events). */
@@ -167,5 +170,8 @@ int deploy_http_start(struct deploy *d, struct error *err);
 int deploy_http_name_valid(const char *s);
 int deploy_http_org_valid(const char *s);
 void deploy_http_fail(struct http_request *req, const struct error *err);
+/* The park_fn of deployment requests parked on an unknown component. */
+int deploy_http_post_resume(void *ctx, struct http_request *req, void *arg,
+    enum park_why why);
 
 #endif

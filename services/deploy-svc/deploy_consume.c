@@ -24,10 +24,13 @@
 
 typedef int (*deploy_apply_fn)(struct deploy *, const Envelope *,
     const struct bus_message *, struct error *);
+/* The key of the parked requests an applied event may let through, or NULL. */
+typedef const char *(*deploy_wake_fn)(const Envelope *);
 
 struct deploy_consume_entry {
 	Slipway__V1__Envelope__PayloadCase payload;
 	deploy_apply_fn apply;
+	deploy_wake_fn wake;   /* NULL: no parked request waits for it */
 };
 
 /* A message no retry can fix: it goes to the dead-letter topic. */
@@ -208,15 +211,22 @@ deploy_consume_status(struct deploy *d, const Envelope *env,
 	}
 }
 
+/* The component of a ComponentCreated / ComponentUpdated, or NULL. */
+static const Slipway__V1__Component *
+deploy_consume_component_of(const Envelope *env)
+{
+	return env->payload_case ==
+	    SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_CREATED ?
+	    (env->component_created ? env->component_created->component : NULL) :
+	    (env->component_updated ? env->component_updated->component : NULL);
+}
+
 /* ComponentCreated / ComponentUpdated: refresh the local copy. */
 static int
 deploy_consume_component(struct deploy *d, const Envelope *env,
     const struct bus_message *m, struct error *err)
 {
-	const Slipway__V1__Component *c = env->payload_case ==
-	    SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_CREATED ?
-	    (env->component_created ? env->component_created->component : NULL) :
-	    (env->component_updated ? env->component_updated->component : NULL);
+	const Slipway__V1__Component *c = deploy_consume_component_of(env);
 
 	(void)m;
 	if (c == NULL || !crypto_uuid_valid(c->component_id))
@@ -224,6 +234,15 @@ deploy_consume_component(struct deploy *d, const Envelope *env,
 	if (c->org[0] == '\0' || strlen(c->org) > DEPLOY_NAME_MAX)
 		return deploy_consume_bad(err, "%s", "component org invalid");
 	return deploy_store_component_put(d->store, c, err);
+}
+
+/* Deploys parked on this component (deploy_http.c) can go on now. */
+static const char *
+deploy_consume_component_wake(const Envelope *env)
+{
+	const Slipway__V1__Component *c = deploy_consume_component_of(env);
+
+	return c != NULL ? c->component_id : NULL;
 }
 
 static int
@@ -259,13 +278,18 @@ deploy_consume_endpoints(struct deploy *d, const Envelope *env,
 
 /* Payloads not listed (registry events, tokens, our own events) are skipped. */
 static const struct deploy_consume_entry deploy_consume_table[] = {
-	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_IMAGE_PUSHED, deploy_consume_image_pushed },
-	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_DEPLOYMENT_STATUS, deploy_consume_status },
-	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_CREATED, deploy_consume_component },
-	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_UPDATED, deploy_consume_component },
+	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_IMAGE_PUSHED, deploy_consume_image_pushed,
+	    NULL },
+	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_DEPLOYMENT_STATUS, deploy_consume_status,
+	    NULL },
+	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_CREATED, deploy_consume_component,
+	    deploy_consume_component_wake },
+	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_UPDATED, deploy_consume_component,
+	    deploy_consume_component_wake },
 	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_DELETED,
-	    deploy_consume_component_deleted },
-	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_ENDPOINTS_CHANGED, deploy_consume_endpoints },
+	    deploy_consume_component_deleted, NULL },
+	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_ENDPOINTS_CHANGED, deploy_consume_endpoints,
+	    NULL },
 };
 
 static const struct deploy_consume_entry *
@@ -346,6 +370,9 @@ deploy_consume_handle(const struct bus_message *m, void *arg,
 	log_ctx_set("event_id", env->event_id);
 	if ((e = deploy_consume_lookup(env->payload_case)) != NULL)
 		res = deploy_consume_tx(d, env, m, e->apply, reason);
+	/* After the commit, so a woken request sees the row. */
+	if (e != NULL && e->wake != NULL && res == BUS_DONE)
+		park_notify(d->parked, e->wake(env));
 	log_ctx_clear();
 	envelope_free(env);
 	return res;

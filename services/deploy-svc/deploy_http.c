@@ -5,6 +5,11 @@
  * A deployment made through the API is recorded exactly like one made from
  * ImagePushed: the row and its outbox events (DeploymentRequested,
  * ApplyDeployment) commit in one transaction, and the relay publishes them.
+ *
+ * deploy-svc learns components from slipway.component.events, so a deploy
+ * right after the component was created can arrive before ComponentCreated.
+ * Such a request is parked (lib park.c) under the component id until the
+ * consumer stores that component, a poll finds it, or the deadline.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -156,17 +161,24 @@ deploy_http_create(struct http_request *req, struct deploy *d,
 	http_reply_json(req, 202, o);
 }
 
-/* Loads the component and the named environment; replies on failure. */
+/*
+ * Loads the component and the named environment. 0: loaded; 1: the
+ * component is not known (yet) and may_wait, nothing replied; -1: replied.
+ */
 static int
 deploy_http_load(struct http_request *req, struct deploy *d,
-    const char *component_id, const char *env, struct deploy_http_req *r)
+    const char *component_id, const char *env, struct deploy_http_req *r,
+    int may_wait)
 {
 	struct error err;
-	int rc;
+	int rc = 0;
 
-	if (!crypto_uuid_valid(component_id) ||
-	    (rc = deploy_store_component_get(d->store, component_id, &r->comp,
-	    &err)) == 0) {
+	if (crypto_uuid_valid(component_id))
+		rc = deploy_store_component_get(d->store, component_id, &r->comp,
+		    &err);
+	if (rc == 0 && may_wait && crypto_uuid_valid(component_id))
+		return 1;
+	if (rc == 0) {
 		http_reply_error(req, 404, "not_found", "", "no such component");
 		return -1;
 	}
@@ -294,20 +306,25 @@ deploy_http_status_of(const struct error *err)
 	return 422;
 }
 
-/* POST /v1/components/{id}/deployments {"environment", tag|image|from_deployment} */
-static void
-deploy_http_post(struct http_request *req, void *ctx)
+/*
+ * One attempt at POST /v1/components/{id}/deployments: 1 when it replied, 0
+ * when the component is not known (yet) and may_wait. The body is checked
+ * again on every attempt: it is cheap, and a retry then needs nothing but
+ * the request.
+ */
+static int
+deploy_http_post_try(struct http_request *req, struct deploy *d, int may_wait)
 {
 	static const char *const keys[] = { "environment", "tag", "image",
 	    "from_deployment", NULL };
-	struct deploy *d = ctx;
 	struct deploy_http_req r;
 	struct error err;
 	const char *env;
 	json_t *body;
+	int rc;
 
 	if ((body = http_request_json(req)) == NULL)
-		return;
+		return 1;
 	memset(&r, 0, sizeof(r));
 	error_clear(&err);
 	r.source = "api";
@@ -315,15 +332,61 @@ deploy_http_post(struct http_request *req, void *ctx)
 	    (env = json_get_string(body, "environment", DEPLOY_NAME_MAX, 1,
 	    &err)) == NULL) {
 		http_reply_err(req, 400, &err);
-		return;
+		return 1;
 	}
-	if (deploy_http_load(req, d, http_request_param(req, "id"), env, &r) == -1)
-		return;
+	if ((rc = deploy_http_load(req, d, http_request_param(req, "id"), env,
+	    &r, may_wait)) != 0)
+		return rc == 1 ? 0 : 1;
 	if (deploy_http_resolve(d, body, &r, &err) == -1) {
 		http_reply_err(req, deploy_http_status_of(&err), &err);
-		return;
+		return 1;
 	}
 	deploy_http_create(req, d, &r);
+	return 1;
+}
+
+/*
+ * A deploy parked on a component this process has not heard of yet (it was
+ * probably created a moment ago and its event is still on its way): retried
+ * on every poll and notification, answered 404 not_found as before at the
+ * deadline. At shutdown it is answered 503 without deploying anything, as
+ * the client might never see the 202.
+ */
+int
+deploy_http_post_resume(void *ctx, struct http_request *req, void *arg,
+    enum park_why why)
+{
+	int replied;
+
+	(void)arg;
+	if (why == PARK_SHUTDOWN) {
+		http_reply_error(req, 503, "unavailable", "",
+		    "deploy-svc is shutting down, retry later");
+		return 1;
+	}
+	/* A timer or the consumer runs this: log under the request's id. */
+	log_ctx_set("request_id", http_request_id(req));
+	replied = deploy_http_post_try(req, ctx, why != PARK_TIMEOUT);
+	log_ctx_unset("request_id");
+	return replied;
+}
+
+/* POST /v1/components/{id}/deployments {"environment", tag|image|from_deployment} */
+static void
+deploy_http_post(struct http_request *req, void *ctx)
+{
+	struct deploy *d = ctx;
+	const char *id = http_request_param(req, "id");
+
+	if (deploy_http_post_try(req, d, d->cfg.component_wait_ms > 0))
+		return;
+	/* Nothing but the request is needed to retry: no argument to keep. */
+	if (park_add(d->parked, id, req, NULL) == 0) {
+		log_info("component %s not known yet: waiting up to %d ms for it",
+		    id, d->cfg.component_wait_ms);
+		return;
+	}
+	deploy_http_post_try(req, d, 0);
 }
 
 /* Checks the source of a promotion; replies on failure. */
@@ -377,7 +440,7 @@ deploy_http_promote(struct http_request *req, void *ctx)
 	if (deploy_http_promotable(req, d, http_request_param(req, "id"),
 	    &cur) == -1)
 		return;
-	if (deploy_http_load(req, d, cur.component_id, to, &r) == -1)
+	if (deploy_http_load(req, d, cur.component_id, to, &r, 0) == -1)
 		return;
 	snprintf(r.image, sizeof(r.image), "%s", cur.image);
 	snprintf(r.digest, sizeof(r.digest), "%s", cur.digest);

@@ -3,11 +3,15 @@
  *
  * Start-up order matters: the schema is migrated and the topics exist before
  * the consumer joins its group, and the HTTP server comes last so /readyz
- * never answers for a half-built process.
+ * never answers for a half-built process. The list of deploys parked on an
+ * unknown component exists before the consumer, whose first ComponentCreated
+ * may wake one, and is answered first at shutdown.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "deploy.h"
 #include "bus.h"
@@ -20,6 +24,11 @@
 
 #define DEPLOY_SCHEMA "deploy"
 #define DEPLOY_RELAY_INTERVAL_MS 500
+/* Deploys parked on an unknown component (lib park.c). */
+#define DEPLOY_WAIT_POLL_MS      100
+#define DEPLOY_WAIT_MAX_MS       30000   /* below the HTTP timeout (30 s) */
+#define DEPLOY_WAIT_MAX_PENDING  1024
+#define DEPLOY_WAIT_METRICS      "slipway_deploy_component"
 
 extern const struct migration deploy_svc_migrations[];
 extern const unsigned long deploy_svc_migrations_count;
@@ -44,6 +53,10 @@ static const struct config_var deploy_config_vars[] = {
 	{ "SLIPWAY_DEFAULT_DATAPLANE", CONFIG_STRING, "", 0,
 	    "data plane of new orgs' environments (\"\" = earliest registered)",
 	    &deploy.cfg.default_dataplane },
+	{ "SLIPWAY_COMPONENT_WAIT_MS", CONFIG_INT, "3000", 0,
+	    "how long a deployment request waits for a component not yet "
+	    "learnt from component events (0-30000, 0 = no wait)",
+	    &deploy.cfg.component_wait_ms },
 };
 #define DEPLOY_NVARS (sizeof(deploy_config_vars) / sizeof(deploy_config_vars[0]))
 
@@ -84,12 +97,29 @@ deploy_main_backbone(struct deploy *d)
 		fatal("kafka consumer: %s", err.msg);
 }
 
+/*
+ * Answers the parked deploys (503) while their connections still exist. The
+ * loop has stopped, so those replies sit in the connections' buffers: one
+ * non-blocking pass writes them before http_server_free closes the sockets.
+ */
+static void
+deploy_main_stop_waits(struct deploy *d)
+{
+	size_t n = park_count(d->parked);
+
+	park_free(d->parked);
+	d->parked = NULL;
+	if (n > 0)
+		event_base_loop(d->base, EVLOOP_NONBLOCK);
+}
+
 /* Frees in reverse order of creation; the consumer commits on the way out. */
 static void
 deploy_main_stop(void *arg)
 {
 	struct deploy *d = arg;
 
+	deploy_main_stop_waits(d);
 	http_server_free(d->http);
 	bus_consumer_free(d->consumer);
 	backbone_stop(d->store, d->producer, d->relay);
@@ -104,6 +134,13 @@ main(int argc, char **argv)
 	config_main(argc, argv, deploy_config_vars, DEPLOY_NVARS);
 	deploy.base = service_init(DEPLOY_SERVICE);
 	log_set_debug(deploy.cfg.log_debug);
+	if (deploy.cfg.component_wait_ms > DEPLOY_WAIT_MAX_MS)
+		fatal("SLIPWAY_COMPONENT_WAIT_MS must be at most %d",
+		    DEPLOY_WAIT_MAX_MS);
+	if ((deploy.parked = park_new(deploy.base, DEPLOY_WAIT_METRICS,
+	    deploy.cfg.component_wait_ms, DEPLOY_WAIT_POLL_MS,
+	    DEPLOY_WAIT_MAX_PENDING, deploy_http_post_resume, &deploy)) == NULL)
+		fatal("out of memory");
 	deploy_main_backbone(&deploy);
 	if (deploy_http_start(&deploy, &err) == -1)
 		fatal("http: %s", err.msg);
