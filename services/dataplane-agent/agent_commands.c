@@ -3,19 +3,27 @@
  * type through a table, and the real steps behind the apply state machine.
  *
  * Threading, and why it is this simple: the apply runs synchronously inside
- * the bus handler, on the event-loop thread, and blocks the loop for the
- * seconds a resolve + pull + start + health check takes. The one thing that
- * must keep flowing meanwhile is the credentials consumer, and it only
+ * the bus handler, on the main event-loop thread, and blocks that loop for
+ * the seconds to minutes a resolve + pull + start + health check takes.
+ * Commands are applied one at a time anyway, so nothing else on this loop
+ * needs to flow meanwhile except the credentials consumer, and it only
  * matters while an apply WAITS for credentials it has not seen yet. That
  * wait is therefore not a blocking loop: the handler returns BUS_RETRY, the
- * event loop runs (serving the credentials consumer and HTTP probes) during
- * the bus's redelivery backoff, and after CMD_CREDS_WAIT_MS the apply
- * proceeds anonymously. Everything the
- * blocking part needs (credentials, producer) is owned by this thread, so
- * there are no locks and no thread hand-offs. Status reports are waited for
- * with bus_producer_poll(), which serves delivery callbacks without the loop.
- * /healthz and /readyz do not answer during an apply; that is the accepted
- * cost of this first version (a worker thread is the next step).
+ * loop runs (serving the credentials consumer) during the bus's redelivery
+ * backoff, and after CMD_CREDS_WAIT_MS the apply proceeds anonymously.
+ * Everything the blocking part needs (credentials, producer) is owned by
+ * this thread, so there are no locks and no thread hand-offs. Status reports
+ * are waited for with bus_producer_poll(), which serves delivery callbacks
+ * without the loop.
+ *
+ * The one thing that must not wait for an apply is the HTTP server: a
+ * liveness probe that goes unanswered through a long pull would get the
+ * agent killed mid-apply. It therefore runs on a thread and event_base of
+ * its own (main.c, struct agent_http) and only reads what is safe from
+ * there: atomic consumer-ready flags, an engine ping with its own curl
+ * handle, and the thread-safe metrics. The cost: a hung engine stalls the
+ * main loop without /healthz noticing, which the apply's own timeouts (pull,
+ * health wait, report) bound instead.
  */
 #include <stdint.h>
 #include <stdio.h>

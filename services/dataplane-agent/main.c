@@ -3,12 +3,17 @@
  * the data plane's keypair; without a subcommand it runs: it replays the
  * sealed credentials of its data plane, applies the commands sent to it and
  * reports their progress (see agent_commands.c for the threading model).
- * HTTP :8084 serves /healthz, /readyz and /metrics only.
+ * HTTP :8084 serves /healthz, /readyz and /metrics only, on a thread of its
+ * own (struct agent_http) so the probes answer while an apply blocks the
+ * main loop.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
+#include <event2/event.h>
 
 #include "agent.h"
 #include "config.h"
@@ -31,6 +36,21 @@ struct agent_config {
 	int health_timeout_s;
 };
 
+/*
+ * The probe server: its own event_base, run by its own thread. What its
+ * /readyz reads from the main thread is safe there: the consumer pointers
+ * and the engine are set before the thread starts and freed after it is
+ * joined, bus_consumer_ready() reads an atomic flag, and engine_ping() uses
+ * a curl handle of its own per call (struct engine only holds the socket
+ * path). /metrics reads the thread-safe metrics registry.
+ */
+struct agent_http {
+	struct event_base *base;
+	struct http_server *srv;
+	pthread_t thread;
+	int started;
+};
+
 /* Everything the running agent owns; freed by agent_stop. */
 struct agent {
 	struct agent_config cfg;
@@ -38,7 +58,7 @@ struct agent {
 	struct agent_ctx ctx;
 	struct bus_consumer *creds_consumer;
 	struct bus_consumer *cmd_consumer;
-	struct http_server *http;
+	struct agent_http http;
 	char cmd_topic[128];
 	char creds_topic[128];
 	char group[128];
@@ -103,7 +123,11 @@ agent_keygen(int argc, char **argv)
 	return 0;
 }
 
-/* /readyz: both consumers have partitions and the engine answers. */
+/*
+ * /readyz, run on the probe thread: both consumers have partitions and the
+ * engine answers (engine_ping waits at most 2 s, so a hung engine delays
+ * the probes queued behind it by that much, never more).
+ */
 static int
 agent_ready(void *arg, char *why, size_t whylen)
 {
@@ -124,12 +148,68 @@ agent_ready(void *arg, char *why, size_t whylen)
 	return 1;
 }
 
+static void *
+agent_http_main(void *arg)
+{
+	struct agent_http *h = arg;
+
+	if (event_base_dispatch(h->base) < 0)
+		log_warnx("http: probe loop failed");
+	return NULL;
+}
+
+/*
+ * Starts the probe server's thread. SIGINT and SIGTERM are blocked in it so
+ * they reach the main thread, whose loop owns the shutdown.
+ */
+static void
+agent_http_start(struct agent *a)
+{
+	struct http_server_config hc = { AGENT_SERVICE, a->cfg.http_addr,
+	    a->cfg.http_port, NULL, 0, 0, agent_ready };
+	struct error err;
+	sigset_t block, old;
+	int rc;
+
+	if ((a->http.base = event_base_new()) == NULL)
+		fatal("http: event_base_new failed");
+	a->http.srv = http_server_new(a->http.base, &hc, NULL, 0, a, &err);
+	if (a->http.srv == NULL)
+		fatal("http: %s", err.msg);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = pthread_create(&a->http.thread, NULL, agent_http_main, &a->http);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		fatal("http: cannot start the probe thread: %s", strerror(rc));
+	a->http.started = 1;
+}
+
+/* Stops the probe loop from this (the main) thread, joins it and frees. */
+static void
+agent_http_stop(struct agent_http *h)
+{
+	if (h->started) {
+		event_base_loopexit(h->base, NULL);
+		pthread_join(h->thread, NULL);
+		h->started = 0;
+	}
+	http_server_free(h->srv);
+	h->srv = NULL;
+	if (h->base != NULL)
+		event_base_free(h->base);
+	h->base = NULL;
+}
+
 static void
 agent_stop(void *arg)
 {
 	struct agent *a = arg;
 
-	http_server_free(a->http);
+	/* First, so nothing the probes read is freed under them. */
+	agent_http_stop(&a->http);
 	bus_consumer_free(a->cmd_consumer);
 	bus_consumer_free(a->creds_consumer);
 	if (a->ctx.producer != NULL)
@@ -198,8 +278,6 @@ agent_consumers(struct agent *a, struct event_base *base)
 static void
 agent_start(struct agent *a, struct event_base *base)
 {
-	struct http_server_config hc = { AGENT_SERVICE, a->cfg.http_addr,
-	    a->cfg.http_port, NULL, 0, 0, agent_ready };
 	struct error err;
 
 	agent_names(a);
@@ -219,9 +297,7 @@ agent_start(struct agent *a, struct event_base *base)
 	if (a->ctx.producer == NULL)
 		fatal("producer: %s", err.msg);
 	agent_consumers(a, base);
-	a->http = http_server_new(base, &hc, NULL, 0, a, &err);
-	if (a->http == NULL)
-		fatal("http: %s", err.msg);
+	agent_http_start(a);
 	if (!engine_ping(a->ctx.engine))
 		log_warnx("engine at %s does not answer yet", a->cfg.engine_socket);
 	log_info("data plane %s: commands %s, credentials %s", a->cfg.dataplane,

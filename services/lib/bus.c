@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,7 +447,8 @@ struct bus_consumer {
 	void *arg;
 	struct bus_producer *dlq;
 	int grouped;
-	int ready;
+	/* Atomic: /readyz may read it from a probe thread (dataplane-agent). */
+	_Atomic int ready;
 	int closing;
 	char **topics;
 	int *assigned;              /* group-less: per topic */

@@ -84,7 +84,7 @@ struct bus_consumer_config {
 struct bus_consumer *bus_consumer_new(struct event_base *base,
     const struct bus_consumer_config *cfg, bus_handler handler, void *arg,
     struct error *err);
-/* 1 once the consumer has partitions assigned (for /readyz). */
+/* 1 once the consumer has partitions assigned (for /readyz); any thread. */
 int bus_consumer_ready(const struct bus_consumer *c);
 /* Leaves the group cleanly (commits stored offsets). */
 void bus_consumer_free(struct bus_consumer *c);
