@@ -4,12 +4,19 @@
  */
 #include "backbone.h"
 #include "bus.h"
+#include "dedup.h"
 #include "log.h"
 #include "outbox.h"
 #include "store.h"
 #include "topics.h"
 
 #define BACKBONE_TOPIC_TIMEOUT_MS 15000
+
+/* The library's own tables, in every schema, before the service's. */
+static const struct migration backbone_migrations[] = {
+	{ "000_outbox.sql", outbox_schema_sql },
+	{ "000_processed_events.sql", dedup_schema_sql },
+};
 #define BACKBONE_FLUSH_MS         5000
 
 void
@@ -21,7 +28,9 @@ backbone_start(struct event_base *base, const struct backbone_config *cfg,
 
 	if ((*db = store_new(cfg->pg_url, cfg->schema, &err)) == NULL)
 		fatal("postgres: %s", err.msg);
-	if (store_migrate(*db, cfg->migrations, cfg->nmigrations, &err) == -1)
+	if (store_migrate(*db, backbone_migrations, sizeof(backbone_migrations) /
+	    sizeof(backbone_migrations[0]), &err) == -1 ||
+	    store_migrate(*db, cfg->migrations, cfg->nmigrations, &err) == -1)
 		fatal("migrations: %s", err.msg);
 	if (bus_topic_ensure(cfg->brokers, cfg->topics, TOPIC_PARTITIONS, 0,
 	    BACKBONE_TOPIC_TIMEOUT_MS, &err) == -1)

@@ -5,6 +5,11 @@
 #include "dedup.h"
 #include "store.h"
 
+const char dedup_schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS processed_events ("
+    " event_id text PRIMARY KEY, consumer text NOT NULL,"
+    " processed_at timestamptz NOT NULL DEFAULT now());";
+
 int
 dedup_claim(struct store *s, const char *event_id, const char *consumer,
     struct error *err)

@@ -57,6 +57,14 @@ struct outbox_batch {
 	struct outbox_row rows[];
 };
 
+const char outbox_schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS outbox ("
+    " id bigserial PRIMARY KEY, topic text NOT NULL, key text NOT NULL,"
+    " payload bytea, event_id text NOT NULL, event_type text NOT NULL,"
+    " created_at timestamptz NOT NULL DEFAULT now(), sent_at timestamptz);"
+    "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (id)"
+    " WHERE sent_at IS NULL;";
+
 int
 outbox_add(struct store *s, const char *topic, const char *key,
     const void *payload, size_t len, const char *event_id,

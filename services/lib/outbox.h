@@ -6,12 +6,8 @@
  * order, waits for the broker's acknowledgement, and marks them sent. A crash
  * between publish and mark republishes: consumers dedup by event id.
  *
- * Table (each service's migrations create it in their own schema):
- *   CREATE TABLE outbox (id bigserial PRIMARY KEY, topic text NOT NULL,
- *     key text NOT NULL, payload bytea, event_id text NOT NULL,
- *     event_type text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
- *     sent_at timestamptz);
- *   CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
+ * The table lives in each service's schema; outbox_schema_sql creates it
+ * (backbone_start applies it before the service's own migrations).
  */
 #ifndef SLIPWAY_OUTBOX_H
 #define SLIPWAY_OUTBOX_H
@@ -23,6 +19,9 @@ struct event_base;
 struct store;
 struct bus_producer;
 struct outbox_relay;
+
+/* DDL of the outbox table, run with search_path = the service's schema. */
+extern const char outbox_schema_sql[];
 
 /* payload == NULL writes a tombstone (compacted topics). */
 int outbox_add(struct store *s, const char *topic, const char *key,

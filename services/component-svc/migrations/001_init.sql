@@ -1,5 +1,6 @@
--- component-svc: components, endpoints, CI tokens (hashes only), the local
--- copy of registries, and the outbox / processed-events tables.
+-- component-svc: components, endpoints, CI tokens (hashes only) and the local
+-- copy of registries (the outbox and processed_events tables come from
+-- libslipway, see backbone.c).
 
 CREATE TABLE component.registries (
 	id uuid PRIMARY KEY,
@@ -43,24 +44,6 @@ CREATE TABLE component.tokens (
 	revoked_at timestamptz
 );
 CREATE INDEX tokens_component ON component.tokens (component_id);
-
-CREATE TABLE component.outbox (
-	id bigserial PRIMARY KEY,
-	topic text NOT NULL,
-	key text NOT NULL,
-	payload bytea,
-	event_id text NOT NULL,
-	event_type text NOT NULL,
-	created_at timestamptz NOT NULL DEFAULT now(),
-	sent_at timestamptz
-);
-CREATE INDEX outbox_unsent ON component.outbox (id) WHERE sent_at IS NULL;
-
-CREATE TABLE component.processed_events (
-	event_id text PRIMARY KEY,
-	consumer text NOT NULL,
-	processed_at timestamptz NOT NULL DEFAULT now()
-);
 
 -- The webhook's read-only role exists only where the stack created it.
 DO $$

@@ -1,5 +1,6 @@
--- deploy-svc: data planes, environments, the local copy of components,
--- deployments and their history, plus the outbox and dedup tables.
+-- deploy-svc: data planes, environments, the local copy of components, and
+-- deployments with their history (the outbox and processed_events tables
+-- come from libslipway, see backbone.c).
 
 CREATE TABLE dataplanes (
 	name        text PRIMARY KEY,
@@ -50,21 +51,3 @@ CREATE TABLE deployments (
 CREATE INDEX deployments_component ON deployments (component_id, created_at DESC);
 CREATE INDEX deployments_running ON deployments (component_id, environment)
 	WHERE status = 'running';
-
-CREATE TABLE outbox (
-	id          bigserial PRIMARY KEY,
-	topic       text NOT NULL,
-	key         text NOT NULL,
-	payload     bytea,
-	event_id    text NOT NULL,
-	event_type  text NOT NULL,
-	created_at  timestamptz NOT NULL DEFAULT now(),
-	sent_at     timestamptz
-);
-CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
-
-CREATE TABLE processed_events (
-	event_id      text PRIMARY KEY,
-	consumer      text NOT NULL,
-	processed_at  timestamptz NOT NULL DEFAULT now()
-);
