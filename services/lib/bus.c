@@ -104,8 +104,13 @@ static rd_kafka_conf_t *
 bus_conf_base(const char *brokers, struct error *err)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	/*
+	 * librdkafka backs off reconnects up to 10 s: a broker back from a
+	 * restart would sit unused that long, and a bounded delivery (the
+	 * webhook's) would time out against a broker that is up again.
+	 */
 	const char *kv[] = { "bootstrap.servers", brokers, "log.queue", "true",
-	    NULL };
+	    "reconnect.backoff.max.ms", "1000", NULL };
 
 	if (bus_conf_all(conf, kv, err) == -1) {
 		rd_kafka_conf_destroy(conf);
@@ -209,18 +214,33 @@ struct bus_producer *
 bus_producer_new(struct event_base *base, const char *brokers,
     const char *client_id, struct error *err)
 {
+	return bus_producer_new_timeout(base, brokers, client_id,
+	    BUS_DELIVERY_TIMEOUT_MS, err);
+}
+
+struct bus_producer *
+bus_producer_new_timeout(struct event_base *base, const char *brokers,
+    const char *client_id, int delivery_timeout_ms, struct error *err)
+{
+	char timeout[16];
 	/*
 	 * murmur2_random matches the Java client's partitioner, so a producer
 	 * outside Slipway puts the same key on the same partition.
 	 */
 	const char *kv[] = { "client.id", client_id ? client_id : "slipway",
 	    "enable.idempotence", "true", "acks", "all", "linger.ms", "5",
-	    "partitioner", "murmur2_random", "message.timeout.ms", "30000",
+	    "partitioner", "murmur2_random", "message.timeout.ms", timeout,
 	    NULL };
 	struct bus_producer *p;
 	rd_kafka_conf_t *conf;
 	char errstr[256];
 
+	if (delivery_timeout_ms <= 0) {
+		error_set(err, "bus_config", "message.timeout.ms",
+		    "delivery timeout must be positive");
+		return NULL;
+	}
+	snprintf(timeout, sizeof(timeout), "%d", delivery_timeout_ms);
 	if ((conf = bus_conf_base(brokers, err)) == NULL)
 		return NULL;
 	if (bus_conf_all(conf, kv, err) == -1) {

@@ -38,6 +38,18 @@ typedef void (*bus_delivery_cb)(int ok, const char *errstr, void *arg);
 struct bus_producer *bus_producer_new(struct event_base *base,
     const char *brokers, const char *client_id, struct error *err);
 /*
+ * The same with a bound on each message's delivery: a message the broker has
+ * not acknowledged within delivery_timeout_ms (queueing, retries and the ack
+ * included) gets its callback with ok = 0. bus_producer_new uses
+ * BUS_DELIVERY_TIMEOUT_MS, right for background publishers (the relay
+ * republishes); a producer that keeps a caller waiting for the ack (the
+ * webhook's HTTP reply) wants a shorter bound.
+ */
+#define BUS_DELIVERY_TIMEOUT_MS 30000
+struct bus_producer *bus_producer_new_timeout(struct event_base *base,
+    const char *brokers, const char *client_id, int delivery_timeout_ms,
+    struct error *err);
+/*
  * Queues one message. Key and value are copied. cb may be NULL. Returns -1
  * (err set) when the message could not even be queued.
  */

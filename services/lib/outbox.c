@@ -1,12 +1,17 @@
 /*
  * outbox.c: the transactional outbox and its relay.
  *
- * The relay runs on the event loop with its own connection. One pass: in a
- * transaction, take the schema's relay lock (one publisher at a time keeps
- * per-key order across replicas), lock the oldest unsent rows, produce them
- * in id order, flush, mark the acknowledged ones sent, commit. Rows that
- * were not acknowledged stay unsent and go out again on the next pass;
- * consumers dedup.
+ * The relay runs on the event loop with its own connection, and never
+ * blocks the loop waiting for the broker. A pass has two halves:
+ *   start   in a transaction, take the schema's relay lock (one publisher
+ *           at a time keeps per-key order across replicas), lock the oldest
+ *           unsent rows and queue them in id order; the transaction stays
+ *           open and the relay is "in flight"
+ *   finish  once every delivery report is in, or OUTBOX_FLUSH_MS passed:
+ *           mark the acknowledged rows sent, commit
+ * Rows that were not acknowledged stay unsent and go out again on the next
+ * pass; consumers dedup. Meanwhile the loop serves everything else, so a
+ * broker outage never stalls the service's API or its consumer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,39 +26,55 @@
 #include "log.h"
 
 #define OUTBOX_BATCH        200
-#define OUTBOX_FLUSH_MS     5000
+#define OUTBOX_FLUSH_MS     5000  /* how long a pass waits for its reports */
 #define OUTBOX_PURGE_EVERY  60    /* seconds between deletes of old rows */
 #define OUTBOX_BACKOFF_MIN  1000  /* ms after a failed pass, doubling */
-#define OUTBOX_BACKOFF_MAX  30000
+#define OUTBOX_BACKOFF_MAX  5000  /* ... up to this */
+
+/* Why the last pass failed: it decides whether a kick is heeded. */
+enum outbox_failure {
+	OUTBOX_FAIL_NONE,
+	OUTBOX_FAIL_DB,    /* Postgres: a retry costs one refused connect */
+	OUTBOX_FAIL_BUS    /* the broker: a retry would queue rows in vain */
+};
+
+struct outbox_batch;
 
 struct outbox_relay {
 	struct event_base *base;
 	struct store *store;
 	struct bus_producer *producer;
-	struct event *timer;    /* the next pass */
+	/* The next pass, or, in flight, the end of the wait for reports. */
+	struct event *timer;
+	struct outbox_batch *batch;   /* non-NULL: in flight, transaction open */
+	int kicked;                   /* kicked in flight: go again at once */
 	int interval_ms;
 	/*
-	 * A pass blocks the loop for up to the flush timeout while Kafka or
-	 * Postgres is down; after a failure the relay waits backoff_ms (and
-	 * ignores kicks) so the rest of the service keeps answering.
+	 * After a failed pass the relay waits backoff_ms (1 s doubling to 5 s),
+	 * so rows go out within 5 s of the dependency coming back. After a
+	 * broker failure kicks are ignored, and a pass gives up at once while
+	 * the last pass's messages still sit in the producer: queueing more
+	 * would only pile up copies. After a Postgres failure a kick runs the
+	 * relay at once: a kick follows a commit, so Postgres is back.
 	 */
 	int backoff_ms;
+	enum outbox_failure failure;
 	time_t last_purge;
 };
 
 /*
  * One pass's rows. Delivery reports point into it, and one may arrive after
- * the flush gave up waiting: the last report out frees an abandoned batch.
+ * the pass gave up waiting: the last report out frees an abandoned batch.
  */
-struct outbox_batch;
 struct outbox_row {
 	struct outbox_batch *batch;
 	char id[24];            /* bigserial as text */
 	int delivered;
 };
 struct outbox_batch {
+	struct outbox_relay *relay;   /* NULL once abandoned */
+	int n;                  /* rows locked by the pass */
 	int pending;            /* queued, no delivery report yet */
-	int abandoned;          /* the pass is over: the last report frees */
 	struct outbox_row rows[];
 };
 
@@ -83,6 +104,15 @@ outbox_add(struct store *s, const char *topic, const char *key,
 }
 
 static void
+outbox_schedule(struct outbox_relay *r, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(r->timer, &tv);
+}
+
+/* Delivery reports run on the loop thread (bus.h). */
+static void
 outbox_delivered(int ok, const char *errstr, void *arg)
 {
 	struct outbox_row *row = arg;
@@ -91,17 +121,22 @@ outbox_delivered(int ok, const char *errstr, void *arg)
 	row->delivered = ok;
 	if (!ok)
 		log_warnx("outbox row %s not delivered: %s", row->id, errstr);
-	if (--b->pending == 0 && b->abandoned)
+	if (--b->pending > 0)
+		return;
+	if (b->relay == NULL)
 		free(b);
+	else
+		outbox_schedule(b->relay, 0);   /* all reports in: finish now */
 }
 
+/* The pass is over: free the batch, or leave it to its last report. */
 static void
 outbox_batch_release(struct outbox_batch *b)
 {
 	if (b->pending == 0)
 		free(b);
 	else
-		b->abandoned = 1;
+		b->relay = NULL;
 }
 
 /* Produces each locked row; stops at the first that cannot be queued. */
@@ -162,13 +197,32 @@ outbox_mark_sent(struct outbox_relay *r, struct outbox_row *rows, int n,
 	return 0;
 }
 
-/* One publish pass inside a transaction; returns rows sent or -1. */
+/* Deletes rows sent more than an hour ago, at most once a minute. */
+static void
+outbox_purge(struct outbox_relay *r)
+{
+	struct error err;
+	time_t now = time(NULL);
+
+	if (now - r->last_purge < OUTBOX_PURGE_EVERY)
+		return;
+	r->last_purge = now;
+	if (store_exec(r->store, NULL, "DELETE FROM outbox WHERE sent_at < "
+	    "now() - interval '1 hour'", 0, NULL, NULL, &err) == -1)
+		log_warnx("outbox purge failed: %s", err.msg);
+}
+
+/*
+ * Locks the oldest unsent rows (the transaction is open) and queues them.
+ * Returns 1 when rows are in flight, 0 when there is nothing to send or
+ * another replica holds the relay lock, -1 on a database error.
+ */
 static int
-outbox_pass(struct outbox_relay *r, struct error *err)
+outbox_lock_and_queue(struct outbox_relay *r, struct error *err)
 {
 	struct store_result *res;
 	struct outbox_batch *b;
-	int n, sent = 0;
+	int n;
 
 	/*
 	 * One relay at a time per schema: with SKIP LOCKED alone, two replicas
@@ -196,80 +250,97 @@ outbox_pass(struct outbox_relay *r, struct error *err)
 		error_set(err, "internal", "", "out of memory");
 		return -1;
 	}
+	b->relay = r;
+	b->n = n;
 	outbox_produce_rows(r, res, b, n);
 	store_result_free(res);
-	if (bus_producer_flush(r->producer, OUTBOX_FLUSH_MS) != 0)
-		log_warnx("outbox: flush timed out; unacknowledged rows stay unsent");
-	if (outbox_mark_sent(r, b->rows, n, err) == 0)
-		for (int i = 0; i < n; i++)
-			sent += b->rows[i].delivered;
-	outbox_batch_release(b);
-	if (err->code[0] == '\0' && sent < n)
-		error_set(err, "unavailable", "", "%d of %d rows not delivered",
-		    n - sent, n);
-	/* Commit what was delivered even when some rows were not. */
-	return err->code[0] && strcmp(err->code, "unavailable") != 0 ? -1 : sent;
+	r->batch = b;
+	/* Nothing queued: finish at once; else when the reports are in. */
+	outbox_schedule(r, b->pending == 0 ? 0 : OUTBOX_FLUSH_MS);
+	return 1;
 }
 
-/* Deletes rows sent more than an hour ago, at most once a minute. */
-static void
-outbox_purge(struct outbox_relay *r)
-{
-	struct error err;
-	time_t now = time(NULL);
-
-	if (now - r->last_purge < OUTBOX_PURGE_EVERY)
-		return;
-	r->last_purge = now;
-	if (store_exec(r->store, NULL, "DELETE FROM outbox WHERE sent_at < "
-	    "now() - interval '1 hour'", 0, NULL, NULL, &err) == -1)
-		log_warnx("outbox purge failed: %s", err.msg);
-}
-
-/* One pass; returns rows sent, or -1 when the relay should back off. */
+/*
+ * Starts a pass. Returns 1 when rows are in flight (the transaction stays
+ * open until outbox_finish), 0 when the pass is over with nothing sent, -1
+ * when it failed, r->failure saying why.
+ */
 static int
-outbox_run(struct outbox_relay *r)
+outbox_start(struct outbox_relay *r)
 {
 	struct error err;
-	int sent;
+	int rc;
 
 	error_clear(&err);
 	/* Still failing and the producer has not drained: do not pile on. */
-	if (r->backoff_ms > 0 && bus_producer_flush(r->producer, 0) != 0)
+	if (r->backoff_ms > 0 && bus_producer_flush(r->producer, 0) != 0) {
+		r->failure = OUTBOX_FAIL_BUS;
 		return -1;
+	}
+	r->failure = OUTBOX_FAIL_DB;
 	if (store_begin(r->store, &err) == -1) {
 		log_warnx("outbox relay: %s", err.msg);
 		return -1;
 	}
-	sent = outbox_pass(r, &err);
-	if (sent == -1 || store_commit(r->store, &err) == -1) {
+	rc = outbox_lock_and_queue(r, &err);
+	if (rc == 1)
+		return 1;
+	if (rc == -1 || store_commit(r->store, &err) == -1) {
 		log_warnx("outbox relay pass failed: %s", err.msg);
 		store_rollback(r->store);
 		return -1;
 	}
-	if (sent > 0)
-		log_debug("outbox relay published %d rows", sent);
+	r->failure = OUTBOX_FAIL_NONE;
 	outbox_purge(r);
-	return err.code[0] ? -1 : sent;
+	return 0;
 }
 
-static void
-outbox_schedule(struct outbox_relay *r, int ms)
+/*
+ * Ends the pass in flight: marks the acknowledged rows sent and commits,
+ * even when some rows were not acknowledged (they stay unsent; their late
+ * reports land in the abandoned batch). Returns rows sent, or -1 with
+ * r->failure saying why.
+ */
+static int
+outbox_finish(struct outbox_relay *r)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct outbox_batch *b = r->batch;
+	struct error err;
+	int sent = 0;
 
-	evtimer_add(r->timer, &tv);
+	r->batch = NULL;
+	error_clear(&err);
+	r->failure = OUTBOX_FAIL_DB;
+	if (outbox_mark_sent(r, b->rows, b->n, &err) == -1 ||
+	    store_commit(r->store, &err) == -1) {
+		log_warnx("outbox relay pass failed: %s", err.msg);
+		store_rollback(r->store);
+		outbox_batch_release(b);
+		return -1;
+	}
+	for (int i = 0; i < b->n; i++)
+		sent += b->rows[i].delivered;
+	if (sent < b->n) {
+		log_warnx("outbox: %d of %d rows not acknowledged; they stay unsent",
+		    b->n - sent, b->n);
+		outbox_batch_release(b);
+		r->failure = OUTBOX_FAIL_BUS;
+		return -1;
+	}
+	outbox_batch_release(b);
+	log_debug("outbox relay published %d rows", sent);
+	r->failure = OUTBOX_FAIL_NONE;
+	outbox_purge(r);
+	return sent;
 }
 
+/* Schedules the next pass after one that sent rows (or -1: failed). */
 static void
-outbox_on_event(evutil_socket_t fd, short what, void *arg)
+outbox_next(struct outbox_relay *r, int sent)
 {
-	struct outbox_relay *r = arg;
-	int sent;
+	int kicked = r->kicked;
 
-	(void)fd;
-	(void)what;
-	sent = outbox_run(r);
+	r->kicked = 0;
 	if (sent == -1) {
 		r->backoff_ms = r->backoff_ms == 0 ? OUTBOX_BACKOFF_MIN :
 		    r->backoff_ms * 2;
@@ -282,7 +353,23 @@ outbox_on_event(evutil_socket_t fd, short what, void *arg)
 		log_info("outbox relay recovered");
 	r->backoff_ms = 0;
 	/* A full batch suggests more are waiting: go again at once. */
-	outbox_schedule(r, sent == OUTBOX_BATCH ? 0 : r->interval_ms);
+	outbox_schedule(r, sent == OUTBOX_BATCH || kicked ? 0 : r->interval_ms);
+}
+
+/* The timer: start a pass, or finish the one in flight. */
+static void
+outbox_on_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct outbox_relay *r = arg;
+	int sent;
+
+	(void)fd;
+	(void)what;
+	if (r->batch != NULL)
+		sent = outbox_finish(r);
+	else if ((sent = outbox_start(r)) == 1)
+		return;   /* in flight: the reports or the deadline come back */
+	outbox_next(r, sent);
 }
 
 struct outbox_relay *
@@ -315,8 +402,15 @@ outbox_relay_new(struct event_base *base, const char *conninfo,
 void
 outbox_relay_kick(struct outbox_relay *r)
 {
+	if (r == NULL)
+		return;
+	/* In flight: moving the timer would cut the wait for reports short. */
+	if (r->batch != NULL) {
+		r->kicked = 1;
+		return;
+	}
 	/* Moving the one timer to now folds several kicks into one pass. */
-	if (r != NULL && r->backoff_ms == 0)
+	if (r->backoff_ms == 0 || r->failure != OUTBOX_FAIL_BUS)
 		outbox_schedule(r, 0);
 }
 
@@ -325,6 +419,11 @@ outbox_relay_free(struct outbox_relay *r)
 {
 	if (r == NULL)
 		return;
+	/* At shutdown a pass in flight may wait: its rows need not go twice. */
+	if (r->batch != NULL) {
+		bus_producer_flush(r->producer, OUTBOX_FLUSH_MS);
+		(void)outbox_finish(r);
+	}
 	if (r->timer != NULL)
 		event_free(r->timer);
 	store_free(r->store);

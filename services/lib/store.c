@@ -28,6 +28,17 @@ static const struct {
 } store_sqlstates[] = {
 	{ "23505", "unique_violation" },
 	{ "23503", "foreign_key_violation" },
+	/*
+	 * Transient: the same work succeeds when tried again, so callers must
+	 * retry (a consumer returns BUS_RETRY) rather than dead-letter it.
+	 */
+	{ "40001", "unavailable" },   /* serialization_failure */
+	{ "40P01", "unavailable" },   /* deadlock_detected */
+	{ "55P03", "unavailable" },   /* lock_not_available */
+	{ "53300", "unavailable" },   /* too_many_connections */
+	{ "57P01", "unavailable" },   /* admin_shutdown */
+	{ "57P02", "unavailable" },   /* crash_shutdown */
+	{ "57P03", "unavailable" },   /* cannot_connect_now */
 };
 
 static void
@@ -48,7 +59,7 @@ store_error_from_result(struct store *s, const PGresult *res,
 	    sizeof(store_sqlstates[0]); i++) {
 		if (strcmp(state, store_sqlstates[i].sqlstate) == 0) {
 			error_set(err, store_sqlstates[i].code, "", "%s",
-			    msg ? msg : "constraint violated");
+			    msg ? msg : "database refused the statement");
 			return;
 		}
 	}
@@ -129,10 +140,30 @@ store_free(struct store *s)
 	free(s);
 }
 
+/*
+ * A server that went away while the connection sat idle (a restart, a
+ * terminated backend) left its FATAL notice and EOF on the socket. Reading
+ * them now (PQconsumeInput never blocks) marks the connection bad, so the
+ * next statement goes over a fresh connection instead of failing once after
+ * every database restart. Nothing was sent yet: reconnecting cannot run a
+ * statement twice. Inside a transaction the loss must surface instead. Two
+ * reads: the first may stop after the notice, the second sees the EOF.
+ */
+static void
+store_check_idle(struct store *s)
+{
+	for (int i = 0; i < 2 && !s->in_tx &&
+	    PQstatus(s->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(s->conn) == PQTRANS_IDLE; i++)
+		if (PQconsumeInput(s->conn) == 0)
+			break;
+}
+
 /* Re-establishes a broken connection, but never inside a transaction. */
 static int
 store_ensure(struct store *s, struct error *err)
 {
+	store_check_idle(s);
 	if (PQstatus(s->conn) == CONNECTION_OK)
 		return 0;
 	if (s->in_tx) {

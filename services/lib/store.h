@@ -5,7 +5,9 @@
  * parameterised. A lost connection is re-established on the next call; a
  * failure mid-transaction is reported and the transaction is rolled back.
  * Errors fill err with code "unique_violation" (SQLSTATE 23505),
- * "foreign_key_violation" (23503), "unavailable" (connection) or "db_error".
+ * "foreign_key_violation" (23503), "unavailable" (connection lost, server
+ * shutting down, deadlock or serialization failure: worth retrying) or
+ * "db_error".
  */
 #ifndef SLIPWAY_STORE_H
 #define SLIPWAY_STORE_H

@@ -642,14 +642,99 @@ class Harness:
         raise HarnessError("redis still listening %d s after shutdown" % timeout)
 
     def start_redis(self, timeout=120):
-        """Brings Redis back the way the stack started it: `stack.sh up` is
-        idempotent and only starts the parts that are down."""
+        """Brings Redis back the way the stack started it."""
+        self.restore_stack("redis", self.redis_up, timeout=timeout)
+
+    def restore_stack(self, part, check, timeout=180):
+        """Starts what is down again the way the stack started it: `stack.sh
+        up` is idempotent and only starts the parts that are down. check()
+        must then say the part is back."""
         r = subprocess.run(["bash", "scripts/stack.sh", "up"], cwd=REPO,
                            env=self._stack_env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=timeout)
-        if r.returncode != 0 or not self.redis_up():
-            raise HarnessError("restarting redis failed:\n" +
-                               r.stdout.decode(errors="replace")[-2000:])
+        if r.returncode != 0 or not check():
+            raise HarnessError("restarting %s failed:\n%s" % (
+                part, r.stdout.decode(errors="replace")[-2000:]))
+
+    def _wait_port_closed(self, part, port, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not port_open(port):
+                return
+            time.sleep(0.1)
+        raise HarnessError("%s still listening on %d %d s after the stop" % (
+            part, port, timeout))
+
+    def postgres_up(self):
+        return port_open(self.ports["pg"]) and subprocess.run(
+            ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.ports["pg"]),
+             "-d", "postgres", "-U", "postgres"], timeout=10).returncode == 0
+
+    def stop_postgres(self, timeout=30):
+        """Stops the stack's Postgres like stack.sh does (pg_ctl -m fast,
+        as the postgres user when we are root): open sessions are ended."""
+        data = Path((self.state / "pg.dir").read_text().strip()) / "data"
+        cmd = [str(_pg_bin() / "pg_ctl"), "-D", str(data), "-m", "fast", "-s",
+               "-t", str(timeout), "stop"]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        r = subprocess.run(cmd, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout + 10)
+        if r.returncode != 0:
+            raise HarnessError("pg_ctl stop failed: %s" %
+                               r.stdout.decode(errors="replace"))
+        self._wait_port_closed("postgres", self.ports["pg"], timeout)
+
+    def start_postgres(self, timeout=120):
+        self.restore_stack("postgres", self.postgres_up, timeout=timeout)
+
+    def kafka_pid(self):
+        """The broker's pid from stack.sh's pid file, or None when it is not
+        running (a stale pid reused by another program does not count)."""
+        try:
+            pid = int((self.state / "run" / "kafka.pid").read_text().split()[0])
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if b"kafka.Kafka" in f.read():
+                    return pid
+        except (OSError, ValueError, IndexError):
+            pass
+        return None
+
+    def kafka_up(self):
+        return self.kafka_pid() is not None and port_open(self.ports["kafka"])
+
+    def stop_kafka(self, sig=signal.SIGTERM, timeout=30):
+        """Stops the broker by its pid: SIGTERM is a clean shutdown, SIGKILL
+        a crash. A broker still alive after timeout s is killed."""
+        pid = self.kafka_pid()
+        if pid is None:
+            raise HarnessError("kafka is not running")
+        os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while os.path.exists("/proc/%d" % pid) and \
+                _proc_state(pid) not in ("Z", "X"):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                deadline = time.monotonic() + 10
+            time.sleep(0.1)
+        self._wait_port_closed("kafka", self.ports["kafka"], 10)
+
+    def start_kafka(self, timeout=180):
+        self.restore_stack("kafka", self.kafka_up, timeout=timeout)
+
+    def services_alive(self):
+        """The services that are no longer running, with their exit codes."""
+        return {s: p.returncode for s, p in self.procs.items()
+                if p.poll() is not None}
+
+    def wait_all_ready(self, timeout=30):
+        """Waits until every running service answers /readyz 200; returns
+        the seconds it took."""
+        t0 = time.monotonic()
+        for s in self.procs:
+            self._wait_ready(s, timeout=max(1, timeout -
+                                            (time.monotonic() - t0)))
+        return time.monotonic() - t0
 
     def psql(self, sql, timeout=20):
         """Runs sql as the `slipway` role against the stack's Postgres;
@@ -754,6 +839,36 @@ class Harness:
             time.sleep(0.2)
         raise AssertionError("deployment %s not %s within %d s; last %r" % (
             dep_id, sorted(wants), timeout, last))
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def _pg_bin():
+    """PostgreSQL's bin dir, the newest installed (as stack.sh picks it)."""
+    dirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"),
+                  key=lambda p: [int(x) if x.isdigit() else 0
+                                 for x in p.parent.name.split(".")])
+    if dirs and (dirs[-1] / "pg_ctl").exists():
+        return dirs[-1]
+    found = shutil.which("pg_ctl")
+    if found is None:
+        raise HarnessError("pg_ctl not found")
+    return Path(found).parent
+
+
+def _proc_state(pid):
+    """The state letter of /proc/PID/stat ('Z' for a zombie), or 'X'."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "X"
 
 
 def unique(prefix):
