@@ -115,6 +115,9 @@ service_env() {
 	dataplane-agent)
 		echo "SLIPWAY_DATAPLANE=local"
 		echo "SLIPWAY_DATAPLANE_KEY_FILE=$DP_KEY"
+		# development and production share this host: production's
+		# containers listen on the endpoint port + 1000.
+		echo "SLIPWAY_PORT_OFFSETS=production=1000"
 		;;
 	esac
 }

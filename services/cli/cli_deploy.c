@@ -79,6 +79,8 @@ status_print(const struct cli_ctx *ctx, const char *id, const struct cli_reply *
 {
 	const char *reason = json_string_value(json_object_get(r->json, "reason"));
 
+	if (ctx->quiet)
+		return;   /* the id was printed; the exit status tells the end */
 	if (ctx->json)
 		printf("%s\n", r->body);
 	else if (strcmp(status, "failed") == 0)
@@ -272,9 +274,11 @@ cli_deploy_promote(struct cli_ctx *ctx, const struct cli_args *a)
 	const char *to = cli_args_get(a, "to");
 	char path[512];
 	json_t *body, *out = NULL;
+	long timeout_s;
 	int rc;
 
-	if (cli_http_path(path, sizeof(path), "/v1/deployments/{}/promote", a->pos[0]) < 0)
+	if (cli_http_path(path, sizeof(path), "/v1/deployments/{}/promote", a->pos[0]) < 0 ||
+	    (timeout_s = wait_timeout(a)) < 0)
 		return CLI_USAGE;
 	if (to == NULL) {
 		fprintf(stderr, "error: usage: --to ENVIRONMENT is required\n");
@@ -286,8 +290,8 @@ cli_deploy_promote(struct cli_ctx *ctx, const struct cli_args *a)
 	}
 	rc = cli_http_call(ctx, CLI_SVC_DEPLOY, "POST", path, body, &out);
 	json_decref(body);
-	if (rc == CLI_OK && !ctx->json)
-		cli_out_fields(out, deployment_fields);
+	if (rc == CLI_OK)
+		rc = deploy_accepted(ctx, a, out, timeout_s);
 	json_decref(out);
 	return rc;
 }

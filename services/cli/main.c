@@ -49,8 +49,8 @@ static const struct cli_command commands[] = {
 	{ .noun = "deployments", .verb = NULL, .run = cli_deploy_list,
 	  .min_pos = 1, .max_pos = 1, .usage = "deployments COMPONENT_ID" },
 	{ .noun = "promote", .verb = NULL, .run = cli_deploy_promote,
-	  .opts = "to=", .min_pos = 1, .max_pos = 1,
-	  .usage = "promote DEPLOYMENT_ID --to production" },
+	  .opts = "to= wait timeout=", .min_pos = 1, .max_pos = 1,
+	  .usage = "promote DEPLOYMENT_ID --to ENV [--wait] [--timeout S]" },
 	{ .noun = "image", .verb = "parse", .run = cli_image_parse,
 	  .min_pos = 1, .max_pos = 1, .offline = 1, .usage = "image parse REF" },
 };

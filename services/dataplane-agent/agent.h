@@ -169,10 +169,20 @@ int agent_apply_transition(struct agent_apply *a, enum agent_apply_state next);
  */
 int agent_apply_run(struct agent_apply *a, const struct agent_apply_ops *ops);
 
+/* agent_ports.c */
+#define AGENT_ENV_NAME_MAX    63
+#define AGENT_PORT_OFFSET_MAX 60000
+/*
+ * Offset of environment in list ("production=1000,staging=2000"; "" = none):
+ * 0 when not listed. -1 when the list is malformed.
+ */
+int agent_ports_offset(const char *list, const char *environment, int *offset);
+
 /* agent_commands.c */
 struct agent_ctx {
 	const char *dataplane;
 	const char *insecure;
+	const char *port_offsets;    /* SLIPWAY_PORT_OFFSETS, validated */
 	int health_timeout_s;
 	struct engine *engine;
 	struct agent_creds *creds;

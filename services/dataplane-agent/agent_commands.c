@@ -343,6 +343,29 @@ cmd_apply_creds(struct agent_ctx *ag, const struct bus_message *m,
 	return 0;
 }
 
+/*
+ * The host port the container listens on ($PORT) and is health-checked at:
+ * the first endpoint's port, moved by the environment's offset when several
+ * environments share this host (agent_ports.c).
+ */
+static int
+cmd_host_port(const struct agent_ctx *ag, const Slipway__V1__ApplyDeployment *ad)
+{
+	int offset = 0;
+
+	if (ad->port == 0 || agent_ports_offset(ag->port_offsets,
+	    ad->environment, &offset) == -1 || offset == 0)
+		return (int)ad->port;
+	if ((int)ad->port + offset > 65535) {
+		log_warnx("port %u + offset %d of %s is past 65535: using %u",
+		    ad->port, offset, ad->environment, ad->port);
+		return (int)ad->port;
+	}
+	log_info("environment %s serves on port %d (endpoint port %u + %d)",
+	    ad->environment, (int)ad->port + offset, ad->port, offset);
+	return (int)ad->port + offset;
+}
+
 static enum bus_result
 cmd_apply(struct agent_ctx *ag, const struct bus_message *m,
     const Envelope *env, struct error *reason)
@@ -354,7 +377,7 @@ cmd_apply(struct agent_ctx *ag, const struct bus_message *m,
 	struct agent_apply *a;
 	struct agent_cred *cr;
 	char **envv;
-	int have, rc;
+	int have, rc, port;
 	long long t0 = cmd_now_ms();
 
 	if (!cmd_apply_valid(ad)) {
@@ -374,11 +397,12 @@ cmd_apply(struct agent_ctx *ag, const struct bus_message *m,
 		return BUS_RETRY;
 	}
 	envv = cmd_env_list(ad);
+	port = cmd_host_port(ag, ad);
 	*a = (struct agent_apply){ .deployment_id = ad->deployment_id,
 	    .component_id = ad->component_id, .component_type =
 	    ad->component_type, .endpoint_type = ad->endpoint_type,
 	    .environment = ad->environment, .image = ad->image,
-	    .pinned_digest = ad->digest, .port = (int)ad->port,
+	    .pinned_digest = ad->digest, .port = port,
 	    .env = (const char *const *)envv, .cred = have ? cr : NULL };
 	rc = agent_apply_run(a, &ops);
 	if (rc == 0) {

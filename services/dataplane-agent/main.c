@@ -34,6 +34,7 @@ struct agent_config {
 	char *engine_socket;
 	char *insecure;
 	int health_timeout_s;
+	char *port_offsets;
 };
 
 /*
@@ -86,6 +87,10 @@ static const struct config_var agent_vars[] = {
 	{ "SLIPWAY_HEALTH_TIMEOUT_S", CONFIG_INT, "30", 0,
 	  "seconds a new container has to answer on its port",
 	  &agent.cfg.health_timeout_s },
+	{ "SLIPWAY_PORT_OFFSETS", CONFIG_STRING, "", 0,
+	  "environment=offset list moving those environments' containers to "
+	  "endpoint port + offset (several environments on one host)",
+	  &agent.cfg.port_offsets },
 };
 #define AGENT_NVARS (sizeof(agent_vars) / sizeof(agent_vars[0]))
 
@@ -279,14 +284,19 @@ static void
 agent_start(struct agent *a, struct event_base *base)
 {
 	struct error err;
+	int offset;
 
 	agent_names(a);
 	if (agent_keys_load(a->cfg.key_file, &a->keys, &err) == -1)
 		fatal("SLIPWAY_DATAPLANE_KEY_FILE: %s", err.msg);
+	if (agent_ports_offset(a->cfg.port_offsets, "", &offset) == -1)
+		fatal("SLIPWAY_PORT_OFFSETS must look like production=1000,staging=2000 "
+		    "(offsets up to %d)", AGENT_PORT_OFFSET_MAX);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
 	a->ctx = (struct agent_ctx){ .dataplane = a->cfg.dataplane,
-	    .insecure = a->cfg.insecure, .health_timeout_s =
+	    .insecure = a->cfg.insecure, .port_offsets = a->cfg.port_offsets,
+	    .health_timeout_s =
 	    a->cfg.health_timeout_s > 0 ? a->cfg.health_timeout_s : 30,
 	    .engine = engine_new(a->cfg.engine_socket),
 	    .creds = agent_creds_new(&a->keys) };

@@ -32,6 +32,10 @@ REPO = Path(__file__).resolve().parents[2]
 # The order matters: component-svc's migration grants the webhook's read-only
 # role, deploy-svc must exist before a data plane can be registered, and the
 # agent needs its data plane's topics.
+# Both environments run on the one test data plane: production's containers
+# listen on the endpoint port + this (SLIPWAY_PORT_OFFSETS of the agent).
+PRODUCTION_PORT_OFFSET = 1000
+
 SERVICES = ("registry-svc", "component-svc", "deploy-svc", "webhook-ingress",
             "dataplane-agent")
 
@@ -366,7 +370,8 @@ class Harness:
                     SLIPWAY_DATAPLANE_KEY_FILE=key_file,
                     SLIPWAY_ENGINE_SOCKET=self.env["SLIPWAY_ENGINE_SOCKET"],
                     SLIPWAY_INSECURE_REGISTRIES=self.env["SLIPWAY_REGISTRY_HOST"],
-                    SLIPWAY_HEALTH_TIMEOUT_S="20")
+                    SLIPWAY_HEALTH_TIMEOUT_S="20",
+                    SLIPWAY_PORT_OFFSETS="production=%d" % PRODUCTION_PORT_OFFSET)
         for s in ("webhook-ingress", "dataplane-agent"):
             self._wait_ready(s)
         self.log("harness: platform up (state %s)" % self.state)

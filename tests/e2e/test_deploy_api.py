@@ -1,7 +1,7 @@
 """The three ways to deploy from the management API (no webhook): update the
 tag, update the whole image URL, redeploy a previous deployment's image."""
 
-from slipway_harness import api, error_code, wait_text
+from slipway_harness import PRODUCTION_PORT_OFFSET, api, error_code, wait_text
 
 
 def _deploy(slipway, component_id, body):
@@ -43,6 +43,19 @@ def test_tag_image_and_previous_deployments(slipway, org, project, app_ports):
     history = slipway.deployments(comp["id"])
     assert [d["id"] for d in history] == [again["id"], v1["id"], v2["id"]]
     assert [d["source"] for d in history] == ["api"] * 3, history
+
+    # 4. Promote to production: the same digest, not resolved again; the
+    # development deployment keeps running beside it.
+    status, prod = api("POST", slipway.url(
+        "deploy-svc", "/v1/deployments/%s/promote" % again["id"]),
+        {"to": "production"})
+    assert status == 202, prod
+    assert prod["environment"] == "production", prod
+    prod = slipway.wait_deployment(prod["id"], "running", timeout=90)
+    assert prod["digest"] == again["digest"], (prod, again)
+    prod_app = "http://127.0.0.1:%d/" % (port + PRODUCTION_PORT_OFFSET)
+    assert "demo v2" in wait_text(prod_app, "demo v2")
+    assert slipway.get_deployment(again["id"])[1]["status"] == "running"
 
 
 def test_bad_deploy_requests_change_nothing(slipway, org, project, app_ports):
