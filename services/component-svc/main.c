@@ -28,28 +28,18 @@
 static struct comp_ctx ctx;
 
 static const struct config_var comp_vars[] = {
-	{ "SLIPWAY_HTTP_ADDR", CONFIG_STRING, "127.0.0.1", 0,
-	  "address the management API listens on", &ctx.cfg.http_addr },
-	{ "SLIPWAY_HTTP_PORT", CONFIG_PORT, "8082", 0,
-	  "port of the management API", &ctx.cfg.http_port },
-	{ "SLIPWAY_ADMIN_TOKEN", CONFIG_STRING, NULL,
-	  CONFIG_REQUIRED | CONFIG_SECRET, "bearer key of the management API",
-	  &ctx.cfg.admin_token },
-	{ "SLIPWAY_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:19092", 0,
-	  "Kafka bootstrap servers", &ctx.cfg.brokers },
-	{ "SLIPWAY_PG_URL", CONFIG_STRING,
-	  "postgresql://slipway@127.0.0.1:15432/slipway", CONFIG_SECRET,
-	  "PostgreSQL connection URL", &ctx.cfg.pg_url },
-	{ "SLIPWAY_REDIS_HOST", CONFIG_STRING, "127.0.0.1", 0,
-	  "Redis host (token cache)", &ctx.cfg.redis_host },
-	{ "SLIPWAY_REDIS_PORT", CONFIG_PORT, "16379", 0, "Redis port",
-	  &ctx.cfg.redis_port },
+	CONFIG_VAR_HTTP_ADDR(&ctx.cfg.http_addr),
+	CONFIG_VAR_HTTP_PORT("8082", &ctx.cfg.http_port),
+	CONFIG_VAR_ADMIN_TOKEN(&ctx.cfg.admin_token),
+	CONFIG_VAR_KAFKA_BROKERS(&ctx.cfg.brokers),
+	CONFIG_VAR_PG_URL(CONFIG_PG_URL_DEFAULT, &ctx.cfg.pg_url),
+	CONFIG_VAR_REDIS_HOST(&ctx.cfg.redis_host),
+	CONFIG_VAR_REDIS_PORT(&ctx.cfg.redis_port),
 	{ "SLIPWAY_REGISTRY_WAIT_MS", CONFIG_INT, "3000", 0,
 	  "how long a component create waits for a registry not yet learnt "
 	  "from registry events (0-30000, 0 = no wait)",
 	  &ctx.cfg.registry_wait_ms },
-	{ "SLIPWAY_LOG_DEBUG", CONFIG_INT, "0", 0, "1 = debug logging",
-	  &ctx.cfg.debug },
+	CONFIG_VAR_LOG_DEBUG(&ctx.cfg.debug),
 };
 #define COMP_NVARS (sizeof(comp_vars) / sizeof(comp_vars[0]))
 

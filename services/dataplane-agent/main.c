@@ -68,12 +68,9 @@ struct agent {
 static struct agent agent;
 
 static const struct config_var agent_vars[] = {
-	{ "SLIPWAY_HTTP_ADDR", CONFIG_STRING, "127.0.0.1", 0,
-	  "address of the health/metrics server", &agent.cfg.http_addr },
-	{ "SLIPWAY_HTTP_PORT", CONFIG_PORT, "8084", 0,
-	  "port of the health/metrics server", &agent.cfg.http_port },
-	{ "SLIPWAY_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:19092", 0,
-	  "Kafka bootstrap servers", &agent.cfg.brokers },
+	CONFIG_VAR_HTTP_ADDR(&agent.cfg.http_addr),
+	CONFIG_VAR_HTTP_PORT("8084", &agent.cfg.http_port),
+	CONFIG_VAR_KAFKA_BROKERS(&agent.cfg.brokers),
 	{ "SLIPWAY_DATAPLANE", CONFIG_STRING, "local", 0,
 	  "name of this data plane", &agent.cfg.dataplane },
 	{ "SLIPWAY_DATAPLANE_KEY_FILE", CONFIG_FILE, NULL, CONFIG_REQUIRED,

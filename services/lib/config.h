@@ -32,6 +32,35 @@ struct config_var {
 	void *dst;               /* char ** or int * */
 };
 
+/*
+ * Rows every service shares, so each variable has one name, default and help
+ * text: dst points into the service's own config struct.
+ */
+#define CONFIG_PG_URL_DEFAULT "postgresql://slipway@127.0.0.1:15432/slipway"
+#define CONFIG_VAR_HTTP_ADDR(dst) \
+	{ "SLIPWAY_HTTP_ADDR", CONFIG_STRING, "127.0.0.1", 0, \
+	  "address the HTTP server listens on", (dst) }
+#define CONFIG_VAR_HTTP_PORT(port, dst) \
+	{ "SLIPWAY_HTTP_PORT", CONFIG_PORT, (port), 0, \
+	  "port the HTTP server listens on", (dst) }
+#define CONFIG_VAR_ADMIN_TOKEN(dst) \
+	{ "SLIPWAY_ADMIN_TOKEN", CONFIG_STRING, NULL, \
+	  CONFIG_REQUIRED | CONFIG_SECRET, "bearer key of the management API", \
+	  (dst) }
+#define CONFIG_VAR_KAFKA_BROKERS(dst) \
+	{ "SLIPWAY_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:19092", 0, \
+	  "Kafka bootstrap servers", (dst) }
+#define CONFIG_VAR_PG_URL(def, dst) \
+	{ "SLIPWAY_PG_URL", CONFIG_STRING, (def), CONFIG_SECRET, \
+	  "PostgreSQL connection URL", (dst) }
+#define CONFIG_VAR_REDIS_HOST(dst) \
+	{ "SLIPWAY_REDIS_HOST", CONFIG_STRING, "127.0.0.1", 0, \
+	  "Redis host (token cache)", (dst) }
+#define CONFIG_VAR_REDIS_PORT(dst) \
+	{ "SLIPWAY_REDIS_PORT", CONFIG_PORT, "16379", 0, "Redis port", (dst) }
+#define CONFIG_VAR_LOG_DEBUG(dst) \
+	{ "SLIPWAY_LOG_DEBUG", CONFIG_INT, "0", 0, "1 = debug logging", (dst) }
+
 int config_load(const struct config_var *vars, size_t n, struct error *err);
 /*
  * Handles argv: `--check-config` (validate, print, exit) and `--help`

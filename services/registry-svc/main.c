@@ -27,23 +27,15 @@
 static struct reg_ctx ctx;
 
 static const struct config_var reg_vars[] = {
-	{ "SLIPWAY_HTTP_ADDR", CONFIG_STRING, "127.0.0.1", 0,
-	  "address the management API listens on", &ctx.cfg.http_addr },
-	{ "SLIPWAY_HTTP_PORT", CONFIG_PORT, "8081", 0,
-	  "port of the management API", &ctx.cfg.http_port },
-	{ "SLIPWAY_ADMIN_TOKEN", CONFIG_STRING, NULL,
-	  CONFIG_REQUIRED | CONFIG_SECRET, "bearer key of the management API",
-	  &ctx.cfg.admin_token },
-	{ "SLIPWAY_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:19092", 0,
-	  "Kafka bootstrap servers", &ctx.cfg.brokers },
-	{ "SLIPWAY_PG_URL", CONFIG_STRING,
-	  "postgresql://slipway@127.0.0.1:15432/slipway", CONFIG_SECRET,
-	  "PostgreSQL connection URL", &ctx.cfg.pg_url },
+	CONFIG_VAR_HTTP_ADDR(&ctx.cfg.http_addr),
+	CONFIG_VAR_HTTP_PORT("8081", &ctx.cfg.http_port),
+	CONFIG_VAR_ADMIN_TOKEN(&ctx.cfg.admin_token),
+	CONFIG_VAR_KAFKA_BROKERS(&ctx.cfg.brokers),
+	CONFIG_VAR_PG_URL(CONFIG_PG_URL_DEFAULT, &ctx.cfg.pg_url),
 	{ "SLIPWAY_KEK_FILE", CONFIG_FILE, NULL, CONFIG_REQUIRED,
 	  "keyring file of key-encryption keys (registry-svc keygen-kek)",
 	  &ctx.cfg.kek_file },
-	{ "SLIPWAY_LOG_DEBUG", CONFIG_INT, "0", 0, "1 = debug logging",
-	  &ctx.cfg.debug },
+	CONFIG_VAR_LOG_DEBUG(&ctx.cfg.debug),
 };
 #define REG_NVARS (sizeof(reg_vars) / sizeof(reg_vars[0]))
 
