@@ -16,7 +16,9 @@ PASS=${SLIPWAY_REGISTRY_PASSWORD:-}
 REPO=demo/hello
 WORK=$STATE/demo
 BUSYBOX=${BUSYBOX:-/bin/busybox}
-CMD='exec httpd -f -p 127.0.0.1:${PORT:-8080} -h /www'
+# Listens on every address of its own network namespace, as images on every
+# container platform must: the agent publishes the port on 127.0.0.1.
+CMD='exec httpd -f -p 0.0.0.0:${PORT:-8080} -h /www'
 
 say() { printf 'demo-image: %s\n' "$*"; }
 

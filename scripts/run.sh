@@ -115,9 +115,14 @@ service_env() {
 	dataplane-agent)
 		echo "SLIPWAY_DATAPLANE=local"
 		echo "SLIPWAY_DATAPLANE_KEY_FILE=$DP_KEY"
-		# development and production share this host: production's
-		# containers listen on the endpoint port + 1000.
-		echo "SLIPWAY_PORT_OFFSETS=production=1000"
+		echo "SLIPWAY_AGENT_STATE_DIR=$STATE/agent"
+		# The gateway stack.sh runs: one public and one internal listener
+		# per environment, so both environments share this host.
+		echo "SLIPWAY_GATEWAY_DIR=$SLIPWAY_GATEWAY_DIR"
+		echo "SLIPWAY_GATEWAY_SOCKET=$SLIPWAY_GATEWAY_SOCKET"
+		echo "SLIPWAY_GATEWAY_MASTER_SOCKET=$SLIPWAY_GATEWAY_MASTER_SOCKET"
+		echo "SLIPWAY_GATEWAY_LISTENERS=$SLIPWAY_GATEWAY_LISTENERS"
+		echo "SLIPWAY_GATEWAY_TCP_PORTS=$SLIPWAY_GATEWAY_TCP_PORTS"
 		;;
 	esac
 }
@@ -154,7 +159,10 @@ register_dataplane() {
 # --- walkthrough -------------------------------------------------------------------
 
 walkthrough() {
-	local ep=$STATE/endpoints.yaml urls=""
+	local ep=$STATE/endpoints.yaml urls="" dev
+	# The development environment's public listener on the gateway.
+	dev=${SLIPWAY_GATEWAY_LISTENERS#*development=}
+	dev=${dev%%,*}
 	cat >"$ep" <<EOF
 version: 0.1
 endpoints:
@@ -190,7 +198,7 @@ DEP=\$(curl -s -X POST http://127.0.0.1:${PORT[webhook-ingress]}/v1/hooks/deploy
 
 slipway deploy status \$DEP --wait
 
-curl http://127.0.0.1:$DEMO_PORT/        # -> hello from slipway demo v1
+curl http://$dev/acme/shop/hello/   # through the gateway -> hello from slipway demo v1
 
 (then push v2 the same way with "image": "$SLIPWAY_REGISTRY_HOST/demo/hello:v2")
 ==============================================================================

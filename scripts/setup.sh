@@ -8,8 +8,8 @@ PKGS="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev
 librdkafka-dev libevent-dev libhiredis-dev libpq-dev libcurl4-openssl-dev
 libjansson-dev libyaml-dev libsodium-dev libcmocka-dev postgresql redis-server
 docker-registry apache2-utils skopeo umoci busybox-static podman runc catatonit
-uidmap fuse-overlayfs slirp4netns maven curl ca-certificates clang
-libclang-rt-14-dev"
+uidmap fuse-overlayfs slirp4netns haproxy socat maven curl ca-certificates
+clang libclang-rt-14-dev"
 
 say() { printf 'setup: %s\n' "$*"; }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Local stack for development and the end-to-end tests: Kafka (KRaft, one
-# node), PostgreSQL, Redis, an OCI registry with htpasswd auth, the demo image
-# and a podman service speaking the Docker Engine API. Everything listens on
-# 127.0.0.1 and lives under $SLIPWAY_STATE (default .state/).
+# node), PostgreSQL, Redis, an OCI registry with htpasswd auth, the demo image,
+# a podman service speaking the Docker Engine API and HAProxy, the data
+# plane's gateway. Everything listens on 127.0.0.1 and lives under
+# $SLIPWAY_STATE (default .state/).
 #
 #   scripts/stack.sh up|down|status
 #
@@ -19,6 +20,10 @@ KAFKA_CPORT=${SLIPWAY_KAFKA_CONTROLLER_PORT:-19093}
 PG_PORT=${SLIPWAY_PG_PORT:-15432}
 REDIS_PORT=${SLIPWAY_REDIS_PORT:-16379}
 REGISTRY_PORT=${SLIPWAY_REGISTRY_PORT:-15000}
+# The gateway's listeners: development public = base, internal = base+100,
+# production public = base+1, internal = base+101; TCP endpoints from
+# base+220 to base+319.
+GATEWAY_PORT_BASE=${SLIPWAY_GATEWAY_PORT_BASE:-9080}
 KAFKA_LIB=${SLIPWAY_KAFKA_LIB:-$HOME/.cache/slipway/kafka-3.9.1/lib}
 TIMEOUT=${SLIPWAY_STACK_TIMEOUT_S:-30}
 KAFKA_TIMEOUT=${SLIPWAY_KAFKA_TIMEOUT_S:-120}
@@ -474,6 +479,67 @@ podman_down() {
 }
 podman_status() { pid_of "$RUN/podman.pid" 'system service' >/dev/null && podman_ping; }
 
+# --- HAProxy (the data plane's gateway) -------------------------------------
+
+GATEWAY_DIR=$STATE/gateway
+GATEWAY_SOCKET=$GATEWAY_DIR/haproxy.sock
+GATEWAY_MASTER_SOCKET=$GATEWAY_DIR/master.sock
+B=$GATEWAY_PORT_BASE
+GATEWAY_LISTENERS=${SLIPWAY_GATEWAY_LISTENERS:-development=127.0.0.1:$B,127.0.0.1:$((B + 100));production=127.0.0.1:$((B + 1)),127.0.0.1:$((B + 101))}
+GATEWAY_TCP_PORTS=${SLIPWAY_GATEWAY_TCP_PORTS:-$((B + 220))-$((B + 319))}
+unset B
+
+# haproxy_write_config writes the start-up file from
+# deploy/gateway/haproxy-bootstrap.cfg (the gateway container's too): the
+# runtime API socket the agent drives, nothing routed yet. From then on the
+# dataplane-agent owns haproxy.cfg (and the maps beside it): it renders them
+# from its model and reloads HAProxy through the master socket.
+haproxy_write_config() {
+	local cfg
+	mkdir -p "$GATEWAY_DIR"
+	cfg=$(<"$REPO/deploy/gateway/haproxy-bootstrap.cfg")
+	cfg=${cfg//@GATEWAY_SOCKET@/"$GATEWAY_SOCKET"}
+	cfg=${cfg//@GATEWAY_DIR@/"$GATEWAY_DIR"}
+	printf '%s\n' "$cfg" >"$GATEWAY_DIR/haproxy.cfg"
+}
+
+# haproxy_ready: the master CLI answers and lists a worker.
+haproxy_ready() {
+	if command -v socat >/dev/null; then
+		echo 'show proc' | socat -t 2 - "UNIX-CONNECT:$GATEWAY_MASTER_SOCKET" 2>/dev/null |
+			grep -q ' worker '
+	else
+		[[ -S $GATEWAY_MASTER_SOCKET && -S $GATEWAY_SOCKET ]]
+	fi
+}
+
+haproxy_up() {
+	local pid p
+	if pid=$(pid_of "$RUN/haproxy.pid" "$GATEWAY_MASTER_SOCKET"); then
+		say "haproxy already running (pid $pid)"
+	else
+		command -v haproxy >/dev/null || die "haproxy: not installed (run scripts/setup.sh)"
+		# A unix socket path holds at most 107 bytes.
+		((${#GATEWAY_MASTER_SOCKET} < 100)) ||
+			die "haproxy: $GATEWAY_DIR is too long a path for its sockets; use a shorter SLIPWAY_STATE"
+		for p in $(grep -o ':[0-9]*' <<<"$GATEWAY_LISTENERS" | tr -d :); do
+			port_free haproxy "$p"
+		done
+		haproxy_write_config
+		rm -f "$GATEWAY_SOCKET" "$GATEWAY_MASTER_SOCKET"
+		start_bg haproxy haproxy -W -S "$GATEWAY_MASTER_SOCKET,mode,600" -f "$GATEWAY_DIR/haproxy.cfg"
+	fi
+	wait_ready haproxy "$RUN/haproxy.log" "$TIMEOUT" "$RUN/haproxy.pid" "$GATEWAY_MASTER_SOCKET" haproxy_ready
+	say "haproxy up (gateway listeners $GATEWAY_LISTENERS, TCP ports $GATEWAY_TCP_PORTS)"
+}
+
+# haproxy_down: SIGTERM to the master stops its workers too.
+haproxy_down() {
+	stop_pid haproxy "$RUN/haproxy.pid" "$GATEWAY_MASTER_SOCKET"
+	rm -f "$GATEWAY_SOCKET" "$GATEWAY_MASTER_SOCKET"
+}
+haproxy_status() { pid_of "$RUN/haproxy.pid" "$GATEWAY_MASTER_SOCKET" >/dev/null && haproxy_ready; }
+
 # --- stack.env ---------------------------------------------------------------
 
 write_env() {
@@ -498,14 +564,19 @@ export CONTAINERS_CONF='$CONTAINERS_CONF'
 export CONTAINERS_REGISTRIES_CONF='$CONTAINERS_REGISTRIES_CONF'
 export CONTAINERS_STORAGE_CONF='$CONTAINERS_STORAGE_CONF'
 export SLIPWAY_DEMO_IMAGE='127.0.0.1:$REGISTRY_PORT/demo/hello:v1'
+export SLIPWAY_GATEWAY_DIR='$GATEWAY_DIR'
+export SLIPWAY_GATEWAY_SOCKET='$GATEWAY_SOCKET'
+export SLIPWAY_GATEWAY_MASTER_SOCKET='$GATEWAY_MASTER_SOCKET'
+export SLIPWAY_GATEWAY_LISTENERS='$GATEWAY_LISTENERS'
+export SLIPWAY_GATEWAY_TCP_PORTS='$GATEWAY_TCP_PORTS'
 EOF
 	)
 }
 
 # --- commands ----------------------------------------------------------------
 
-PARTS=(kafka pg redis registry podman)
-declare -A LABEL=([kafka]=kafka [pg]=postgres [redis]=redis [registry]=registry [podman]=podman)
+PARTS=(kafka pg redis registry podman haproxy)
+declare -A LABEL=([kafka]=kafka [pg]=postgres [redis]=redis [registry]=registry [podman]=podman [haproxy]=haproxy)
 
 # lock serialises concurrent up/down on the same state dir. The parts are
 # started with fd 9 closed, so they never hold the lock.
@@ -525,6 +596,7 @@ cmd_up() {
 	registry_up
 	demo_up
 	podman_up
+	haproxy_up
 	write_env
 	say "up in $((SECONDS - t0))s; environment in $STATE/stack.env"
 }
@@ -532,6 +604,7 @@ cmd_up() {
 cmd_down() {
 	lock
 	mkdir -p "$RUN"
+	haproxy_down
 	podman_down
 	registry_down
 	redis_down

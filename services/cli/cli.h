@@ -10,6 +10,7 @@
 #define SLIPWAY_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <jansson.h>
 
 #define CLI_OK 0
@@ -108,6 +109,11 @@ struct cli_column {
 };
 /* Prints an array of objects as an aligned table with the given columns. */
 void cli_out_table(json_t *arr, const struct cli_column *cols, size_t ncols);
+/* The same, calling after_row (if not NULL) after each row is printed. */
+void cli_out_table_rows(json_t *arr, const struct cli_column *cols,
+    size_t ncols, void (*after_row)(json_t *row));
+/* Writes at most n bytes of s, terminal control characters shown as '?'. */
+void cli_out_clean(FILE *f, const char *s, size_t n);
 /* Prints "key: value" lines for the given keys of an object. */
 void cli_out_fields(json_t *obj, const char *const *keys);
 /* A JSON value as display text ("-" when absent or null); valid until next call. */

@@ -1,5 +1,6 @@
 /*
- * cli_component.c: `slipway component create|list|show` against component-svc.
+ * cli_component.c: `slipway component create|list|show` against component-svc,
+ * with the health check and resource options of create.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,29 @@ static const struct cli_column component_cols[] = {
 
 static const char *const component_fields[] = {
 	"id", "org", "project", "name", "description", "type", "registry_id",
-	"image", "created_at", NULL,
+	"image", "health", "resources", "created_at", NULL,
 };
+
+/*
+ * Options that become keys of the "health" and "resources" objects. The
+ * server checks the ranges and names the key in its error; here a number
+ * only has to be a positive integer.
+ */
+enum workload_opt_kind { OPT_TEXT, OPT_NUMBER, OPT_FLAG };
+
+static const struct {
+	const char *opt, *object, *key;
+	enum workload_opt_kind kind;
+} workload_opts[] = {
+	{ "health-path", "health", "path", OPT_TEXT },
+	{ "health-timeout", "health", "timeout_s", OPT_NUMBER },
+	{ "memory-mb", "resources", "memory_mb", OPT_NUMBER },
+	{ "cpu-millicores", "resources", "cpu_millicores", OPT_NUMBER },
+	{ "pids", "resources", "pids", OPT_NUMBER },
+	{ "read-only-rootfs", "resources", "read_only_rootfs", OPT_FLAG },
+};
+
+#define WORKLOAD_NUMBER_MAX 2147483647L
 
 static const struct cli_column endpoint_cols[] = {
 	{ "ENDPOINT", "name" }, { "PORT", "port" }, { "TYPE", "type" },
@@ -50,6 +72,54 @@ read_text_file(const char *path)
 	if (s == NULL)
 		fprintf(stderr, "error: usage: %s is not UTF-8 text\n", path);
 	return s;
+}
+
+/* The value of one workload option, or NULL (printed) when malformed. */
+static json_t *
+workload_opt_value(const struct cli_args *a, size_t i)
+{
+	const char *opt = workload_opts[i].opt;
+	json_t *v = NULL;
+	long n;
+
+	switch (workload_opts[i].kind) {
+	case OPT_TEXT:
+		v = json_string(cli_args_get(a, opt));
+		break;
+	case OPT_NUMBER:
+		if ((n = cli_args_long(a, opt, 0, WORKLOAD_NUMBER_MAX)) > 0)
+			v = json_integer(n);
+		break;
+	case OPT_FLAG:
+		v = json_true();
+		break;
+	}
+	if (v == NULL)
+		fprintf(stderr, "error: usage: --%s must be %s\n", opt,
+		    workload_opts[i].kind == OPT_NUMBER ? "a positive integer" :
+		    "UTF-8 text");
+	return v;
+}
+
+/* Adds "health" / "resources" to the body for the options given. */
+static int
+workload_body(const struct cli_args *a, json_t *body)
+{
+	json_t *obj, *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(workload_opts) / sizeof(workload_opts[0]); i++) {
+		if (!cli_args_has(a, workload_opts[i].opt))
+			continue;
+		if ((v = workload_opt_value(a, i)) == NULL)
+			return -1;
+		if ((obj = json_object_get(body, workload_opts[i].object)) == NULL) {
+			obj = json_object();
+			json_object_set_new(body, workload_opts[i].object, obj);
+		}
+		json_object_set_new(obj, workload_opts[i].key, v);
+	}
+	return 0;
 }
 
 /* Prints one component and its endpoints. */
@@ -97,6 +167,10 @@ cli_component_create(struct cli_ctx *ctx, const struct cli_args *a)
 			return CLI_USAGE;
 		}
 		json_object_set_new(body, "endpoints", text);
+	}
+	if (workload_body(a, body) < 0) {
+		json_decref(body);
+		return CLI_USAGE;
 	}
 	rc = cli_http_call(ctx, CLI_SVC_COMPONENT, "POST", path, body, &out);
 	json_decref(body);

@@ -1,6 +1,8 @@
 /*
  * cli_deploy.c: `slipway deploy`, `deploy status [--wait]`, `deployments`
- * and `promote` against deploy-svc.
+ * and `promote` against deploy-svc. Beside a deployment's fields they show
+ * where it is served once running (each endpoint's URL) and, when it failed
+ * or crashed, the agent's evidence: exit code, last probe, log tail.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +13,8 @@
 #define POLL_INTERVAL_MS 200
 #define WAIT_DEFAULT_S 300
 #define WAIT_MAX_S 86400
+/* `deployments` shows this many log lines per deployment; `deploy status` all. */
+#define LIST_LOG_LINES 3
 
 static const struct cli_column deployment_cols[] = {
 	{ "ID", "id" }, { "ENVIRONMENT", "environment" }, { "STATUS", "status" },
@@ -32,7 +36,153 @@ static const struct {
 	/* Only a running deployment can be superseded: it did reach running. */
 	{ "superseded", CLI_OK + 1 },
 	{ "failed", CLI_FAIL + 1 },
+	/* crashed is not here: the agent restarts it, the wait goes on. */
 };
+
+/* The string member key of o, or "" when absent. */
+static const char *
+text_of(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "";
+}
+
+static int
+status_failed(const char *status)
+{
+	return strcmp(status, "failed") == 0 || strcmp(status, "crashed") == 0;
+}
+
+/* "<indent>name (type, visibility): url" for each endpoint address. */
+static void
+print_endpoints(json_t *dep, const char *indent)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(dep, "endpoints"), i, e) {
+		fputs(indent, stdout);
+		cli_out_clean(stdout, text_of(e, "name"), 256);
+		printf(" (%s, %s): ", text_of(e, "type"), text_of(e, "visibility"));
+		cli_out_clean(stdout, text_of(e, "url"), 1024);
+		putchar('\n');
+	}
+}
+
+/* The last max_lines lines of a log tail (every line when 0), each after prefix. */
+static void
+print_log(const char *log, size_t max_lines, const char *prefix)
+{
+	const char *p = log, *end = log + strlen(log);
+	size_t lines = 0, skip;
+
+	while (end > log && end[-1] == '\n')
+		end--;
+	for (const char *q = log; q < end; q++)
+		lines += *q == '\n';
+	lines += end > log;
+	skip = max_lines > 0 && lines > max_lines ? lines - max_lines : 0;
+	for (size_t n = 0; p < end; n++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (n >= skip) {
+			fputs(prefix, stdout);
+			cli_out_clean(stdout, p, len);
+			putchar('\n');
+		}
+		p += len + 1;
+	}
+}
+
+/* How the evidence lines look in each command's output. */
+struct evidence_style {
+	const char *indent;
+	int width;           /* aligned "key:   value" like cli_out_fields; 0: "key: value" */
+	const char *exit_code, *probe, *log_tail;   /* labels */
+	size_t max_lines;    /* of the log tail; 0: all */
+};
+
+static const struct evidence_style style_status = { "", 0, "exit_code",
+	"probe", "log_tail", 0 };
+static const struct evidence_style style_wait = { "  ", 0, "exit code",
+	"probe", "log tail", 0 };
+static const struct evidence_style style_list = { "    ", 0, "exit code",
+	"probe", "log tail", LIST_LOG_LINES };
+
+static void
+print_label(const struct evidence_style *st, const char *label)
+{
+	printf("%s%s:%*s", st->indent, label,
+	    st->width > (int)strlen(label) ? st->width - (int)strlen(label) : 0, "");
+}
+
+/*
+ * The evidence of a failed or crashed deployment: exit code, probe, log
+ * tail. Nothing for other states.
+ */
+static void
+print_evidence(json_t *dep, const struct evidence_style *st)
+{
+	json_t *code = json_object_get(dep, "exit_code");
+	const char *log = text_of(dep, "log_tail"), *probe = text_of(dep, "probe");
+	char prefix[32];
+
+	if (!status_failed(text_of(dep, "status")))
+		return;
+	if (json_is_integer(code)) {
+		print_label(st, st->exit_code);
+		printf(" %" JSON_INTEGER_FORMAT "\n", json_integer_value(code));
+	}
+	if (probe[0] != '\0') {
+		print_label(st, st->probe);
+		putchar(' ');
+		cli_out_clean(stdout, probe, strlen(probe));
+		putchar('\n');
+	}
+	if (log[0] != '\0') {
+		printf("%s%s:\n", st->indent, st->log_tail);
+		snprintf(prefix, sizeof(prefix), "%s  | ", st->indent);
+		print_log(log, st->max_lines, prefix);
+	}
+}
+
+/* What a deployment shows beyond its fields: URLs when running, else evidence. */
+static void
+print_details(json_t *dep, const struct evidence_style *st)
+{
+	if (strcmp(text_of(dep, "status"), "running") == 0)
+		print_endpoints(dep, st->indent);
+	else
+		print_evidence(dep, st);
+}
+
+/* Under each row of `deployments`: never the id, which scripts grep for. */
+static void
+print_row_details(json_t *dep)
+{
+	print_details(dep, &style_list);
+}
+
+/* `deploy status`: the fields, then the evidence or the endpoints block. */
+static void
+print_deployment(json_t *dep)
+{
+	struct evidence_style st = style_status;
+	size_t i;
+
+	for (i = 0; deployment_fields[i] != NULL; i++)
+		if ((int)strlen(deployment_fields[i]) > st.width)
+			st.width = (int)strlen(deployment_fields[i]);
+	cli_out_fields(dep, deployment_fields);
+	print_evidence(dep, &st);
+	if (strcmp(text_of(dep, "status"), "running") == 0 &&
+	    json_array_size(json_object_get(dep, "endpoints")) > 0) {
+		printf("endpoints:\n");
+		print_endpoints(dep, "  ");
+	}
+}
 
 static int
 status_terminal(const char *status)
@@ -77,16 +227,22 @@ static void
 status_print(const struct cli_ctx *ctx, const char *id, const struct cli_reply *r,
     const char *status)
 {
-	const char *reason = json_string_value(json_object_get(r->json, "reason"));
+	const char *reason = text_of(r->json, "reason");
 
 	if (ctx->quiet)
 		return;   /* the id was printed; the exit status tells the end */
-	if (ctx->json)
+	if (ctx->json) {
 		printf("%s\n", r->body);
-	else if (strcmp(status, "failed") == 0)
-		printf("%s: failed: %s\n", id, reason && reason[0] ? reason : "(no reason given)");
-	else
+	} else if (status_failed(status)) {
+		printf("%s: %s: ", id, status);
+		cli_out_clean(stdout, reason[0] ? reason : "(no reason given)",
+		    strlen(reason[0] ? reason : "(no reason given)"));
+		putchar('\n');
+		print_details(r->json, &style_wait);
+	} else {
 		printf("%s: %s\n", id, status);
+		print_details(r->json, &style_wait);
+	}
 	fflush(stdout);
 }
 
@@ -241,8 +397,9 @@ cli_deploy_list(struct cli_ctx *ctx, const struct cli_args *a)
 		return CLI_USAGE;
 	rc = cli_http_call(ctx, CLI_SVC_DEPLOY, "GET", path, NULL, &out);
 	if (rc == CLI_OK && !ctx->json)
-		cli_out_table(json_object_get(out, "deployments"), deployment_cols,
-		    sizeof(deployment_cols) / sizeof(deployment_cols[0]));
+		cli_out_table_rows(json_object_get(out, "deployments"),
+		    deployment_cols, sizeof(deployment_cols) /
+		    sizeof(deployment_cols[0]), print_row_details);
 	json_decref(out);
 	return rc;
 }
@@ -263,7 +420,7 @@ cli_deploy_status(struct cli_ctx *ctx, const struct cli_args *a)
 		return CLI_USAGE;
 	rc = cli_http_call(ctx, CLI_SVC_DEPLOY, "GET", path, NULL, &out);
 	if (rc == CLI_OK && !ctx->json)
-		cli_out_fields(out, deployment_fields);
+		print_deployment(out);
 	json_decref(out);
 	return rc;
 }

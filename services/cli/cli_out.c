@@ -9,6 +9,57 @@
 
 #define CELL_MAX 80
 
+/* A scalar (or a nested value, summarised) as text. */
+static void
+out_scalar(json_t *v, char *buf, size_t len)
+{
+	if (v == NULL || json_is_null(v))
+		snprintf(buf, len, "-");
+	else if (json_is_string(v))
+		snprintf(buf, len, "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (json_is_true(v) || json_is_false(v))
+		snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false");
+	else if (json_is_array(v))
+		snprintf(buf, len, "[%zu]", json_array_size(v));
+	else
+		snprintf(buf, len, "...");
+}
+
+/* Appends s to buf (len bytes, n used) as far as it fits; the new length. */
+static size_t
+out_append(char *buf, size_t len, size_t n, const char *s)
+{
+	while (*s != '\0' && n + 1 < len)
+		buf[n++] = *s++;
+	buf[n] = '\0';
+	return n;
+}
+
+/* A small object such as a health check: "path=/healthz timeout_s=60". */
+static void
+out_object(json_t *v, char *buf, size_t len)
+{
+	char one[CELL_MAX + 1];
+	const char *key;
+	size_t n = 0;
+	json_t *m;
+
+	buf[0] = '\0';
+	json_object_foreach(v, key, m) {
+		out_scalar(m, one, sizeof(one));
+		if (n > 0)
+			n = out_append(buf, len, n, " ");
+		n = out_append(buf, len, n, key);
+		n = out_append(buf, len, n, "=");
+		n = out_append(buf, len, n, one);
+	}
+	/* {} is an object with every value at its default, not "none". */
+	if (n == 0)
+		snprintf(buf, len, "(defaults)");
+}
+
 const char *
 cli_out_text(json_t *v)
 {
@@ -16,16 +67,10 @@ cli_out_text(json_t *v)
 
 	if (v == NULL || json_is_null(v))
 		return "-";
-	if (json_is_string(v))
-		snprintf(buf, sizeof(buf), "%s", json_string_value(v));
-	else if (json_is_integer(v))
-		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	else if (json_is_true(v) || json_is_false(v))
-		snprintf(buf, sizeof(buf), "%s", json_is_true(v) ? "true" : "false");
-	else if (json_is_array(v))
-		snprintf(buf, sizeof(buf), "[%zu]", json_array_size(v));
+	if (json_is_object(v))
+		out_object(v, buf, sizeof(buf));
 	else
-		snprintf(buf, sizeof(buf), "...");
+		out_scalar(v, buf, sizeof(buf));
 	/* One line per row: a newline in a value would break the table. */
 	for (char *p = buf; *p != '\0'; p++)
 		if (*p == '\n' || *p == '\r' || *p == '\t')
@@ -54,6 +99,13 @@ table_widths(json_t *arr, const struct cli_column *cols, size_t ncols, int *w)
 void
 cli_out_table(json_t *arr, const struct cli_column *cols, size_t ncols)
 {
+	cli_out_table_rows(arr, cols, ncols, NULL);
+}
+
+void
+cli_out_table_rows(json_t *arr, const struct cli_column *cols, size_t ncols,
+    void (*after_row)(json_t *row))
+{
 	int w[16];
 	size_t i, c;
 	json_t *row;
@@ -71,6 +123,30 @@ cli_out_table(json_t *arr, const struct cli_column *cols, size_t ncols)
 			printf("%-*s%s", c + 1 < ncols ? w[c] : 0,
 			    cli_out_text(json_object_get(row, cols[c].key)),
 			    c + 1 < ncols ? "  " : "\n");
+		if (after_row != NULL)
+			after_row(row);
+	}
+}
+
+/*
+ * Writes s with the control characters a terminal would act on (C0 but
+ * tab, DEL, and C1 as UTF-8) shown as '?': log tails and probe answers are
+ * the tenant's text, and must not be able to drive the user's terminal.
+ */
+void
+cli_out_clean(FILE *f, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n && p[i] != '\0'; i++) {
+		if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
+			fputc('?', f);
+			i++;
+		} else if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f) {
+			fputc('?', f);
+		} else {
+			fputc(p[i], f);
+		}
 	}
 }
 

@@ -21,9 +21,11 @@ static const struct cli_command commands[] = {
 	{ .noun = "registry", .verb = "test", .run = cli_registry_test,
 	  .min_pos = 2, .max_pos = 2, .usage = "registry test ORG ID" },
 	{ .noun = "component", .verb = "create", .run = cli_component_create,
-	  .opts = "name= type= registry= image= endpoints=",
+	  .opts = "name= type= registry= image= endpoints= health-path= "
+	      "health-timeout= memory-mb= cpu-millicores= pids= read-only-rootfs",
 	  .min_pos = 2, .max_pos = 2,
-	  .usage = "component create ORG PROJECT --name N --type service --registry ID --image REF [--endpoints FILE]" },
+	  .usage = "component create ORG PROJECT --name N --type service --registry ID --image REF [--endpoints FILE]\n"
+	      "      [--health-path /healthz] [--health-timeout S] [--memory-mb MB] [--cpu-millicores M] [--pids N] [--read-only-rootfs]" },
 	{ .noun = "component", .verb = "list", .run = cli_component_list,
 	  .min_pos = 2, .max_pos = 2, .usage = "component list ORG PROJECT" },
 	{ .noun = "component", .verb = "show", .run = cli_component_show,
@@ -82,7 +84,11 @@ usage(FILE *f, const char *noun)
 		    "object take --quiet (print only its id, for scripts).\n"
 		    "Environment: SLIPWAY_ADMIN_TOKEN, SLIPWAY_URL_REGISTRY, "
 		    "SLIPWAY_URL_COMPONENT, SLIPWAY_URL_DEPLOY, SLIPWAY_URL_WEBHOOK.\n"
-		    "Exit status: 0 ok, 1 the API or the network said no, 2 usage.\n");
+		    "Exit status: 0 ok, 1 the API or the network said no, 2 usage.\n"
+		    "\n`deploy status` and `deployments` show each endpoint's URL once a deployment\n"
+		    "is running, and the reason, exit code and log tail of a failed or crashed one.\n"
+		    "--wait ends at running (0) or failed (1); a crashed deployment is being\n"
+		    "restarted, so the wait goes on until it runs again or --timeout.\n");
 }
 
 /* Fills ctx from the environment; -1 (printed) on a malformed URL. */

@@ -33,6 +33,8 @@ comp_events_component_created(struct store *s, const char *id,
 	Slipway__V1__Component c;
 	Slipway__V1__ComponentCreated cc;
 	Slipway__V1__Endpoint eps[ENDPOINTS_MAX], *epp[ENDPOINTS_MAX];
+	Slipway__V1__HealthCheck health;
+	Slipway__V1__Resources resources;
 	Envelope env;
 	char evid[37];
 	size_t i;
@@ -62,6 +64,9 @@ comp_events_component_created(struct store *s, const char *id,
 	c.endpoints = epp;
 	c.schedule = comp_events_str(in->schedule);
 	c.timezone = comp_events_str(in->timezone);
+	/* Absent (NULL) when not given: deploy-svc then leaves the agent's defaults. */
+	c.health = workload_health_to_proto(&in->health, &health);
+	c.resources = workload_resources_to_proto(&in->resources, &resources);
 	cc.component = &c;
 	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_CREATED,
 	    evid, in->org, trace);

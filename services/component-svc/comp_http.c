@@ -61,7 +61,6 @@ comp_http_scope(struct http_request *req, const char **org,
 struct comp_create_tx {
 	const char *id;
 	const struct comp_input *in;
-	const char *endpoints_json;
 	const char *trace;
 };
 
@@ -70,7 +69,7 @@ comp_http_create_tx(struct store *s, void *arg, struct error *err)
 {
 	struct comp_create_tx *tx = arg;
 
-	if (comp_store_insert(s, tx->id, tx->in, tx->endpoints_json, err) < 0)
+	if (comp_store_insert(s, tx->id, tx->in, err) < 0)
 		return -1;
 	return comp_events_component_created(s, tx->id, tx->in, tx->trace, err);
 }
@@ -110,24 +109,16 @@ comp_http_store_and_reply(struct http_request *req, struct comp_ctx *ctx,
 {
 	struct comp_create_tx tx;
 	struct error err;
-	json_t *eps, *out;
-	char id[37], *eps_text;
+	json_t *out;
+	char id[37];
 
 	crypto_uuid(id);
-	eps = endpoints_to_json(&in->endpoints);
-	eps_text = json_dumps(eps, JSON_COMPACT);
-	json_decref(eps);
 	tx = (struct comp_create_tx){ .id = id, .in = in,
-		.endpoints_json = eps_text, .trace = http_request_id(req) };
-	if (eps_text == NULL || store_tx(ctx->db, comp_http_create_tx, &tx,
-	    &err) < 0) {
-		free(eps_text);
-		if (eps_text == NULL)
-			error_set(&err, "internal", "", "out of memory");
+		.trace = http_request_id(req) };
+	if (store_tx(ctx->db, comp_http_create_tx, &tx, &err) < 0) {
 		comp_http_store_error(req, &err);
 		return;
 	}
-	free(eps_text);
 	outbox_relay_kick(ctx->relay);
 	log_info("component %s created in %s/%s", id, in->org, in->project);
 	if ((out = comp_store_get(ctx->db, id, &err)) == NULL) {

@@ -1,7 +1,9 @@
 /*
  * comp_input.c: validation of a component create request: names, type,
- * schedule, time zone, image reference and endpoints.yaml. Nothing here
- * touches the store; the registry check is comp_http.c's.
+ * schedule, time zone, image reference, endpoints.yaml, health check and
+ * resources (the ranges of the last two are lib workload.c's, shared with
+ * deploy-svc). Nothing here touches the store; the registry check is
+ * comp_http.c's.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -196,7 +198,8 @@ comp_input_fields(json_t *body, struct comp_input *in, int *status,
     struct error *err)
 {
 	static const char *const allowed[] = { "name", "description", "type",
-		"registry_id", "image", "endpoints", "schedule", "timezone", NULL };
+		"registry_id", "image", "endpoints", "schedule", "timezone",
+		"health", "resources", NULL };
 
 	*status = 400;
 	if (json_only_keys(body, allowed, err) < 0)
@@ -220,7 +223,16 @@ comp_input_fields(json_t *body, struct comp_input *in, int *status,
 	return 0;
 }
 
-/* The type decides which of schedule, timezone and endpoints may appear. */
+/* 1 when key is in the body with a value other than null. */
+static int
+comp_input_present(json_t *body, const char *key)
+{
+	json_t *v = json_object_get(body, key);
+
+	return v != NULL && !json_is_null(v);
+}
+
+/* The type decides which of schedule, timezone, endpoints and health may appear. */
 static int
 comp_input_by_type(json_t *body, struct comp_input *in, int *status,
     struct error *err)
@@ -250,6 +262,12 @@ comp_input_by_type(json_t *body, struct comp_input *in, int *status,
 	if (ep != NULL && !json_is_null(ep) && strcmp(in->type, "service") != 0)
 		return comp_input_fail(status, 422, err, "endpoints_not_allowed",
 		    "endpoints", "only service components have endpoints");
+	/* A task runs to its end: there is no "healthy" to wait for. */
+	if (comp_input_present(body, "health") &&
+	    strcmp(in->type, "service") != 0 && strcmp(in->type, "web-app") != 0)
+		return comp_input_fail(status, 422, err, "health_not_allowed",
+		    "health", "only service and web-app components have a health "
+		    "check");
 	return 0;
 }
 
@@ -267,6 +285,44 @@ comp_input_endpoints(json_t *body, struct comp_input *in, int *status,
 	*status = json_string_length(ep) > ENDPOINTS_YAML_MAX ? 413 : 422;
 	return endpoints_parse(json_string_value(ep), json_string_length(ep),
 	    &in->endpoints, err);
+}
+
+/*
+ * The probed port must be one the container listens on: with endpoints,
+ * one of theirs. Without endpoints (a web app) any port is the caller's word.
+ */
+static int
+comp_input_health_port(const struct comp_input *in, int *status,
+    struct error *err)
+{
+	size_t i;
+
+	if (in->health.port == 0 || in->endpoints.n == 0)
+		return 0;
+	for (i = 0; i < in->endpoints.n; i++)
+		if (in->endpoints.ep[i].port == in->health.port)
+			return 0;
+	*status = 422;
+	error_set(err, "invalid_health", "health.port", "health.port %u is not "
+	    "the port of any endpoint (the first endpoint's is %u)",
+	    in->health.port, in->endpoints.ep[0].port);
+	return -1;
+}
+
+/* health and resources: absent or null leaves them unset. */
+static int
+comp_input_workload(json_t *body, struct comp_input *in, int *status,
+    struct error *err)
+{
+	if (comp_input_present(body, "health") &&
+	    (workload_health_parse(json_object_get(body, "health"), &in->health,
+	    status, err) < 0 || comp_input_health_port(in, status, err) < 0))
+		return -1;
+	if (comp_input_present(body, "resources") &&
+	    workload_resources_parse(json_object_get(body, "resources"),
+	    &in->resources, status, err) < 0)
+		return -1;
+	return 0;
 }
 
 static int
@@ -303,7 +359,8 @@ comp_input_parse(json_t *body, struct comp_input *in, int *status,
 		return comp_input_fail(status, 422, err, "unknown_registry",
 		    "registry_id", "registry_id must be the id of a registry");
 	if (comp_input_by_type(body, in, status, err) < 0 ||
-	    comp_input_endpoints(body, in, status, err) < 0)
+	    comp_input_endpoints(body, in, status, err) < 0 ||
+	    comp_input_workload(body, in, status, err) < 0)
 		return -1;
 	return comp_input_image(in, status, err);
 }

@@ -11,7 +11,8 @@
 #define TS(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 #define COMP_COLS "id, org, project, name, description, type, registry_id, " \
-	"registry_host, image, endpoints::text, schedule, timezone, " TS("created_at")
+	"registry_host, image, endpoints::text, schedule, timezone, " \
+	TS("created_at") ", health::text, resources::text"
 
 #define TOKEN_COLS "id, prefix, name, " TS("created_at") ", " TS("expires_at") \
 	", " TS("revoked_at")
@@ -56,19 +57,39 @@ comp_store_registry_host(struct store *s, const char *org,
 	return found ? 0 : -1;
 }
 
-int
-comp_store_insert(struct store *s, const char *id, const struct comp_input *in,
-    const char *endpoints_json, struct error *err)
+/*
+ * *out gets v as a jsonb parameter's text (malloc'd), or NULL (SQL NULL)
+ * when v is JSON null. Takes v's reference; a NULL v is out of memory.
+ */
+static int
+comp_store_jsonb(json_t *v, char **out, struct error *err)
+{
+	*out = NULL;
+	if (v == NULL || (!json_is_null(v) &&
+	    (*out = json_dumps(v, JSON_COMPACT)) == NULL)) {
+		json_decref(v);
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
+	json_decref(v);
+	return 0;
+}
+
+static int
+comp_store_insert_row(struct store *s, const char *id,
+    const struct comp_input *in, const char *eps, const char *health,
+    const char *resources, struct error *err)
 {
 	const char *v[] = { id, in->org, in->project, in->name,
 		in->description != NULL ? in->description : "", in->type,
-		in->registry_id, in->registry_host, in->image, endpoints_json,
-		in->schedule, in->timezone };
+		in->registry_id, in->registry_host, in->image, eps,
+		in->schedule, in->timezone, health, resources };
 
 	if (comp_store_exec(s, NULL, "INSERT INTO component.components (id, org, "
 	    "project, name, description, type, registry_id, registry_host, image, "
-	    "endpoints, schedule, timezone, updated_at) VALUES ($1, $2, $3, $4, "
-	    "$5, $6, $7, $8, $9, $10::jsonb, $11, $12, now())", 12, v, err) < 0) {
+	    "endpoints, schedule, timezone, health, resources, updated_at) VALUES "
+	    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, "
+	    "$13::jsonb, $14::jsonb, now())", 14, v, err) < 0) {
 		if (strcmp(err->code, "unique_violation") == 0)
 			error_set(err, "component_exists", "name",
 			    "a component named %s already exists in %s/%s",
@@ -76,6 +97,34 @@ comp_store_insert(struct store *s, const char *id, const struct comp_input *in,
 		return -1;
 	}
 	return 0;
+}
+
+int
+comp_store_insert(struct store *s, const char *id, const struct comp_input *in,
+    struct error *err)
+{
+	char *eps = NULL, *health = NULL, *resources = NULL;
+	int rc = -1;
+
+	if (comp_store_jsonb(endpoints_to_json(&in->endpoints), &eps, err) == 0 &&
+	    comp_store_jsonb(workload_health_json(&in->health), &health, err) == 0 &&
+	    comp_store_jsonb(workload_resources_json(&in->resources), &resources,
+	    err) == 0)
+		rc = comp_store_insert_row(s, id, in, eps, health, resources, err);
+	free(eps);
+	free(health);
+	free(resources);
+	return rc;
+}
+
+/* A jsonb column as JSON: null when NULL (or, never expected, unreadable). */
+static json_t *
+comp_store_json_col(const struct store_result *r, int row, int col)
+{
+	json_t *v = store_result_isnull(r, row, col) ? NULL :
+	    json_loads(store_result_get(r, row, col), 0, NULL);
+
+	return v != NULL ? v : json_null();
 }
 
 static json_t *
@@ -90,9 +139,13 @@ comp_store_row(const struct store_result *r, int row)
 	for (c = 0; c < 13; c++)
 		if (keys[c] != NULL)
 			comp_store_set(o, keys[c], r, row, c);
-	ep = store_result_isnull(r, row, 9) ? NULL :
-	    json_loads(store_result_get(r, row, 9), 0, NULL);
-	json_object_set_new(o, "endpoints", ep != NULL ? ep : json_array());
+	ep = comp_store_json_col(r, row, 9);
+	json_object_set_new(o, "endpoints", json_is_array(ep) ? ep : json_array());
+	if (!json_is_array(ep))
+		json_decref(ep);
+	/* Columns 13 and 14 (migration 002): null when the component has none. */
+	json_object_set_new(o, "health", comp_store_json_col(r, row, 13));
+	json_object_set_new(o, "resources", comp_store_json_col(r, row, 14));
 	return o;
 }
 

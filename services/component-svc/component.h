@@ -12,6 +12,7 @@
 #include "error.h"
 #include "park.h"
 #include "store.h"
+#include "workload.h"
 
 struct event_base;
 struct bus_producer;
@@ -53,12 +54,16 @@ struct comp_ctx {
 	struct park *waits;     /* creates parked on an unknown registry */
 };
 
-/* endpoints.c: Choreo's endpoints.yaml, parsed with libyaml's event API. */
+/*
+ * endpoints.c: Choreo's endpoints.yaml, parsed with libyaml's event API. The
+ * sizes and the type / visibility names are lib workload.h's, which
+ * deploy-svc checks its copy against.
+ */
 #define ENDPOINTS_YAML_MAX   (64 * 1024)
-#define ENDPOINTS_MAX        20
-#define ENDPOINT_NAME_MAX    100
-#define ENDPOINT_CONTEXT_MAX 255
-#define ENDPOINT_PATH_MAX    255
+#define ENDPOINTS_MAX        WORKLOAD_ENDPOINTS_MAX
+#define ENDPOINT_NAME_MAX    WORKLOAD_ENDPOINT_NAME_MAX
+#define ENDPOINT_CONTEXT_MAX WORKLOAD_ENDPOINT_CONTEXT_MAX
+#define ENDPOINT_PATH_MAX    WORKLOAD_ENDPOINT_PATH_MAX
 
 struct endpoint {
 	char name[ENDPOINT_NAME_MAX + 1];
@@ -85,7 +90,11 @@ int endpoints_parse(const char *text, size_t len, struct endpoints *out,
 /* [{"name","port","type","visibility","context","schema_file_path"}] */
 json_t *endpoints_to_json(const struct endpoints *e);
 
-/* comp_input.c: validation of a component create request. */
+/*
+ * comp_input.c: validation of a component create request. health and
+ * resources are lib workload.h's; health only for service and web-app, and
+ * its port must be one of the endpoints' when there are endpoints.
+ */
 struct comp_input {
 	const char *org;
 	const char *project;
@@ -97,6 +106,8 @@ struct comp_input {
 	const char *schedule;
 	const char *timezone;
 	struct endpoints endpoints;   /* n == 0 when none were given */
+	struct workload_health health;        /* .set == 0 when not given */
+	struct workload_resources resources;  /* .set == 0 when not given */
 	char image[600];              /* normalised */
 	char repository[520];         /* image without tag or digest */
 	char registry_host[256];
@@ -111,9 +122,9 @@ int comp_input_parse(json_t *body, struct comp_input *in, int *status,
 /* comp_store.c: SQL on the component schema. */
 int comp_store_registry_host(struct store *s, const char *org,
     const char *registry_id, char *host, size_t hostlen, struct error *err);
+/* Inserts a validated component; endpoints, health, resources as jsonb. */
 int comp_store_insert(struct store *s, const char *id,
-    const struct comp_input *in, const char *endpoints_json,
-    struct error *err);
+    const struct comp_input *in, struct error *err);
 /* Component as JSON (NULL + err code "not_found" when absent). */
 json_t *comp_store_get(struct store *s, const char *id, struct error *err);
 json_t *comp_store_list(struct store *s, const char *org, const char *project,

@@ -206,11 +206,8 @@ static int
 ep_set_type(struct endpoint *e, const char *v, size_t len, char *why,
     size_t whylen)
 {
-	static const char *const types[] = { "REST", "GraphQL", "GRPC", "TCP",
-		"UDP", "WS", NULL };
-
 	(void)len;
-	return ep_set_choice(e->type, sizeof(e->type), v, types,
+	return ep_set_choice(e->type, sizeof(e->type), v, workload_endpoint_types,
 	    "type must be one of REST, GraphQL, GRPC, TCP, UDP, WS", why,
 	    whylen);
 }
@@ -219,11 +216,9 @@ static int
 ep_set_visibility(struct endpoint *e, const char *v, size_t len, char *why,
     size_t whylen)
 {
-	static const char *const vis[] = { "Public", "Organization",
-		"Project", NULL };
-
 	(void)len;
-	return ep_set_choice(e->visibility, sizeof(e->visibility), v, vis,
+	return ep_set_choice(e->visibility, sizeof(e->visibility), v,
+	    workload_visibilities,
 	    "networkVisibility must be one of Public, Organization, Project",
 	    why, whylen);
 }

@@ -5,11 +5,14 @@
  *        \          \          \
  *         +----------+----------+--> failed
  *
- * driven through a table of steps. The steps themselves (registry, engine,
- * health probe, status report) come in as function pointers so the machine
- * is tested with fakes; agent_commands.c wires the real ones. Every state
- * entered is reported, and the machine only moves on once the report was
- * acknowledged, so deploy-svc sees the states in order and none is lost.
+ * driven through a table of steps: resolve, pull, start (the new version
+ * beside the old one), health, route (the gateway moves to it: the commit
+ * point). A failure before route discards the new version and leaves the
+ * old one serving; after running is reported, retire drains and removes the
+ * old one. The steps come in as function pointers so the machine is tested
+ * with fakes; agent_cutover.c wires the real ones. Every state entered is
+ * reported, and the machine only moves on once the report was acknowledged,
+ * so deploy-svc sees the states in order and none is lost.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -43,7 +46,8 @@ static const struct apply_step apply_steps[] = {
 	{ APPLY_RESOLVING, APPLY_OP(resolve), APPLY_PULLING },
 	{ APPLY_PULLING, APPLY_OP(pull), APPLY_STARTING },
 	{ APPLY_STARTING, APPLY_OP(start), APPLY_STARTING },
-	{ APPLY_STARTING, APPLY_OP(health), APPLY_RUNNING },
+	{ APPLY_STARTING, APPLY_OP(health), APPLY_STARTING },
+	{ APPLY_STARTING, APPLY_OP(route), APPLY_RUNNING },
 };
 
 typedef int (*apply_op)(void *, struct agent_apply *, struct error *);
@@ -74,29 +78,6 @@ agent_apply_transition(struct agent_apply *a, enum agent_apply_state next)
 	return 0;
 }
 
-/* 1 when s is a safe container-name part ([A-Za-z0-9_.-], not empty). */
-static int
-apply_name_part_valid(const char *s)
-{
-	if (s == NULL || *s == '\0' || strlen(s) >= AGENT_ID_MAX)
-		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789_.-") == strlen(s);
-}
-
-int
-agent_apply_container_name(const char *component_id, const char *environment,
-    char *buf, size_t len)
-{
-	int n;
-
-	if (!apply_name_part_valid(component_id) ||
-	    !apply_name_part_valid(environment))
-		return -1;
-	n = snprintf(buf, len, "slipway-%s-%s", component_id, environment);
-	return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
 /*
  * Parses the image, pins the digest when the command carries one, and names
  * the container. Deterministic from the command, so a re-run after a crash
@@ -105,27 +86,22 @@ agent_apply_container_name(const char *component_id, const char *environment,
 static int
 apply_prepare(struct agent_apply *a, struct error *err)
 {
-	if (agent_apply_container_name(a->component_id, a->environment,
-	    a->container, sizeof(a->container)) == -1) {
+	const struct agent_spec *s = a->spec;
+
+	if (agent_spec_container_name(s, a->container, sizeof(a->container))
+	    == -1) {
 		error_set(err, "start_failed", "", "start_failed: invalid "
-		    "component id or environment name");
+		    "component id, environment or deployment id");
 		return -1;
 	}
-	if (image_ref_parse(a->image != NULL ? a->image : "", &a->ref,
-	    err) == -1) {
+	if (image_ref_parse(s->image, &a->ref, err) == -1) {
 		error_set(err, "manifest_unknown", "", "manifest_unknown: invalid "
 		    "image reference");
 		return -1;
 	}
-	if (a->pinned_digest != NULL && a->pinned_digest[0] != '\0') {
-		if (!image_ref_digest_valid(a->pinned_digest)) {
-			error_set(err, "manifest_unknown", "", "manifest_unknown: "
-			    "invalid pinned digest");
-			return -1;
-		}
+	if (s->pinned_digest[0] != '\0')
 		snprintf(a->ref.digest, sizeof(a->ref.digest), "%s",
-		    a->pinned_digest);
-	}
+		    s->pinned_digest);
 	return 0;
 }
 
@@ -145,6 +121,11 @@ static int
 apply_fail(struct agent_apply *a, const struct agent_apply_ops *ops,
     const struct error *err)
 {
+	if (a->container[0] != '\0')
+		ops->discard(ops->ctx, a);
+	/* Stopping is no failure: the journaled command runs again. */
+	if (strcmp(err->code, "stopping") == 0)
+		return -1;
 	snprintf(a->reason, sizeof(a->reason), "%s", err->msg);
 	if (agent_apply_transition(a, APPLY_FAILED) == -1)
 		return -1;
@@ -178,5 +159,6 @@ agent_apply_run(struct agent_apply *a, const struct agent_apply_ops *ops)
 		if (apply_enter(a, ops, apply_steps[i].next) == -1)
 			return -1;
 	}
+	ops->retire(ops->ctx, a);
 	return 0;
 }

@@ -10,6 +10,7 @@
  *
  * Used only from the event-loop thread (the apply runs there too), so no lock.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
@@ -22,7 +23,12 @@
 #define CREDS_MAX         10000
 #define CREDS_PLAIN_MAX   (64 * 1024)
 
+/*
+ * The consumer's thread writes entries, apply workers read them (copies):
+ * one mutex guards the table.
+ */
 struct agent_creds {
+	pthread_mutex_t lock;
 	const struct agent_keys *keys;
 	struct agent_cred **v;
 	size_t n, cap;
@@ -33,8 +39,10 @@ agent_creds_new(const struct agent_keys *keys)
 {
 	struct agent_creds *c = calloc(1, sizeof(*c));
 
-	if (c != NULL)
+	if (c != NULL) {
 		c->keys = keys;
+		pthread_mutex_init(&c->lock, NULL);
+	}
 	return c;
 }
 
@@ -59,13 +67,8 @@ agent_creds_free(struct agent_creds *c)
 	for (size_t i = 0; i < c->n; i++)
 		creds_entry_free(c->v[i]);
 	free(c->v);
+	pthread_mutex_destroy(&c->lock);
 	free(c);
-}
-
-size_t
-agent_creds_count(const struct agent_creds *c)
-{
-	return c->n;
 }
 
 static ssize_t
@@ -118,12 +121,13 @@ int
 agent_creds_lookup(struct agent_creds *c, const char *registry_id,
     struct agent_cred *out)
 {
-	ssize_t i = creds_find(c, registry_id);
+	ssize_t i;
 
-	if (i < 0)
-		return -1;
-	memcpy(out, c->v[i], sizeof(*out));
-	return 0;
+	pthread_mutex_lock(&c->lock);
+	if ((i = creds_find(c, registry_id)) >= 0)
+		memcpy(out, c->v[i], sizeof(*out));
+	pthread_mutex_unlock(&c->lock);
+	return i < 0 ? -1 : 0;
 }
 
 /* Copies s into dst when it fits; -1 otherwise. */
@@ -237,6 +241,7 @@ agent_creds_handle(const struct bus_message *m, void *arg,
 	(void)reason;
 	log_ctx_set("registry_id", key);
 	val = bus_message_value(m, &len);
+	pthread_mutex_lock(&c->lock);
 	if (val == NULL) {
 		creds_delete(c, key);
 		metrics_set("slipway_agent_registries", NULL, (int64_t)c->n);
@@ -247,6 +252,7 @@ agent_creds_handle(const struct bus_message *m, void *arg,
 		creds_apply(c, key, env);
 		envelope_free(env);
 	}
+	pthread_mutex_unlock(&c->lock);
 	log_ctx_clear();
 	return BUS_DONE;
 }

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "agent.h"
+#include "gateway.h"
 #include "config.h"
 #include "crypto.h"
 #include "envelope.h"
@@ -24,6 +25,7 @@
 #include "topics.h"
 
 #define AGENT_SERVICE "dataplane-agent"
+#define AGENT_STOP_MS 8000   /* SIGTERM ends within 10 s */
 
 struct agent_config {
 	char *http_addr;
@@ -34,7 +36,12 @@ struct agent_config {
 	char *engine_socket;
 	char *insecure;
 	int health_timeout_s;
-	char *port_offsets;
+	char *state_dir;
+	char *network;
+	int workers;
+	int drain_s;
+	int memory_mb, cpu_millicores, pids, read_only_rootfs;
+	char *gw_dir, *gw_socket, *gw_master, *gw_listeners, *gw_tcp_ports;
 };
 
 /*
@@ -81,13 +88,47 @@ static const struct config_var agent_vars[] = {
 	{ "SLIPWAY_INSECURE_REGISTRIES", CONFIG_STRING, "", 0,
 	  "comma list of host:port registries reached over plain http",
 	  &agent.cfg.insecure },
-	{ "SLIPWAY_HEALTH_TIMEOUT_S", CONFIG_INT, "30", 0,
-	  "seconds a new container has to answer on its port",
-	  &agent.cfg.health_timeout_s },
-	{ "SLIPWAY_PORT_OFFSETS", CONFIG_STRING, "", 0,
-	  "environment=offset list moving those environments' containers to "
-	  "endpoint port + offset (several environments on one host)",
-	  &agent.cfg.port_offsets },
+	{ "SLIPWAY_HEALTH_TIMEOUT_S", CONFIG_INT, "60", 0,
+	  "seconds a new version has to become healthy (components may set "
+	  "their own)", &agent.cfg.health_timeout_s },
+	{ "SLIPWAY_AGENT_STATE_DIR", CONFIG_STRING, "agent-state", 0,
+	  "directory of the agent's journal: accepted commands, what serves",
+	  &agent.cfg.state_dir },
+	{ "SLIPWAY_ENGINE_NETWORK", CONFIG_STRING, "slirp4netns", 0,
+	  "network of every container: slirp4netns (podman) or a user-defined "
+	  "bridge network (dockerd); never the host's", &agent.cfg.network },
+	{ "SLIPWAY_APPLY_WORKERS", CONFIG_INT, "4", 0,
+	  "applies of different components that run at once",
+	  &agent.cfg.workers },
+	{ "SLIPWAY_DRAIN_S", CONFIG_INT, "5", 0,
+	  "seconds the old version keeps its connections after a cutover",
+	  &agent.cfg.drain_s },
+	{ "SLIPWAY_DEFAULT_MEMORY_MB", CONFIG_INT, "512", 0,
+	  "memory limit of a container whose component sets none",
+	  &agent.cfg.memory_mb },
+	{ "SLIPWAY_DEFAULT_CPU_MILLICORES", CONFIG_INT, "1000", 0,
+	  "CPU limit (1000 = one core) of a container whose component sets none",
+	  &agent.cfg.cpu_millicores },
+	{ "SLIPWAY_DEFAULT_PIDS", CONFIG_INT, "512", 0,
+	  "process limit of a container whose component sets none",
+	  &agent.cfg.pids },
+	{ "SLIPWAY_READ_ONLY_ROOTFS", CONFIG_INT, "0", 0,
+	  "1 = every container's root filesystem read-only",
+	  &agent.cfg.read_only_rootfs },
+	{ "SLIPWAY_GATEWAY_SOCKET", CONFIG_STRING, "", 0,
+	  "HAProxy runtime API socket (level admin); empty = no gateway, "
+	  "endpoints reached on their published ports", &agent.cfg.gw_socket },
+	{ "SLIPWAY_GATEWAY_MASTER_SOCKET", CONFIG_STRING, "", 0,
+	  "HAProxy master CLI socket (reloads)", &agent.cfg.gw_master },
+	{ "SLIPWAY_GATEWAY_DIR", CONFIG_STRING, "", 0,
+	  "directory of the haproxy.cfg and maps the agent writes",
+	  &agent.cfg.gw_dir },
+	{ "SLIPWAY_GATEWAY_LISTENERS", CONFIG_STRING,
+	  "development=127.0.0.1:9080,127.0.0.1:9180;"
+	  "production=127.0.0.1:9081,127.0.0.1:9181", 0,
+	  "per environment: public,internal listener", &agent.cfg.gw_listeners },
+	{ "SLIPWAY_GATEWAY_TCP_PORTS", CONFIG_STRING, "9300-9399", 0,
+	  "ports of TCP and GRPC endpoints' listeners", &agent.cfg.gw_tcp_ports },
 };
 #define AGENT_NVARS (sizeof(agent_vars) / sizeof(agent_vars[0]))
 
@@ -145,6 +186,10 @@ agent_ready(void *arg, char *why, size_t whylen)
 	}
 	if (!engine_ping(a->ctx.engine)) {
 		snprintf(why, whylen, "container engine does not answer");
+		return 0;
+	}
+	if (a->ctx.gateway != NULL && !gateway_ping(a->ctx.gateway)) {
+		snprintf(why, whylen, "gateway (HAProxy) does not answer");
 		return 0;
 	}
 	return 1;
@@ -212,11 +257,19 @@ agent_stop(void *arg)
 
 	/* First, so nothing the probes read is freed under them. */
 	agent_http_stop(&a->http);
+	/* A cutover in progress stops before its commit point: old serves. */
+	if (a->ctx.slots != NULL)
+		agent_slots_stop(a->ctx.slots, AGENT_STOP_MS);
 	bus_consumer_free(a->cmd_consumer);
 	bus_consumer_free(a->creds_consumer);
 	if (a->ctx.producer != NULL)
-		bus_producer_flush(a->ctx.producer, 5000);
+		bus_producer_flush(a->ctx.producer, 2000);
+	if (agent_slots_busy(a->ctx.slots))
+		return;   /* a thread still runs: exit without freeing under it */
 	bus_producer_free(a->ctx.producer);
+	agent_slots_free(a->ctx.slots);
+	gateway_free(a->ctx.gateway);
+	agent_journal_free(a->ctx.journal);
 	agent_creds_free(a->ctx.creds);
 	engine_free(a->ctx.engine);
 	agent_keys_wipe(&a->keys);
@@ -277,38 +330,81 @@ agent_consumers(struct agent *a, struct event_base *base)
 		fatal("commands consumer: %s", err.msg);
 }
 
+/* The gateway, when one is configured; NULL (logged) when not. */
+static struct gateway *
+agent_gateway(const struct agent_config *c)
+{
+	struct gateway_config gc = { c->gw_dir, c->gw_socket, c->gw_master,
+	    c->gw_listeners, c->gw_tcp_ports };
+	struct gateway *g;
+	struct error err;
+
+	if (c->gw_socket[0] == '\0') {
+		log_warnx("no SLIPWAY_GATEWAY_SOCKET: endpoints are reached on "
+		    "their published 127.0.0.1 ports, without a gateway");
+		return NULL;
+	}
+	if (c->gw_dir[0] == '\0' || c->gw_master[0] == '\0')
+		fatal("SLIPWAY_GATEWAY_DIR and SLIPWAY_GATEWAY_MASTER_SOCKET are "
+		    "required with SLIPWAY_GATEWAY_SOCKET");
+	if ((g = gateway_new(&gc, &err)) == NULL)
+		fatal("gateway: %s", err.msg);
+	return g;
+}
+
+static void
+agent_context(struct agent *a)
+{
+	const struct agent_config *c = &a->cfg;
+	struct error err;
+
+	a->ctx = (struct agent_ctx){ .dataplane = c->dataplane,
+	    .insecure = c->insecure, .network = c->network,
+	    .health_timeout_s = c->health_timeout_s > 0 ? c->health_timeout_s : 60,
+	    .drain_s = c->drain_s, .workers = c->workers > 0 ? c->workers : 4,
+	    .defaults = { c->memory_mb, c->cpu_millicores, c->pids,
+	    c->read_only_rootfs },
+	    .engine = engine_new(c->engine_socket),
+	    .creds = agent_creds_new(&a->keys) };
+	if (a->ctx.engine == NULL || a->ctx.creds == NULL)
+		fatal("out of memory");
+	if ((a->ctx.journal = agent_journal_open(c->state_dir, &err)) == NULL)
+		fatal("SLIPWAY_AGENT_STATE_DIR: %s", err.msg);
+	a->ctx.gateway = agent_gateway(c);
+	if ((a->ctx.slots = agent_slots_new(&a->ctx)) == NULL)
+		fatal("out of memory");
+}
+
+/*
+ * Reconciles before any command is consumed or any worker runs, so the
+ * gateway load and the leftover removal never race an apply.
+ */
 static void
 agent_start(struct agent *a, struct event_base *base)
 {
 	struct error err;
-	int offset;
 
 	agent_names(a);
 	if (agent_keys_load(a->cfg.key_file, &a->keys, &err) == -1)
 		fatal("SLIPWAY_DATAPLANE_KEY_FILE: %s", err.msg);
-	if (agent_ports_offset(a->cfg.port_offsets, "", &offset) == -1)
-		fatal("SLIPWAY_PORT_OFFSETS must look like production=1000,staging=2000 "
-		    "(offsets up to %d)", AGENT_PORT_OFFSET_MAX);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
-	a->ctx = (struct agent_ctx){ .dataplane = a->cfg.dataplane,
-	    .insecure = a->cfg.insecure, .port_offsets = a->cfg.port_offsets,
-	    .health_timeout_s =
-	    a->cfg.health_timeout_s > 0 ? a->cfg.health_timeout_s : 30,
-	    .engine = engine_new(a->cfg.engine_socket),
-	    .creds = agent_creds_new(&a->keys) };
-	if (a->ctx.engine == NULL || a->ctx.creds == NULL)
-		fatal("out of memory");
+	agent_context(a);
+	agent_http_start(a);
 	agent_topics(a);
 	a->ctx.producer = bus_producer_new(base, a->cfg.brokers, a->group, &err);
 	if (a->ctx.producer == NULL)
 		fatal("producer: %s", err.msg);
-	agent_consumers(a, base);
-	agent_http_start(a);
 	if (!engine_ping(a->ctx.engine))
 		log_warnx("engine at %s does not answer yet", a->cfg.engine_socket);
-	log_info("data plane %s: commands %s, credentials %s", a->cfg.dataplane,
-	    a->cmd_topic, a->creds_topic);
+	if (agent_reconcile(&a->ctx, &err) == -1)
+		log_warnx("reconcile: %s (the watcher and the next commands go on)",
+		    err.msg);
+	if (agent_slots_start(a->ctx.slots, &err) == -1)
+		fatal("%s", err.msg);
+	agent_consumers(a, base);
+	log_info("data plane %s: commands %s, credentials %s, %d workers",
+	    a->cfg.dataplane, a->cmd_topic, a->creds_topic, a->ctx.workers);
 }
 
 int

@@ -7,7 +7,15 @@
  * Every answer is capped (headers 64 KiB, body 4 MiB) and every request has
  * a timeout. Credentials go only to the registry host and its token realm,
  * never into a log line or an error message.
+ *
+ * Plain HTTP is used for hosts in SLIPWAY_INSECURE_REGISTRIES and, following
+ * Docker's default insecure registries (127.0.0.0/8, ::1), for a loopback
+ * registry whose TLS handshake fails. Nothing else is ever reached, or sent
+ * credentials, in the clear: a token realm on http:// is followed only when
+ * both the registry and the realm's host are loopback or listed.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +27,7 @@
 #include "buf.h"
 #include "agent.h"
 #include "crypto.h"
+#include "log.h"
 
 #define OCI_BODY_MAX   (4 * 1024 * 1024)
 #define OCI_HEADER_MAX (64 * 1024)
@@ -38,6 +47,7 @@ struct oci_resp {
 	size_t hdr_bytes;
 	char *body;
 	size_t len;
+	CURLcode rc;              /* the transfer's; CURLE_OK: it answered */
 	char curlerr[CURL_ERROR_SIZE];
 };
 
@@ -47,6 +57,103 @@ struct oci_auth {
 	const char *password;
 	const char *bearer;       /* bearer token, when not NULL */
 };
+
+/* 1 when p is "" or ":" and a port number 1-65535. */
+static int
+oci_port_valid(const char *p)
+{
+	size_t n;
+	long v = 0;
+
+	if (*p == '\0')
+		return 1;
+	if (*p++ != ':' || (n = strlen(p)) == 0 || n > 5 ||
+	    strspn(p, "0123456789") != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		v = v * 10 + (p[i] - '0');
+	return v >= 1 && v <= 65535;
+}
+
+int
+oci_resolve_loopback(const char *host)
+{
+	char name[64];
+	const char *port, *end;
+	struct in_addr a4;
+	struct in6_addr a6;
+	int v6;
+	size_t n;
+
+	if (host == NULL)
+		return 0;
+	if ((v6 = host[0] == '[')) {
+		if ((end = strchr(host, ']')) == NULL)
+			return 0;
+		host++;
+		port = end + 1;
+	} else {
+		end = port = host + strcspn(host, ":");
+	}
+	if ((n = (size_t)(end - host)) == 0 || n >= sizeof(name) ||
+	    !oci_port_valid(port))
+		return 0;
+	memcpy(name, host, n);
+	name[n] = '\0';
+	if (v6)
+		return inet_pton(AF_INET6, name, &a6) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK(&a6);
+	/* inet_pton takes dotted decimal only: no 127.1, 0x7f.1, 0177.0.0.1 */
+	if (inet_pton(AF_INET, name, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return strcasecmp(name, "localhost") == 0;
+}
+
+/*
+ * Copies the authority of an http:// or https:// URL ("host[:port]") into
+ * out; -1 for another scheme, an empty or oversized authority.
+ */
+static int
+oci_url_host(const char *url, char *out, size_t len)
+{
+	size_t skip, n;
+
+	if (strncmp(url, "https://", 8) == 0)
+		skip = 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		skip = 7;
+	else
+		return -1;
+	url += skip;
+	n = strcspn(url, "/?#");
+	if (n == 0 || n >= len)
+		return -1;
+	memcpy(out, url, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* 1 when host may be reached over plain HTTP: loopback or listed. */
+static int
+oci_plain_http_ok(const char *host, const char *insecure)
+{
+	return oci_resolve_loopback(host) ||
+	    oci_resolve_insecure(insecure != NULL ? insecure : "", host);
+}
+
+int
+oci_resolve_realm_allowed(const char *realm, const char *registry,
+    const char *insecure)
+{
+	char host[256];
+
+	if (oci_url_host(realm, host, sizeof(host)) == -1)
+		return 0;
+	if (strncmp(realm, "https://", 8) == 0)
+		return 1;
+	return oci_plain_http_ok(registry, insecure) &&
+	    oci_plain_http_ok(host, insecure);
+}
 
 static size_t
 oci_header_cb(char *buf, size_t size, size_t n, void *arg)
@@ -123,10 +230,12 @@ oci_fetch(const char *method, const char *url, const struct oci_auth *a,
 {
 	CURL *h;
 	struct curl_slist *hdrs = NULL;
+	char host[256];
 	CURLcode rc;
 
 	oci_resp_reset(r);
 	if ((h = curl_easy_init()) == NULL) {
+		r->rc = CURLE_OUT_OF_MEMORY;
 		snprintf(r->curlerr, sizeof(r->curlerr), "out of memory");
 		return -1;
 	}
@@ -146,7 +255,17 @@ oci_fetch(const char *method, const char *url, const struct oci_auth *a,
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "slipway-dataplane-agent/1");
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	rc = curl_easy_perform(h);
+	/*
+	 * Docker's insecure-registry rule for loopback: TLS without
+	 * certificate checks (a CA-signed certificate for 127.0.0.1 is rare,
+	 * and the traffic never leaves the host), as the engine's pull does.
+	 */
+	if (oci_url_host(url, host, sizeof(host)) == 0 &&
+	    oci_resolve_loopback(host)) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	rc = r->rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
@@ -216,7 +335,7 @@ oci_token(const struct oci_challenge *ch, const struct image_ref *ref,
 {
 	struct oci_auth a = { o->username, o->password, NULL };
 	struct oci_resp r = { 0 };
-	char url[2048], scope[400];
+	char url[2048], scope[400], host[256];
 	char *svc, *sc;
 	int n;
 
@@ -229,10 +348,17 @@ oci_token(const struct oci_challenge *ch, const struct image_ref *ref,
 	curl_free(svc);
 	curl_free(sc);
 	if (n < 0 || (size_t)n >= sizeof(url) ||
-	    (strncmp(ch->realm, "https://", 8) != 0 &&
-	    strncmp(ch->realm, "http://", 7) != 0)) {
+	    oci_url_host(ch->realm, host, sizeof(host)) == -1) {
 		error_set(err, "registry_unreachable", "", "registry_unreachable: "
 		    "registry %s sent an unusable token realm", ref->domain);
+		return -1;
+	}
+	/* The credentials would go along in the clear. */
+	if (!oci_resolve_realm_allowed(ch->realm, ref->domain, o->insecure)) {
+		error_set(err, "registry_unreachable", "",
+		    "registry_unreachable: registry %s sent a plain-HTTP token "
+		    "realm (%s); only loopback hosts and "
+		    "SLIPWAY_INSECURE_REGISTRIES may use one", ref->domain, host);
 		return -1;
 	}
 	if (oci_fetch("GET", url, &a, o->timeout_s, &r) == -1) {
@@ -258,21 +384,44 @@ oci_token(const struct oci_challenge *ch, const struct image_ref *ref,
 }
 
 /*
- * GET /v2/ tells how to authenticate: 200 anonymous, 401 Basic or Bearer.
- * Fills a (and *token for bearer).
+ * GET /v2/ on base ("https://host"). A loopback registry whose TLS handshake
+ * fails is asked again over plain HTTP, as Docker does, and base becomes
+ * "http://host" for the requests that follow.
  */
 static int
-oci_login(const char *base, const struct image_ref *ref,
+oci_ping(char *base, const struct image_ref *ref,
+    const struct oci_auth *a, int timeout_s, struct oci_resp *r)
+{
+	char url[600];
+
+	snprintf(url, sizeof(url), "%s/v2/", base);
+	if (oci_fetch("GET", url, a, timeout_s, r) == 0)
+		return 0;
+	if (r->rc != CURLE_SSL_CONNECT_ERROR ||
+	    strncmp(base, "https://", 8) != 0 ||
+	    !oci_resolve_loopback(ref->domain))
+		return -1;
+	log_info("registry %s: TLS handshake failed (%s); a loopback registry, "
+	    "so trying plain HTTP", ref->domain, r->curlerr);
+	memmove(base + 4, base + 5, strlen(base + 5) + 1);   /* drop the s */
+	snprintf(url, sizeof(url), "%s/v2/", base);
+	return oci_fetch("GET", url, a, timeout_s, r);
+}
+
+/*
+ * GET /v2/ tells how to authenticate: 200 anonymous, 401 Basic or Bearer.
+ * Fills a (and *token for bearer); base may switch to http (oci_ping).
+ */
+static int
+oci_login(char *base, const struct image_ref *ref,
     const struct oci_resolve_opts *o, struct oci_auth *a, char **token,
     struct error *err)
 {
 	struct oci_resp r = { 0 };
 	struct oci_challenge ch;
-	char url[600];
 	int rc = 0;
 
-	snprintf(url, sizeof(url), "%s/v2/", base);
-	if (oci_fetch("GET", url, a, o->timeout_s, &r) == -1) {
+	if (oci_ping(base, ref, a, o->timeout_s, &r) == -1) {
 		error_set(err, "registry_unreachable", "", "registry_unreachable: "
 		    "registry %s: %s", ref->domain, r.curlerr);
 		oci_resp_reset(&r);

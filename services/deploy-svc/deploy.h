@@ -2,8 +2,8 @@
  * deploy.h: deploy-svc's private header. deploy-svc owns data planes,
  * environments and deployments; it turns ImagePushed events and API calls
  * into deployments, sends ApplyDeployment commands to the data planes through
- * the outbox, and follows DeploymentStatus reports along a monotonic state
- * machine.
+ * the outbox, and follows DeploymentStatus reports along a state machine
+ * that is monotonic but for the running <-> crashed cycle (deploy_state.c).
  */
 #ifndef SLIPWAY_DEPLOY_H
 #define SLIPWAY_DEPLOY_H
@@ -16,6 +16,7 @@
 #include "envelope.h"
 #include "http.h"
 #include "park.h"
+#include "workload.h"
 
 struct event_base;
 struct store;
@@ -56,10 +57,21 @@ struct deploy {
 	struct park *parked;    /* deploys waiting for their component (park.h) */
 };
 
+/* One endpoint of a component, as component.events carries it. */
+struct deploy_endpoint {
+	char name[WORKLOAD_ENDPOINT_NAME_MAX + 1];
+	unsigned port;
+	char type[8];          /* workload_endpoint_types */
+	char visibility[16];   /* workload_visibilities */
+	char context[WORKLOAD_ENDPOINT_CONTEXT_MAX + 1];
+	char schema_file_path[WORKLOAD_ENDPOINT_PATH_MAX + 1];
+};
+
 /* A component as deploy-svc knows it (local copy of component.events). */
 struct deploy_component {
 	char id[37];
 	char org[DEPLOY_NAME_MAX + 1];
+	char project[DEPLOY_NAME_MAX + 1];
 	char name[128];
 	char type[32];
 	char registry_id[64];
@@ -67,6 +79,59 @@ struct deploy_component {
 	char image[IMAGE_REF_MAX + 1];
 	int port;                 /* first endpoint's port, 0 = none */
 	char endpoint_type[16];   /* and its type (REST, TCP, ...) */
+	size_t n_endpoints;       /* every endpoint (0 for rows older than 002) */
+	struct deploy_endpoint endpoints[WORKLOAD_ENDPOINTS_MAX];
+	struct workload_health health;        /* .set == 0: the agent's defaults */
+	struct workload_resources resources;
+};
+
+/*
+ * The parts of ApplyDeployment that come from the component, with the
+ * storage the message points into (see deploy_component_to_apply).
+ */
+struct deploy_component_proto {
+	Slipway__V1__Endpoint ep[WORKLOAD_ENDPOINTS_MAX];
+	Slipway__V1__Endpoint *epp[WORKLOAD_ENDPOINTS_MAX];
+	Slipway__V1__HealthCheck health;
+	Slipway__V1__Resources resources;
+	Slipway__V1__EnvVar port_var;
+	Slipway__V1__EnvVar *vars[1];
+	char port[16];
+};
+
+/* Caps on what an agent reports (deploy_evidence.c). */
+#define DEPLOY_ADDRESSES_MAX 16
+#define DEPLOY_URL_MAX       512
+#define DEPLOY_LOG_TAIL_MAX  4096
+#define DEPLOY_PROBE_MAX     1024
+
+/* Where an endpoint of a running deployment is reached (EndpointAddress). */
+struct deploy_address {
+	char name[WORKLOAD_ENDPOINT_NAME_MAX + 1];
+	char type[8];
+	char visibility[16];
+	char url[DEPLOY_URL_MAX + 1];
+};
+
+/*
+ * What a deployment shows besides its state: why it failed or crashed (the
+ * reason, the container's exit code, the tail of its log, the last probe's
+ * answer) and, once running, its endpoints' addresses.
+ */
+struct deploy_evidence {
+	char reason[DEPLOY_REASON_MAX + 1];
+	int exited;               /* exit_code is meaningful */
+	int exit_code;
+	char log_tail[DEPLOY_LOG_TAIL_MAX + 1];
+	char probe[DEPLOY_PROBE_MAX + 1];
+	size_t n_addresses;
+	struct deploy_address addresses[DEPLOY_ADDRESSES_MAX];
+};
+
+/* DeploymentStatusChanged's evidence, with the storage it points into. */
+struct deploy_evidence_proto {
+	Slipway__V1__EndpointAddress addr[DEPLOY_ADDRESSES_MAX];
+	Slipway__V1__EndpointAddress *addrp[DEPLOY_ADDRESSES_MAX];
 };
 
 /* Where a deployment goes. */
@@ -96,6 +161,8 @@ struct deploy_current {
 	char environment[DEPLOY_NAME_MAX + 1];
 	char image[IMAGE_REF_MAX + 1];
 	char digest[136];
+	long long observed_at_ms;    /* the agent's clock at the last applied report */
+	struct deploy_evidence ev;
 };
 
 /* deploy_state.c */
@@ -107,6 +174,7 @@ enum deploy_status {
 	DEPLOY_RUNNING,
 	DEPLOY_FAILED,
 	DEPLOY_SUPERSEDED,
+	DEPLOY_CRASHED,
 	DEPLOY_STATUS_COUNT
 };
 enum deploy_move {
@@ -119,18 +187,57 @@ int deploy_state_parse(const char *name, enum deploy_status *out);
 int deploy_state_from_proto(int proto_state, enum deploy_status *out);
 int deploy_state_to_proto(enum deploy_status s);
 int deploy_state_terminal(enum deploy_status s);
+/*
+ * What a report of `to` does to a deployment that is `from`. newer: the
+ * report was observed after the last applied one (DeploymentStatus
+ * observed_at_ms > deployments.observed_at_ms); only the running <-> crashed
+ * cycle looks at it.
+ */
 enum deploy_move deploy_state_transition(enum deploy_status from,
-    enum deploy_status to);
+    enum deploy_status to, int newer);
+
+/* deploy_component.c: the local copy of a component, in and out. */
+/* Checks a Component from the bus (caps, UTF-8, ranges); -1 bad_message. */
+int deploy_component_from_proto(const Slipway__V1__Component *c,
+    struct deploy_component *out, struct error *err);
+/* Checks and copies endpoints (also EndpointsChanged's); sets port and endpoint_type. */
+int deploy_component_endpoints_from_proto(Slipway__V1__Endpoint *const *eps,
+    size_t n, struct deploy_component *out, struct error *err);
+/* [{"name","port","type","visibility","context","schema_file_path"}] */
+json_t *deploy_component_endpoints_json(const struct deploy_component *c);
+/* The stored jsonb columns back into c; -1 (db_error) when unreadable. */
+int deploy_component_columns_parse(const char *endpoints, const char *health,
+    const char *resources, struct deploy_component *c, struct error *err);
+/* Points ad's component fields into c and p: both must outlive ad. */
+void deploy_component_to_apply(const struct deploy_component *c,
+    struct deploy_component_proto *p, Slipway__V1__ApplyDeployment *ad);
+
+/* deploy_evidence.c: what an agent reports besides the state. */
+/* Checks and copies a report's evidence: caps, UTF-8, URLs; -1 bad_message. */
+int deploy_evidence_from_report(const Slipway__V1__DeploymentStatus *ds,
+    struct deploy_evidence *out, struct error *err);
+/* Applies an ALLOWED move's report to the stored evidence (rules in the file). */
+void deploy_evidence_merge(struct deploy_evidence *stored,
+    const struct deploy_evidence *report, enum deploy_status to);
+/* [{"name","type","visibility","url"}] */
+json_t *deploy_evidence_addresses_json(const struct deploy_evidence *ev);
+/* The stored addresses (jsonb text) back into ev; -1 (db_error) when unreadable. */
+int deploy_evidence_addresses_parse(const char *text,
+    struct deploy_evidence *ev, struct error *err);
+/* Points sc's evidence fields into ev and p: both must outlive sc. */
+void deploy_evidence_to_proto(const struct deploy_evidence *ev,
+    struct deploy_evidence_proto *p, Slipway__V1__DeploymentStatusChanged *sc);
 
 /* deploy_store.c */
 int deploy_store_component_get(struct store *s, const char *id,
     struct deploy_component *out, struct error *err);
 int deploy_store_component_put(struct store *s,
-    const Slipway__V1__Component *c, struct error *err);
+    const struct deploy_component *c, struct error *err);
 int deploy_store_component_delete(struct store *s, const char *id,
     struct error *err);
-int deploy_store_component_endpoint(struct store *s, const char *id, int port,
-    const char *type, struct error *err);
+/* EndpointsChanged: c carries the id and the new endpoints. */
+int deploy_store_component_endpoints(struct store *s,
+    const struct deploy_component *c, struct error *err);
 int deploy_store_environment_get(struct store *s, const char *org,
     const char *name, struct deploy_target *out, struct error *err);
 int deploy_store_environment_first(struct store *s, const char *org,
@@ -141,14 +248,19 @@ int deploy_store_deployment_create(struct store *s, const struct deploy_new *d,
     struct error *err);
 int deploy_store_deployment_lock(struct store *s, const char *id,
     struct deploy_current *out, struct error *err);
+/*
+ * Moves a locked deployment to st with cur's digest and evidence (already
+ * merged); observed_at_ms only ever raises the stored clock.
+ */
 int deploy_store_status_set(struct store *s, const char *id,
-    enum deploy_status st, const char *digest, const char *reason,
-    struct error *err);
+    enum deploy_status st, const struct deploy_current *cur,
+    long long observed_at_ms, struct error *err);
 int deploy_store_supersede(struct store *s, const char *component_id,
     const char *environment, const char *except_id, struct error *err);
+/* DeploymentStatusChanged for st, with cur's digest and evidence. */
 int deploy_store_emit_status(struct store *s, const char *id,
     const struct deploy_current *cur, enum deploy_status st,
-    const char *digest, const char *reason, struct error *err);
+    struct error *err);
 json_t *deploy_store_deployment_json(struct store *s, const char *id,
     struct error *err);
 json_t *deploy_store_deployments_json(struct store *s, const char *component_id,

@@ -153,55 +153,81 @@ deploy_consume_image_pushed(struct deploy *d, const Envelope *env,
 	return rc == -1 ? -1 : 0;
 }
 
-/* Applies an allowed move, superseding the previous running deployment. */
+/*
+ * Applies an allowed move: the report's digest and evidence merge into the
+ * locked row (deploy_evidence.c has the rules), its clock becomes the
+ * deployment's, and reaching running supersedes the previous version.
+ */
 static int
-deploy_consume_move(struct deploy *d, const char *id,
-    const struct deploy_current *cur, enum deploy_status to,
-    const char *digest, const char *reason, struct error *err)
+deploy_consume_move(struct deploy *d, const Slipway__V1__DeploymentStatus *ds,
+    struct deploy_current *cur, enum deploy_status to,
+    const struct deploy_evidence *report, struct error *err)
 {
-	if (deploy_store_status_set(d->store, id, to, digest, reason, err) == -1)
+	const char *id = ds->deployment_id;
+	char from[sizeof(cur->status)];
+
+	memcpy(from, cur->status, sizeof(from));
+	if (ds->digest[0] != '\0')
+		snprintf(cur->digest, sizeof(cur->digest), "%s", ds->digest);
+	deploy_evidence_merge(&cur->ev, report, to);
+	if (deploy_store_status_set(d->store, id, to, cur, ds->observed_at_ms,
+	    err) == -1)
 		return -1;
 	if (to == DEPLOY_RUNNING && deploy_store_supersede(d->store,
 	    cur->component_id, cur->environment, id, err) == -1)
 		return -1;
-	log_info("deployment %s: %s -> %s%s%s", id, cur->status,
-	    deploy_state_name(to), reason[0] ? ": " : "", reason);
-	return deploy_store_emit_status(d->store, id, cur, to,
-	    digest[0] ? digest : cur->digest, reason, err);
+	log_info("deployment %s: %s -> %s%s%s", id, from, deploy_state_name(to),
+	    cur->ev.reason[0] ? ": " : "", cur->ev.reason);
+	return deploy_store_emit_status(d->store, id, cur, to, err);
 }
 
-/* DeploymentStatus from an agent: move along the state machine. */
+/* The parts of a DeploymentStatus we rely on, checked before any lock. */
+static int
+deploy_consume_status_check(const Slipway__V1__DeploymentStatus *ds,
+    enum deploy_status *to, struct deploy_evidence *report, struct error *err)
+{
+	if (ds == NULL || !crypto_uuid_valid(ds->deployment_id))
+		return deploy_consume_bad(err, "%s", "deployment_id is not a UUID");
+	if (deploy_state_from_proto((int)ds->state, to) == -1)
+		return deploy_consume_bad(err, "%s", "unknown deployment state");
+	if (ds->digest[0] != '\0' && !image_ref_digest_valid(ds->digest))
+		return deploy_consume_bad(err, "%s", "invalid digest");
+	return deploy_evidence_from_report(ds, report, err);
+}
+
+/*
+ * DeploymentStatus from an agent: move along the state machine. Whether
+ * the report is newer than the last applied one is the agent's clock
+ * against the stored one; deploy_state_transition decides what that means.
+ */
 static int
 deploy_consume_status(struct deploy *d, const Envelope *env,
     const struct bus_message *m, struct error *err)
 {
 	const Slipway__V1__DeploymentStatus *ds = env->deployment_status;
+	struct deploy_evidence report;
 	struct deploy_current cur;
 	enum deploy_status from, to;
-	char reason[DEPLOY_REASON_MAX + 1];
-	int rc;
+	int rc, newer;
 
 	(void)m;
-	if (ds == NULL || !crypto_uuid_valid(ds->deployment_id))
-		return deploy_consume_bad(err, "%s", "deployment_id is not a UUID");
-	if (deploy_state_from_proto((int)ds->state, &to) == -1)
-		return deploy_consume_bad(err, "%s", "unknown deployment state");
-	if (ds->digest[0] != '\0' && !image_ref_digest_valid(ds->digest))
-		return deploy_consume_bad(err, "%s", "invalid digest");
-	snprintf(reason, sizeof(reason), "%s", ds->reason);
+	if (deploy_consume_status_check(ds, &to, &report, err) == -1)
+		return -1;
 	if ((rc = deploy_store_deployment_lock(d->store, ds->deployment_id, &cur,
 	    err)) <= 0)
 		return rc == 0 ? deploy_consume_bad(err, "unknown deployment %s",
 		    ds->deployment_id) : -1;
 	if (deploy_state_parse(cur.status, &from) == -1)
 		return deploy_consume_bad(err, "stored status %s unknown", cur.status);
-	switch (deploy_state_transition(from, to)) {
+	newer = ds->observed_at_ms > cur.observed_at_ms;
+	switch (deploy_state_transition(from, to, newer)) {
 	case DEPLOY_MOVE_ALLOWED:
-		return deploy_consume_move(d, ds->deployment_id, &cur, to,
-		    ds->digest, reason, err);
+		return deploy_consume_move(d, ds, &cur, to, &report, err);
 	case DEPLOY_MOVE_IGNORED:
-		log_info("deployment %s: stale or duplicate report %s at %s ignored",
-		    ds->deployment_id, deploy_state_name(to), cur.status);
+		log_info("deployment %s: stale or duplicate report %s at %s "
+		    "ignored (observed %lld, last applied %lld)",
+		    ds->deployment_id, deploy_state_name(to), cur.status,
+		    (long long)ds->observed_at_ms, cur.observed_at_ms);
 		return 0;
 	case DEPLOY_MOVE_ILLEGAL:
 	default:
@@ -221,19 +247,18 @@ deploy_consume_component_of(const Envelope *env)
 	    (env->component_updated ? env->component_updated->component : NULL);
 }
 
-/* ComponentCreated / ComponentUpdated: refresh the local copy. */
+/* ComponentCreated / ComponentUpdated: refresh the whole local copy. */
 static int
 deploy_consume_component(struct deploy *d, const Envelope *env,
     const struct bus_message *m, struct error *err)
 {
-	const Slipway__V1__Component *c = deploy_consume_component_of(env);
+	struct deploy_component comp;
 
 	(void)m;
-	if (c == NULL || !crypto_uuid_valid(c->component_id))
-		return deploy_consume_bad(err, "%s", "component id is not a UUID");
-	if (c->org[0] == '\0' || strlen(c->org) > DEPLOY_NAME_MAX)
-		return deploy_consume_bad(err, "%s", "component org invalid");
-	return deploy_store_component_put(d->store, c, err);
+	if (deploy_component_from_proto(deploy_consume_component_of(env), &comp,
+	    err) == -1)
+		return -1;
+	return deploy_store_component_put(d->store, &comp, err);
 }
 
 /* Deploys parked on this component (deploy_http.c) can go on now. */
@@ -257,23 +282,23 @@ deploy_consume_component_deleted(struct deploy *d, const Envelope *env,
 	return deploy_store_component_delete(d->store, cd->component_id, err);
 }
 
+/* EndpointsChanged: every endpoint, and the first one's port and type. */
 static int
 deploy_consume_endpoints(struct deploy *d, const Envelope *env,
     const struct bus_message *m, struct error *err)
 {
 	const Slipway__V1__EndpointsChanged *ec = env->endpoints_changed;
-	const Slipway__V1__Endpoint *first;
-	int port;
+	struct deploy_component comp;
 
 	(void)m;
 	if (ec == NULL || !crypto_uuid_valid(ec->component_id))
 		return deploy_consume_bad(err, "%s", "component id is not a UUID");
-	first = ec->n_endpoints > 0 ? ec->endpoints[0] : NULL;
-	port = first != NULL ? (int)first->port : 0;
-	if (port < 0 || port > 65535)
-		return deploy_consume_bad(err, "%s", "endpoint port out of range");
-	return deploy_store_component_endpoint(d->store, ec->component_id, port,
-	    first != NULL && first->type != NULL ? first->type : "", err);
+	memset(&comp, 0, sizeof(comp));
+	snprintf(comp.id, sizeof(comp.id), "%s", ec->component_id);
+	if (deploy_component_endpoints_from_proto(ec->endpoints, ec->n_endpoints,
+	    &comp, err) == -1)
+		return -1;
+	return deploy_store_component_endpoints(d->store, &comp, err);
 }
 
 /* Payloads not listed (registry events, tokens, our own events) are skipped. */

@@ -406,7 +406,9 @@ deploy_http_promotable(struct http_request *req, struct deploy *d,
 		deploy_http_fail(req, &err);
 		return -1;
 	}
+	/* Crashed counts: it ran with that digest, and is being restarted. */
 	if ((strcmp(cur->status, "running") != 0 &&
+	    strcmp(cur->status, "crashed") != 0 &&
 	    strcmp(cur->status, "superseded") != 0) || cur->digest[0] == '\0') {
 		http_reply_error(req, 409, "not_promotable", "id",
 		    "only a deployment that ran with a resolved digest can be "

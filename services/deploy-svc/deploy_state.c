@@ -4,6 +4,8 @@
  *   pending -> resolving -> pulling -> starting -> running -> superseded
  *        \__________\___________\__________\--> failed
  *
+ *   running <-> crashed (a cycle), crashed -> superseded
+ *
  * Forward skips along the chain are allowed (an agent may report running
  * without ever reporting pulling). failed and superseded are terminal.
  *
@@ -12,7 +14,15 @@
  * state: it is then a duplicate or a stale message that the machine has
  * already gone past. Any other move that is not ALLOWED is ILLEGAL: no
  * ordering of honest reports explains it (running -> failed, failed ->
- * running, starting -> superseded...).
+ * running, starting -> superseded, crashed -> failed...).
+ *
+ * running <-> crashed is a cycle: a running container that exits is
+ * reported crashed, restarted, and reported running again once healthy,
+ * any number of times. "Already gone past" cannot order a cycle, so its
+ * two moves are decided by the agent's clock instead: the caller says
+ * whether the report was observed after the last applied one (newer), and
+ * a cycle move is ALLOWED when it was, IGNORED (stale) when not. Everything
+ * else ignores the clock, as before.
  */
 #include <string.h>
 
@@ -27,7 +37,8 @@ struct deploy_state_entry {
 	const char *name;
 	int proto;              /* DeploymentState value in deploy.proto */
 	unsigned allowed;       /* states this one may move to */
-	unsigned passed;        /* states on every path to this one, itself included */
+	unsigned cycle;         /* states it may move to only on a newer report */
+	unsigned passed;        /* states on some path to this one, itself included */
 };
 
 static const struct deploy_state_entry deploy_states[DEPLOY_STATUS_COUNT] = {
@@ -58,6 +69,7 @@ static const struct deploy_state_entry deploy_states[DEPLOY_STATUS_COUNT] = {
 	[DEPLOY_RUNNING] = {
 		.name = "running", .proto = 5,
 		.allowed = BIT(DEPLOY_SUPERSEDED),
+		.cycle = BIT(DEPLOY_CRASHED),
 		.passed = CHAIN_BEFORE_RUNNING | BIT(DEPLOY_RUNNING),
 	},
 	[DEPLOY_FAILED] = {
@@ -69,7 +81,14 @@ static const struct deploy_state_entry deploy_states[DEPLOY_STATUS_COUNT] = {
 		.name = "superseded", .proto = 7,
 		.allowed = 0,
 		.passed = CHAIN_BEFORE_RUNNING | BIT(DEPLOY_RUNNING) |
-		    BIT(DEPLOY_SUPERSEDED),
+		    BIT(DEPLOY_CRASHED) | BIT(DEPLOY_SUPERSEDED),
+	},
+	/* A newer version reaching running supersedes a crashed one too. */
+	[DEPLOY_CRASHED] = {
+		.name = "crashed", .proto = 8,
+		.allowed = BIT(DEPLOY_SUPERSEDED),
+		.cycle = BIT(DEPLOY_RUNNING),
+		.passed = CHAIN_BEFORE_RUNNING | BIT(DEPLOY_CRASHED),
 	},
 };
 
@@ -120,15 +139,20 @@ deploy_state_to_proto(enum deploy_status s)
 int
 deploy_state_terminal(enum deploy_status s)
 {
-	return deploy_state_valid(s) && deploy_states[s].allowed == 0;
+	return deploy_state_valid(s) && deploy_states[s].allowed == 0 &&
+	    deploy_states[s].cycle == 0;
 }
 
 /* Decides what a report of `to` does to a deployment that is `from`. */
 enum deploy_move
-deploy_state_transition(enum deploy_status from, enum deploy_status to)
+deploy_state_transition(enum deploy_status from, enum deploy_status to,
+    int newer)
 {
 	if (!deploy_state_valid(from) || !deploy_state_valid(to))
 		return DEPLOY_MOVE_ILLEGAL;
+	/* Before passed: crashed -> running is both "passed" and a cycle move. */
+	if (deploy_states[from].cycle & BIT(to))
+		return newer ? DEPLOY_MOVE_ALLOWED : DEPLOY_MOVE_IGNORED;
 	if (deploy_states[from].passed & BIT(to))
 		return DEPLOY_MOVE_IGNORED;
 	if (deploy_states[from].allowed & BIT(to))

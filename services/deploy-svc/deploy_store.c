@@ -16,7 +16,16 @@
 	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define DEPLOY_COLUMNS \
 	"id, component_id, org, environment, dataplane, image, digest, status, " \
-	"reason, source, " DEPLOY_TIME("created_at") ", " DEPLOY_TIME("updated_at")
+	"reason, source, " DEPLOY_TIME("created_at") ", " DEPLOY_TIME("updated_at") \
+	", endpoints::text, exit_code, log_tail, probe, restarts"
+/* What deploy_store_current_fill reads, in its order; more columns go after. */
+#define DEPLOY_CURRENT_COLUMNS \
+	"status, component_id, org, environment, image, digest, observed_at_ms, " \
+	"reason, exit_code, log_tail, probe, endpoints::text"
+#define DEPLOY_CURRENT_NCOLUMNS 12
+#define DEPLOY_COMPONENT_COLUMNS \
+	"id, org, project, name, type, registry_id, registry_host, image, port, " \
+	"endpoint_type, endpoints::text, health::text, resources::text"
 
 static void
 deploy_store_copy(char *dst, size_t len, const char *src)
@@ -55,54 +64,107 @@ deploy_store_emit(struct store *s, const char *topic, const char *key,
 	return envelope_outbox(s, topic, key, env, err);
 }
 
+/* A NULL column as a NULL string, for the optional jsonb ones. */
+static const char *
+deploy_store_get_or_null(const struct store_result *r, int row, int col)
+{
+	return store_result_isnull(r, row, col) ? NULL :
+	    store_result_get(r, row, col);
+}
+
+static int
+deploy_store_component_fill(const struct store_result *r,
+    struct deploy_component *out, struct error *err)
+{
+	struct { char *dst; size_t size; } cols[] = {
+		{ out->id, sizeof(out->id) }, { out->org, sizeof(out->org) },
+		{ out->project, sizeof(out->project) },
+		{ out->name, sizeof(out->name) }, { out->type, sizeof(out->type) },
+		{ out->registry_id, sizeof(out->registry_id) },
+		{ out->registry_host, sizeof(out->registry_host) },
+		{ out->image, sizeof(out->image) },
+	};
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		deploy_store_copy(cols[i].dst, cols[i].size,
+		    store_result_get(r, 0, (int)i));
+	out->port = atoi(store_result_get(r, 0, 8));
+	deploy_store_copy(out->endpoint_type, sizeof(out->endpoint_type),
+	    store_result_get(r, 0, 9));
+	return deploy_component_columns_parse(store_result_get(r, 0, 10),
+	    deploy_store_get_or_null(r, 0, 11), deploy_store_get_or_null(r, 0, 12),
+	    out, err);
+}
+
 int
 deploy_store_component_get(struct store *s, const char *id,
     struct deploy_component *out, struct error *err)
 {
 	struct store_result *r;
 	const char *vals[] = { id };
-	int rc = deploy_store_one(s, &r, "SELECT id, org, name, type, "
-	    "registry_id, registry_host, image, port, endpoint_type FROM components "
-	    "WHERE id = $1 AND NOT deleted", 1, vals, err);
+	int rc = deploy_store_one(s, &r, "SELECT " DEPLOY_COMPONENT_COLUMNS
+	    " FROM components WHERE id = $1 AND NOT deleted", 1, vals, err);
 
 	if (rc <= 0)
 		return rc;
-	deploy_store_copy(out->id, sizeof(out->id), store_result_get(r, 0, 0));
-	deploy_store_copy(out->org, sizeof(out->org), store_result_get(r, 0, 1));
-	deploy_store_copy(out->name, sizeof(out->name), store_result_get(r, 0, 2));
-	deploy_store_copy(out->type, sizeof(out->type), store_result_get(r, 0, 3));
-	deploy_store_copy(out->registry_id, sizeof(out->registry_id),
-	    store_result_get(r, 0, 4));
-	deploy_store_copy(out->registry_host, sizeof(out->registry_host),
-	    store_result_get(r, 0, 5));
-	deploy_store_copy(out->image, sizeof(out->image), store_result_get(r, 0, 6));
-	out->port = atoi(store_result_get(r, 0, 7));
-	deploy_store_copy(out->endpoint_type, sizeof(out->endpoint_type),
-	    store_result_get(r, 0, 8));
+	rc = deploy_store_component_fill(r, out, err) == -1 ? -1 : 1;
 	store_result_free(r);
-	return 1;
+	return rc;
+}
+
+/* A value as jsonb text (malloc'd); NULL with err when out of memory. */
+static char *
+deploy_store_jsonb(json_t *v, struct error *err)
+{
+	char *text = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) :
+	    NULL;
+
+	json_decref(v);
+	if (text == NULL)
+		error_set(err, "internal", "", "out of memory");
+	return text;
+}
+
+static int
+deploy_store_component_upsert(struct store *s, const struct deploy_component *c,
+    const char *eps, const char *health, const char *resources,
+    struct error *err)
+{
+	char port[16];
+
+	snprintf(port, sizeof(port), "%d", c->port);
+	const char *vals[] = { c->id, c->org, c->project, c->name, c->type,
+	    c->registry_id, c->registry_host, c->image, port, c->endpoint_type,
+	    eps, c->health.set ? health : NULL,
+	    c->resources.set ? resources : NULL };
+	return deploy_store_q(s, NULL, "INSERT INTO components (id, org, project, "
+	    "name, type, registry_id, registry_host, image, port, endpoint_type, "
+	    "endpoints, health, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+	    "$8, $9, $10, $11::jsonb, $12::jsonb, $13::jsonb) "
+	    "ON CONFLICT (id) DO UPDATE SET "
+	    "org = $2, project = $3, name = $4, type = $5, registry_id = $6, "
+	    "registry_host = $7, image = $8, port = $9, endpoint_type = $10, "
+	    "endpoints = $11::jsonb, health = $12::jsonb, resources = $13::jsonb, "
+	    "updated_at = now()", 13, vals, err);
 }
 
 /* Upserts the local copy from ComponentCreated / ComponentUpdated. */
 int
-deploy_store_component_put(struct store *s, const Slipway__V1__Component *c,
+deploy_store_component_put(struct store *s, const struct deploy_component *c,
     struct error *err)
 {
-	const Slipway__V1__Endpoint *first = c->n_endpoints > 0 ?
-	    c->endpoints[0] : NULL;
-	char port[16];
+	char *eps = deploy_store_jsonb(deploy_component_endpoints_json(c), err);
+	char *health = deploy_store_jsonb(workload_health_json(&c->health), err);
+	char *res = deploy_store_jsonb(workload_resources_json(&c->resources), err);
+	int rc = -1;
 
-	snprintf(port, sizeof(port), "%u", first != NULL ? first->port : 0);
-	const char *vals[] = { c->component_id, c->org, c->project, c->name,
-	    c->type, c->registry_id, c->registry_host, c->image, port,
-	    first != NULL && first->type != NULL ? first->type : "" };
-	return deploy_store_q(s, NULL, "INSERT INTO components (id, org, project, "
-	    "name, type, registry_id, registry_host, image, port, endpoint_type) "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-	    "ON CONFLICT (id) DO UPDATE SET "
-	    "org = $2, project = $3, name = $4, type = $5, registry_id = $6, "
-	    "registry_host = $7, image = $8, port = $9, endpoint_type = $10, "
-	    "updated_at = now()", 10, vals, err);
+	if (eps != NULL && health != NULL && res != NULL)
+		rc = deploy_store_component_upsert(s, c, eps, health, res, err);
+	free(eps);
+	free(health);
+	free(res);
+	return rc;
 }
 
 int
@@ -115,15 +177,22 @@ deploy_store_component_delete(struct store *s, const char *id,
 }
 
 int
-deploy_store_component_endpoint(struct store *s, const char *id, int port,
-    const char *type, struct error *err)
+deploy_store_component_endpoints(struct store *s,
+    const struct deploy_component *c, struct error *err)
 {
-	char p[16];
+	char port[16], *eps;
+	int rc;
 
-	snprintf(p, sizeof(p), "%d", port);
-	const char *vals[] = { id, p, type };
-	return deploy_store_q(s, NULL, "UPDATE components SET port = $2, "
-	    "endpoint_type = $3, updated_at = now() WHERE id = $1", 3, vals, err);
+	if ((eps = deploy_store_jsonb(deploy_component_endpoints_json(c),
+	    err)) == NULL)
+		return -1;
+	snprintf(port, sizeof(port), "%d", c->port);
+	const char *vals[] = { c->id, port, c->endpoint_type, eps };
+	rc = deploy_store_q(s, NULL, "UPDATE components SET port = $2, "
+	    "endpoint_type = $3, endpoints = $4::jsonb, updated_at = now() "
+	    "WHERE id = $1", 4, vals, err);
+	free(eps);
+	return rc;
 }
 
 static void
@@ -257,41 +326,43 @@ deploy_store_emit_apply(struct store *s, const struct deploy_new *d,
     struct error *err)
 {
 	Slipway__V1__ApplyDeployment ad;
-	Slipway__V1__EnvVar port_var;
-	Slipway__V1__EnvVar *vars[1] = { &port_var };
-	const struct deploy_component *c = d->comp;
+	struct deploy_component_proto parts;
 	Envelope env;
-	char event_id[37], topic[128], port[16];
+	char event_id[37], topic[128];
 
 	slipway__v1__apply_deployment__init(&ad);
-	slipway__v1__env_var__init(&port_var);
 	if (topic_dataplane_commands(d->target->dataplane, topic,
 	    sizeof(topic)) == -1) {
 		error_set(err, "db_error", "", "data plane name too long");
 		return -1;
 	}
+	deploy_component_to_apply(d->comp, &parts, &ad);
 	ad.deployment_id = DEPLOY_STR(d->id);
-	ad.component_id = DEPLOY_STR(c->id);
-	ad.component_name = DEPLOY_STR(c->name);
-	ad.component_type = DEPLOY_STR(c->type);
 	ad.environment = DEPLOY_STR(d->target->environment);
 	ad.image = DEPLOY_STR(d->image);
 	ad.digest = DEPLOY_STR(d->digest);
-	ad.registry_id = DEPLOY_STR(c->registry_id);
-	ad.registry_host = DEPLOY_STR(c->registry_host);
-	ad.port = c->port > 0 ? (uint32_t)c->port : 0;
-	ad.endpoint_type = DEPLOY_STR(c->endpoint_type);
-	if (c->port > 0) {
-		snprintf(port, sizeof(port), "%d", c->port);
-		port_var.name = DEPLOY_STR("PORT");
-		port_var.value = port;
-		ad.n_env = 1;
-		ad.env = vars;
-	}
 	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_APPLY_DEPLOYMENT,
 	    event_id, d->org, NULL);
 	env.apply_deployment = &ad;
-	return deploy_store_emit(s, topic, c->id, &env, err);
+	return deploy_store_emit(s, topic, d->comp->id, &env, err);
+}
+
+/* DeploymentStatusChanged of a deployment that failed before any command. */
+static int
+deploy_store_emit_failed(struct store *s, const struct deploy_new *d,
+    struct error *err)
+{
+	struct deploy_current cur;
+
+	memset(&cur, 0, sizeof(cur));
+	deploy_store_copy(cur.component_id, sizeof(cur.component_id),
+	    d->component_id);
+	deploy_store_copy(cur.org, sizeof(cur.org), d->org);
+	deploy_store_copy(cur.environment, sizeof(cur.environment),
+	    d->target->environment);
+	deploy_store_copy(cur.digest, sizeof(cur.digest), d->digest);
+	deploy_store_copy(cur.ev.reason, sizeof(cur.ev.reason), d->failed_reason);
+	return deploy_store_emit_status(s, d->id, &cur, DEPLOY_FAILED, err);
 }
 
 /*
@@ -326,19 +397,40 @@ deploy_store_deployment_create(struct store *s, const struct deploy_new *d,
 		return 0;
 	if (deploy_store_emit_requested(s, d, err) == -1)
 		return -1;
-	if (d->failed_reason != NULL) {
-		struct deploy_current cur;
-
-		memset(&cur, 0, sizeof(cur));
-		deploy_store_copy(cur.component_id, sizeof(cur.component_id),
-		    d->component_id);
-		deploy_store_copy(cur.org, sizeof(cur.org), d->org);
-		deploy_store_copy(cur.environment, sizeof(cur.environment),
-		    d->target->environment);
-		return deploy_store_emit_status(s, d->id, &cur, DEPLOY_FAILED,
-		    d->digest, d->failed_reason, err) == -1 ? -1 : 1;
-	}
+	if (d->failed_reason != NULL)
+		return deploy_store_emit_failed(s, d, err) == -1 ? -1 : 1;
 	return deploy_store_emit_apply(s, d, err) == -1 ? -1 : 1;
+}
+
+/* One row of a DEPLOY_CURRENT_COLUMNS query. */
+static int
+deploy_store_current_fill(const struct store_result *r, int i,
+    struct deploy_current *out, struct error *err)
+{
+	struct { char *dst; size_t size; } cols[] = {
+		{ out->status, sizeof(out->status) },
+		{ out->component_id, sizeof(out->component_id) },
+		{ out->org, sizeof(out->org) },
+		{ out->environment, sizeof(out->environment) },
+		{ out->image, sizeof(out->image) },
+		{ out->digest, sizeof(out->digest) },
+	};
+
+	memset(out, 0, sizeof(*out));
+	for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++)
+		deploy_store_copy(cols[c].dst, cols[c].size,
+		    store_result_get(r, i, (int)c));
+	out->observed_at_ms = strtoll(store_result_get(r, i, 6), NULL, 10);
+	deploy_store_copy(out->ev.reason, sizeof(out->ev.reason),
+	    store_result_get(r, i, 7));
+	out->ev.exited = !store_result_isnull(r, i, 8);
+	out->ev.exit_code = out->ev.exited ? atoi(store_result_get(r, i, 8)) : 0;
+	deploy_store_copy(out->ev.log_tail, sizeof(out->ev.log_tail),
+	    store_result_get(r, i, 9));
+	deploy_store_copy(out->ev.probe, sizeof(out->ev.probe),
+	    store_result_get(r, i, 10));
+	return deploy_evidence_addresses_parse(store_result_get(r, i, 11),
+	    &out->ev, err);
 }
 
 /* Reads a deployment and locks its row until the transaction ends. */
@@ -348,68 +440,90 @@ deploy_store_deployment_lock(struct store *s, const char *id,
 {
 	struct store_result *r;
 	const char *vals[] = { id };
-	int rc = deploy_store_one(s, &r, "SELECT status, component_id, org, "
-	    "environment, image, digest FROM deployments WHERE id = $1 "
-	    "FOR UPDATE", 1, vals, err);
+	int rc = deploy_store_one(s, &r, "SELECT " DEPLOY_CURRENT_COLUMNS
+	    " FROM deployments WHERE id = $1 FOR UPDATE", 1, vals, err);
 
 	if (rc <= 0)
 		return rc;
-	deploy_store_copy(out->status, sizeof(out->status), store_result_get(r, 0, 0));
-	deploy_store_copy(out->component_id, sizeof(out->component_id),
-	    store_result_get(r, 0, 1));
-	deploy_store_copy(out->org, sizeof(out->org), store_result_get(r, 0, 2));
-	deploy_store_copy(out->environment, sizeof(out->environment),
-	    store_result_get(r, 0, 3));
-	deploy_store_copy(out->image, sizeof(out->image), store_result_get(r, 0, 4));
-	deploy_store_copy(out->digest, sizeof(out->digest), store_result_get(r, 0, 5));
+	rc = deploy_store_current_fill(r, 0, out, err) == -1 ? -1 : 1;
 	store_result_free(r);
-	return 1;
+	return rc;
 }
 
-/* Moves a deployment; an empty digest or reason keeps the stored one. */
 int
 deploy_store_status_set(struct store *s, const char *id, enum deploy_status st,
-    const char *digest, const char *reason, struct error *err)
+    const struct deploy_current *cur, long long observed_at_ms,
+    struct error *err)
 {
-	char rank[8];
+	char rank[8], exit_code[16], observed[24], *eps;
+	int rc;
 
+	if ((eps = deploy_store_jsonb(deploy_evidence_addresses_json(&cur->ev),
+	    err)) == NULL)
+		return -1;
 	snprintf(rank, sizeof(rank), "%d", (int)st);
-	const char *vals[] = { id, deploy_state_name(st), rank,
-	    digest ? digest : "", reason ? reason : "" };
-	return deploy_store_q(s, NULL, "UPDATE deployments SET status = $2, "
-	    "status_rank = $3, digest = CASE WHEN $4 <> '' THEN $4 ELSE digest END, "
-	    "reason = CASE WHEN $5 <> '' THEN $5 ELSE reason END, "
-	    "updated_at = clock_timestamp() WHERE id = $1", 5, vals, err);
+	snprintf(exit_code, sizeof(exit_code), "%d", cur->ev.exit_code);
+	snprintf(observed, sizeof(observed), "%lld", observed_at_ms);
+	const char *vals[] = { id, deploy_state_name(st), rank, cur->digest,
+	    cur->ev.reason, cur->ev.exited ? exit_code : NULL, cur->ev.log_tail,
+	    cur->ev.probe, eps, observed };
+	rc = deploy_store_q(s, NULL, "UPDATE deployments SET status = $2, "
+	    "status_rank = $3, digest = $4, reason = $5, exit_code = $6, "
+	    "log_tail = $7, probe = $8, endpoints = $9::jsonb, "
+	    "observed_at_ms = GREATEST(observed_at_ms, $10::bigint), "
+	    "restarts = restarts + CASE WHEN $2 = 'crashed' AND status <> "
+	    "'crashed' THEN 1 ELSE 0 END, "
+	    "updated_at = clock_timestamp() WHERE id = $1", 10, vals, err);
+	free(eps);
+	return rc;
+}
+
+/* Row i of a locked DEPLOY_CURRENT_COLUMNS result moves to superseded. */
+static int
+deploy_store_supersede_one(struct store *s, const char *id,
+    const struct store_result *r, int i, struct error *err)
+{
+	struct deploy_current cur;
+	enum deploy_status from;
+
+	if (deploy_store_current_fill(r, i, &cur, err) == -1)
+		return -1;
+	/* Not a report and not a cycle move: no clock to compare. */
+	if (deploy_state_parse(cur.status, &from) == -1 ||
+	    deploy_state_transition(from, DEPLOY_SUPERSEDED, 0) !=
+	    DEPLOY_MOVE_ALLOWED) {
+		log_warnx("deployment %s: %s cannot be superseded; left as is",
+		    id, cur.status);
+		return 0;
+	}
+	if (deploy_store_status_set(s, id, DEPLOY_SUPERSEDED, &cur, 0, err) == -1)
+		return -1;
+	log_info("deployment %s: %s -> superseded", id, cur.status);
+	return deploy_store_emit_status(s, id, &cur, DEPLOY_SUPERSEDED, err);
 }
 
 /*
- * A deployment reached running: every other running deployment of the same
- * component and environment has been replaced on the data plane.
+ * A deployment reached running: every other running or crashed deployment
+ * of the same component and environment has been replaced on the data
+ * plane. Each goes through the state machine like any other move.
  */
 int
 deploy_store_supersede(struct store *s, const char *component_id,
     const char *environment, const char *except_id, struct error *err)
 {
 	struct store_result *r;
-	struct deploy_current cur;
 	const char *vals[] = { component_id, environment, except_id };
 	int rc = 0;
 
-	if (deploy_store_q(s, &r, "UPDATE deployments SET status = 'superseded', "
-	    "status_rank = 6, updated_at = clock_timestamp() "
-	    "WHERE component_id = $1 AND environment = $2 AND status = 'running' "
-	    "AND id <> $3 RETURNING id, org, digest", 3, vals, err) == -1)
+	/* Locked in id order, so two supersedes never wait on each other. */
+	if (deploy_store_q(s, &r, "SELECT " DEPLOY_CURRENT_COLUMNS ", id"
+	    " FROM deployments WHERE component_id = $1 AND environment = $2 "
+	    "AND status IN ('running', 'crashed') AND id <> $3 "
+	    "ORDER BY id FOR UPDATE", 3, vals, err) == -1)
 		return -1;
-	for (int i = 0; i < store_result_rows(r) && rc == 0; i++) {
-		memset(&cur, 0, sizeof(cur));
-		deploy_store_copy(cur.component_id, sizeof(cur.component_id),
-		    component_id);
-		deploy_store_copy(cur.environment, sizeof(cur.environment),
-		    environment);
-		deploy_store_copy(cur.org, sizeof(cur.org), store_result_get(r, i, 1));
-		rc = deploy_store_emit_status(s, store_result_get(r, i, 0), &cur,
-		    DEPLOY_SUPERSEDED, store_result_get(r, i, 2), "", err);
-	}
+	for (int i = 0; i < store_result_rows(r) && rc == 0; i++)
+		rc = deploy_store_supersede_one(s, store_result_get(r, i,
+		    DEPLOY_CURRENT_NCOLUMNS), r, i, err);
 	store_result_free(r);
 	return rc;
 }
@@ -418,9 +532,10 @@ deploy_store_supersede(struct store *s, const char *component_id,
 int
 deploy_store_emit_status(struct store *s, const char *id,
     const struct deploy_current *cur, enum deploy_status st,
-    const char *digest, const char *reason, struct error *err)
+    struct error *err)
 {
 	Slipway__V1__DeploymentStatusChanged sc;
+	struct deploy_evidence_proto parts;
 	Envelope env;
 	char event_id[37];
 
@@ -429,8 +544,8 @@ deploy_store_emit_status(struct store *s, const char *id,
 	sc.component_id = DEPLOY_STR(cur->component_id);
 	sc.environment = DEPLOY_STR(cur->environment);
 	sc.state = (Slipway__V1__DeploymentState)deploy_state_to_proto(st);
-	sc.digest = DEPLOY_STR((digest ? digest : ""));
-	sc.reason = DEPLOY_STR((reason ? reason : ""));
+	sc.digest = DEPLOY_STR(cur->digest);
+	deploy_evidence_to_proto(&cur->ev, &parts, &sc);
 	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_DEPLOYMENT_STATUS_CHANGED,
 	    event_id, cur->org, NULL);
 	env.deployment_status_changed = &sc;
@@ -444,11 +559,25 @@ deploy_store_row_json(const struct store_result *r, int i)
 	static const char *const keys[] = { "id", "component_id", "org",
 	    "environment", "dataplane", "image", "digest", "status", "reason",
 	    "source", "created_at", "updated_at" };
-	json_t *o = json_object();
+	json_t *o = json_object(), *eps;
+	size_t k;
 
-	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
 		json_object_set_new(o, keys[k],
 		    json_string(store_result_get(r, i, (int)k)));
+	/* The evidence columns of migration 002 follow, in DEPLOY_COLUMNS order. */
+	eps = json_loads(store_result_get(r, i, (int)k), 0, NULL);
+	json_object_set_new(o, "endpoints", json_is_array(eps) ? eps : json_array());
+	if (!json_is_array(eps))
+		json_decref(eps);
+	json_object_set_new(o, "exit_code", store_result_isnull(r, i, (int)k + 1) ?
+	    json_null() : json_integer(atoi(store_result_get(r, i, (int)k + 1))));
+	json_object_set_new(o, "log_tail",
+	    json_string(store_result_get(r, i, (int)k + 2)));
+	json_object_set_new(o, "probe",
+	    json_string(store_result_get(r, i, (int)k + 3)));
+	json_object_set_new(o, "restarts",
+	    json_integer(atoi(store_result_get(r, i, (int)k + 4))));
 	return o;
 }
 

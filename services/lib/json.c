@@ -111,3 +111,51 @@ json_only_keys(json_t *obj, const char *const *allowed, struct error *err)
 	}
 	return 0;
 }
+
+/* Length of the UTF-8 sequence at p (1..4), or 0 when it is malformed. */
+static size_t
+json_utf8_seq(const unsigned char *p)
+{
+	unsigned char c = p[0];
+	size_t n, i;
+	unsigned long cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07;
+	else
+		return 0;
+	/* A NUL ends the loop here: it is never a continuation byte. */
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
+int
+json_utf8_valid(const char *s, size_t maxlen)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	while (*p != '\0') {
+		if ((n = json_utf8_seq(p)) == 0)
+			return 0;
+		p += n;
+		if ((size_t)(p - (const unsigned char *)s) > maxlen)
+			return 0;
+	}
+	return 1;
+}

@@ -25,5 +25,12 @@ int json_get_int(json_t *obj, const char *key, long long min, long long max,
  * "unknown_field"), so a typo never silently does nothing.
  */
 int json_only_keys(json_t *obj, const char *const *allowed, struct error *err);
+/*
+ * 1 when s (NUL-terminated) is well-formed UTF-8 of at most maxlen bytes:
+ * no overlong forms, surrogates or code points past U+10FFFF. Text from the
+ * bus must pass it before it is stored or becomes a JSON string (jansson
+ * and Postgres both refuse anything else).
+ */
+int json_utf8_valid(const char *s, size_t maxlen);
 
 #endif

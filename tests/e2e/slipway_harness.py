@@ -32,9 +32,6 @@ REPO = Path(__file__).resolve().parents[2]
 # The order matters: component-svc's migration grants the webhook's read-only
 # role, deploy-svc must exist before a data plane can be registered, and the
 # agent needs its data plane's topics.
-# Both environments run on the one test data plane: production's containers
-# listen on the endpoint port + this (SLIPWAY_PORT_OFFSETS of the agent).
-PRODUCTION_PORT_OFFSET = 1000
 
 SERVICES = ("registry-svc", "component-svc", "deploy-svc", "webhook-ingress",
             "dataplane-agent")
@@ -42,6 +39,10 @@ SERVICES = ("registry-svc", "component-svc", "deploy-svc", "webhook-ingress",
 DEFAULT_PORTS = {
     "kafka": 29092, "kafka_controller": 29093, "pg": 25432, "redis": 26379,
     "registry": 25000,
+    # The data plane's gateway (HAProxy): development public = base,
+    # production public = base + 1, internal = + 100, TCP listeners from
+    # base + 220 (scripts/stack.sh, SLIPWAY_GATEWAY_PORT_BASE).
+    "gateway": 27080,
     "webhook-ingress": 28080, "registry-svc": 28081, "component-svc": 28082,
     "deploy-svc": 28083, "dataplane-agent": 28084,
 }
@@ -58,6 +59,12 @@ def ports_from_env(defaults=None, offset=0):
 
 class HarnessError(Exception):
     pass
+
+
+# What stack.env says about the gateway, passed on to the agent.
+GATEWAY_VARS = ("SLIPWAY_GATEWAY_DIR", "SLIPWAY_GATEWAY_SOCKET",
+                "SLIPWAY_GATEWAY_MASTER_SOCKET", "SLIPWAY_GATEWAY_LISTENERS",
+                "SLIPWAY_GATEWAY_TCP_PORTS")
 
 
 # Sanitizer settings for the services (the caller's own ASAN_OPTIONS /
@@ -316,6 +323,16 @@ class Harness:
     def url(self, service, path=""):
         return "http://127.0.0.1:%d%s" % (self.ports[service], path)
 
+    def app_url(self, org, project, component, environment="development",
+                context="/", internal=False):
+        """Where the gateway serves a component's HTTP endpoint: the
+        environment's public (or internal) listener, then
+        /<org>/<project>/<component><context>."""
+        offset = {"development": 0, "production": 1}[environment]
+        port = self.ports["gateway"] + offset + (100 if internal else 0)
+        return "http://127.0.0.1:%d/%s/%s/%s%s" % (port, org, project,
+                                                   component, context)
+
     def log_path(self, service):
         return self.state / "logs" / (service + ".log")
 
@@ -371,7 +388,9 @@ class Harness:
                     SLIPWAY_ENGINE_SOCKET=self.env["SLIPWAY_ENGINE_SOCKET"],
                     SLIPWAY_INSECURE_REGISTRIES=self.env["SLIPWAY_REGISTRY_HOST"],
                     SLIPWAY_HEALTH_TIMEOUT_S="20",
-                    SLIPWAY_PORT_OFFSETS="production=%d" % PRODUCTION_PORT_OFFSET)
+                    SLIPWAY_DRAIN_S="1",
+                    SLIPWAY_AGENT_STATE_DIR=str(self.state / "agent"),
+                    **{k: self.env[k] for k in GATEWAY_VARS})
         for s in ("webhook-ingress", "dataplane-agent"):
             self._wait_ready(s)
         self.log("harness: platform up (state %s)" % self.state)
@@ -403,6 +422,7 @@ class Harness:
             "SLIPWAY_PG_PORT": str(self.ports["pg"]),
             "SLIPWAY_REDIS_PORT": str(self.ports["redis"]),
             "SLIPWAY_REGISTRY_PORT": str(self.ports["registry"]),
+            "SLIPWAY_GATEWAY_PORT_BASE": str(self.ports["gateway"]),
         })
         return env
 
@@ -427,7 +447,7 @@ class Harness:
         need = ("SLIPWAY_KAFKA_BROKERS", "SLIPWAY_PG_URL", "SLIPWAY_REDIS_HOST",
                 "SLIPWAY_REDIS_PORT", "SLIPWAY_REGISTRY_HOST",
                 "SLIPWAY_REGISTRY_USER", "SLIPWAY_REGISTRY_PASSWORD",
-                "SLIPWAY_ENGINE_SOCKET", "SLIPWAY_DEMO_IMAGE")
+                "SLIPWAY_ENGINE_SOCKET", "SLIPWAY_DEMO_IMAGE") + GATEWAY_VARS
         missing = [n for n in need if not self.env.get(n)]
         if missing:
             raise HarnessError("stack.env lacks %s" % ", ".join(missing))
@@ -753,6 +773,54 @@ class Harness:
             raise HarnessError("psql failed: %s" % out)
         return out
 
+    def wait_containers(self, component_id, deployments, timeout=20):
+        """Waits until the engine runs exactly the given deployments' containers
+        of a component (an old version goes after its drain); returns them."""
+        sock = self.env["SLIPWAY_ENGINE_SOCKET"]
+        deadline = time.monotonic() + timeout
+        while True:
+            found = engine_containers(sock, "slipway.component=" + component_id)
+            have = sorted(c["Labels"].get("slipway.deployment") for c in found)
+            if have == sorted(deployments):
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError("containers of %s: %r, wanted %r" % (
+                    component_id, have, sorted(deployments)))
+            time.sleep(0.2)
+
+    # --- images ------------------------------------------------------------
+
+    def push_variant(self, tag, command):
+        """Pushes demo/hello:<tag>: the demo image with another command (a
+        shell line run by /bin/sh -c), once per session; returns its
+        reference. The command sees $PORT like the demo's."""
+        pushed = self.__dict__.setdefault("_variants", {})
+        if tag in pushed:
+            return pushed[tag]
+        host = self.env["SLIPWAY_REGISTRY_HOST"]
+        work = self.state / "variants"
+        work.mkdir(exist_ok=True)
+        authfile = work / "auth.json"
+        if not authfile.exists():
+            cred = "%s:%s" % (self.env["SLIPWAY_REGISTRY_USER"],
+                              self.env["SLIPWAY_REGISTRY_PASSWORD"])
+            authfile.touch(mode=0o600)
+            authfile.write_text(json.dumps({"auths": {host: {
+                "auth": base64.b64encode(cred.encode()).decode()}}}))
+        layout = work / "oci"
+        _run(["skopeo", "copy", "-q", "--src-tls-verify=false",
+              "--src-authfile", str(authfile),
+              "docker://%s/demo/hello:v1" % host, "oci:%s:%s" % (layout, tag)])
+        _run(["umoci", "config", "--no-history", "--image",
+              "%s:%s" % (layout, tag), "--config.cmd", "/bin/sh",
+              "--config.cmd", "-c", "--config.cmd", command])
+        image = "%s/demo/hello:%s" % (host, tag)
+        _run(["skopeo", "copy", "-q", "--dest-tls-verify=false",
+              "--dest-authfile", str(authfile), "oci:%s:%s" % (layout, tag),
+              "docker://" + image])
+        pushed[tag] = image
+        return image
+
     # --- domain helpers ----------------------------------------------------
 
     def create_registry(self, org, auth_type="basic", host=None, username=None,
@@ -833,9 +901,11 @@ class Harness:
             if status == 200:
                 if body.get("status") in wants:
                     return body
+                # A running deployment may still become superseded or
+                # crashed: then running is no final answer.
                 if body.get("status") in final - wants and \
                         not (body.get("status") == "running" and
-                             "superseded" in wants):
+                             wants & {"superseded", "crashed"}):
                     raise AssertionError("deployment %s is %s, wanted %s: %r" % (
                         dep_id, body.get("status"), sorted(wants), body))
             elif not (status == 404 and error_code(body) == "not_yet_known"):
@@ -844,6 +914,14 @@ class Harness:
             time.sleep(0.2)
         raise AssertionError("deployment %s not %s within %d s; last %r" % (
             dep_id, sorted(wants), timeout, last))
+
+
+def _run(cmd, timeout=120):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=timeout)
+    if r.returncode != 0:
+        raise HarnessError("%s: %s" % (" ".join(cmd[:3]),
+                                       r.stdout.decode(errors="replace")))
 
 
 def port_open(port, host="127.0.0.1"):

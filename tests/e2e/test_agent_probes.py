@@ -11,53 +11,15 @@ within 1 s every time; then the deployment fails as unhealthy and the agent
 stops cleanly on SIGTERM.
 """
 
-import base64
 import json
 import signal
 import subprocess
 import time
-import urllib.parse
 
 import slipway_harness as sh
 
 HEALTH_TIMEOUT_S = 8
 PROBE_LIMIT_S = 1.0
-
-
-def _skopeo_copy(src, dest, authfile, src_remote):
-    tls = "--src-tls-verify=false" if src_remote else "--dest-tls-verify=false"
-    auth = "--src-authfile" if src_remote else "--dest-authfile"
-    r = subprocess.run(["skopeo", "copy", "-q", tls, auth, authfile, src,
-                        dest], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=120)
-    assert r.returncode == 0, "skopeo copy %s: %s" % (
-        src, r.stdout.decode(errors="replace"))
-
-
-def push_stall_image(slipway, tmp_path):
-    """Pushes demo/hello:stall: the demo image with a command that only
-    sleeps, so the container runs but its port never answers."""
-    host = slipway.env["SLIPWAY_REGISTRY_HOST"]
-    authfile = tmp_path / "auth.json"
-    cred = "%s:%s" % (slipway.env["SLIPWAY_REGISTRY_USER"],
-                      slipway.env["SLIPWAY_REGISTRY_PASSWORD"])
-    authfile.touch(mode=0o600)
-    authfile.write_text(json.dumps({"auths": {host: {
-        "auth": base64.b64encode(cred.encode()).decode()}}}))
-    layout = tmp_path / "oci"
-    _skopeo_copy("docker://%s/demo/hello:v1" % host, "oci:%s:v1" % layout,
-                 str(authfile), True)
-    r = subprocess.run(["umoci", "config", "--no-history", "--image",
-                        "%s:v1" % layout, "--tag", "stall",
-                        "--config.cmd", "/bin/sh", "--config.cmd", "-c",
-                        "--config.cmd", "exec busybox sleep 600"],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=60)
-    assert r.returncode == 0, r.stdout.decode(errors="replace")
-    image = "%s/demo/hello:stall" % host
-    _skopeo_copy("oci:%s:stall" % layout, "docker://" + image, str(authfile),
-                 False)
-    return image
 
 
 class ExtraAgent:
@@ -87,7 +49,12 @@ class ExtraAgent:
         env.update({"SLIPWAY_DATAPLANE": self.name,
                     "SLIPWAY_DATAPLANE_KEY_FILE": str(key),
                     "SLIPWAY_HTTP_PORT": str(self.port),
-                    "SLIPWAY_HEALTH_TIMEOUT_S": str(HEALTH_TIMEOUT_S)})
+                    "SLIPWAY_HEALTH_TIMEOUT_S": str(HEALTH_TIMEOUT_S),
+                    # Its own journal, and no gateway: the stack's HAProxy
+                    # belongs to the main agent.
+                    "SLIPWAY_AGENT_STATE_DIR": str(s.state / ("agent-" +
+                                                              self.name)),
+                    "SLIPWAY_GATEWAY_SOCKET": ""})
         with open(self.log, "ab") as logf:
             self.proc = subprocess.Popen(
                 [str(s.bin / "dataplane-agent")], env=env, stdout=logf,
@@ -167,16 +134,20 @@ def watch_apply(slipway, agent, dep_id, timeout):
 
 def remove_container(slipway, component_id):
     sock = slipway.env["SLIPWAY_ENGINE_SOCKET"]
-    name = urllib.parse.quote("slipway-%s-development" % component_id)
     try:
-        sh.engine_call(sock, "DELETE", "/v1.41/containers/%s?force=true" % name)
-    except OSError:
+        for c in sh.engine_containers(sock, "slipway.component=" +
+                                      component_id):
+            sh.engine_call(sock, "DELETE",
+                           "/v1.41/containers/%s?force=true" % c["Id"])
+    except (OSError, sh.HarnessError):
         pass
 
 
 def test_agent_probes_answer_during_apply(slipway, org, project, app_ports,
                                           tmp_path):
-    image = push_stall_image(slipway, tmp_path)
+    # The demo image with a command that only sleeps: the container runs
+    # but its port never answers.
+    image = slipway.push_variant("stall", "exec busybox sleep 600")
     agent = ExtraAgent(slipway, app_ports.take())
     comp = None
     try:

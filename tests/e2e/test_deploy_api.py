@@ -1,7 +1,7 @@
 """The three ways to deploy from the management API (no webhook): update the
 tag, update the whole image URL, redeploy a previous deployment's image."""
 
-from slipway_harness import PRODUCTION_PORT_OFFSET, api, error_code, wait_text
+from slipway_harness import api, error_code, wait_text
 
 
 def _deploy(slipway, component_id, body):
@@ -13,7 +13,7 @@ def test_tag_image_and_previous_deployments(slipway, org, project, app_ports):
     reg = slipway.create_registry(org, auth_type="basic")
     port = app_ports.take()
     comp = slipway.create_component(org, project, reg["id"], port=port)
-    app = "http://127.0.0.1:%d/" % port
+    app = slipway.app_url(org, project, comp["name"])
     host = slipway.env["SLIPWAY_REGISTRY_HOST"]
 
     # 1. By tag: the component's repository with the new tag.
@@ -53,8 +53,9 @@ def test_tag_image_and_previous_deployments(slipway, org, project, app_ports):
     assert prod["environment"] == "production", prod
     prod = slipway.wait_deployment(prod["id"], "running", timeout=90)
     assert prod["digest"] == again["digest"], (prod, again)
-    prod_app = "http://127.0.0.1:%d/" % (port + PRODUCTION_PORT_OFFSET)
+    prod_app = slipway.app_url(org, project, comp["name"], "production")
     assert "demo v2" in wait_text(prod_app, "demo v2")
+    assert prod["endpoints"][0]["url"] == prod_app, prod
     assert slipway.get_deployment(again["id"])[1]["status"] == "running"
 
 

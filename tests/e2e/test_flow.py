@@ -3,7 +3,7 @@ running container answering HTTP, then a tag update that supersedes it."""
 
 import re
 
-from slipway_harness import engine_containers, wait_text
+from slipway_harness import wait_text
 
 
 def test_webhook_deploys_then_tag_update_supersedes(slipway, org, project,
@@ -29,7 +29,7 @@ def test_webhook_deploys_then_tag_update_supersedes(slipway, org, project,
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", first["digest"] or ""), first
     assert first["component_id"] == comp["id"]
     assert first["environment"] == "development"
-    app = "http://127.0.0.1:%d/" % port
+    app = slipway.app_url(org, project, comp["name"])
     assert "hello from slipway demo v1" in wait_text(app, "demo v1")
 
     status, body2 = slipway.hook(tok["token"], {"tag": "v2"})
@@ -42,13 +42,12 @@ def test_webhook_deploys_then_tag_update_supersedes(slipway, org, project,
     assert "hello from slipway demo v2" in wait_text(app, "demo v2")
     slipway.wait_deployment(body["request_id"], "superseded", timeout=30)
 
-    # On the data plane: one container for the component, the new one.
-    running = engine_containers(slipway.env["SLIPWAY_ENGINE_SOCKET"],
-                                "slipway.component=" + comp["id"])
-    assert len(running) == 1, running
-    c = running[0]
+    # On the data plane, once the old version's drain is over: one
+    # container for the component, the new one.
+    (c,) = slipway.wait_containers(comp["id"], [body2["request_id"]])
     assert [n.lstrip("/") for n in c["Names"]] == [
-        "slipway-%s-development" % comp["id"]], c["Names"]
+        "slipway-%s-development-%s" % (comp["id"], body2["request_id"])], \
+        c["Names"]
     assert c["Labels"].get("slipway.deployment") == body2["request_id"], c
     assert c["Labels"].get("slipway.managed") == "true", c
 

@@ -37,7 +37,7 @@ def _setup(slipway, org, project, app_ports):
     port = app_ports.take()
     comp = slipway.create_component(org, project, reg["id"], port=port)
     tok = slipway.create_token(comp["id"])
-    return reg, comp, tok["token"], "http://127.0.0.1:%d/" % port
+    return reg, comp, tok["token"], slipway.app_url(org, project, comp["name"])
 
 
 def _cache_token(slipway, token):

@@ -17,7 +17,7 @@ def _setup(slipway, org, project, app_ports):
     port = app_ports.take()
     comp = slipway.create_component(org, project, reg["id"], port=port)
     tok = slipway.create_token(comp["id"])
-    return comp, tok["token"], "http://127.0.0.1:%d/" % port
+    return comp, tok["token"], slipway.app_url(org, project, comp["name"])
 
 
 def _wait_known(slipway, dep_id, timeout=20):

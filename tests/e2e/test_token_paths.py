@@ -136,8 +136,9 @@ def test_cli_end_to_end(slipway, org, project, app_ports, tmp_path):
     endpoints.write_text(endpoints_yaml(port))
     # Straight after `registry add`: component-svc waits for the registry
     # event instead of answering unknown_registry.
+    name = unique("comp")
     rc, out, err = _cli(slipway, "component", "create", org, project,
-                        "--name", unique("comp"), "--type", "service",
+                        "--name", name, "--type", "service",
                         "--registry", registry_id, "--image",
                         env["SLIPWAY_DEMO_IMAGE"], "--endpoints", str(endpoints))
     assert rc == 0, (rc, out, err)
@@ -157,8 +158,9 @@ def test_cli_end_to_end(slipway, org, project, app_ports, tmp_path):
                         "--timeout", "90", timeout=100)
     assert rc == 0, (rc, out, err)
     assert "%s: running" % dep_id in out, out
-    assert "hello from slipway demo v1" in wait_text(
-        "http://127.0.0.1:%d/" % port, "demo v1")
+    app = slipway.app_url(org, project, name)
+    assert app in out, out      # deploy status prints the endpoint's URL
+    assert "hello from slipway demo v1" in wait_text(app, "demo v1")
 
     rc, out, err = _cli(slipway, "deployments", component_id)
     assert rc == 0, (rc, out, err)

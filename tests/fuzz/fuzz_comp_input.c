@@ -4,8 +4,11 @@
  * fuzz_comp_input.c: libFuzzer target for component-svc's create request.
  * The bytes are tried as a whole JSON body through comp_input_parse (what
  * comp_http.c calls), as the schedule and the time zone of a scheduled-task
- * body, and raw through the name, cron and time-zone validators. Nothing may
- * crash or leak, and whatever is accepted obeys its grammar.
+ * body, as any JSON value for "health" and "resources" of a service body
+ * (lib workload.c), and raw through the name, cron and time-zone
+ * validators. Nothing may crash or leak, whatever is accepted obeys its
+ * grammar and ranges, and the JSON a reply echoes parses back to the same
+ * values.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +39,52 @@ fuzz_check_strings(const char *s)
 		abort();
 }
 
+/* v is 0 (not given) or in [lo, hi]. */
+static int
+fuzz_in(unsigned v, unsigned lo, unsigned hi)
+{
+	return v == 0 || (v >= lo && v <= hi);
+}
+
+/* An accepted health check and resources: ranges, and the echo round trip. */
+static void
+fuzz_check_workload(const struct comp_input *in)
+{
+	struct workload_health h;
+	struct workload_resources r;
+	struct error err;
+	json_t *echo;
+	int status, rc;
+
+	if (in->health.set && (strcmp(in->type, "service") != 0 &&
+	    strcmp(in->type, "web-app") != 0))
+		abort();
+	if (!fuzz_in(in->health.port, 1, 65535) ||
+	    !fuzz_in(in->health.timeout_s, 1, 600) ||
+	    !fuzz_in(in->health.period_s, 1, 60) ||
+	    !fuzz_in(in->health.success_threshold, 1, 10) ||
+	    (in->health.path[0] != '\0' && !workload_path_valid(in->health.path)))
+		abort();
+	if (!fuzz_in(in->resources.memory_mb, 16, 65536) ||
+	    !fuzz_in(in->resources.cpu_millicores, 10, 64000) ||
+	    !fuzz_in(in->resources.pids, 16, 32768))
+		abort();
+	if (in->health.set) {
+		echo = workload_health_json(&in->health);
+		rc = workload_health_parse(echo, &h, &status, &err);
+		json_decref(echo);
+		if (rc != 0 || memcmp(&h, &in->health, sizeof(h)) != 0)
+			abort();
+	}
+	if (in->resources.set) {
+		echo = workload_resources_json(&in->resources);
+		rc = workload_resources_parse(echo, &r, &status, &err);
+		json_decref(echo);
+		if (rc != 0 || memcmp(&r, &in->resources, sizeof(r)) != 0)
+			abort();
+	}
+}
+
 static void
 fuzz_parse(json_t *body)
 {
@@ -53,6 +102,7 @@ fuzz_parse(json_t *body)
 		    (!comp_input_cron_valid(in->schedule) ||
 		    !comp_input_timezone_valid(in->timezone)))
 			abort();
+		fuzz_check_workload(in);
 	} else if (err.code[0] == '\0' || (status != 400 && status != 413 &&
 	    status != 422)) {
 		abort();
@@ -70,6 +120,21 @@ fuzz_task_field(json_t *s, const char *key)
 	    "ghcr.io/acme/job:1", "schedule", "*/5 * * * *", "timezone", "UTC");
 
 	if (body != NULL && json_object_set(body, key, s) == 0)
+		fuzz_parse(body);
+	else
+		json_decref(body);
+}
+
+/* v as "health" or "resources" of an otherwise valid service body. */
+static void
+fuzz_service_field(json_t *v, const char *key)
+{
+	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", "api",
+	    "type", "service", "registry_id", FUZZ_RID, "image",
+	    "ghcr.io/acme/api:1", "endpoints", "version: 0.1\nendpoints:\n"
+	    "- name: g\n  port: 9090\n  context: /g\n");
+
+	if (body != NULL && json_object_set(body, key, v) == 0)
 		fuzz_parse(body);
 	else
 		json_decref(body);
@@ -93,6 +158,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_parse(body);
 	else
 		json_decref(body);
+	body = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES |
+	    JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	if (body != NULL) {
+		fuzz_service_field(body, "health");
+		fuzz_service_field(body, "resources");
+		json_decref(body);
+	}
 	if (memchr(data, '\0', size) == NULL &&
 	    (s = json_stringn((const char *)data, size)) != NULL) {
 		fuzz_task_field(s, "schedule");

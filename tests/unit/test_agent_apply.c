@@ -1,9 +1,11 @@
-// uses: services/dataplane-agent/agent_apply.c
+// uses: services/dataplane-agent/agent_apply.c services/dataplane-agent/agent_spec.c
 /*
  * test_agent_apply.c: the apply state machine driven by fake steps: the
- * order of reported states on success and on a failure at every step, a
- * lost report stopping the machine, digest pinning, container naming, and
- * every (from, to) pair of agent_apply_transition against a table.
+ * order of reported states on success and on a failure at every step (the
+ * new version discarded, the old one never retired), a lost report stopping
+ * the machine, a stop aborting without a failed report, digest pinning,
+ * container naming, and every (from, to) pair of agent_apply_transition
+ * against a table.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +28,7 @@ struct fake {
 	char reasons[8][AGENT_REASON_MAX];
 	int nreports;
 	int calls;
+	int retired, discarded;
 	char resolved_from[AGENT_DIGEST_MAX];
 };
 
@@ -80,6 +83,34 @@ fake_health(void *ctx, struct agent_apply *a, struct error *err)
 }
 
 static int
+fake_route(void *ctx, struct agent_apply *a, struct error *err)
+{
+	struct fake *f = ctx;
+
+	(void)a;
+	if (f->fail_step != NULL && strcmp(f->fail_step, "stop") == 0) {
+		f->calls++;
+		error_set(err, "stopping", "", "the agent is stopping");
+		return -1;
+	}
+	return fake_step(ctx, "route", err);
+}
+
+static void
+fake_retire(void *ctx, struct agent_apply *a)
+{
+	(void)a;
+	((struct fake *)ctx)->retired++;
+}
+
+static void
+fake_discard(void *ctx, struct agent_apply *a)
+{
+	(void)a;
+	((struct fake *)ctx)->discarded++;
+}
+
+static int
 fake_report(void *ctx, const struct agent_apply *a)
 {
 	struct fake *f = ctx;
@@ -92,21 +123,30 @@ fake_report(void *ctx, const struct agent_apply *a)
 	return f->nreports == f->fail_report_at ? -1 : 0;
 }
 
+static struct agent_spec spec;
+
+static int
+run_spec(struct fake *f, struct agent_apply *a)
+{
+	struct agent_apply_ops ops = { fake_resolve, fake_pull, fake_start,
+	    fake_health, fake_route, fake_retire, fake_discard, fake_report, f };
+
+	memset(a, 0, sizeof(*a));
+	a->spec = &spec;
+	return agent_apply_run(a, &ops);
+}
+
 static int
 run(struct fake *f, struct agent_apply *a, const char *image,
     const char *pinned)
 {
-	struct agent_apply_ops ops = { fake_resolve, fake_pull, fake_start,
-	    fake_health, fake_report, f };
-
-	memset(a, 0, sizeof(*a));
-	a->deployment_id = "d1";
-	a->component_id = "c1";
-	a->environment = "development";
-	a->image = image;
-	a->pinned_digest = pinned;
-	a->port = 8080;
-	return agent_apply_run(a, &ops);
+	memset(&spec, 0, sizeof(spec));
+	snprintf(spec.deployment_id, sizeof(spec.deployment_id), "d1");
+	snprintf(spec.component_id, sizeof(spec.component_id), "c1");
+	snprintf(spec.environment, sizeof(spec.environment), "development");
+	snprintf(spec.image, sizeof(spec.image), "%s", image);
+	snprintf(spec.pinned_digest, sizeof(spec.pinned_digest), "%s", pinned);
+	return run_spec(f, a);
 }
 
 static void
@@ -124,11 +164,13 @@ test_success(void **state)
 		assert_int_equal(f.reported[i], want[i]);
 	assert_int_equal(a.state, APPLY_RUNNING);
 	assert_string_equal(a.digest, DIGEST_A);
-	assert_string_equal(a.container, "slipway-c1-development");
+	assert_string_equal(a.container, "slipway-c1-development-d1");
 	assert_string_equal(a.ref.domain, "127.0.0.1:5000");
 	assert_string_equal(a.ref.path, "team/app");
 	assert_string_equal(f.resolved_from, "");
-	assert_int_equal(f.calls, 4);
+	assert_int_equal(f.calls, 5);
+	assert_int_equal(f.retired, 1);
+	assert_int_equal(f.discarded, 0);
 }
 
 /* Failing at step i reports the states up to it, then failed + reason. */
@@ -145,6 +187,7 @@ test_failure_at_each_step(void **state)
 		{ "start", 4, "start_failed: fake" },
 		{ "health", 4, "health_failed: fake" },
 		{ "health-silent", 4, "start_failed: starting step failed" },
+		{ "route", 4, "route_failed: fake" },
 	};
 
 	(void)state;
@@ -159,7 +202,24 @@ test_failure_at_each_step(void **state)
 		for (int j = 0; j < f.nreports - 1; j++)
 			assert_string_equal(f.reasons[j], "");
 		assert_int_equal(a.state, APPLY_FAILED);
+		assert_int_equal(f.discarded, 1);   /* the new version goes */
+		assert_int_equal(f.retired, 0);     /* the old one stays */
 	}
+}
+
+/* A stop during the cutover: the new version goes, nothing is reported. */
+static void
+test_stop_aborts_without_failing(void **state)
+{
+	struct fake f = { .fail_step = "stop" };
+	struct agent_apply a;
+
+	(void)state;
+	assert_int_equal(run(&f, &a, "ghcr.io/acme/api:1.0", ""), -1);
+	assert_int_equal(f.nreports, 3);
+	assert_int_equal(f.reported[2], APPLY_STARTING);
+	assert_int_equal(f.discarded, 1);
+	assert_int_equal(f.retired, 0);
 }
 
 static void
@@ -203,20 +263,11 @@ test_bad_inputs_fail_before_resolving(void **state)
 	assert_int_equal(f.calls, 0);
 	assert_true(strncmp(a.reason, "manifest_unknown:", 17) == 0);
 
-	struct fake g = { 0 };
-	assert_int_equal(run(&g, &a, "ghcr.io/acme/api:1.0", "sha256:nothex"), 0);
-	assert_int_equal(a.state, APPLY_FAILED);
-	assert_int_equal(g.calls, 0);
-
 	struct fake h = { 0 };
-	struct agent_apply_ops ops = { fake_resolve, fake_pull, fake_start,
-	    fake_health, fake_report, &h };
-	memset(&a, 0, sizeof(a));
-	a.deployment_id = "d1";
-	a.component_id = "c1/../x";
-	a.environment = "dev";
-	a.image = "ghcr.io/acme/api:1.0";
-	assert_int_equal(agent_apply_run(&a, &ops), 0);
+	run(&h, &a, "ghcr.io/acme/api:1.0", "");
+	snprintf(spec.component_id, sizeof(spec.component_id), "c1/../x");
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(run_spec(&h, &a), 0);
 	assert_int_equal(a.state, APPLY_FAILED);
 	assert_true(strncmp(a.reason, "start_failed:", 13) == 0);
 	assert_int_equal(h.calls, 0);
@@ -225,22 +276,23 @@ test_bad_inputs_fail_before_resolving(void **state)
 static void
 test_container_name(void **state)
 {
+	struct agent_spec sp = { .component_id = "c-1",
+	    .environment = "production", .deployment_id = "d-9" };
 	char buf[64];
 
 	(void)state;
-	assert_int_equal(agent_apply_container_name("c-1", "production", buf,
-	    sizeof(buf)), 0);
-	assert_string_equal(buf, "slipway-c-1-production");
-	assert_int_equal(agent_apply_container_name("", "dev", buf, sizeof(buf)),
-	    -1);
-	assert_int_equal(agent_apply_container_name("a b", "dev", buf,
-	    sizeof(buf)), -1);
-	assert_int_equal(agent_apply_container_name("c", "dev?x", buf,
-	    sizeof(buf)), -1);
-	assert_int_equal(agent_apply_container_name("c", NULL, buf, sizeof(buf)),
-	    -1);
-	assert_int_equal(agent_apply_container_name("ccccccccccccccccccccccc",
-	    "ddddddddddddddddddddddddddddddddddddddddd", buf, sizeof(buf)), -1);
+	assert_int_equal(agent_spec_container_name(&sp, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "slipway-c-1-production-d-9");
+	snprintf(sp.component_id, sizeof(sp.component_id), "a b");
+	assert_int_equal(agent_spec_container_name(&sp, buf, sizeof(buf)), -1);
+	snprintf(sp.component_id, sizeof(sp.component_id), ".hidden");
+	assert_int_equal(agent_spec_container_name(&sp, buf, sizeof(buf)), -1);
+	snprintf(sp.component_id, sizeof(sp.component_id), "c");
+	snprintf(sp.environment, sizeof(sp.environment), "dev?x");
+	assert_int_equal(agent_spec_container_name(&sp, buf, sizeof(buf)), -1);
+	snprintf(sp.environment, sizeof(sp.environment), "%s",
+	    "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd");
+	assert_int_equal(agent_spec_container_name(&sp, buf, 40), -1);
 }
 
 #define Y 1
@@ -282,6 +334,7 @@ main(void)
 		cmocka_unit_test(test_success),
 		cmocka_unit_test(test_failure_at_each_step),
 		cmocka_unit_test(test_lost_report_stops),
+		cmocka_unit_test(test_stop_aborts_without_failing),
 		cmocka_unit_test(test_pinned_digest),
 		cmocka_unit_test(test_bad_inputs_fail_before_resolving),
 		cmocka_unit_test(test_container_name),

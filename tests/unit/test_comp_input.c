@@ -2,8 +2,9 @@
 // uses: services/component-svc/endpoints.c
 /*
  * test_comp_input.c: component-svc's create request, table-driven: names,
- * the 5-field cron grammar, time zones, and the whole body through
- * comp_input_parse (the entry point comp_http.c calls).
+ * the 5-field cron grammar, time zones, the whole body through
+ * comp_input_parse (the entry point comp_http.c calls), and the health and
+ * resources objects (lib workload.c) with what a reply echoes of them.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -309,6 +310,288 @@ test_request_table(void **state)
 	}
 }
 
+/* --- health and resources ------------------------------------------------ */
+
+#define WEB(extra) "{" BASE ",\"type\":\"web-app\"" extra "}"
+#define MANUAL(extra) "{" BASE ",\"type\":\"manual-task\"" extra "}"
+#define HEALTH(obj) SVC(",\"health\":" obj)
+#define RES(obj) SVC(",\"resources\":" obj)
+#define EP_TWO "version: 0.1\\nendpoints:\\n- name: g\\n  port: 8080\\n" \
+	"  context: /g\\n- name: t\\n  port: 7000\\n  type: TCP\\n"
+#define FULL_HEALTH "{\"path\":\"/healthz\",\"port\":9090,\"timeout_s\":60," \
+	"\"period_s\":1,\"success_threshold\":1}"
+#define FULL_RES "{\"memory_mb\":256,\"cpu_millicores\":500,\"pids\":256," \
+	"\"read_only_rootfs\":false}"
+
+struct workload_case {
+	const char *body;
+	int status;            /* 0 = accepted */
+	const char *code;
+	const char *field;
+	/* Accepted: what the reply shows ("null" when not set). */
+	const char *health, *resources;
+};
+
+static const struct workload_case workload_cases[] = {
+	/* Accepted, echoed as given. */
+	{ SVC(""), 0, NULL, NULL, "null", "null" },
+	{ HEALTH(FULL_HEALTH), 0, NULL, NULL, FULL_HEALTH, "null" },
+	{ HEALTH("{}"), 0, NULL, NULL, "{}", "null" },
+	{ HEALTH("null"), 0, NULL, NULL, "null", "null" },
+	{ HEALTH("{\"port\":null,\"path\":\"/\"}"), 0, NULL, NULL,
+	    "{\"path\":\"/\"}", "null" },
+	{ HEALTH("{\"timeout_s\":1,\"period_s\":60,\"success_threshold\":10}"),
+	    0, NULL, NULL, "{\"timeout_s\":1,\"period_s\":60,"
+	    "\"success_threshold\":10}", "null" },
+	{ HEALTH("{\"timeout_s\":600,\"port\":65535}"), 0, NULL, NULL,
+	    "{\"timeout_s\":600,\"port\":65535}", "null" },
+	{ HEALTH("{\"path\":\"/ready?full=1&x=%20\"}"), 0, NULL, NULL,
+	    "{\"path\":\"/ready?full=1&x=%20\"}", "null" },
+	{ WEB(",\"health\":{\"port\":3000,\"path\":\"/\"}"), 0, NULL, NULL,
+	    "{\"port\":3000,\"path\":\"/\"}", "null" },
+	{ SVC(",\"endpoints\":\"" EP_TWO "\",\"health\":{\"port\":7000}"), 0,
+	    NULL, NULL, "{\"port\":7000}", "null" },
+	{ SVC(",\"endpoints\":\"" EP_OK "\",\"health\":{\"port\":8080}"), 0,
+	    NULL, NULL, "{\"port\":8080}", "null" },
+	{ RES(FULL_RES), 0, NULL, NULL, "null", FULL_RES },
+	{ RES("{\"read_only_rootfs\":true}"), 0, NULL, NULL, "null",
+	    "{\"read_only_rootfs\":true}" },
+	{ RES("{}"), 0, NULL, NULL, "null", "{}" },
+	{ RES("{\"memory_mb\":16,\"cpu_millicores\":10,\"pids\":16}"), 0, NULL,
+	    NULL, "null", "{\"memory_mb\":16,\"cpu_millicores\":10,\"pids\":16}" },
+	{ RES("{\"memory_mb\":65536,\"cpu_millicores\":64000,\"pids\":32768}"),
+	    0, NULL, NULL, "null",
+	    "{\"memory_mb\":65536,\"cpu_millicores\":64000,\"pids\":32768}" },
+	{ TASK(",\"schedule\":\"* * * * *\",\"timezone\":\"UTC\",\"resources\":"
+	    "{\"memory_mb\":64}"), 0, NULL, NULL, "null", "{\"memory_mb\":64}" },
+	{ MANUAL(",\"resources\":{\"pids\":100}"), 0, NULL, NULL, "null",
+	    "{\"pids\":100}" },
+	{ SVC(",\"health\":{\"port\":80},\"resources\":{\"memory_mb\":128}"), 0,
+	    NULL, NULL, "{\"port\":80}", "{\"memory_mb\":128}" },
+
+	/* Only services and web apps are health-checked. */
+	{ TASK(",\"schedule\":\"* * * * *\",\"timezone\":\"UTC\",\"health\":{}"),
+	    422, "health_not_allowed", "health", NULL, NULL },
+	{ MANUAL(",\"health\":{\"timeout_s\":5}"), 422, "health_not_allowed",
+	    "health", NULL, NULL },
+
+	/* The probed port must be an endpoint's. */
+	{ SVC(",\"endpoints\":\"" EP_TWO "\",\"health\":{\"port\":9090}"), 422,
+	    "invalid_health", "health.port", NULL, NULL },
+
+	/* Shapes: 400. */
+	{ HEALTH("\"/healthz\""), 400, "invalid_health", "health", NULL, NULL },
+	{ HEALTH("[]"), 400, "invalid_health", "health", NULL, NULL },
+	{ HEALTH("60"), 400, "invalid_health", "health", NULL, NULL },
+	{ HEALTH("{\"interval_s\":5}"), 400, "unknown_field", "health.interval_s",
+	    NULL, NULL },
+	{ HEALTH("{\"timeout_s\":5,\"Port\":80}"), 400, "unknown_field",
+	    "health.Port", NULL, NULL },
+	{ HEALTH("{\"timeout_s\":\"60\"}"), 400, "invalid_health",
+	    "health.timeout_s", NULL, NULL },
+	{ HEALTH("{\"timeout_s\":60.0}"), 400, "invalid_health",
+	    "health.timeout_s", NULL, NULL },
+	{ HEALTH("{\"port\":true}"), 400, "invalid_health", "health.port", NULL,
+	    NULL },
+	{ HEALTH("{\"path\":5}"), 400, "invalid_health", "health.path", NULL, NULL },
+	{ HEALTH("{\"path\":[\"/\"]}"), 400, "invalid_health", "health.path",
+	    NULL, NULL },
+	{ RES("\"256\""), 400, "invalid_resources", "resources", NULL, NULL },
+	{ RES("[256]"), 400, "invalid_resources", "resources", NULL, NULL },
+	{ RES("{\"memory\":256}"), 400, "unknown_field", "resources.memory", NULL,
+	    NULL },
+	{ RES("{\"read_only_rootfs\":1}"), 400, "invalid_resources",
+	    "resources.read_only_rootfs", NULL, NULL },
+	{ RES("{\"read_only_rootfs\":\"true\"}"), 400, "invalid_resources",
+	    "resources.read_only_rootfs", NULL, NULL },
+	{ RES("{\"memory_mb\":true}"), 400, "invalid_resources",
+	    "resources.memory_mb", NULL, NULL },
+	{ RES("{\"cpu_millicores\":0.5}"), 400, "invalid_resources",
+	    "resources.cpu_millicores", NULL, NULL },
+
+	/* Ranges: 422. */
+	{ HEALTH("{\"timeout_s\":0}"), 422, "invalid_health", "health.timeout_s",
+	    NULL, NULL },
+	{ HEALTH("{\"timeout_s\":601}"), 422, "invalid_health", "health.timeout_s",
+	    NULL, NULL },
+	{ HEALTH("{\"timeout_s\":-1}"), 422, "invalid_health", "health.timeout_s",
+	    NULL, NULL },
+	{ HEALTH("{\"period_s\":0}"), 422, "invalid_health", "health.period_s",
+	    NULL, NULL },
+	{ HEALTH("{\"period_s\":61}"), 422, "invalid_health", "health.period_s",
+	    NULL, NULL },
+	{ HEALTH("{\"success_threshold\":0}"), 422, "invalid_health",
+	    "health.success_threshold", NULL, NULL },
+	{ HEALTH("{\"success_threshold\":11}"), 422, "invalid_health",
+	    "health.success_threshold", NULL, NULL },
+	{ HEALTH("{\"port\":0}"), 422, "invalid_health", "health.port", NULL, NULL },
+	{ HEALTH("{\"port\":65536}"), 422, "invalid_health", "health.port", NULL,
+	    NULL },
+	{ HEALTH("{\"port\":4294967297}"), 422, "invalid_health", "health.port",
+	    NULL, NULL },
+	{ HEALTH("{\"path\":\"\"}"), 422, "invalid_health", "health.path", NULL,
+	    NULL },
+	{ HEALTH("{\"path\":\"healthz\"}"), 422, "invalid_health", "health.path",
+	    NULL, NULL },
+	{ HEALTH("{\"path\":\"/a b\"}"), 422, "invalid_health", "health.path",
+	    NULL, NULL },
+	{ HEALTH("{\"path\":\"/a\\tb\"}"), 422, "invalid_health", "health.path",
+	    NULL, NULL },
+	{ HEALTH("{\"path\":\"/caf\u00e9\"}"), 422, "invalid_health",
+	    "health.path", NULL, NULL },
+	{ HEALTH("{\"path\":\"/a\\u0000b\"}"), 422, "invalid_health",
+	    "health.path", NULL, NULL },
+	{ HEALTH("{\"path\":\"/\\u007f\"}"), 422, "invalid_health",
+	    "health.path", NULL, NULL },
+	{ RES("{\"memory_mb\":15}"), 422, "invalid_resources",
+	    "resources.memory_mb", NULL, NULL },
+	{ RES("{\"memory_mb\":65537}"), 422, "invalid_resources",
+	    "resources.memory_mb", NULL, NULL },
+	{ RES("{\"memory_mb\":-256}"), 422, "invalid_resources",
+	    "resources.memory_mb", NULL, NULL },
+	{ RES("{\"cpu_millicores\":9}"), 422, "invalid_resources",
+	    "resources.cpu_millicores", NULL, NULL },
+	{ RES("{\"cpu_millicores\":64001}"), 422, "invalid_resources",
+	    "resources.cpu_millicores", NULL, NULL },
+	{ RES("{\"pids\":15}"), 422, "invalid_resources", "resources.pids", NULL,
+	    NULL },
+	{ RES("{\"pids\":32769}"), 422, "invalid_resources", "resources.pids",
+	    NULL, NULL },
+	/* The first field in table order is reported, whatever the key order. */
+	{ HEALTH("{\"success_threshold\":99,\"timeout_s\":0}"), 422,
+	    "invalid_health", "health.timeout_s", NULL, NULL },
+};
+
+/* got equals the JSON text want. */
+static void
+check_echo(size_t i, const char *what, json_t *got, const char *want)
+{
+	json_t *w = json_loads(want, JSON_DECODE_ANY, NULL);
+	char *g = json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (w == NULL || !json_equal(got, w))
+		fail_msg("case %zu: %s is %s, want %s", i, what, g ? g : "?", want);
+	free(g);
+	json_decref(w);
+	json_decref(got);
+}
+
+static void
+test_workload_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(workload_cases) / sizeof(workload_cases[0]); i++) {
+		const struct workload_case *c = &workload_cases[i];
+		struct comp_input *in = calloc(1, sizeof(*in));
+		struct error err;
+		json_error_t jerr;
+		json_t *body;
+		int status = 0, rc;
+
+		assert_non_null(in);
+		/* NULs too: http.c refuses them, the parser must not rely on it. */
+		body = json_loads(c->body, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+		    &jerr);
+		if (body == NULL)
+			fail_msg("case %zu: bad test JSON: %s", i, jerr.text);
+		rc = comp_input_parse(body, in, &status, &err);
+		if (c->status == 0) {
+			if (rc != 0)
+				fail_msg("case %zu (%s): refused %d %s/%s: %s", i,
+				    c->body, status, err.code, err.field, err.msg);
+			check_echo(i, "health", workload_health_json(&in->health),
+			    c->health);
+			check_echo(i, "resources",
+			    workload_resources_json(&in->resources), c->resources);
+		} else if (rc != -1 || status != c->status ||
+		    strcmp(err.code, c->code) != 0 || strcmp(err.field, c->field) != 0) {
+			fail_msg("case %zu (%s): rc %d %d %s/%s, want %d %s/%s", i,
+			    c->body, rc, status, err.code, err.field, c->status,
+			    c->code, c->field);
+		}
+		json_decref(body);
+		free(in);
+	}
+}
+
+/* The values land in the struct comp_events.c turns into the proto. */
+static void
+test_workload_values(void **state)
+{
+	struct comp_input *in = calloc(1, sizeof(*in));
+	Slipway__V1__HealthCheck hp;
+	Slipway__V1__Resources rp;
+	struct error err;
+	json_t *body = json_loads(SVC(",\"health\":" FULL_HEALTH
+	    ",\"resources\":{\"memory_mb\":256,\"read_only_rootfs\":true}"), 0,
+	    NULL);
+	int status;
+
+	(void)state;
+	assert_non_null(in);
+	assert_non_null(body);
+	assert_int_equal(comp_input_parse(body, in, &status, &err), 0);
+	assert_true(in->health.set);
+	assert_string_equal(in->health.path, "/healthz");
+	assert_int_equal(in->health.port, 9090);
+	assert_int_equal(in->health.timeout_s, 60);
+	assert_int_equal(in->health.period_s, 1);
+	assert_int_equal(in->health.success_threshold, 1);
+	assert_true(in->resources.set);
+	assert_int_equal(in->resources.memory_mb, 256);
+	assert_int_equal(in->resources.cpu_millicores, 0);
+	assert_true(in->resources.read_only_rootfs);
+	assert_ptr_equal(workload_health_to_proto(&in->health, &hp), &hp);
+	assert_string_equal(hp.path, "/healthz");
+	assert_int_equal(hp.timeout_s, 60);
+	assert_ptr_equal(workload_resources_to_proto(&in->resources, &rp), &rp);
+	assert_int_equal(rp.memory_mb, 256);
+	assert_int_equal(rp.pids, 0);
+	assert_true(rp.read_only_rootfs);
+	json_decref(body);
+	/* Not given: the proto fields stay absent. */
+	memset(in, 0, sizeof(*in));
+	body = json_loads(SVC(""), 0, NULL);
+	assert_int_equal(comp_input_parse(body, in, &status, &err), 0);
+	assert_null(workload_health_to_proto(&in->health, &hp));
+	assert_null(workload_resources_to_proto(&in->resources, &rp));
+	json_decref(body);
+	free(in);
+}
+
+/* health.path: 256 bytes at most. */
+static void
+test_health_path_size(void **state)
+{
+	(void)state;
+	for (size_t n = 255; n <= 257; n++) {
+		struct comp_input *in = calloc(1, sizeof(*in));
+		json_t *body = json_loads(SVC(""), 0, NULL);
+		struct error err;
+		char *path = malloc(n + 1);
+		int status = 0, rc;
+
+		assert_non_null(in);
+		assert_non_null(path);
+		memset(path, 'a', n);
+		path[0] = '/';
+		path[n] = '\0';
+		json_object_set_new(body, "health", json_pack("{s:s}", "path", path));
+		rc = comp_input_parse(body, in, &status, &err);
+		if (n <= 256) {
+			assert_int_equal(rc, 0);
+			assert_string_equal(in->health.path, path);
+		} else {
+			assert_int_equal(rc, -1);
+			assert_int_equal(status, 422);
+			assert_string_equal(err.field, "health.path");
+		}
+		json_decref(body);
+		free(path);
+		free(in);
+	}
+}
+
 static char *
 repeat(char ch, size_t n)
 {
@@ -375,6 +658,9 @@ main(void)
 		cmocka_unit_test(test_timezone),
 		cmocka_unit_test(test_request_table),
 		cmocka_unit_test(test_request_sizes),
+		cmocka_unit_test(test_workload_table),
+		cmocka_unit_test(test_workload_values),
+		cmocka_unit_test(test_health_path_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,6 +127,48 @@ test_error_truncation(void **state)
 	assert_true(strlen(err.msg) < sizeof(err.msg));
 }
 
+/* Well-formed UTF-8 only, and the byte cap; jansson is the referee. */
+static void
+test_utf8(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t max;
+		int ok;
+	} cases[] = {
+		{ "", 0, 1 }, { "plain", 5, 1 }, { "plain", 4, 0 },
+		{ "tab\tnl\nesc\x1b", 64, 1 },
+		{ "\xc3\xa9", 2, 1 }, { "\xc3\xa9", 1, 0 },
+		{ "\xe2\x82\xac", 3, 1 }, { "\xf0\x9f\x98\x80", 4, 1 },
+		{ "\xf4\x8f\xbf\xbf", 4, 1 },           /* U+10FFFF */
+		{ "\xed\x9f\xbf", 3, 1 },                /* U+D7FF */
+		{ "\xee\x80\x80", 3, 1 },                /* U+E000 */
+		{ "\xf4\x90\x80\x80", 8, 0 },           /* past U+10FFFF */
+		{ "\xed\xa0\x80", 8, 0 },                /* surrogate */
+		{ "\xed\xbf\xbf", 8, 0 },
+		{ "\xc0\x80", 8, 0 }, { "\xc1\xbf", 8, 0 },   /* overlong */
+		{ "\xe0\x9f\xbf", 8, 0 }, { "\xf0\x8f\xbf\xbf", 8, 0 },
+		{ "\x80", 8, 0 }, { "\xbf", 8, 0 },       /* lone continuation */
+		{ "\xc3", 8, 0 }, { "\xe2\x82", 8, 0 },  /* cut */
+		{ "\xf0\x9f\x98", 8, 0 }, { "\xc3(", 8, 0 },
+		{ "\xf5\x80\x80\x80", 8, 0 }, { "\xfe", 8, 0 }, { "\xff", 8, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *j = json_string(cases[i].s);
+
+		if (json_utf8_valid(cases[i].s, cases[i].max) != cases[i].ok)
+			fail_msg("case %zu: want %d", i, cases[i].ok);
+		/* Within the cap, it agrees with jansson's own check. */
+		if (strlen(cases[i].s) <= cases[i].max &&
+		    (j != NULL) != cases[i].ok)
+			fail_msg("case %zu: jansson disagrees", i);
+		json_decref(j);
+	}
+	assert_false(json_utf8_valid(NULL, 8));
+}
+
 int
 main(void)
 {
@@ -136,6 +178,7 @@ main(void)
 		cmocka_unit_test(test_int),
 		cmocka_unit_test(test_only_keys),
 		cmocka_unit_test(test_error_truncation),
+		cmocka_unit_test(test_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

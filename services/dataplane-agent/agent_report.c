@@ -1,0 +1,190 @@
+/*
+ * agent_report.c: DeploymentStatus reports, sent from the apply workers.
+ *
+ * librdkafka's produce call is thread-safe; the delivery callback runs on
+ * the main loop's thread (the producer's queue is wired to the loop), so a
+ * worker waits for it on a condition variable. Reports of one deployment
+ * share its key and so its partition, and the producer is idempotent: they
+ * arrive in the order sent. The progress states (resolving, pulling,
+ * starting) are therefore not waited for, saving a broker round trip per
+ * step; a final state (running, failed, crashed) is, so the job that sent
+ * it only ends, and its journal entry only goes, once it is acknowledged.
+ * A lost progress report costs nothing: deploy-svc's state machine accepts
+ * forward skips.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "topics.h"
+
+#define REPORT_TIMEOUT_MS 15000
+
+/* Delivery outcome of one report, waited for by the worker that sent it. */
+struct report_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done;
+	int ok;
+};
+
+static const Slipway__V1__DeploymentState report_states[] = {
+	[REPORT_RESOLVING] = SLIPWAY__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_RESOLVING,
+	[REPORT_PULLING] = SLIPWAY__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_PULLING,
+	[REPORT_STARTING] = SLIPWAY__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_STARTING,
+	[REPORT_RUNNING] = SLIPWAY__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_RUNNING,
+	[REPORT_FAILED] = SLIPWAY__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_FAILED,
+	[REPORT_CRASHED] = SLIPWAY__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_CRASHED,
+};
+static const char *const report_names[] = {
+	[REPORT_RESOLVING] = "resolving", [REPORT_PULLING] = "pulling",
+	[REPORT_STARTING] = "starting", [REPORT_RUNNING] = "running",
+	[REPORT_FAILED] = "failed", [REPORT_CRASHED] = "crashed",
+};
+
+/* protobuf-c messages hold char * even when only read while packing. */
+static char *
+report_str(const char *s)
+{
+	return (char *)(uintptr_t)(s != NULL ? s : "");
+}
+
+static long long
+report_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 for the states a deployment passes through on its way to a final one. */
+static int
+report_progress(enum agent_report_state s)
+{
+	return s == REPORT_RESOLVING || s == REPORT_PULLING ||
+	    s == REPORT_STARTING;
+}
+
+static void
+report_delivered(int ok, const char *errstr, void *arg)
+{
+	struct report_wait *w = arg;
+
+	if (!ok)
+		log_warnx("status report not delivered: %s", errstr ? errstr : "?");
+	pthread_mutex_lock(&w->lock);
+	w->done = 1;
+	w->ok = ok;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/*
+ * Waits for the delivery callback. When it never comes (the loop is gone:
+ * shutdown), the wait object must outlive the message: it is leaked rather
+ * than freed under a callback that may still run.
+ */
+static int
+report_wait_ack(struct report_wait *w)
+{
+	struct timespec until;
+	int ok, done;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += REPORT_TIMEOUT_MS / 1000;
+	pthread_mutex_lock(&w->lock);
+	while (!w->done && pthread_cond_timedwait(&w->cond, &w->lock,
+	    &until) == 0)
+		;
+	done = w->done;
+	ok = w->ok;
+	pthread_mutex_unlock(&w->lock);
+	if (!done) {
+		log_warnx("status report not acknowledged within %d ms",
+		    REPORT_TIMEOUT_MS);
+		return -1;
+	}
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+	return ok ? 0 : -1;
+}
+
+static void
+report_fill(Slipway__V1__DeploymentStatus *st, Slipway__V1__EndpointAddress
+    *addr, Slipway__V1__EndpointAddress **addrp, const char *dataplane,
+    const struct agent_report *r)
+{
+	const struct agent_spec *s = r->spec;
+
+	st->deployment_id = report_str(s->deployment_id);
+	st->component_id = report_str(s->component_id);
+	st->environment = report_str(s->environment);
+	st->dataplane = report_str(dataplane);
+	st->state = report_states[r->state];
+	st->digest = report_str(r->digest);
+	st->reason = report_str(r->reason);
+	st->observed_at_ms = report_now_ms();
+	if (r->ev != NULL) {
+		st->exited = r->ev->exited ? 1 : 0;
+		st->exit_code = r->ev->exit_code;
+		st->log_tail = report_str(r->ev->log_tail);
+		st->probe = report_str(r->ev->probe);
+	}
+	for (size_t i = 0; i < r->naddr && i < AGENT_ENDPOINTS_MAX; i++) {
+		slipway__v1__endpoint_address__init(&addr[i]);
+		addr[i].name = report_str(r->addr[i].name);
+		addr[i].type = report_str(r->addr[i].type);
+		addr[i].visibility = report_str(r->addr[i].visibility);
+		addr[i].url = report_str(r->addr[i].url);
+		addrp[i] = &addr[i];
+	}
+	st->n_endpoints = r->naddr < AGENT_ENDPOINTS_MAX ? r->naddr :
+	    AGENT_ENDPOINTS_MAX;
+	st->endpoints = st->n_endpoints > 0 ? addrp : NULL;
+}
+
+int
+agent_report_send(struct agent_ctx *ag, const struct agent_report *r)
+{
+	Slipway__V1__DeploymentStatus st;
+	Slipway__V1__EndpointAddress addr[AGENT_ENDPOINTS_MAX];
+	Slipway__V1__EndpointAddress *addrp[AGENT_ENDPOINTS_MAX];
+	struct report_wait *w;
+	struct error err;
+	Envelope env;
+	char eid[37];
+
+	if (report_progress(r->state))
+		w = NULL;
+	else if ((w = calloc(1, sizeof(*w))) == NULL)
+		return -1;
+	if (w != NULL) {
+		pthread_mutex_init(&w->lock, NULL);
+		pthread_cond_init(&w->cond, NULL);
+	}
+	slipway__v1__deployment_status__init(&st);
+	report_fill(&st, addr, addrp, ag->dataplane, r);
+	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_DEPLOYMENT_STATUS, eid,
+	    r->spec->org, r->spec->trace_id[0] ? r->spec->trace_id : NULL);
+	env.deployment_status = &st;
+	if (envelope_produce(ag->producer, TOPIC_DATAPLANE_STATUS,
+	    r->spec->deployment_id, &env, w ? report_delivered : NULL, w,
+	    &err) == -1) {
+		log_warnx("status report not queued: %s", err.msg);
+		if (w != NULL) {
+			pthread_cond_destroy(&w->cond);
+			pthread_mutex_destroy(&w->lock);
+			free(w);
+		}
+		return -1;
+	}
+	log_info("reporting %s%s%s", report_names[r->state],
+	    r->reason && r->reason[0] ? ": " : "", r->reason ? r->reason : "");
+	return w != NULL ? report_wait_ack(w) : 0;
+}

@@ -1,0 +1,267 @@
+/*
+ * agent_spec.c: one ApplyDeployment, validated into a struct the agent owns.
+ *
+ * Commands come from the bus, so every string is capped and every name that
+ * ends up in a container name, a label, a file name or a gateway path is
+ * checked against a safe alphabet here, once; the rest of the agent trusts
+ * a struct agent_spec.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+
+#define SPEC_SAFE "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+	"0123456789_.-"
+
+/* Copies s into dst; -1 when it does not fit (never truncates). */
+static int
+spec_copy(char *dst, size_t cap, const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	if (n >= cap)
+		return -1;
+	memcpy(dst, s != NULL ? s : "", n + 1);
+	return 0;
+}
+
+int
+agent_spec_name_valid(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n > 0 && n < AGENT_ID_MAX && s[0] != '.' && s[0] != '-' &&
+	    strspn(s, SPEC_SAFE) == n;
+}
+
+/* Printable ASCII without spaces: what a path or context may hold. */
+static int
+spec_path_valid(const char *s)
+{
+	if (s == NULL || s[0] != '/')
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+agent_spec_http(const struct agent_endpoint *e)
+{
+	return strcmp(e->type, "REST") == 0 || strcmp(e->type, "GraphQL") == 0
+	    || strcmp(e->type, "WS") == 0 || strcmp(e->type, "HTTP") == 0;
+}
+
+static int
+spec_type_valid(const char *t)
+{
+	static const char *const types[] = { "REST", "GraphQL", "GRPC", "TCP",
+	    "UDP", "WS" };
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(t, types[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+spec_endpoint(const Slipway__V1__Endpoint *in, struct agent_endpoint *out)
+{
+	const char *vis = in->visibility && in->visibility[0] ? in->visibility :
+	    "Public";
+
+	if (in->port == 0 || in->port > 65535 || spec_copy(out->name,
+	    sizeof(out->name), in->name) == -1 || out->name[0] == '\0' ||
+	    spec_copy(out->type, sizeof(out->type), in->type) == -1 ||
+	    !spec_type_valid(out->type) || spec_copy(out->visibility,
+	    sizeof(out->visibility), vis) == -1 ||
+	    spec_copy(out->context, sizeof(out->context), in->context) == -1)
+		return -1;
+	if (strcmp(vis, "Public") != 0 && strcmp(vis, "Organization") != 0 &&
+	    strcmp(vis, "Project") != 0)
+		return -1;
+	if (agent_spec_http(out) && out->context[0] == '\0')
+		snprintf(out->context, sizeof(out->context), "/");
+	if (out->context[0] != '\0' && !spec_path_valid(out->context))
+		return -1;
+	out->port = (int)in->port;
+	return 0;
+}
+
+/*
+ * The endpoints: every one from the command, or, from an older deploy-svc
+ * that only sends the first port and type, that one.
+ */
+static int
+spec_endpoints(const Slipway__V1__ApplyDeployment *ad, struct agent_spec *s)
+{
+	if (ad->n_endpoints > AGENT_ENDPOINTS_MAX)
+		return -1;
+	for (size_t i = 0; i < ad->n_endpoints; i++)
+		if (spec_endpoint(ad->endpoints[i], &s->ep[s->nep++]) == -1)
+			return -1;
+	if (s->nep == 0 && ad->port > 0) {
+		Slipway__V1__Endpoint e = SLIPWAY__V1__ENDPOINT__INIT;
+		e.name = (char *)(uintptr_t)"default";
+		e.port = ad->port;
+		e.type = (char *)(uintptr_t)(ad->endpoint_type &&
+		    ad->endpoint_type[0] ? ad->endpoint_type : "TCP");
+		e.context = (char *)(uintptr_t)"/";
+		if (spec_endpoint(&e, &s->ep[s->nep++]) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+spec_health(const Slipway__V1__HealthCheck *h, struct agent_health_spec *out)
+{
+	if (h == NULL)
+		return 0;
+	if (h->timeout_s > 3600 || h->period_s > 60 || h->success_threshold > 10
+	    || h->port > 65535 || spec_copy(out->path, sizeof(out->path),
+	    h->path) == -1 || (out->path[0] && !spec_path_valid(out->path)))
+		return -1;
+	out->port = (int)h->port;
+	out->timeout_s = (int)h->timeout_s;
+	out->period_s = (int)h->period_s;
+	out->success_threshold = (int)h->success_threshold;
+	return 0;
+}
+
+static int
+spec_resources(const Slipway__V1__Resources *r, struct agent_resources *out)
+{
+	if (r == NULL)
+		return 0;
+	if (r->memory_mb > 1024 * 1024 || r->cpu_millicores > 1024 * 1000 ||
+	    r->pids > 1 << 22)
+		return -1;
+	out->memory_mb = (int)r->memory_mb;
+	out->cpu_millicores = (int)r->cpu_millicores;
+	out->pids = (int)r->pids;
+	out->read_only_rootfs = r->read_only_rootfs ? 1 : 0;
+	return 0;
+}
+
+/* 1 when name is a sane environment variable name. */
+static int
+spec_env_name_valid(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n > 0 && n <= 128 && !(s[0] >= '0' && s[0] <= '9') &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_") == n;
+}
+
+/* "K=V" strings for the command's variables; PORT stays the agent's. */
+static int
+spec_env(const Slipway__V1__ApplyDeployment *ad, struct agent_spec *s)
+{
+	size_t n = 0;
+
+	if (ad->n_env > AGENT_ENV_MAX ||
+	    (s->env = calloc(ad->n_env + 1, sizeof(*s->env))) == NULL)
+		return -1;
+	for (size_t i = 0; i < ad->n_env; i++) {
+		const Slipway__V1__EnvVar *e = ad->env[i];
+		size_t nl, vl;
+		if (!spec_env_name_valid(e->name) || e->value == NULL ||
+		    (vl = strlen(e->value)) > 32768)
+			return -1;
+		if (strcmp(e->name, "PORT") == 0)
+			continue;
+		nl = strlen(e->name);
+		if ((s->env[n] = malloc(nl + vl + 2)) == NULL)
+			return -1;
+		snprintf(s->env[n++], nl + vl + 2, "%s=%s", e->name, e->value);
+	}
+	return 0;
+}
+
+/* The ids, names and image: what names containers, files and routes. */
+static int
+spec_identity(const Envelope *env, const Slipway__V1__ApplyDeployment *ad,
+    struct agent_spec *s)
+{
+	const char *org = ad->org && ad->org[0] ? ad->org : env->org;
+	const char *name = ad->component_name && ad->component_name[0] ?
+	    ad->component_name : ad->component_id;
+
+	return !agent_spec_name_valid(ad->deployment_id) ||
+	    !agent_spec_name_valid(ad->component_id) ||
+	    !agent_spec_name_valid(ad->environment) ||
+	    !agent_spec_name_valid(org) || !agent_spec_name_valid(name) ||
+	    (ad->project[0] && !agent_spec_name_valid(ad->project)) ||
+	    spec_copy(s->deployment_id, AGENT_ID_MAX, ad->deployment_id) ||
+	    spec_copy(s->component_id, AGENT_ID_MAX, ad->component_id) ||
+	    spec_copy(s->environment, AGENT_ID_MAX, ad->environment) ||
+	    spec_copy(s->org, AGENT_ID_MAX, org) ||
+	    spec_copy(s->project, AGENT_ID_MAX, ad->project[0] ? ad->project :
+	    "default") ||
+	    spec_copy(s->component, AGENT_ID_MAX, name) ||
+	    spec_copy(s->type, sizeof(s->type), ad->component_type) ||
+	    spec_copy(s->image, sizeof(s->image), ad->image) ||
+	    s->image[0] == '\0' ||
+	    spec_copy(s->pinned_digest, sizeof(s->pinned_digest), ad->digest) ||
+	    (s->pinned_digest[0] && !image_ref_digest_valid(s->pinned_digest)) ||
+	    spec_copy(s->registry_id, sizeof(s->registry_id), ad->registry_id) ||
+	    spec_copy(s->trace_id, sizeof(s->trace_id), env->trace_id) ? -1 : 0;
+}
+
+int
+agent_spec_from_apply(const Envelope *env, struct agent_spec *s,
+    struct error *err)
+{
+	const Slipway__V1__ApplyDeployment *ad = env->apply_deployment;
+	const char *what = "ids, names or image";
+
+	memset(s, 0, sizeof(*s));
+	if (ad == NULL || spec_identity(env, ad, s) == -1)
+		goto bad;
+	what = "endpoints";
+	if (spec_endpoints(ad, s) == -1)
+		goto bad;
+	what = "health";
+	if (spec_health(ad->health, &s->health) == -1)
+		goto bad;
+	what = "resources";
+	if (spec_resources(ad->resources, &s->res) == -1)
+		goto bad;
+	what = "environment variables";
+	if (spec_env(ad, s) == -1)
+		goto bad;
+	return 0;
+bad:
+	agent_spec_clear(s);
+	error_set(err, "invalid_command", "", "ApplyDeployment has invalid %s",
+	    what);
+	return -1;
+}
+
+void
+agent_spec_clear(struct agent_spec *s)
+{
+	for (size_t i = 0; s->env != NULL && s->env[i] != NULL; i++)
+		free(s->env[i]);
+	free(s->env);
+	s->env = NULL;
+}
+
+int
+agent_spec_container_name(const struct agent_spec *s, char *buf, size_t len)
+{
+	int n;
+
+	if (!agent_spec_name_valid(s->component_id) ||
+	    !agent_spec_name_valid(s->environment) ||
+	    !agent_spec_name_valid(s->deployment_id))
+		return -1;
+	n = snprintf(buf, len, "slipway-%s-%s-%s", s->component_id,
+	    s->environment, s->deployment_id);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
