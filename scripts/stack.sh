@@ -412,7 +412,7 @@ podman_write_config() {
 	cat >"$CONTAINERS_CONF" <<EOF
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-netns = "host"
+netns = "slirp4netns"
 
 [engine]
 runtime = "runc"
@@ -494,9 +494,12 @@ unset B
 # runtime API socket the agent drives, nothing routed yet. From then on the
 # dataplane-agent owns haproxy.cfg (and the maps beside it): it renders them
 # from its model and reloads HAProxy through the master socket.
+# Once the agent has written its configuration, that one is the truth: a
+# restarted HAProxy comes back with every route, before the agent notices.
 haproxy_write_config() {
 	local cfg
 	mkdir -p "$GATEWAY_DIR"
+	[[ -s $GATEWAY_DIR/haproxy.cfg ]] && grep -q '^backend \|^frontend ' "$GATEWAY_DIR/haproxy.cfg" && return 0
 	cfg=$(<"$REPO/deploy/gateway/haproxy-bootstrap.cfg")
 	cfg=${cfg//@GATEWAY_SOCKET@/"$GATEWAY_SOCKET"}
 	cfg=${cfg//@GATEWAY_DIR@/"$GATEWAY_DIR"}

@@ -403,6 +403,8 @@ int agent_slots_start(struct agent_slots *s, struct error *err);
 void agent_slots_stop(struct agent_slots *s, int timeout_ms);
 /* 1 when another job waits for slot (it is held by the caller). */
 int agent_slots_waiting(struct agent_slots *s, const struct agent_slot *slot);
+/* 1 once the gateway was loaded and the workers take jobs. */
+int agent_slots_ready(struct agent_slots *s);
 /* 1 when a thread did not stop in time (nothing may be freed under it). */
 int agent_slots_busy(const struct agent_slots *s);
 void agent_slots_free(struct agent_slots *s);
@@ -442,6 +444,8 @@ void agent_cutover_target(const struct agent_spec *s,
  * queues the journaled commands again.
  */
 int agent_reconcile(struct agent_ctx *ag, struct error *err);
+/* Loads the gateway with every serving slot; run before any apply. */
+int agent_reconcile_gateway(struct agent_ctx *ag, struct error *err);
 
 /* agent_commands.c */
 struct gateway;

@@ -9,7 +9,10 @@
  *     not finish (it crashed before the commit point) or of a removed
  *     component: it is removed, and the journaled command, if any, runs
  *     again from the start;
- *   - the gateway is rebuilt from the serving containers in one load.
+ *   - the gateway is rebuilt from the serving containers in one load
+ *     (agent_reconcile_gateway, run by the watcher until HAProxy takes it:
+ *     no apply runs before, or it would reload HAProxy with its own
+ *     component alone).
  *
  * HAProxy keeps routing while the agent is down, so a crash of the agent
  * interrupts nothing that was serving.
@@ -153,7 +156,13 @@ int
 agent_reconcile(struct agent_ctx *ag, struct error *err)
 {
 	if (agent_journal_records(ag->journal, reconcile_record, ag) == -1 ||
-	    reconcile_engine(ag, err) == -1 || reconcile_gateway(ag, err) == -1)
+	    reconcile_engine(ag, err) == -1)
 		return -1;
 	return agent_journal_replay(ag->journal, reconcile_pending, ag);
+}
+
+int
+agent_reconcile_gateway(struct agent_ctx *ag, struct error *err)
+{
+	return reconcile_gateway(ag, err);
 }

@@ -11,6 +11,10 @@
  * backoff between failed restarts), which reports it crashed and running
  * again once healthy.
  *
+ * The workers take no job before the watcher has loaded the gateway with
+ * what serves (agent_reconcile_gateway): an apply before it would reload
+ * HAProxy with its own component alone. Until then /readyz says why.
+ *
  * One mutex guards the slot list, the queues and the busy flags.
  */
 #include <pthread.h>
@@ -45,6 +49,7 @@ struct agent_slots {
 	pthread_t watcher;
 	int watching;
 	int queued;                /* jobs queued or running */
+	int ready;                 /* the gateway is loaded: jobs may run */
 };
 
 static long long
@@ -219,7 +224,7 @@ slots_worker(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	while (!atomic_load(&s->ag->stopping)) {
-		if ((sl = slots_next(s)) == NULL) {
+		if (!s->ready || (sl = slots_next(s)) == NULL) {
 			pthread_cond_wait(&s->work, &s->lock);
 			continue;
 		}
@@ -319,12 +324,46 @@ slots_watch_once(struct agent_slots *s, struct watch_item *v, size_t max)
 	free(c);
 }
 
+/* Loads the gateway, retrying every second, then lets the workers run. */
+static void
+slots_load_gateway(struct agent_slots *s)
+{
+	struct error err;
+	int logged = 0;
+
+	while (!atomic_load(&s->ag->stopping)) {
+		if (agent_reconcile_gateway(s->ag, &err) == 0)
+			break;
+		if (!logged++)
+			log_warnx("gateway: %s: applies wait until it loads", err.msg);
+		for (int ms = 0; ms < 1000 && !atomic_load(&s->ag->stopping);
+		    ms += 50)
+			usleep(50 * 1000);
+	}
+	pthread_mutex_lock(&s->lock);
+	s->ready = 1;
+	pthread_cond_broadcast(&s->work);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int
+agent_slots_ready(struct agent_slots *s)
+{
+	int ready;
+
+	pthread_mutex_lock(&s->lock);
+	ready = s->ready;
+	pthread_mutex_unlock(&s->lock);
+	return ready;
+}
+
 static void *
 slots_watcher(void *arg)
 {
 	struct agent_slots *s = arg;
 	struct watch_item *v = calloc(1024, sizeof(*v));
 
+	slots_load_gateway(s);
 	while (v != NULL && !atomic_load(&s->ag->stopping)) {
 		slots_watch_once(s, v, 1024);
 		for (int ms = 0; ms < AGENT_WATCH_MS &&

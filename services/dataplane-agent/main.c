@@ -2,10 +2,11 @@
  * main.c: the data-plane agent. `dataplane-agent keygen --out FILE` makes
  * the data plane's keypair; without a subcommand it runs: it replays the
  * sealed credentials of its data plane, applies the commands sent to it and
- * reports their progress (see agent_commands.c for the threading model).
+ * reports their progress. The main loop only consumes and journals
+ * commands (agent_commands.c); applies run on worker threads (agent_slots.c).
  * HTTP :8084 serves /healthz, /readyz and /metrics only, on a thread of its
- * own (struct agent_http) so the probes answer while an apply blocks the
- * main loop.
+ * own (struct agent_http), so the probes answer even while the start-up
+ * reconcile or a stuck engine call holds the main thread.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -192,6 +193,10 @@ agent_ready(void *arg, char *why, size_t whylen)
 		snprintf(why, whylen, "gateway (HAProxy) does not answer");
 		return 0;
 	}
+	if (!agent_slots_ready(a->ctx.slots)) {
+		snprintf(why, whylen, "gateway not loaded yet: applies wait");
+		return 0;
+	}
 	return 1;
 }
 
@@ -376,8 +381,9 @@ agent_context(struct agent *a)
 }
 
 /*
- * Reconciles before any command is consumed or any worker runs, so the
- * gateway load and the leftover removal never race an apply.
+ * Reconciles the engine before any command is consumed or any worker runs,
+ * so the leftover removal never races an apply; the workers then wait for
+ * the watcher's first gateway load (agent_slots.c).
  */
 static void
 agent_start(struct agent *a, struct event_base *base)
