@@ -384,7 +384,32 @@ ep_endpoint(struct ep_parser *p, struct endpoint *e)
 	return ep_finish(p, e, seen, line);
 }
 
-/* Refuses the second endpoint with a name or port already used. */
+/* 1 when a and b are the same context, a trailing '/' aside. */
+static int
+ep_same_context(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (lb > 1 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && strncmp(a, b, la) == 0;
+}
+
+/* 1 for the types the gateway routes by path (their context). */
+static int
+ep_http(const struct endpoint *e)
+{
+	return strcmp(e->type, "REST") == 0 || strcmp(e->type, "GraphQL") == 0 ||
+	    strcmp(e->type, "WS") == 0;
+}
+
+/*
+ * Refuses the second endpoint with a name or port already used, or, for
+ * HTTP endpoints, a context already used: the gateway could route only
+ * one of them.
+ */
 static int
 ep_unique(struct ep_parser *p, const struct endpoints *out, size_t line)
 {
@@ -392,6 +417,10 @@ ep_unique(struct ep_parser *p, const struct endpoints *out, size_t line)
 	size_t i;
 
 	for (i = 0; i < out->n; i++) {
+		if (ep_http(e) && ep_http(&out->ep[i]) &&
+		    ep_same_context(out->ep[i].context, e->context))
+			return ep_fail(p, line, "context %s is used by two HTTP "
+			    "endpoints", e->context);
 		if (strcasecmp(out->ep[i].name, e->name) == 0)
 			return ep_fail(p, line, "duplicate endpoint name \"%s\"",
 			    e->name);

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "agent.h"
 #include "gateway.h"
 #include "metrics.h"
@@ -45,15 +46,6 @@ struct cutover {
 	struct agent_address addr[AGENT_ENDPOINTS_MAX];
 	size_t naddr;
 };
-
-static long long
-cutover_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 cutover_stopping(const struct agent_ctx *ag)
@@ -281,12 +273,12 @@ cutover_report(void *ctx, const struct agent_apply *a)
 static void
 cutover_creds(struct cutover *c, const struct agent_spec *s)
 {
-	long long deadline = cutover_now_ms() + CUTOVER_CREDS_WAIT_MS;
+	long long deadline = clock_mono_ms() + CUTOVER_CREDS_WAIT_MS;
 
 	if (s->registry_id[0] == '\0')
 		return;
 	while (agent_creds_lookup(c->ag->creds, s->registry_id, &c->cred) == -1) {
-		if (cutover_now_ms() >= deadline || cutover_sleep(c->ag, 100)) {
+		if (clock_mono_ms() >= deadline || cutover_sleep(c->ag, 100)) {
 			log_warnx("credentials of registry %s unknown: pulling "
 			    "anonymously", s->registry_id);
 			return;
@@ -455,13 +447,13 @@ cutover_health(void *ctx, struct agent_apply *a, struct error *err)
 {
 	struct cutover *c = ctx;
 	struct agent_probe p;
-	long long t0 = cutover_now_ms(), ms;
+	long long t0 = clock_mono_ms(), ms;
 
 	cutover_probe(c->ag, a->spec, a->ports, a->nports, &p);
 	if (agent_health_wait(c->ag->engine, a->container, &p, &c->ag->stopping,
 	    &a->ev, err) == 0) {
 		/* Logged apart: the app's start-up is not the apply's cost. */
-		ms = cutover_now_ms() - t0;
+		ms = clock_mono_ms() - t0;
 		metrics_observe_ms("slipway_agent_health_ms", NULL, (double)ms);
 		log_info("healthy after %lld ms", ms);
 		return 0;
@@ -685,7 +677,7 @@ cutover_apply_spec(struct agent_ctx *ag, struct agent_slot *sl,
 	    cutover_discard, cutover_report, &c };
 	struct agent_apply *a = calloc(1, sizeof(*a));
 	struct error err;
-	long long t0 = cutover_now_ms();
+	long long t0 = clock_mono_ms();
 	int rc;
 
 	if (a == NULL)
@@ -705,7 +697,7 @@ cutover_apply_spec(struct agent_ctx *ag, struct agent_slot *sl,
 		metrics_inc("slipway_agent_applies_total", a->state == APPLY_RUNNING
 		    ? "result=\"running\"" : "result=\"failed\"");
 		metrics_observe_ms("slipway_agent_apply_ms", NULL,
-		    (double)(cutover_now_ms() - t0));
+		    (double)(clock_mono_ms() - t0));
 	}
 	free(a);
 	return rc;
@@ -826,7 +818,7 @@ cutover_restart(struct agent_ctx *ag, struct agent_slot *sl)
 	    NULL, 0 };
 	struct error err;
 	char reason[AGENT_REASON_MAX];
-	long long now = cutover_now_ms(), wait;
+	long long now = clock_mono_ms(), wait;
 
 	if (sl->rec.serving[0] == '\0' || sl->serving.deployment_id[0] == '\0')
 		return 0;
@@ -859,7 +851,7 @@ cutover_restart(struct agent_ctx *ag, struct agent_slot *sl)
 	    addr) };
 	if (agent_report_send(ag, &r) == 0) {
 		sl->crashed = 0;
-		sl->recovered_ms = cutover_now_ms();
+		sl->recovered_ms = clock_mono_ms();
 	}
 	return 0;
 }

@@ -19,20 +19,12 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "agent.h"
 
 #define HEALTH_CONNECT_MS 500
 #define HEALTH_ANSWER_MS  2000
 #define HEALTH_TCP_HOLD_MS 300   /* a forwarder with no listener closes sooner */
-
-static long long
-health_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Waits up to ms for fd to become ready for events; 1 ready, 0 not. */
 static int
@@ -76,12 +68,12 @@ health_connect(int port, int ms, char *what, size_t len)
 static ssize_t
 health_read(int fd, char *buf, size_t cap, int ms)
 {
-	long long deadline = health_now_ms() + ms;
+	long long deadline = clock_mono_ms() + ms;
 	size_t got = 0;
 	ssize_t n;
 
 	while (got + 1 < cap && memchr(buf, '\n', got) == NULL) {
-		if (!health_wait_fd(fd, POLLIN, (int)(deadline - health_now_ms())))
+		if (!health_wait_fd(fd, POLLIN, (int)(deadline - clock_mono_ms())))
 			break;
 		if ((n = recv(fd, buf + got, cap - 1 - got, 0)) < 0)
 			return -1;
@@ -209,7 +201,7 @@ agent_health_wait(struct engine *e, const char *container,
     const struct agent_probe *p, const atomic_int *stopping,
     struct agent_evidence *ev, struct error *err)
 {
-	long long t0 = health_now_ms(), deadline = t0 +
+	long long t0 = clock_mono_ms(), deadline = t0 +
 	    (long long)p->timeout_s * 1000;
 	int good = 0, threshold = p->threshold > 0 ? p->threshold : 1;
 
@@ -218,7 +210,7 @@ agent_health_wait(struct engine *e, const char *container,
 			return -1;
 		if (p->host_port <= 0) {
 			/* Nothing to probe: it must at least keep running. */
-			if (health_now_ms() - t0 >= p->stable_ms)
+			if (clock_mono_ms() - t0 >= p->stable_ms)
 				return 0;
 		} else if (agent_health_probe(p, ev->probe, sizeof(ev->probe))) {
 			if (++good >= threshold)
@@ -226,7 +218,7 @@ agent_health_wait(struct engine *e, const char *container,
 		} else {
 			good = 0;
 		}
-		if (health_now_ms() >= deadline)
+		if (clock_mono_ms() >= deadline)
 			break;
 		if (health_sleep(p->period_ms > 0 ? p->period_ms : AGENT_PROBE_MS,
 		    stopping)) {

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "agent.h"
 #include "topics.h"
 
@@ -51,15 +52,6 @@ static char *
 report_str(const char *s)
 {
 	return (char *)(uintptr_t)(s != NULL ? s : "");
-}
-
-static long long
-report_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* 1 for the states a deployment passes through on its way to a final one. */
@@ -129,7 +121,7 @@ report_fill(Slipway__V1__DeploymentStatus *st, Slipway__V1__EndpointAddress
 	st->state = report_states[r->state];
 	st->digest = report_str(r->digest);
 	st->reason = report_str(r->reason);
-	st->observed_at_ms = report_now_ms();
+	st->observed_at_ms = clock_wall_ms();
 	if (r->ev != NULL) {
 		st->exited = r->ev->exited ? 1 : 0;
 		st->exit_code = r->ev->exit_code;

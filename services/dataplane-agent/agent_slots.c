@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "agent.h"
 #include "metrics.h"
 
@@ -51,15 +52,6 @@ struct agent_slots {
 	int queued;                /* jobs queued or running */
 	int ready;                 /* the gateway is loaded: jobs may run */
 };
-
-static long long
-slots_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct agent_slots *
 agent_slots_new(struct agent_ctx *ag)
@@ -297,7 +289,7 @@ slots_watch_once(struct agent_slots *s, struct watch_item *v, size_t max)
 	struct engine_summary *c;
 	struct error err;
 	size_t n, nc;
-	long long now = slots_now_ms();
+	long long now = clock_mono_ms();
 
 	pthread_mutex_lock(&s->lock);
 	n = slots_watch_snapshot(s, v, max);
@@ -417,7 +409,7 @@ slots_join(struct agent_slots *s, pthread_t t, long long deadline)
 			return 0;
 		if (s->ag->producer != NULL)
 			bus_producer_poll(s->ag->producer, 0);
-		if (slots_now_ms() >= deadline)
+		if (clock_mono_ms() >= deadline)
 			return -1;
 	}
 }
@@ -425,7 +417,7 @@ slots_join(struct agent_slots *s, pthread_t t, long long deadline)
 void
 agent_slots_stop(struct agent_slots *s, int timeout_ms)
 {
-	long long deadline = slots_now_ms() + timeout_ms;
+	long long deadline = clock_mono_ms() + timeout_ms;
 	int stuck = 0;
 
 	atomic_store(&s->ag->stopping, 1);

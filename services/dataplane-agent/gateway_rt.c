@@ -16,21 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "buf.h"
 #include "gateway.h"
 
 #define GATEWAY_RT_POLL_MS      50
 #define GATEWAY_RT_BUSY         "Server still has connections attached to it"
 #define GATEWAY_RT_NO_SERVER    "No such server."
-
-static long long
-gateway_rt_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 gateway_rt_sleep_ms(int ms)
@@ -49,7 +41,7 @@ gateway_rt_wait(int fd, short events, long long deadline)
 	int rc;
 
 	do {
-		if ((left = deadline - gateway_rt_now_ms()) <= 0)
+		if ((left = deadline - clock_mono_ms()) <= 0)
 			return 0;
 		rc = poll(&p, 1, (int)left);
 	} while (rc < 0 && errno == EINTR);
@@ -83,7 +75,7 @@ gateway_rt_connect(const char *path, long long deadline, const char **why)
 			return fd;
 		*why = strerror(errno);
 		close(fd);
-		if (errno != EAGAIN || gateway_rt_now_ms() >= deadline)
+		if (errno != EAGAIN || clock_mono_ms() >= deadline)
 			return -1;
 		gateway_rt_sleep_ms(10);
 	}
@@ -142,7 +134,7 @@ int
 gateway_rt_call(const char *socket_path, const char *cmd, int timeout_ms,
     char **answer, struct error *err)
 {
-	long long deadline = gateway_rt_now_ms() + timeout_ms;
+	long long deadline = clock_mono_ms() + timeout_ms;
 	const char *why = "";
 	size_t len = 0;
 	char line[GATEWAY_NAME_MAX + 256];
@@ -235,7 +227,7 @@ static int
 gateway_rt_delete(const char *socket_path, const struct gateway_cmd *del,
     const struct gateway_op *op, struct error *err)
 {
-	long long grace = gateway_rt_now_ms() + GATEWAY_REMOVE_GRACE_MS;
+	long long grace = clock_mono_ms() + GATEWAY_REMOVE_GRACE_MS;
 	char got[256], cmd[GATEWAY_NAME_MAX + 96];
 	int shut = 0;
 
@@ -248,7 +240,7 @@ gateway_rt_delete(const char *socket_path, const struct gateway_cmd *del,
 			return 0;
 		if (strncmp(got, GATEWAY_RT_BUSY, strlen(GATEWAY_RT_BUSY)) != 0)
 			break;
-		if (!shut && gateway_rt_now_ms() >= grace) {
+		if (!shut && clock_mono_ms() >= grace) {
 			log_info("gateway: %s/%s still has sessions after %d ms, "
 			    "shutting them", op->backend, op->server,
 			    GATEWAY_REMOVE_GRACE_MS);
@@ -397,7 +389,7 @@ gateway_rt_new_worker(const char *master, const struct gateway_proc *before,
 	struct gateway_proc now;
 	struct error ignored;
 
-	while (gateway_rt_now_ms() < deadline) {
+	while (clock_mono_ms() < deadline) {
 		gateway_rt_sleep_ms(GATEWAY_RT_POLL_MS);
 		if (gateway_rt_proc(master, &now, &ignored) < 0 ||
 		    now.master_reloads <= before->master_reloads)
@@ -421,7 +413,7 @@ int
 gateway_rt_reload(const char *master_socket, const char *runtime_socket,
     struct error *err)
 {
-	long long t0 = gateway_rt_now_ms();
+	long long t0 = clock_mono_ms();
 	long long deadline = t0 + GATEWAY_RELOAD_TIMEOUT_MS;
 	struct gateway_proc before;
 	char *answer;
@@ -439,7 +431,7 @@ gateway_rt_reload(const char *master_socket, const char *runtime_socket,
 		return -1;
 	/* The old worker may still take a runtime connection for a moment. */
 	while (gateway_rt_worker(runtime_socket) != pid) {
-		if (gateway_rt_now_ms() >= deadline) {
+		if (clock_mono_ms() >= deadline) {
 			error_set(err, GATEWAY_ERR, "", "gateway_failed: the new "
 			    "HAProxy worker %d does not answer on %.100s", pid,
 			    runtime_socket);
@@ -448,6 +440,6 @@ gateway_rt_reload(const char *master_socket, const char *runtime_socket,
 		gateway_rt_sleep_ms(GATEWAY_RT_POLL_MS / 5);
 	}
 	log_info("gateway: HAProxy reloaded in %lld ms (worker %d)",
-	    gateway_rt_now_ms() - t0, pid);
+	    clock_mono_ms() - t0, pid);
 	return 0;
 }

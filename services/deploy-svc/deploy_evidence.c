@@ -231,6 +231,7 @@ deploy_evidence_to_proto(const struct deploy_evidence *ev,
 	sc->endpoints = ev->n_addresses > 0 ? p->addrp : NULL;
 	sc->reason = DEPLOY_STR(ev->reason);
 	sc->log_tail = DEPLOY_STR(ev->log_tail);
+	sc->probe = DEPLOY_STR(ev->probe);
 	sc->exited = ev->exited != 0;
 	sc->exit_code = ev->exited ? ev->exit_code : 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "envelope.h"
 #include "crypto.h"
 #include "outbox.h"
@@ -61,15 +62,6 @@ envelope_type_name(Slipway__V1__Envelope__PayloadCase c)
 	return NULL;
 }
 
-static int64_t
-envelope_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 envelope_init(Envelope *env, Slipway__V1__Envelope__PayloadCase payload_case,
     char event_id[37], const char *org, const char *trace_id)
@@ -81,7 +73,7 @@ envelope_init(Envelope *env, Slipway__V1__Envelope__PayloadCase payload_case,
 	/* protobuf-c never writes through these pointers when packing. */
 	env->event_id = event_id;
 	env->type = (char *)(uintptr_t)(name != NULL ? name : "");
-	env->occurred_at_ms = envelope_now_ms();
+	env->occurred_at_ms = clock_wall_ms();
 	env->org = (char *)(uintptr_t)(org != NULL ? org : "");
 	env->trace_id = (char *)(uintptr_t)(trace_id != NULL ? trace_id : "");
 	env->producer = envelope_producer;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "hook.h"
 #include "bus.h"
 #include "cache.h"
@@ -33,15 +34,6 @@ struct token_lookup {
 	void *arg;
 };
 
-static long long
-token_cache_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 token_cache_key(const char *hash, char *out, size_t len)
 {
@@ -54,7 +46,7 @@ token_cache_finish(struct token_lookup *l, enum token_result res,
     const struct token_binding *b)
 {
 	if (res == TOKEN_VALID && !hook_request_binding_live(b,
-	    token_cache_now_ms()))
+	    clock_wall_ms()))
 		res = TOKEN_INVALID;
 	l->cb(res, res == TOKEN_VALID ? b : NULL, l->arg);
 	free(l);
@@ -115,7 +107,7 @@ token_cache_remember(struct hook *h, const char *hash,
 	char *json;
 
 	if (b->expires_at_ms != 0) {
-		long long left = (b->expires_at_ms - token_cache_now_ms()) / 1000;
+		long long left = (b->expires_at_ms - clock_wall_ms()) / 1000;
 		if (left < ttl)
 			ttl = left;
 	}

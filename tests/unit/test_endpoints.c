@@ -89,6 +89,8 @@ static const struct bad_case bad_cases[] = {
 	  "line 6: duplicate endpoint name \"A\"" },
 	{ "version: 0.1\nendpoints:\n- name: a\n  port: 80\n  context: /a\n- name: b\n  port: 80\n  context: /b\n",
 	  "line 6: port 80 is used by two endpoints" },
+	{ "version: 0.1\nendpoints:\n- name: a\n  port: 80\n  context: /api\n- name: b\n  port: 81\n  type: GraphQL\n  context: /api/\n",
+	  "line 6: context /api/ is used by two HTTP endpoints" },
 	{ "version: 0.1\nendpoints:\n- &e\n  name: a\n  port: 80\n  context: /a\n",
 	  "line 3: anchors are not allowed" },
 	{ "version: 0.1\nendpoints: &a [1]\n", "line 2: anchors are not allowed" },
