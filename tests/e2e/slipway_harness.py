@@ -48,8 +48,11 @@ DEFAULT_PORTS = {
 }
 
 # Environment overrides so several harnesses (CI, a developer, a benchmark)
-# can coexist: SLIPWAY_E2E_PORT_<NAME> with NAME upper-cased, '-' -> '_'.
-def ports_from_env(defaults=None, offset=0):
+# can coexist: SLIPWAY_E2E_PORT_OFFSET moves every default port, and
+# SLIPWAY_E2E_PORT_<NAME> (NAME upper-cased, '-' -> '_') sets one.
+def ports_from_env(defaults=None, offset=None):
+    if offset is None:
+        offset = int(os.environ.get("SLIPWAY_E2E_PORT_OFFSET", "0"))
     ports = {}
     for name, port in (defaults or DEFAULT_PORTS).items():
         var = "SLIPWAY_E2E_PORT_" + name.upper().replace("-", "_")
