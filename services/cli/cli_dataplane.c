@@ -38,7 +38,9 @@ cli_dataplane_add(struct cli_ctx *ctx, const struct cli_args *a)
 		    "(from `dataplane-agent keygen`)\n", CRYPTO_PK_LEN);
 		return CLI_USAGE;
 	}
-	if ((body = json_pack("{s:s, s:s}", "name", a->pos[0], "public_key", pk)) == NULL) {
+	/* A new key for a known name is refused unless asked for: --rotate. */
+	if ((body = json_pack("{s:s, s:s, s:b}", "name", a->pos[0], "public_key",
+	    pk, "rotate", cli_args_has(a, "rotate"))) == NULL) {
 		fprintf(stderr, "error: usage: the name must be UTF-8 text\n");
 		return CLI_USAGE;
 	}

@@ -161,6 +161,7 @@ struct deploy_current {
 	char environment[DEPLOY_NAME_MAX + 1];
 	char image[IMAGE_REF_MAX + 1];
 	char digest[136];
+	char dataplane[48];          /* where it was sent: only it may report */
 	long long observed_at_ms;    /* the agent's clock at the last applied report */
 	struct deploy_evidence ev;
 };

@@ -219,6 +219,10 @@ deploy_consume_status(struct deploy *d, const Envelope *env,
 		    ds->deployment_id) : -1;
 	if (deploy_state_parse(cur.status, &from) == -1)
 		return deploy_consume_bad(err, "stored status %s unknown", cur.status);
+	/* Only the data plane a deployment went to may say how it is doing. */
+	if (strcmp(ds->dataplane, cur.dataplane) != 0)
+		return deploy_consume_bad(err, "report from data plane \"%.48s\" "
+		    "on a deployment sent to \"%s\"", ds->dataplane, cur.dataplane);
 	newer = ds->observed_at_ms > cur.observed_at_ms;
 	switch (deploy_state_transition(from, to, newer)) {
 	case DEPLOY_MOVE_ALLOWED:

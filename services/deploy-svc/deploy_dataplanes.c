@@ -25,7 +25,10 @@
 struct deploy_dp_put {
 	const char *name;
 	const unsigned char *key;
+	int rotate;          /* the operator asked to replace the key */
 	int created;
+	int refused;         /* registered with another key, no rotate */
+	int changed;         /* the key is new: tell registry-svc */
 	char created_at[40];
 };
 
@@ -76,32 +79,51 @@ deploy_dataplanes_emit(struct store *s, const char *name,
 	return envelope_outbox(s, TOPIC_DEPLOY_EVENTS, name, &env, err);
 }
 
-/* In the transaction: upsert the row, then the event. */
+/*
+ * In the transaction: insert the row, or keep it when the key is the same
+ * (an idempotent retry), or replace the key only when the operator asked
+ * for a rotation; whoever can call this would otherwise receive every
+ * registry secret sealed to a key of their choosing. The event goes out
+ * only when the key is new.
+ */
 static int
 deploy_dataplanes_put_tx(struct store *s, void *arg, struct error *err)
 {
 	struct deploy_dp_put *p = arg;
 	struct store_result *r;
-	const char *vals[] = { p->name, (const char *)p->key };
-	const int lens[] = { -1, CRYPTO_PK_LEN };
+	const char *vals[] = { p->name, (const char *)p->key,
+	    p->rotate ? "true" : "false" };
+	const int lens[] = { -1, CRYPTO_PK_LEN, -1 };
 
-	if (store_exec(s, &r, "INSERT INTO dataplanes (name, public_key) "
-	    "VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET public_key = $2 "
+	if (store_exec(s, &r, "WITH old AS (SELECT public_key FROM dataplanes "
+	    "WHERE name = $1 FOR UPDATE) "
+	    "INSERT INTO dataplanes (name, public_key) VALUES ($1, $2) "
+	    "ON CONFLICT (name) DO UPDATE SET public_key = $2 "
+	    "WHERE dataplanes.public_key = $2 OR $3::boolean "
 	    "RETURNING (xmax = 0), to_char(created_at AT TIME ZONE 'UTC', "
-	    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", 2, vals, lens, err) == -1)
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+	    "COALESCE((SELECT public_key <> $2 FROM old), true)", 3, vals, lens,
+	    err) == -1)
 		return -1;
+	if (store_result_rows(r) == 0) {
+		store_result_free(r);
+		p->refused = 1;
+		return 0;
+	}
 	p->created = strcmp(store_result_get(r, 0, 0), "t") == 0;
+	p->changed = strcmp(store_result_get(r, 0, 2), "t") == 0;
 	snprintf(p->created_at, sizeof(p->created_at), "%s",
 	    store_result_get(r, 0, 1));
 	store_result_free(r);
-	return deploy_dataplanes_emit(s, p->name, p->key, err);
+	return p->changed ? deploy_dataplanes_emit(s, p->name, p->key, err) : 0;
 }
 
-/* POST /v1/dataplanes {"name","public_key"} */
+/* POST /v1/dataplanes {"name","public_key", optional "rotate": true} */
 void
 deploy_dataplanes_post(struct http_request *req, void *ctx)
 {
-	static const char *const keys[] = { "name", "public_key", NULL };
+	static const char *const keys[] = { "name", "public_key", "rotate",
+	    NULL };
 	struct deploy *d = ctx;
 	struct deploy_dp_put p;
 	struct error err;
@@ -119,6 +141,12 @@ deploy_dataplanes_post(struct http_request *req, void *ctx)
 		http_reply_err(req, 400, &err);
 		return;
 	}
+	if (json_object_get(body, "rotate") != NULL &&
+	    !json_is_boolean(json_object_get(body, "rotate"))) {
+		http_reply_error(req, 400, "invalid_field", "rotate",
+		    "rotate must be true or false");
+		return;
+	}
 	if (!dataplane_name_valid(name)) {
 		http_reply_error(req, 400, "invalid_field", "name",
 		    "a data plane name is [a-z0-9][a-z0-9-]{0,39}");
@@ -134,6 +162,7 @@ deploy_dataplanes_post(struct http_request *req, void *ctx)
 	memset(&p, 0, sizeof(p));
 	p.name = name;
 	p.key = key;
+	p.rotate = json_is_true(json_object_get(body, "rotate"));
 	if (deploy_dataplanes_ensure_topics(d, name, &err) == -1 ||
 	    store_tx(d->store, deploy_dataplanes_put_tx, &p, &err) == -1) {
 		free(key);
@@ -141,8 +170,15 @@ deploy_dataplanes_post(struct http_request *req, void *ctx)
 		return;
 	}
 	free(key);
+	if (p.refused) {
+		http_reply_error(req, 409, "dataplane_exists", "public_key",
+		    "data plane %s is registered with another key; pass "
+		    "\"rotate\": true to replace it", name);
+		return;
+	}
 	outbox_relay_kick(d->relay);
-	log_info("data plane %s %s", name, p.created ? "registered" : "key replaced");
+	log_info("data plane %s %s", name, p.created ? "registered" :
+	    p.changed ? "key ROTATED by the operator" : "registered again, same key");
 	http_reply_json(req, p.created ? 201 : 200, json_pack("{s:s, s:s, s:s}",
 	    "name", name, "public_key", pk, "created_at", p.created_at));
 }

@@ -21,8 +21,8 @@
 /* What deploy_store_current_fill reads, in its order; more columns go after. */
 #define DEPLOY_CURRENT_COLUMNS \
 	"status, component_id, org, environment, image, digest, observed_at_ms, " \
-	"reason, exit_code, log_tail, probe, endpoints::text"
-#define DEPLOY_CURRENT_NCOLUMNS 12
+	"reason, exit_code, log_tail, probe, endpoints::text, dataplane"
+#define DEPLOY_CURRENT_NCOLUMNS 13
 #define DEPLOY_COMPONENT_COLUMNS \
 	"id, org, project, name, type, registry_id, registry_host, image, port, " \
 	"endpoint_type, endpoints::text, health::text, resources::text"
@@ -420,6 +420,8 @@ deploy_store_current_fill(const struct store_result *r, int i,
 	for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++)
 		deploy_store_copy(cols[c].dst, cols[c].size,
 		    store_result_get(r, i, (int)c));
+	deploy_store_copy(out->dataplane, sizeof(out->dataplane),
+	    store_result_get(r, i, 12));
 	out->observed_at_ms = strtoll(store_result_get(r, i, 6), NULL, 10);
 	deploy_store_copy(out->ev.reason, sizeof(out->ev.reason),
 	    store_result_get(r, i, 7));

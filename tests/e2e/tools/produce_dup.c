@@ -1,11 +1,18 @@
 /*
- * produce_dup: builds ONE ImagePushed envelope and produces the very same
- * bytes (same key, same event-id / event-type headers) twice to
- * slipway.image.pushed, as a producer retry or a replayed partition would.
- * The e2e suite uses it to check that deploy-svc deduplicates deliveries.
+ * produce_dup: hand-made events for the e2e suite, produced straight to
+ * Kafka as another producer on the bus could.
  *
- * usage: produce_dup BROKERS ORG COMPONENT_ID IMAGE REQUEST_ID
- * Exit 0 when the broker acknowledged both copies.
+ *   produce_dup BROKERS ORG COMPONENT_ID IMAGE REQUEST_ID
+ *     builds ONE ImagePushed envelope and produces the very same bytes
+ *     (same key, same event-id / event-type headers) twice to
+ *     slipway.image.pushed, as a producer retry or a replayed partition
+ *     would: deploy-svc must deduplicate the deliveries.
+ *   produce_dup --status BROKERS ORG DEPLOYMENT_ID COMPONENT_ID ENV DATAPLANE STATE
+ *     produces one DeploymentStatus (STATE: the proto number) claimed by
+ *     DATAPLANE, observed now: a forged report deploy-svc must refuse
+ *     unless DATAPLANE is the one the deployment went to.
+ *
+ * Exit 0 when the broker acknowledged every copy.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +22,7 @@
 #include "slipway/v1/envelope.pb-c.h"
 
 #define TOPIC "slipway.image.pushed"
+#define STATUS_TOPIC "slipway.dataplane.status"
 
 static int delivered_ok;
 
@@ -98,15 +106,16 @@ producer_new(const char *brokers)
 }
 
 static void
-produce_once(rd_kafka_t *rk, const char *key, const char *event_id,
-    const unsigned char *buf, size_t len)
+produce_once(rd_kafka_t *rk, const char *topic, const char *type,
+    const char *key, const char *event_id, const unsigned char *buf,
+    size_t len)
 {
 	rd_kafka_headers_t *h = rd_kafka_headers_new(2);
 	rd_kafka_resp_err_t err;
 
 	rd_kafka_header_add(h, "event-id", -1, event_id, -1);
-	rd_kafka_header_add(h, "event-type", -1, "ImagePushed", -1);
-	err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(TOPIC),
+	rd_kafka_header_add(h, "event-type", -1, type, -1);
+	err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
 	    RD_KAFKA_V_KEY(key, strlen(key)),
 	    RD_KAFKA_V_VALUE((void *)buf, len),
 	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -118,6 +127,48 @@ produce_once(rd_kafka_t *rk, const char *key, const char *event_id,
 	}
 }
 
+/* --status BROKERS ORG DEPLOYMENT_ID COMPONENT_ID ENV DATAPLANE STATE */
+static int
+produce_status(char **argv)
+{
+	Slipway__V1__Envelope env = SLIPWAY__V1__ENVELOPE__INIT;
+	Slipway__V1__DeploymentStatus st = SLIPWAY__V1__DEPLOYMENT_STATUS__INIT;
+	struct timespec ts;
+	char event_id[37];
+	unsigned char *buf;
+	size_t len;
+	rd_kafka_t *rk;
+
+	uuid4(event_id);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	st.deployment_id = argv[3];
+	st.component_id = argv[4];
+	st.environment = argv[5];
+	st.dataplane = argv[6];
+	st.state = (Slipway__V1__DeploymentState)atoi(argv[7]);
+	st.reason = "forged";
+	st.observed_at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	env.event_id = event_id;
+	env.type = "DeploymentStatus";
+	env.occurred_at_ms = st.observed_at_ms;
+	env.org = argv[2];
+	env.producer = "produce_dup";
+	env.payload_case = SLIPWAY__V1__ENVELOPE__PAYLOAD_DEPLOYMENT_STATUS;
+	env.deployment_status = &st;
+	len = slipway__v1__envelope__get_packed_size(&env);
+	if ((buf = malloc(len ? len : 1)) == NULL)
+		return 1;
+	slipway__v1__envelope__pack(&env, buf);
+	rk = producer_new(argv[1]);
+	produce_once(rk, STATUS_TOPIC, "DeploymentStatus", argv[3], event_id, buf,
+	    len);
+	rd_kafka_flush(rk, 10000);
+	rd_kafka_destroy(rk);
+	free(buf);
+	printf("%s\n", event_id);
+	return delivered_ok == 1 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -126,6 +177,8 @@ main(int argc, char **argv)
 	size_t len;
 	rd_kafka_t *rk;
 
+	if (argc == 9 && strcmp(argv[1], "--status") == 0)
+		return produce_status(argv + 1);
 	if (argc != 6) {
 		fprintf(stderr, "usage: produce_dup BROKERS ORG COMPONENT_ID "
 		    "IMAGE REQUEST_ID\n");
@@ -134,10 +187,10 @@ main(int argc, char **argv)
 	uuid4(event_id);
 	buf = pack_envelope(argv[2], argv[3], argv[4], argv[5], event_id, &len);
 	rk = producer_new(argv[1]);
-	produce_once(rk, argv[3], event_id, buf, len);
+	produce_once(rk, TOPIC, "ImagePushed", argv[3], event_id, buf, len);
 	/* Flush between the copies so they are two separate deliveries. */
 	rd_kafka_flush(rk, 10000);
-	produce_once(rk, argv[3], event_id, buf, len);
+	produce_once(rk, TOPIC, "ImagePushed", argv[3], event_id, buf, len);
 	rd_kafka_flush(rk, 10000);
 	rd_kafka_destroy(rk);
 	free(buf);
