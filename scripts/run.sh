@@ -111,9 +111,14 @@ service_env() {
 		echo "SLIPWAY_PG_URL=$SLIPWAY_PG_WEBHOOK_URL"
 		echo "SLIPWAY_DEPLOY_URL=http://127.0.0.1:${PORT[deploy-svc]}"
 		;;
-	registry-svc) echo "SLIPWAY_KEK_FILE=$KEK" ;;
+	registry-svc)
+		echo "SLIPWAY_KEK_FILE=$KEK"
+		# The local registries are on loopback: allow that, nothing more.
+		echo "SLIPWAY_ALLOW_PRIVATE_TARGETS=loopback"
+		;;
 	dataplane-agent)
 		echo "SLIPWAY_DATAPLANE=local"
+		echo "SLIPWAY_ALLOW_PRIVATE_TARGETS=loopback"
 		echo "SLIPWAY_DATAPLANE_KEY_FILE=$DP_KEY"
 		echo "SLIPWAY_AGENT_STATE_DIR=$STATE/agent"
 		# The gateway stack.sh runs: one public and one internal listener

@@ -7,14 +7,41 @@
 
 static const struct cli_column token_cols[] = {
 	{ "ID", "id" }, { "PREFIX", "prefix" }, { "NAME", "name" },
-	{ "CREATED", "created_at" }, { "EXPIRES", "expires_at" },
-	{ "REVOKED", "revoked_at" },
+	{ "SIGNING", "signing" }, { "CREATED", "created_at" },
+	{ "EXPIRES", "expires_at" }, { "REVOKED", "revoked_at" },
 };
+
+/*
+ * The token alone on stdout's first line, so TOKEN=$(slipway token create
+ * ID) works; with --signing the signing secret on the second line
+ * (read -r TOKEN SECRET, or head/tail). Both are shown only this once.
+ */
+static void
+cli_token_print_issued(json_t *out)
+{
+	const char *tok = json_string_value(json_object_get(out, "token"));
+	const char *secret = json_string_value(json_object_get(out,
+	    "signing_secret"));
+	const char *prefix = json_string_value(json_object_get(out, "prefix"));
+
+	printf("%s\n", tok ? tok : "");
+	if (secret != NULL)
+		printf("%s\n", secret);
+	if (secret != NULL)
+		fprintf(stderr, "token %s (%s): the token (first line) and its "
+		    "webhook signing secret (second line) are shown only once; "
+		    "store both as CI secrets now.\n",
+		    cli_out_text(json_object_get(out, "id")), prefix ? prefix : "-");
+	else
+		fprintf(stderr, "token %s (%s): this value is shown only once; "
+		    "store it as a CI secret now.\n",
+		    cli_out_text(json_object_get(out, "id")), prefix ? prefix : "-");
+}
 
 int
 cli_token_create(struct cli_ctx *ctx, const struct cli_args *a)
 {
-	const char *name = cli_args_get(a, "name"), *tok;
+	const char *name = cli_args_get(a, "name");
 	char path[512];
 	json_t *body = json_object(), *out = NULL;
 	int rc;
@@ -25,18 +52,12 @@ cli_token_create(struct cli_ctx *ctx, const struct cli_args *a)
 	}
 	if (name != NULL)
 		json_object_set_new(body, "name", json_string(name));
+	if (cli_args_has(a, "signing"))
+		json_object_set_new(body, "signing", json_true());
 	rc = cli_http_call(ctx, CLI_SVC_COMPONENT, "POST", path, body, &out);
 	json_decref(body);
-	if (rc == CLI_OK && !ctx->json) {
-		tok = json_string_value(json_object_get(out, "token"));
-		/* The value alone on stdout, so TOKEN=$(slipway token create ID) works. */
-		printf("%s\n", tok ? tok : "");
-		fprintf(stderr, "token %s (%s): this value is shown only once; "
-		    "store it as a CI secret now.\n",
-		    cli_out_text(json_object_get(out, "id")),
-		    json_string_value(json_object_get(out, "prefix")) ?
-		    json_string_value(json_object_get(out, "prefix")) : "-");
-	}
+	if (rc == CLI_OK && !ctx->json)
+		cli_token_print_issued(out);
 	json_decref(out);
 	return rc;
 }

@@ -15,7 +15,7 @@
 	TS("created_at") ", health::text, resources::text"
 
 #define TOKEN_COLS "id, prefix, name, " TS("created_at") ", " TS("expires_at") \
-	", " TS("revoked_at")
+	", " TS("revoked_at") ", signing_secret_box IS NOT NULL"
 
 static int
 comp_store_exec(struct store *s, struct store_result **out, const char *sql,
@@ -187,19 +187,22 @@ comp_store_list(struct store *s, const char *org, const char *project,
 	return arr;
 }
 
+/* signing_box: the sealed signing secret (lib signing.h), NULL for none. */
 int
 comp_store_token_insert(struct store *s, const char *id,
     const char *component_id, const char *name, const char *hash,
-    const char *prefix, long long expires_days, struct error *err)
+    const char *prefix, long long expires_days, const char *signing_box,
+    struct error *err)
 {
 	char days[24];
 	const char *v[] = { id, component_id, name, hash, prefix,
-		expires_days > 0 ? days : NULL };
+		expires_days > 0 ? days : NULL, signing_box };
 
 	snprintf(days, sizeof(days), "%lld", expires_days);
 	return comp_store_exec(s, NULL, "INSERT INTO component.tokens (id, "
-	    "component_id, name, token_hash, prefix, expires_at) VALUES ($1, $2, "
-	    "$3, $4, $5, now() + make_interval(days => $6::int))", 6, v, err);
+	    "component_id, name, token_hash, prefix, expires_at, "
+	    "signing_secret_box) VALUES ($1, $2, $3, $4, $5, now() + "
+	    "make_interval(days => $6::int), $7)", 7, v, err);
 }
 
 static json_t *
@@ -212,6 +215,8 @@ comp_store_token_row(const struct store_result *r, int row)
 
 	for (c = 0; c < 6; c++)
 		comp_store_set(o, keys[c], r, row, c);
+	json_object_set_new(o, "signing",
+	    json_boolean(strcmp(store_result_get(r, row, 6), "t") == 0));
 	return o;
 }
 
@@ -229,7 +234,7 @@ comp_store_token_get(struct store *s, const char *id, struct error *err)
 	if (store_result_rows(r) == 1) {
 		o = comp_store_token_row(r, 0);
 		json_object_set_new(o, "expires_at_ms", json_integer(
-		    strtoll(store_result_get(r, 0, 6), NULL, 10)));
+		    strtoll(store_result_get(r, 0, 7), NULL, 10)));
 	} else {
 		error_set(err, "not_found", "", "no token %s", id);
 	}

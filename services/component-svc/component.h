@@ -131,7 +131,8 @@ json_t *comp_store_list(struct store *s, const char *org, const char *project,
     struct error *err);
 int comp_store_token_insert(struct store *s, const char *id,
     const char *component_id, const char *name, const char *hash,
-    const char *prefix, long long expires_days, struct error *err);
+    const char *prefix, long long expires_days, const char *signing_box,
+    struct error *err);
 json_t *comp_store_token_get(struct store *s, const char *id,
     struct error *err);
 json_t *comp_store_token_list(struct store *s, const char *component_id,

@@ -3,6 +3,10 @@
  * stored; the value is shown once, in the 201 answer. After each commit the
  * Redis binding the webhook reads is written (issue) or dropped (revoke), and
  * a TokenIssued / TokenRevoked event goes through the outbox.
+ *
+ * A signing token ({"signing": true}) also gets a Standard Webhooks secret,
+ * shown once beside the token and stored only sealed under a key derived
+ * from the token (lib signing.h has the why and the trade-off).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,19 +15,13 @@
 #include "cache.h"
 #include "crypto.h"
 #include "http.h"
-#include "imageref.h"
 #include "json.h"
 #include "outbox.h"
+#include "signing.h"
+#include "token_binding.h"
 
 #define TOKEN_NAME_MAX      100
 #define TOKEN_MAX_DAYS      3650
-#define TOKEN_CACHE_TTL_S   300
-
-static void
-tokens_cache_key(const char *hash, char *buf, size_t len)
-{
-	snprintf(buf, len, "slipway:token:%s", hash);
-}
 
 /* The component named by the path, or NULL after replying 404/503. */
 static json_t *
@@ -50,17 +48,35 @@ tokens_str(json_t *o, const char *key)
 	return s != NULL ? s : "";
 }
 
-/* Optional {"name", "expires_in_days"}; an empty body means neither. */
+/* "signing": absent, true or false. */
 static int
-tokens_parse(struct http_request *req, const char **name, long long *days)
+tokens_parse_signing(json_t *body, int *signing, struct error *err)
 {
-	static const char *const allowed[] = { "name", "expires_in_days", NULL };
+	json_t *v = json_object_get(body, "signing");
+
+	if (v != NULL && !json_is_boolean(v)) {
+		error_set(err, "invalid_field", "signing",
+		    "signing must be true or false");
+		return -1;
+	}
+	*signing = json_is_true(v);
+	return 0;
+}
+
+/* Optional {"name", "expires_in_days", "signing"}; an empty body: none. */
+static int
+tokens_parse(struct http_request *req, const char **name, long long *days,
+    int *signing)
+{
+	static const char *const allowed[] = { "name", "expires_in_days",
+		"signing", NULL };
 	struct error err;
 	json_t *body;
 	size_t len;
 
 	*name = NULL;
 	*days = 0;
+	*signing = 0;
 	(void)http_request_body(req, &len);
 	if (len == 0)
 		return 0;
@@ -74,7 +90,7 @@ tokens_parse(struct http_request *req, const char **name, long long *days)
 	*name = json_get_string(body, "name", TOKEN_NAME_MAX, 0, &err);
 	if ((*name == NULL && err.code[0] != '\0') ||
 	    json_get_int(body, "expires_in_days", 1, TOKEN_MAX_DAYS, 0, days,
-	    &err) < 0) {
+	    &err) < 0 || tokens_parse_signing(body, signing, &err) < 0) {
 		http_reply_err(req, 422, &err);
 		return -1;
 	}
@@ -85,9 +101,11 @@ struct tokens_issue {
 	json_t *component;
 	const char *name;
 	long long days;
+	int signing;
 	char id[37];
 	char hash[65];
 	char prefix[TOKEN_PREFIX_LEN + 1];
+	char box[SIGNING_BOX_MAX + 1];   /* sealed signing secret, "" for none */
 	const char *trace;
 	json_t *row;          /* the stored token, read back in the transaction */
 };
@@ -99,7 +117,7 @@ tokens_issue_tx(struct store *s, void *arg, struct error *err)
 	const char *cid = tokens_str(t->component, "id");
 
 	if (comp_store_token_insert(s, t->id, cid, t->name, t->hash, t->prefix,
-	    t->days, err) < 0)
+	    t->days, t->signing ? t->box : NULL, err) < 0)
 		return -1;
 	if ((t->row = comp_store_token_get(s, t->id, err)) == NULL)
 		return -1;
@@ -108,36 +126,38 @@ tokens_issue_tx(struct store *s, void *arg, struct error *err)
 	    "expires_at_ms")), t->trace, err);
 }
 
-/* The binding the webhook looks a token up by (docs/internals.md, Redis keys). */
+/* The binding the webhook looks a token up by (lib token_binding.h). */
 static void
 tokens_cache_binding(struct comp_ctx *ctx, const struct tokens_issue *t)
 {
-	struct image_ref ref;
-	struct error err;
-	char key[96], repo[520], *text;
-	json_t *b;
+	struct token_binding b;
+	char key[TOKEN_BINDING_KEY_MAX], *text;
 
-	if (image_ref_parse(tokens_str(t->component, "image"), &ref, &err) < 0)
+	memset(&b, 0, sizeof(b));
+	snprintf(b.token_id, sizeof(b.token_id), "%s", t->id);
+	snprintf(b.component_id, sizeof(b.component_id), "%s",
+	    tokens_str(t->component, "id"));
+	snprintf(b.org, sizeof(b.org), "%s", tokens_str(t->component, "org"));
+	snprintf(b.registry_host, sizeof(b.registry_host), "%s",
+	    tokens_str(t->component, "registry_host"));
+	b.expires_at_ms = json_integer_value(json_object_get(t->row,
+	    "expires_at_ms"));
+	b.signing = t->signing;
+	snprintf(b.signing_box, sizeof(b.signing_box), "%s", t->box);
+	/* No binding beats a wrong one: the webhook then asks Postgres. */
+	if (token_binding_repository(tokens_str(t->component, "image"),
+	    b.repository, sizeof(b.repository)) < 0 ||
+	    (text = token_binding_json(&b)) == NULL)
 		return;
-	snprintf(repo, sizeof(repo), "%s/%s", ref.domain, ref.path);
-	b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "token_id", t->id,
-	    "component_id", tokens_str(t->component, "id"),
-	    "org", tokens_str(t->component, "org"),
-	    "registry_host", tokens_str(t->component, "registry_host"),
-	    "repository", repo, "expires_at_ms",
-	    json_integer_value(json_object_get(t->row, "expires_at_ms")));
-	text = b != NULL ? json_dumps(b, JSON_COMPACT) : NULL;
-	json_decref(b);
-	if (text == NULL)
-		return;
-	tokens_cache_key(t->hash, key, sizeof(key));
-	cache_set(ctx->cache, key, text, strlen(text), TOKEN_CACHE_TTL_S);
+	token_binding_key(t->hash, key, sizeof(key));
+	cache_set(ctx->cache, key, text, strlen(text), TOKEN_BINDING_TTL_S);
 	free(text);
 }
 
+/* The 201: the token, and a signing token's secret, both shown only now. */
 static void
 tokens_reply_issued(struct http_request *req, struct tokens_issue *t,
-    const char *token)
+    const char *token, const char *secret)
 {
 	json_t *out = json_object();
 
@@ -147,7 +167,27 @@ tokens_reply_issued(struct http_request *req, struct tokens_issue *t,
 	json_object_set(out, "name", json_object_get(t->row, "name"));
 	json_object_set(out, "created_at", json_object_get(t->row, "created_at"));
 	json_object_set(out, "expires_at", json_object_get(t->row, "expires_at"));
+	json_object_set_new(out, "signing", json_boolean(t->signing));
+	if (t->signing)
+		json_object_set_new(out, "signing_secret", json_string(secret));
 	http_reply_json(req, 201, out);
+}
+
+/* A fresh secret for a signing token: its text, and its box in t. */
+static int
+tokens_signing_secret(struct tokens_issue *t, const char *token,
+    char secret[SIGNING_SECRET_MAX + 1])
+{
+	unsigned char wrap[SIGNING_WRAP_LEN];
+	struct signing_key key;
+	int rc;
+
+	signing_secret_generate(&key, secret);
+	signing_wrap_key(token, TOKEN_LEN, wrap);
+	rc = signing_seal(wrap, t->id, &key, t->box, sizeof(t->box));
+	explicit_bzero(wrap, sizeof(wrap));
+	signing_key_wipe(&key);
+	return rc;
 }
 
 void
@@ -156,29 +196,34 @@ tokens_create(struct http_request *req, void *arg)
 	struct comp_ctx *ctx = arg;
 	struct tokens_issue t;
 	struct error err;
-	char token[TOKEN_LEN + 1];
+	char token[TOKEN_LEN + 1], secret[SIGNING_SECRET_MAX + 1] = "";
 
 	memset(&t, 0, sizeof(t));
 	if ((t.component = tokens_component(req, ctx)) == NULL)
 		return;
-	if (tokens_parse(req, &t.name, &t.days) < 0)
+	if (tokens_parse(req, &t.name, &t.days, &t.signing) < 0)
 		goto done;
 	crypto_uuid(t.id);
 	token_generate(token);
 	crypto_sha256_hex(token, TOKEN_LEN, t.hash);
 	memcpy(t.prefix, token, TOKEN_PREFIX_LEN);
 	t.trace = http_request_id(req);
+	if (t.signing && tokens_signing_secret(&t, token, secret) < 0) {
+		http_reply_error(req, 500, "internal", "", "cannot seal the secret");
+		goto done;
+	}
 	if (store_tx(ctx->db, tokens_issue_tx, &t, &err) < 0) {
 		comp_http_store_error(req, &err);
 		goto done;
 	}
 	tokens_cache_binding(ctx, &t);
 	outbox_relay_kick(ctx->relay);
-	log_info("token %s (%s) issued for component %s", t.id, t.prefix,
-	    tokens_str(t.component, "id"));
-	tokens_reply_issued(req, &t, token);
+	log_info("token %s (%s%s) issued for component %s", t.id, t.prefix,
+	    t.signing ? ", signing" : "", tokens_str(t.component, "id"));
+	tokens_reply_issued(req, &t, token, secret);
 done:
 	explicit_bzero(token, sizeof(token));
+	explicit_bzero(secret, sizeof(secret));
 	json_decref(t.row);
 	json_decref(t.component);
 }
@@ -229,7 +274,7 @@ tokens_revoke(struct http_request *req, void *arg)
 	struct comp_ctx *ctx = arg;
 	struct tokens_revoke t;
 	struct error err;
-	char key[96];
+	char key[TOKEN_BINDING_KEY_MAX];
 
 	memset(&t, 0, sizeof(t));
 	t.token_id = http_request_param(req, "token_id");
@@ -241,7 +286,7 @@ tokens_revoke(struct http_request *req, void *arg)
 		comp_http_store_error(req, &err);
 	} else {
 		/* Deleting again on a repeated revoke is harmless. */
-		tokens_cache_key(t.hash, key, sizeof(key));
+		token_binding_key(t.hash, key, sizeof(key));
 		cache_del(ctx->cache, key);
 		outbox_relay_kick(ctx->relay);
 		log_info("token %s (%s) revoked", t.token_id, t.prefix);

@@ -62,31 +62,19 @@ int agent_creds_lookup(struct agent_creds *c, const char *registry_id,
     struct agent_cred *out);
 void agent_cred_wipe(struct agent_cred *cr);
 
-/* oci_challenge.c: WWW-Authenticate parsing (pure, fuzzed) */
-enum oci_scheme { OCI_SCHEME_NONE, OCI_SCHEME_BASIC, OCI_SCHEME_BEARER,
-	OCI_SCHEME_OTHER };
-struct oci_challenge {
-	enum oci_scheme scheme;
-	char realm[1024];
-	char service[256];
-	char scope[512];
-};
-/* Parses the first challenge of a header value; -1 when malformed/too long. */
-int oci_challenge_parse(const char *hdr, size_t len, struct oci_challenge *out);
 /*
- * When line is "Name: value" with Name equal to name (case-insensitive),
- * copies the trimmed value into out and returns 1; 0 otherwise, -1 when the
- * value does not fit.
+ * oci_resolve.c: OCI distribution client (libcurl). The WWW-Authenticate
+ * parser, the realm rule and the address policy it applies are the shared
+ * registry-auth contract in services/lib/regauth.h.
  */
-int oci_challenge_header(const char *line, size_t len, const char *name,
-    char *out, size_t outlen);
-
-/* oci_resolve.c: OCI distribution client (libcurl) */
+struct regauth_policy;
 struct oci_resolve_opts {
 	const char *insecure;     /* comma list of host:port reached over http */
 	const char *username;     /* NULL or "" = anonymous */
 	const char *password;
 	int timeout_s;            /* per request; 0 = 20 */
+	/* SLIPWAY_ALLOW_PRIVATE_TARGETS: every registry and realm connection */
+	const struct regauth_policy *targets;
 };
 /*
  * Resolves ref (tag or digest) to the manifest digest the registry serves.
@@ -95,19 +83,6 @@ struct oci_resolve_opts {
  */
 int oci_resolve(const struct image_ref *ref, const struct oci_resolve_opts *o,
     char digest[AGENT_DIGEST_MAX], struct error *err);
-/* 1 when host is listed in the comma list. */
-int oci_resolve_insecure(const char *list, const char *host);
-/*
- * 1 when host ("host[:port]", as in an image reference) is this machine's
- * loopback: dotted-decimal 127.0.0.0/8, [::1] or localhost, any port. Pure.
- */
-int oci_resolve_loopback(const char *host);
-/*
- * 1 when a bearer realm may be fetched: https, or http only when both the
- * registry and the realm's host are loopback or in the insecure list. Pure.
- */
-int oci_resolve_realm_allowed(const char *realm, const char *registry,
-    const char *insecure);
 
 /* engine.c: Docker Engine API over a unix socket (libcurl) */
 struct engine;
@@ -463,6 +438,7 @@ struct agent_ctx {
 	struct bus_producer *producer;
 	struct agent_journal *journal;
 	struct agent_slots *slots;
+	const struct regauth_policy *targets;   /* SLIPWAY_ALLOW_PRIVATE_TARGETS */
 	atomic_int stopping;
 };
 /*

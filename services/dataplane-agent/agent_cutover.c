@@ -312,7 +312,8 @@ cutover_resolve(void *ctx, struct agent_apply *a, struct error *err)
 {
 	struct cutover *c = ctx;
 	const struct agent_cred *cr;
-	struct oci_resolve_opts o = { c->ag->insecure, NULL, NULL, 20 };
+	struct oci_resolve_opts o = { .insecure = c->ag->insecure,
+	    .timeout_s = 20, .targets = c->ag->targets };
 
 	cutover_creds(c, a->spec);
 	if ((cr = cutover_cred_for(c, a)) != NULL) {

@@ -116,25 +116,27 @@ keys_member(json_t *o, const char *name, unsigned char *out, size_t want,
 	return 0;
 }
 
-/* Reads the whole (small) file. */
+/*
+ * Reads the whole (small) file, refusing one that group or others may read
+ * or change: it holds the key that opens every sealed credential.
+ */
 static int
 keys_read(const char *path, char *buf, size_t cap, size_t *len,
     struct error *err)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd;
 	ssize_t n;
 
-	if (fd == -1 || fstat(fd, &st) == -1 || st.st_size <= 0 ||
+	if ((fd = crypto_key_file_open(path, err)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || st.st_size <= 0 ||
 	    (size_t)st.st_size >= cap) {
-		if (fd != -1)
-			close(fd);
+		close(fd);
 		error_set(err, "invalid_key_file", "", "cannot read key file %s",
 		    path);
 		return -1;
 	}
-	if (st.st_mode & 077)
-		log_warnx("key file %s is readable by others; chmod 600 it", path);
 	n = read(fd, buf, cap - 1);
 	close(fd);
 	if (n <= 0) {

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "agent.h"
+#include "regauth.h"
 
 #define ENGINE_API       "http://engine/v1.41"
 #define ENGINE_BODY_MAX  (4 * 1024 * 1024)
@@ -305,7 +306,7 @@ engine_image_loopback(const char *image)
 		return 0;
 	memcpy(host, image, n);
 	host[n] = '\0';
-	return oci_resolve_loopback(host);
+	return regauth_host_loopback(host);
 }
 
 /* 1 when GET /version names podman among the engine's components. */

@@ -22,6 +22,7 @@
 #include "crypto.h"
 #include "envelope.h"
 #include "http.h"
+#include "regauth.h"
 #include "service.h"
 #include "topics.h"
 
@@ -36,6 +37,7 @@ struct agent_config {
 	char *key_file;
 	char *engine_socket;
 	char *insecure;
+	struct regauth_policy targets;
 	int health_timeout_s;
 	char *state_dir;
 	char *network;
@@ -81,7 +83,7 @@ static const struct config_var agent_vars[] = {
 	CONFIG_VAR_KAFKA_BROKERS(&agent.cfg.brokers),
 	{ "SLIPWAY_DATAPLANE", CONFIG_STRING, "local", 0,
 	  "name of this data plane", &agent.cfg.dataplane },
-	{ "SLIPWAY_DATAPLANE_KEY_FILE", CONFIG_FILE, NULL, CONFIG_REQUIRED,
+	{ "SLIPWAY_DATAPLANE_KEY_FILE", CONFIG_KEY_FILE, NULL, CONFIG_REQUIRED,
 	  "keypair file written by `dataplane-agent keygen`",
 	  &agent.cfg.key_file },
 	{ "SLIPWAY_ENGINE_SOCKET", CONFIG_STRING, NULL, CONFIG_REQUIRED,
@@ -89,6 +91,7 @@ static const struct config_var agent_vars[] = {
 	{ "SLIPWAY_INSECURE_REGISTRIES", CONFIG_STRING, "", 0,
 	  "comma list of host:port registries reached over plain http",
 	  &agent.cfg.insecure },
+	CONFIG_VAR_ALLOW_PRIVATE_TARGETS(&agent.cfg.targets),
 	{ "SLIPWAY_HEALTH_TIMEOUT_S", CONFIG_INT, "60", 0,
 	  "seconds a new version has to become healthy (components may set "
 	  "their own)", &agent.cfg.health_timeout_s },
@@ -370,7 +373,7 @@ agent_context(struct agent *a)
 	    .defaults = { c->memory_mb, c->cpu_millicores, c->pids,
 	    c->read_only_rootfs },
 	    .engine = engine_new(c->engine_socket),
-	    .creds = agent_creds_new(&a->keys) };
+	    .creds = agent_creds_new(&a->keys), .targets = &c->targets };
 	if (a->ctx.engine == NULL || a->ctx.creds == NULL)
 		fatal("out of memory");
 	if ((a->ctx.journal = agent_journal_open(c->state_dir, &err)) == NULL)

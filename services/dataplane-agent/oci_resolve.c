@@ -12,10 +12,21 @@
  * Docker's default insecure registries (127.0.0.0/8, ::1), for a loopback
  * registry whose TLS handshake fails. Nothing else is ever reached, or sent
  * credentials, in the clear: a token realm on http:// is followed only when
- * both the registry and the realm's host are loopback or listed.
+ * both the registry and the realm's host are loopback or listed
+ * (regauth_realm_allowed, the rule registry-svc's test applies too).
+ *
+ * Every connection, to the registry and to its realm, is checked at connect
+ * time against SLIPWAY_ALLOW_PRIVATE_TARGETS (regauth_guard_attach): a name
+ * that resolves to a loopback, private or link-local address the operator
+ * did not allow is refused, and the error says which address and why.
+ * Redirects are never followed: a 3xx is a failure, so credentials never
+ * go to a host the registry names in a Location.
+ *
+ * What the agent cannot guard: the image pull itself is done by the engine
+ * (dockerd or podman, engine.c), which resolves and connects to the
+ * registry, and follows its realm and blob redirects, by its own rules.
+ * Only this resolver's requests pass the policy.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +39,7 @@
 #include "agent.h"
 #include "crypto.h"
 #include "log.h"
+#include "regauth.h"
 
 #define OCI_BODY_MAX   (4 * 1024 * 1024)
 #define OCI_HEADER_MAX (64 * 1024)
@@ -49,6 +61,9 @@ struct oci_resp {
 	size_t len;
 	CURLcode rc;              /* the transfer's; CURLE_OK: it answered */
 	char curlerr[CURL_ERROR_SIZE];
+	int refused;              /* curlerr is the address policy's refusal */
+	int redirected;           /* a 3xx: never followed */
+	char location[256];       /* the redirect's host, or "" */
 };
 
 /* How a request authenticates. */
@@ -57,103 +72,6 @@ struct oci_auth {
 	const char *password;
 	const char *bearer;       /* bearer token, when not NULL */
 };
-
-/* 1 when p is "" or ":" and a port number 1-65535. */
-static int
-oci_port_valid(const char *p)
-{
-	size_t n;
-	long v = 0;
-
-	if (*p == '\0')
-		return 1;
-	if (*p++ != ':' || (n = strlen(p)) == 0 || n > 5 ||
-	    strspn(p, "0123456789") != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		v = v * 10 + (p[i] - '0');
-	return v >= 1 && v <= 65535;
-}
-
-int
-oci_resolve_loopback(const char *host)
-{
-	char name[64];
-	const char *port, *end;
-	struct in_addr a4;
-	struct in6_addr a6;
-	int v6;
-	size_t n;
-
-	if (host == NULL)
-		return 0;
-	if ((v6 = host[0] == '[')) {
-		if ((end = strchr(host, ']')) == NULL)
-			return 0;
-		host++;
-		port = end + 1;
-	} else {
-		end = port = host + strcspn(host, ":");
-	}
-	if ((n = (size_t)(end - host)) == 0 || n >= sizeof(name) ||
-	    !oci_port_valid(port))
-		return 0;
-	memcpy(name, host, n);
-	name[n] = '\0';
-	if (v6)
-		return inet_pton(AF_INET6, name, &a6) == 1 &&
-		    IN6_IS_ADDR_LOOPBACK(&a6);
-	/* inet_pton takes dotted decimal only: no 127.1, 0x7f.1, 0177.0.0.1 */
-	if (inet_pton(AF_INET, name, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	return strcasecmp(name, "localhost") == 0;
-}
-
-/*
- * Copies the authority of an http:// or https:// URL ("host[:port]") into
- * out; -1 for another scheme, an empty or oversized authority.
- */
-static int
-oci_url_host(const char *url, char *out, size_t len)
-{
-	size_t skip, n;
-
-	if (strncmp(url, "https://", 8) == 0)
-		skip = 8;
-	else if (strncmp(url, "http://", 7) == 0)
-		skip = 7;
-	else
-		return -1;
-	url += skip;
-	n = strcspn(url, "/?#");
-	if (n == 0 || n >= len)
-		return -1;
-	memcpy(out, url, n);
-	out[n] = '\0';
-	return 0;
-}
-
-/* 1 when host may be reached over plain HTTP: loopback or listed. */
-static int
-oci_plain_http_ok(const char *host, const char *insecure)
-{
-	return oci_resolve_loopback(host) ||
-	    oci_resolve_insecure(insecure != NULL ? insecure : "", host);
-}
-
-int
-oci_resolve_realm_allowed(const char *realm, const char *registry,
-    const char *insecure)
-{
-	char host[256];
-
-	if (oci_url_host(realm, host, sizeof(host)) == -1)
-		return 0;
-	if (strncmp(realm, "https://", 8) == 0)
-		return 1;
-	return oci_plain_http_ok(registry, insecure) &&
-	    oci_plain_http_ok(host, insecure);
-}
 
 static size_t
 oci_header_cb(char *buf, size_t size, size_t n, void *arg)
@@ -165,16 +83,16 @@ oci_header_cb(char *buf, size_t size, size_t n, void *arg)
 	r->hdr_bytes += len;
 	if (r->hdr_bytes > OCI_HEADER_MAX)
 		return 0;            /* aborts the transfer */
-	/* A new status line (after a 100 or a redirect) starts a new answer. */
+	/* A new status line (after a 100 Continue) starts a new answer. */
 	if (len > 5 && strncmp(buf, "HTTP/", 5) == 0) {
 		r->www_auth[0] = '\0';
 		r->digest[0] = '\0';
 		return len;
 	}
-	if (oci_challenge_header(buf, len, "WWW-Authenticate", r->www_auth,
+	if (regauth_header(buf, len, "WWW-Authenticate", r->www_auth,
 	    sizeof(r->www_auth)) == -1)
 		r->www_auth[0] = '\0';
-	if (oci_challenge_header(buf, len, "Docker-Content-Digest", scratch,
+	if (regauth_header(buf, len, "Docker-Content-Digest", scratch,
 	    sizeof(scratch)) == 1 && image_ref_digest_valid(scratch))
 		memcpy(r->digest, scratch, sizeof(scratch));
 	return len;
@@ -220,21 +138,47 @@ oci_set_auth(CURL *h, const struct oci_auth *a, struct curl_slist **hdrs)
 	}
 }
 
+/* What a finished transfer leaves in r beside the body and headers. */
+static void
+oci_fetch_outcome(CURL *h, CURLcode rc, const struct regauth_guard *g,
+    struct oci_resp *r)
+{
+	r->rc = rc;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	if (rc == CURLE_OK) {
+		r->redirected = regauth_guard_redirect(h, r->status, r->location,
+		    sizeof(r->location));
+		return;
+	}
+	r->refused = regauth_guard_refused(g, rc, r->curlerr,
+	    sizeof(r->curlerr));
+	if (r->curlerr[0] == '\0')
+		snprintf(r->curlerr, sizeof(r->curlerr), "%s",
+		    curl_easy_strerror(rc));
+}
+
 /*
- * Performs one request. Returns 0 when an HTTP answer arrived (any status),
- * -1 on a transport failure (r->curlerr says why).
+ * Performs one request to a "registry" or "token realm" (kind, for the
+ * refusal message). Returns 0 when an HTTP answer arrived (any status, a
+ * redirect included: it is never followed), -1 on a transport failure or
+ * an address the policy refuses (r->curlerr says why).
  */
 static int
-oci_fetch(const char *method, const char *url, const struct oci_auth *a,
-    int timeout_s, struct oci_resp *r)
+oci_fetch(const char *method, const char *url, const char *kind,
+    const struct oci_auth *a, const struct oci_resolve_opts *o,
+    struct oci_resp *r)
 {
 	CURL *h;
 	struct curl_slist *hdrs = NULL;
+	struct regauth_guard guard;
 	char host[256];
-	CURLcode rc;
 
 	oci_resp_reset(r);
-	if ((h = curl_easy_init()) == NULL) {
+	if (regauth_url_host(url, host, sizeof(host)) == -1)
+		host[0] = '\0';
+	if ((h = curl_easy_init()) == NULL || regauth_guard_attach(h, &guard,
+	    o->targets, "%s host %s", kind, host) == -1) {
+		curl_easy_cleanup(h);
 		r->rc = CURLE_OUT_OF_MEMORY;
 		snprintf(r->curlerr, sizeof(r->curlerr), "out of memory");
 		return -1;
@@ -247,7 +191,7 @@ oci_fetch(const char *method, const char *url, const struct oci_auth *a,
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)timeout_s);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)o->timeout_s);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, oci_header_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, oci_body_cb);
@@ -260,42 +204,37 @@ oci_fetch(const char *method, const char *url, const struct oci_auth *a,
 	 * certificate checks (a CA-signed certificate for 127.0.0.1 is rare,
 	 * and the traffic never leaves the host), as the engine's pull does.
 	 */
-	if (oci_url_host(url, host, sizeof(host)) == 0 &&
-	    oci_resolve_loopback(host)) {
+	if (regauth_host_loopback(host)) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	rc = r->rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	oci_fetch_outcome(h, curl_easy_perform(h), &guard, r);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
-	if (rc != CURLE_OK) {
-		if (r->curlerr[0] == '\0')
-			snprintf(r->curlerr, sizeof(r->curlerr), "%s",
-			    curl_easy_strerror(rc));
-		return -1;
-	}
-	return 0;
+	return r->rc == CURLE_OK ? 0 : -1;
 }
 
-int
-oci_resolve_insecure(const char *list, const char *host)
+/* A failed oci_fetch as an error; who: "registry X", "token server of X". */
+static void
+oci_fetch_error(struct error *err, const char *who, const struct oci_resp *r)
 {
-	size_t hlen = strlen(host);
-	const char *p = list, *comma;
+	if (r->refused)
+		error_set(err, "registry_unreachable", "", "registry_unreachable: "
+		    "%s", r->curlerr);
+	else
+		error_set(err, "registry_unreachable", "", "registry_unreachable: "
+		    "%s: %s", who, r->curlerr);
+}
 
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ')
-			p++;
-		comma = strchr(p, ',');
-		size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		while (n > 0 && p[n - 1] == ' ')
-			n--;
-		if (n == hlen && n > 0 && strncasecmp(p, host, n) == 0)
-			return 1;
-		p = comma != NULL ? comma + 1 : NULL;
-	}
-	return 0;
+/* A 3xx answer to request (e.g. "GET /v2/") as an error. */
+static void
+oci_redirect_error(struct error *err, const char *who, const char *request,
+    const struct oci_resp *r)
+{
+	error_set(err, "registry_unreachable", "", "registry_unreachable: %s "
+	    "answered %s with HTTP %ld (a redirect%s%s), which is not followed: "
+	    "credentials are never re-sent after a redirect", who, request,
+	    r->status, r->location[0] ? " to " : "", r->location);
 }
 
 /* docker.io is a name; its API lives on registry-1.docker.io. */
@@ -330,12 +269,12 @@ oci_token_from_body(const struct oci_resp *r)
 
 /* GETs a pull token for ref from the bearer realm. */
 static int
-oci_token(const struct oci_challenge *ch, const struct image_ref *ref,
+oci_token(const struct regauth_challenge *ch, const struct image_ref *ref,
     const struct oci_resolve_opts *o, char **token, struct error *err)
 {
 	struct oci_auth a = { o->username, o->password, NULL };
 	struct oci_resp r = { 0 };
-	char url[2048], scope[400], host[256];
+	char url[2048], scope[400], host[256], who[300];
 	char *svc, *sc;
 	int n;
 
@@ -348,22 +287,26 @@ oci_token(const struct oci_challenge *ch, const struct image_ref *ref,
 	curl_free(svc);
 	curl_free(sc);
 	if (n < 0 || (size_t)n >= sizeof(url) ||
-	    oci_url_host(ch->realm, host, sizeof(host)) == -1) {
+	    regauth_url_host(ch->realm, host, sizeof(host)) == -1) {
 		error_set(err, "registry_unreachable", "", "registry_unreachable: "
 		    "registry %s sent an unusable token realm", ref->domain);
 		return -1;
 	}
 	/* The credentials would go along in the clear. */
-	if (!oci_resolve_realm_allowed(ch->realm, ref->domain, o->insecure)) {
+	if (!regauth_realm_allowed(ch->realm, ref->domain, o->insecure)) {
 		error_set(err, "registry_unreachable", "",
 		    "registry_unreachable: registry %s sent a plain-HTTP token "
 		    "realm (%s); only loopback hosts and "
 		    "SLIPWAY_INSECURE_REGISTRIES may use one", ref->domain, host);
 		return -1;
 	}
-	if (oci_fetch("GET", url, &a, o->timeout_s, &r) == -1) {
-		error_set(err, "registry_unreachable", "", "registry_unreachable: "
-		    "token server of %s: %s", ref->domain, r.curlerr);
+	snprintf(who, sizeof(who), "token server of %s", ref->domain);
+	if (oci_fetch("GET", url, "token realm", &a, o, &r) == -1 ||
+	    r.redirected) {
+		if (r.redirected)
+			oci_redirect_error(err, who, "the token request", &r);
+		else
+			oci_fetch_error(err, who, &r);
 		oci_resp_reset(&r);
 		return -1;
 	}
@@ -390,22 +333,23 @@ oci_token(const struct oci_challenge *ch, const struct image_ref *ref,
  */
 static int
 oci_ping(char *base, const struct image_ref *ref,
-    const struct oci_auth *a, int timeout_s, struct oci_resp *r)
+    const struct oci_auth *a, const struct oci_resolve_opts *o,
+    struct oci_resp *r)
 {
 	char url[600];
 
 	snprintf(url, sizeof(url), "%s/v2/", base);
-	if (oci_fetch("GET", url, a, timeout_s, r) == 0)
+	if (oci_fetch("GET", url, "registry", a, o, r) == 0)
 		return 0;
 	if (r->rc != CURLE_SSL_CONNECT_ERROR ||
 	    strncmp(base, "https://", 8) != 0 ||
-	    !oci_resolve_loopback(ref->domain))
+	    !regauth_host_loopback(ref->domain))
 		return -1;
 	log_info("registry %s: TLS handshake failed (%s); a loopback registry, "
 	    "so trying plain HTTP", ref->domain, r->curlerr);
 	memmove(base + 4, base + 5, strlen(base + 5) + 1);   /* drop the s */
 	snprintf(url, sizeof(url), "%s/v2/", base);
-	return oci_fetch("GET", url, a, timeout_s, r);
+	return oci_fetch("GET", url, "registry", a, o, r);
 }
 
 /*
@@ -418,24 +362,28 @@ oci_login(char *base, const struct image_ref *ref,
     struct error *err)
 {
 	struct oci_resp r = { 0 };
-	struct oci_challenge ch;
+	struct regauth_challenge ch;
+	char who[300];
 	int rc = 0;
 
-	if (oci_ping(base, ref, a, o->timeout_s, &r) == -1) {
-		error_set(err, "registry_unreachable", "", "registry_unreachable: "
-		    "registry %s: %s", ref->domain, r.curlerr);
+	snprintf(who, sizeof(who), "registry %s", ref->domain);
+	if (oci_ping(base, ref, a, o, &r) == -1) {
+		oci_fetch_error(err, who, &r);
 		oci_resp_reset(&r);
 		return -1;
 	}
-	if (r.status == 401 && oci_challenge_parse(r.www_auth,
+	if (r.status == 401 && regauth_challenge_parse(r.www_auth,
 	    strlen(r.www_auth), &ch) == 0) {
-		if (ch.scheme == OCI_SCHEME_BEARER) {
+		if (ch.scheme == REGAUTH_SCHEME_BEARER) {
 			rc = oci_token(&ch, ref, o, token, err);
 			a->bearer = *token;
-		} else if (ch.scheme == OCI_SCHEME_BASIC) {
+		} else if (ch.scheme == REGAUTH_SCHEME_BASIC) {
 			a->username = o->username;
 			a->password = o->password;
 		}
+	} else if (r.redirected) {
+		oci_redirect_error(err, who, "GET /v2/", &r);
+		rc = -1;
 	} else if (r.status != 200 && r.status != 401) {
 		error_set(err, "registry_unreachable", "", "registry_unreachable: "
 		    "registry %s answered HTTP %ld on /v2/", ref->domain, r.status);
@@ -467,12 +415,15 @@ static void
 oci_manifest_error(const struct oci_resp *r, const struct image_ref *ref,
     const struct oci_resolve_opts *o, struct error *err)
 {
-	char image[IMAGE_REF_MAX], code[64];
+	char image[IMAGE_REF_MAX], code[64], who[300];
 
 	if (image_ref_format(ref, image, sizeof(image)) == -1)
 		snprintf(image, sizeof(image), "%s/%s", ref->domain, ref->path);
 	oci_error_code(r, code, sizeof(code));
-	if (r->status == 401 || r->status == 403)
+	if (r->redirected) {
+		snprintf(who, sizeof(who), "registry %s", ref->domain);
+		oci_redirect_error(err, who, "the manifest request", r);
+	} else if (r->status == 401 || r->status == 403)
 		error_set(err, "unauthorized", "", "unauthorized: registry %s %s",
 		    ref->domain, o->username != NULL && o->username[0] != '\0' ?
 		    "rejected the credentials" : "requires credentials");
@@ -492,14 +443,14 @@ oci_manifest_digest(const char *url, const struct image_ref *ref,
     char digest[AGENT_DIGEST_MAX], struct error *err)
 {
 	struct oci_resp r = { 0 };
-	char hex[65];
+	char hex[65], who[300];
 	const char *method = "HEAD";
 
 	for (int pass = 0; pass < 2; pass++, method = "GET") {
-		if (oci_fetch(method, url, a, o->timeout_s, &r) == -1) {
-			error_set(err, "registry_unreachable", "",
-			    "registry_unreachable: registry %s: %s", ref->domain,
-			    r.curlerr);
+		if (oci_fetch(method, url, "registry", a, o, &r) ==
+		    -1) {
+			snprintf(who, sizeof(who), "registry %s", ref->domain);
+			oci_fetch_error(err, who, &r);
 			break;
 		}
 		if (r.status != 200) {
@@ -539,8 +490,8 @@ oci_resolve(const struct image_ref *ref, const struct oci_resolve_opts *opts,
 	if (o.timeout_s <= 0)
 		o.timeout_s = 20;
 	snprintf(base, sizeof(base), "%s://%s",
-	    oci_resolve_insecure(o.insecure ? o.insecure : "", ref->domain) ?
-	    "http" : "https", oci_api_host(ref->domain));
+	    regauth_host_listed(o.insecure, ref->domain) ? "http" : "https",
+	    oci_api_host(ref->domain));
 	if (oci_login(base, ref, &o, &a, &token, err) == -1)
 		return -1;
 	snprintf(url, sizeof(url), "%s/v2/%s/manifests/%s", base, ref->path,

@@ -67,6 +67,32 @@ deploy_consume_image_check(const Slipway__V1__ImagePushed *ip,
 	return 0;
 }
 
+/*
+ * ImagePushed keeps the component's repository: only the tag and digest
+ * are the producer's, as at the webhook (hook_request.c). Internal
+ * producers skip the webhook, so the check is repeated here; a component
+ * whose image is unknown or unparsable can check nothing and deploys
+ * nothing this way (the management API's deploy by image stays the way to
+ * move to another repository of the same registry).
+ */
+static const char *
+deploy_consume_repository(const struct deploy_component *comp,
+    const struct image_ref *ref)
+{
+	struct image_ref own;
+	struct error perr;
+
+	if (comp->registry_host[0] != '\0' &&
+	    !image_ref_host_equal(ref->domain, comp->registry_host))
+		return "image_registry_mismatch: the image is not in the "
+		    "component's registry";
+	if (image_ref_parse(comp->image, &own, &perr) == -1 ||
+	    !image_ref_same_repository(ref, &own))
+		return "image_repository_mismatch: the image is not in the "
+		    "component's repository (only the tag and digest may change)";
+	return NULL;
+}
+
 /* Picks where the deployment goes, or says why it cannot go anywhere. */
 static int
 deploy_consume_place(struct deploy *d, const struct deploy_component *comp,
@@ -85,11 +111,8 @@ deploy_consume_place(struct deploy *d, const struct deploy_component *comp,
 		*failed = d->cfg.default_dataplane[0] != '\0' ?
 		    "no data plane registered (SLIPWAY_DEFAULT_DATAPLANE names "
 		    "an unregistered one)" : "no data plane registered";
-	} else if (comp->registry_host[0] != '\0' &&
-	    !image_ref_host_equal(ref->domain, comp->registry_host)) {
-		/* Internal producers skip the webhook's check: repeat it here. */
-		*failed = "image_registry_mismatch: the image is not in the "
-		    "component's registry";
+	} else {
+		*failed = deploy_consume_repository(comp, ref);
 	}
 	return 0;
 }

@@ -14,12 +14,16 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "crypto.h"
+#include "regauth.h"
 
 static const char *const config_type_names[] = {
 	[CONFIG_STRING] = "string",
 	[CONFIG_INT] = "integer >= 0",
 	[CONFIG_PORT] = "port 1..65535",
 	[CONFIG_FILE] = "readable file",
+	[CONFIG_KEY_FILE] = "private file: mode 0600, or 0640 owned by root",
+	[CONFIG_TARGETS] = "comma list: loopback, private, link-local, CIDRs",
 };
 
 /* Strict decimal parse: digits only, no sign, no trailing text. */
@@ -71,11 +75,43 @@ config_set_number(const struct config_var *v, const char *s, struct error *err)
 	return 0;
 }
 
+/* A key file that others may read or change is refused, not warned about. */
+static int
+config_key_file_private(const struct config_var *v, const char *path,
+    struct error *err)
+{
+	struct error why;
+	int fd;
+
+	if ((fd = crypto_key_file_open(path, &why)) < 0) {
+		error_set(err, "invalid_config", v->name, "%s: %s", v->name, why.msg);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* An address policy, parsed once here into the service's struct. */
+static int
+config_set_targets(const struct config_var *v, const char *s,
+    struct error *err)
+{
+	struct error why;
+
+	if (regauth_policy_parse(s, v->dst, &why) < 0) {
+		error_set(err, "invalid_config", v->name, "%s: %s", v->name, why.msg);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 config_set_string(const struct config_var *v, const char *s, struct error *err)
 {
 	char *copy;
 
+	if (v->type == CONFIG_KEY_FILE && config_key_file_private(v, s, err) < 0)
+		return -1;
 	if (v->type == CONFIG_FILE && !config_file_readable(s)) {
 		error_set(err, "invalid_config", v->name,
 		    "%s: %.128s does not exist or is not a readable file", v->name,
@@ -109,12 +145,16 @@ config_load_one(const struct config_var *v, struct error *err)
 		}
 		if (v->type == CONFIG_INT || v->type == CONFIG_PORT)
 			*(int *)v->dst = 0;
+		else if (v->type == CONFIG_TARGETS)
+			memset(v->dst, 0, sizeof(struct regauth_policy));
 		else
 			*(char **)v->dst = NULL;
 		return 0;
 	}
 	if (v->type == CONFIG_INT || v->type == CONFIG_PORT)
 		return config_set_number(v, s, err);
+	if (v->type == CONFIG_TARGETS)
+		return config_set_targets(v, s, err);
 	return config_set_string(v, s, err);
 }
 
@@ -124,7 +164,8 @@ config_free(const struct config_var *vars, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (vars[i].type == CONFIG_STRING || vars[i].type == CONFIG_FILE) {
+		if (vars[i].type == CONFIG_STRING || vars[i].type == CONFIG_FILE ||
+		    vars[i].type == CONFIG_KEY_FILE) {
 			char **p = vars[i].dst;
 			free(*p);
 			*p = NULL;
@@ -147,6 +188,17 @@ config_load(const struct config_var *vars, size_t n, struct error *err)
 	return 0;
 }
 
+/* A policy as --check-config shows it: its canonical text. */
+static json_t *
+config_shown_targets(const struct regauth_policy *p)
+{
+	char text[REGAUTH_CIDR_MAX * (REGAUTH_ADDR_STRLEN + 5) + 64];
+
+	if (regauth_policy_format(p, text, sizeof(text)) < 0)
+		return json_string("<too long to show>");
+	return json_string(text);
+}
+
 /* The JSON value --check-config shows for one loaded variable. */
 static json_t *
 config_shown_value(const struct config_var *v)
@@ -156,6 +208,8 @@ config_shown_value(const struct config_var *v)
 
 	if (v->type == CONFIG_INT || v->type == CONFIG_PORT)
 		return json_integer(*(int *)v->dst);
+	if (v->type == CONFIG_TARGETS)
+		return config_shown_targets(v->dst);
 	s = *(char **)v->dst;
 	if (s == NULL)
 		return json_null();

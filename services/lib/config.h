@@ -18,6 +18,8 @@ enum config_type {
 	CONFIG_INT,     /* int, any value >= 0 */
 	CONFIG_PORT,    /* int, 1..65535 */
 	CONFIG_FILE,    /* char * path that must exist and be readable */
+	CONFIG_KEY_FILE, /* CONFIG_FILE that is also private (crypto_key_file_open) */
+	CONFIG_TARGETS, /* struct regauth_policy: its grammar (regauth.h) */
 };
 
 #define CONFIG_REQUIRED 0x1
@@ -29,7 +31,7 @@ struct config_var {
 	const char *def;         /* default as text, or NULL */
 	int flags;
 	const char *help;
-	void *dst;               /* char ** or int * */
+	void *dst;               /* char **, int * or struct regauth_policy * */
 };
 
 /*
@@ -58,6 +60,10 @@ struct config_var {
 	  "Redis host (token cache)", (dst) }
 #define CONFIG_VAR_REDIS_PORT(dst) \
 	{ "SLIPWAY_REDIS_PORT", CONFIG_PORT, "16379", 0, "Redis port", (dst) }
+#define CONFIG_VAR_ALLOW_PRIVATE_TARGETS(dst) \
+	{ "SLIPWAY_ALLOW_PRIVATE_TARGETS", CONFIG_TARGETS, "", 0, \
+	  "non-public addresses registry traffic may reach: comma list of " \
+	  "loopback, private, link-local, CIDRs; \"\" = public only", (dst) }
 #define CONFIG_VAR_LOG_DEBUG(dst) \
 	{ "SLIPWAY_LOG_DEBUG", CONFIG_INT, "0", 0, "1 = debug logging", (dst) }
 

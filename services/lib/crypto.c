@@ -24,13 +24,16 @@
 #define KEYRING_LINE_MAX 512
 
 /* Secret blob layout (see crypto.h): all offsets in bytes. */
-#define BLOB_MAGIC 0x01
+#define BLOB_FORMAT_LEGACY 0x01   /* the wrap's associated data: the row id */
+#define BLOB_FORMAT 0x02          /* the wrap's: the header, then the row id */
 #define AEAD_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define AEAD_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define DEK_LEN crypto_aead_xchacha20poly1305_ietf_KEYBYTES
-#define BLOB_WRAP_OFF 5
+#define BLOB_WRAP_OFF SECRET_HEADER_LEN
 #define BLOB_VALUE_OFF (BLOB_WRAP_OFF + AEAD_NONCE + DEK_LEN + AEAD_TAG)
 #define BLOB_HEADER_LEN (BLOB_VALUE_OFF + AEAD_NONCE)
+#define ROW_ID_MAX 128
+#define BLOB_AD_MAX (SECRET_HEADER_LEN + ROW_ID_MAX)
 #define SECRET_MAX (16u * 1024 * 1024)
 
 static const char base62[] =
@@ -261,6 +264,56 @@ crypto_free_secret(void *p, size_t len)
 	free(p);
 }
 
+/* --- key files ----------------------------------------------------------- */
+
+/* The ownership and mode rule of crypto_key_file_open (see crypto.h). */
+static int
+key_file_private(const char *path, const struct stat *st, struct error *err)
+{
+	unsigned mode = (unsigned)st->st_mode & 0777;
+	uid_t me = geteuid();
+
+	if (!S_ISREG(st->st_mode)) {
+		error_set(err, "invalid_key_file", "", "%s is not a regular file",
+		    path);
+		return -1;
+	}
+	if ((st->st_uid == me && (mode & 077) == 0) ||
+	    (st->st_uid == 0 && (mode & 037) == 0))
+		return 0;
+	if (st->st_uid != me && st->st_uid != 0)
+		error_set(err, "insecure_key_file", "", "%s belongs to uid %u, "
+		    "neither this process's user (uid %u) nor root", path,
+		    (unsigned)st->st_uid, (unsigned)me);
+	else
+		error_set(err, "insecure_key_file", "", "%s has mode %04o: group "
+		    "or others may read or change it; chmod 600 it", path, mode);
+	return -1;
+}
+
+int
+crypto_key_file_open(const char *path, struct error *err)
+{
+	struct stat st;
+	int fd;
+
+	/* O_NONBLOCK: a FIFO in the key's place must not hang the start. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0 ||
+	    fstat(fd, &st) != 0) {
+		error_set(err, "invalid_key_file", "", "%s: %s", path,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	/* fstat, not stat: the file checked is the file read. */
+	if (key_file_private(path, &st, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* --- keyring ------------------------------------------------------------- */
 
 void
@@ -381,9 +434,13 @@ keyring_load(const char *path, struct error *err)
 {
 	struct keyring *k;
 	FILE *f;
+	int fd;
 
-	if ((f = fopen(path, "r")) == NULL) {
+	if ((fd = crypto_key_file_open(path, err)) < 0)
+		return NULL;
+	if ((f = fdopen(fd, "r")) == NULL) {
 		error_set(err, "invalid_keyring", "", "%s: %s", path, strerror(errno));
+		close(fd);
 		return NULL;
 	}
 	if ((k = calloc(1, sizeof(*k))) == NULL) {
@@ -444,6 +501,12 @@ keyring_current(const struct keyring *k)
 	return best;
 }
 
+uint32_t
+keyring_newest(const struct keyring *k)
+{
+	return keyring_current(k)->version;
+}
+
 static const struct kek *
 keyring_find(const struct keyring *k, uint32_t version)
 {
@@ -460,20 +523,122 @@ keyring_find(const struct keyring *k, uint32_t version)
 /* AEAD-encrypts pt with key into out (nonce || ciphertext || tag). */
 static void
 aead_seal(unsigned char *out, const unsigned char *key, const void *pt,
-    size_t len, const char *ad)
+    size_t len, const unsigned char *ad, size_t adlen)
 {
 	randombytes_buf(out, AEAD_NONCE);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + AEAD_NONCE, NULL, pt,
-	    len, (const unsigned char *)ad, strlen(ad), NULL, out, key);
+	    len, ad, adlen, NULL, out, key);
 }
 
 /* Opens nonce || ciphertext || tag of clen bytes (clen counts ct + tag). */
 static int
 aead_open(unsigned char *out, const unsigned char *key,
-    const unsigned char *in, size_t clen, const char *ad)
+    const unsigned char *in, size_t clen, const unsigned char *ad, size_t adlen)
 {
 	return crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL,
-	    in + AEAD_NONCE, clen, (const unsigned char *)ad, strlen(ad), in, key);
+	    in + AEAD_NONCE, clen, ad, adlen, in, key);
+}
+
+/* The associated data of the data key's wrap, by the blob's format. */
+static int
+blob_wrap_ad(const unsigned char *hdr, const char *row_id,
+    unsigned char ad[BLOB_AD_MAX], size_t *adlen)
+{
+	size_t n = strlen(row_id), off = 0;
+
+	if (n > ROW_ID_MAX)
+		return -1;
+	if (hdr[0] != BLOB_FORMAT_LEGACY) {
+		memcpy(ad, hdr, SECRET_HEADER_LEN);
+		off = SECRET_HEADER_LEN;
+	}
+	memcpy(ad + off, row_id, n);
+	*adlen = off + n;
+	return 0;
+}
+
+void
+secret_current_header(const struct keyring *k,
+    unsigned char out[SECRET_HEADER_LEN])
+{
+	uint32_t v = keyring_newest(k);
+
+	out[0] = BLOB_FORMAT;
+	out[1] = (unsigned char)(v >> 24);
+	out[2] = (unsigned char)(v >> 16);
+	out[3] = (unsigned char)(v >> 8);
+	out[4] = (unsigned char)v;
+}
+
+/* Writes the newest header and dek wrapped under the newest KEK into b. */
+static void
+blob_wrap(unsigned char *b, const struct keyring *k,
+    const unsigned char dek[DEK_LEN], const char *row_id)
+{
+	unsigned char ad[BLOB_AD_MAX];
+	size_t adlen = 0;
+
+	secret_current_header(k, b);
+	(void)blob_wrap_ad(b, row_id, ad, &adlen);   /* callers check the id */
+	aead_seal(b + BLOB_WRAP_OFF, keyring_current(k)->key, dek, DEK_LEN, ad,
+	    adlen);
+}
+
+/* Checks the blob's shape and opens its data key into dek. */
+static int
+blob_unwrap(const struct keyring *k, const char *row_id,
+    const unsigned char *b, size_t len, unsigned char dek[DEK_LEN],
+    struct error *err)
+{
+	unsigned char ad[BLOB_AD_MAX];
+	const struct kek *kek;
+	size_t adlen;
+	uint32_t version;
+
+	if (k == NULL || row_id == NULL || b == NULL ||
+	    len < BLOB_HEADER_LEN + AEAD_TAG ||
+	    (b[0] != BLOB_FORMAT && b[0] != BLOB_FORMAT_LEGACY) ||
+	    blob_wrap_ad(b, row_id, ad, &adlen) < 0) {
+		error_set(err, "decrypt_failed", "", "not a secret blob");
+		return -1;
+	}
+	version = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 |
+	    (uint32_t)b[3] << 8 | b[4];
+	if ((kek = keyring_find(k, version)) == NULL) {
+		error_set(err, "decrypt_failed", "", "key version %u is not in "
+		    "the keyring", version);
+		return -1;
+	}
+	if (aead_open(dek, kek->key, b + BLOB_WRAP_OFF, DEK_LEN + AEAD_TAG, ad,
+	    adlen) != 0) {
+		error_set(err, "decrypt_failed", "", "the data key does not open "
+		    "(wrong row or key, or tampered)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Opens the value of a blob whose data key is dek; *out malloc'd. */
+static int
+blob_open_value(const unsigned char dek[DEK_LEN], const char *row_id,
+    const unsigned char *b, size_t len, unsigned char **out, size_t *outlen,
+    struct error *err)
+{
+	*outlen = len - BLOB_HEADER_LEN - AEAD_TAG;
+	/* +1 so an empty value still gets a real allocation. */
+	if ((*out = malloc(*outlen + 1)) == NULL) {
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
+	if (aead_open(*out, dek, b + BLOB_VALUE_OFF, *outlen + AEAD_TAG,
+	    (const unsigned char *)row_id, strlen(row_id)) != 0) {
+		crypto_free_secret(*out, *outlen + 1);
+		*out = NULL;
+		error_set(err, "decrypt_failed", "", "the value does not open "
+		    "(wrong row, or tampered)");
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -481,28 +646,23 @@ secret_encrypt(const struct keyring *k, const char *row_id,
     const void *pt, size_t len, unsigned char **out, size_t *outlen,
     struct error *err)
 {
-	const struct kek *kek;
 	unsigned char dek[DEK_LEN], *b;
 
 	*out = NULL;
-	if (k == NULL || k->n == 0 || row_id == NULL || len > SECRET_MAX) {
+	if (k == NULL || k->n == 0 || row_id == NULL ||
+	    strlen(row_id) > ROW_ID_MAX || len > SECRET_MAX) {
 		error_set(err, "encrypt_failed", "", "no key, no row id, or value too large");
 		return -1;
 	}
-	kek = keyring_current(k);
 	*outlen = BLOB_HEADER_LEN + len + AEAD_TAG;
 	if ((b = malloc(*outlen)) == NULL) {
 		error_set(err, "internal", "", "out of memory");
 		return -1;
 	}
-	b[0] = BLOB_MAGIC;
-	b[1] = (unsigned char)(kek->version >> 24);
-	b[2] = (unsigned char)(kek->version >> 16);
-	b[3] = (unsigned char)(kek->version >> 8);
-	b[4] = (unsigned char)kek->version;
 	crypto_aead_xchacha20poly1305_ietf_keygen(dek);
-	aead_seal(b + BLOB_WRAP_OFF, kek->key, dek, sizeof(dek), row_id);
-	aead_seal(b + BLOB_VALUE_OFF, dek, pt, len, row_id);
+	blob_wrap(b, k, dek, row_id);
+	aead_seal(b + BLOB_VALUE_OFF, dek, pt, len, (const unsigned char *)row_id,
+	    strlen(row_id));
 	sodium_memzero(dek, sizeof(dek));
 	*out = b;
 	return 0;
@@ -513,42 +673,55 @@ secret_decrypt(const struct keyring *k, const char *row_id,
     const void *blob, size_t len, unsigned char **out, size_t *outlen,
     struct error *err)
 {
-	const unsigned char *b = blob;
-	const struct kek *kek;
 	unsigned char dek[DEK_LEN];
-	uint32_t version;
 	int rc;
 
 	*out = NULL;
-	if (k == NULL || row_id == NULL || b == NULL ||
-	    len < BLOB_HEADER_LEN + AEAD_TAG || b[0] != BLOB_MAGIC) {
-		error_set(err, "decrypt_failed", "", "not a secret blob");
+	if (blob_unwrap(k, row_id, blob, len, dek, err) < 0)
 		return -1;
-	}
-	version = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 |
-	    (uint32_t)b[3] << 8 | b[4];
-	if ((kek = keyring_find(k, version)) == NULL) {
-		error_set(err, "decrypt_failed", "", "key version %u is not in the keyring", version);
-		return -1;
-	}
-	if (aead_open(dek, kek->key, b + BLOB_WRAP_OFF, DEK_LEN + AEAD_TAG, row_id) != 0) {
-		error_set(err, "decrypt_failed", "", "the data key does not open (wrong row or key, or tampered)");
-		return -1;
-	}
-	*outlen = len - BLOB_HEADER_LEN - AEAD_TAG;
-	/* +1 so an empty value still gets a real allocation. */
-	if ((*out = malloc(*outlen + 1)) == NULL) {
-		sodium_memzero(dek, sizeof(dek));
-		error_set(err, "internal", "", "out of memory");
-		return -1;
-	}
-	rc = aead_open(*out, dek, b + BLOB_VALUE_OFF, *outlen + AEAD_TAG, row_id);
+	rc = blob_open_value(dek, row_id, blob, len, out, outlen, err);
 	sodium_memzero(dek, sizeof(dek));
-	if (rc != 0) {
-		crypto_free_secret(*out, *outlen + 1);
-		*out = NULL;
-		error_set(err, "decrypt_failed", "", "the value does not open (wrong row, or tampered)");
-		return -1;
+	return rc;
+}
+
+/* The re-wrapped copy of a blob whose data key is dek, or NULL. */
+static unsigned char *
+blob_rewrapped(const struct keyring *k, const char *row_id,
+    const unsigned char *b, size_t len, const unsigned char dek[DEK_LEN],
+    struct error *err)
+{
+	unsigned char *nb;
+
+	if ((nb = malloc(len)) == NULL) {
+		error_set(err, "internal", "", "out of memory");
+		return NULL;
 	}
-	return 0;
+	/* The value keeps its bytes: its associated data is the row id alone. */
+	memcpy(nb, b, len);
+	blob_wrap(nb, k, dek, row_id);
+	return nb;
+}
+
+int
+secret_rewrap(const struct keyring *k, const char *row_id, const void *blob,
+    size_t len, unsigned char **out, struct error *err)
+{
+	unsigned char dek[DEK_LEN], hdr[SECRET_HEADER_LEN], *pt;
+	size_t ptlen;
+	int rc;
+
+	*out = NULL;
+	if (blob_unwrap(k, row_id, blob, len, dek, err) < 0)
+		return -1;
+	/* Open the value too: a re-wrap that succeeds means the row reads. */
+	if ((rc = blob_open_value(dek, row_id, blob, len, &pt, &ptlen, err)) == 0) {
+		crypto_free_secret(pt, ptlen + 1);
+		secret_current_header(k, hdr);
+		if (memcmp(blob, hdr, sizeof(hdr)) == 0)
+			rc = 1;
+		else if ((*out = blob_rewrapped(k, row_id, blob, len, dek, err)) == NULL)
+			rc = -1;
+	}
+	sodium_memzero(dek, sizeof(dek));
+	return rc;
 }

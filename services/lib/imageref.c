@@ -474,3 +474,11 @@ image_ref_host_equal(const char *a, const char *b)
 	image_ref_host_canon(b, cb, sizeof(cb));
 	return ca[0] != '\0' && strcmp(ca, cb) == 0;
 }
+
+/* Tags and digests aside; paths are lower-case by the grammar. */
+int
+image_ref_same_repository(const struct image_ref *a, const struct image_ref *b)
+{
+	return image_ref_host_equal(a->domain, b->domain) &&
+	    strcmp(a->path, b->path) == 0;
+}

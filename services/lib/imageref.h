@@ -33,6 +33,9 @@ int image_ref_format(const struct image_ref *r, char *buf, size_t len);
 void image_ref_host_canon(const char *host, char *out, size_t len);
 /* 1 when two registry hosts name the same registry. */
 int image_ref_host_equal(const char *a, const char *b);
+/* 1 when two references name one repository (same host, same path). */
+int image_ref_same_repository(const struct image_ref *a,
+    const struct image_ref *b);
 /* 1 when s is a valid tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}). */
 int image_ref_tag_valid(const char *s);
 /* 1 when s is a valid digest (algorithm:hex, sha256 = 64 hex). */

@@ -3,15 +3,20 @@
  *
  *   registry-svc                      run the service (configuration: env)
  *   registry-svc keygen-kek --out F   write a new keyring file (mode 0600)
+ *   registry-svc rewrap               re-wrap every secret under the newest
+ *                                     KEK (SLIPWAY_PG_URL, SLIPWAY_KEK_FILE)
  *
  * Start-up order: config, keyring, Postgres (migrations), topics, producer,
  * outbox relay, the deploy-events consumer, then HTTP. Shutdown frees in the
- * reverse order.
+ * reverse order. SIGHUP reloads the keyring, so a new KEK version encrypts
+ * from then on without a restart.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
+#include <event2/event.h>
 #include "registry.h"
 #include "bus.h"
 #include "config.h"
@@ -26,18 +31,31 @@
 
 static struct reg_ctx ctx;
 
+/* A key file that group or others may read is refused (crypto.h). */
+#define REG_VAR_KEK_FILE \
+	{ "SLIPWAY_KEK_FILE", CONFIG_KEY_FILE, NULL, CONFIG_REQUIRED, \
+	  "keyring file of key-encryption keys (registry-svc keygen-kek)", \
+	  &ctx.cfg.kek_file }
+
 static const struct config_var reg_vars[] = {
 	CONFIG_VAR_HTTP_ADDR(&ctx.cfg.http_addr),
 	CONFIG_VAR_HTTP_PORT("8081", &ctx.cfg.http_port),
 	CONFIG_VAR_ADMIN_TOKEN(&ctx.cfg.admin_token),
 	CONFIG_VAR_KAFKA_BROKERS(&ctx.cfg.brokers),
 	CONFIG_VAR_PG_URL(CONFIG_PG_URL_DEFAULT, &ctx.cfg.pg_url),
-	{ "SLIPWAY_KEK_FILE", CONFIG_FILE, NULL, CONFIG_REQUIRED,
-	  "keyring file of key-encryption keys (registry-svc keygen-kek)",
-	  &ctx.cfg.kek_file },
+	REG_VAR_KEK_FILE,
+	CONFIG_VAR_ALLOW_PRIVATE_TARGETS(&ctx.cfg.targets),
 	CONFIG_VAR_LOG_DEBUG(&ctx.cfg.debug),
 };
 #define REG_NVARS (sizeof(reg_vars) / sizeof(reg_vars[0]))
+
+/* What `registry-svc rewrap` reads: the same rows, no HTTP, Kafka or token. */
+static const struct config_var rewrap_vars[] = {
+	CONFIG_VAR_PG_URL(CONFIG_PG_URL_DEFAULT, &ctx.cfg.pg_url),
+	REG_VAR_KEK_FILE,
+	CONFIG_VAR_LOG_DEBUG(&ctx.cfg.debug),
+};
+#define REWRAP_NVARS (sizeof(rewrap_vars) / sizeof(rewrap_vars[0]))
 
 /* `registry-svc keygen-kek --out FILE`: exits. */
 static void
@@ -59,11 +77,87 @@ reg_keygen(int argc, char **argv)
 	exit(0);
 }
 
+/* Prints the outcome; 0 when every row is under the newest KEK. */
+static int
+reg_rewrap_report(const struct reg_rewrap_stats *st)
+{
+	printf("registry-svc rewrap: %ld re-wrapped, %ld already current, "
+	    "%ld failed, %ld left under an older key (newest KEK version %u)\n",
+	    st->rewrapped, st->current, st->failed, st->left, st->version);
+	fflush(stdout);
+	if (st->failed > 0)
+		fprintf(stderr, "registry-svc rewrap: %ld row(s) do not open with "
+		    "this keyring (their ids are logged above): keep their KEK "
+		    "version in the file\n", st->failed);
+	else if (st->left > 0)
+		fprintf(stderr, "registry-svc rewrap: %ld row(s) were locked or "
+		    "written under an older KEK meanwhile (is every registry-svc "
+		    "reloaded?): run rewrap again\n", st->left);
+	return st->failed == 0 && st->left == 0 ? 0 : 1;
+}
+
+/* `registry-svc rewrap`: exits 0 when no row is left under an older KEK. */
+static void
+reg_rewrap(int argc, char **argv)
+{
+	struct reg_rewrap_stats st;
+	struct keyring *k;
+	struct store *db;
+	struct error err;
+	int rc;
+
+	(void)argv;
+	if (argc != 2) {
+		fprintf(stderr, "usage: registry-svc rewrap\n");
+		exit(2);
+	}
+	log_init("registry-svc");
+	crypto_init();
+	error_clear(&err);
+	if (config_load(rewrap_vars, REWRAP_NVARS, &err) < 0)
+		fatal("configuration: %s", err.msg);
+	log_set_debug(ctx.cfg.debug);
+	if ((k = keyring_load(ctx.cfg.kek_file, &err)) == NULL)
+		fatal("SLIPWAY_KEK_FILE: %s", err.msg);
+	if ((db = store_new(ctx.cfg.pg_url, REG_SCHEMA, &err)) == NULL)
+		fatal("postgres: %s", err.msg);
+	if (reg_rewrap_run(db, k, &st, &err) < 0)
+		fatal("rewrap stopped (the batches committed so far stay "
+		    "re-wrapped; run it again): %s", err.msg);
+	rc = reg_rewrap_report(&st);
+	store_free(db);
+	keyring_free(k);
+	config_free(rewrap_vars, REWRAP_NVARS);
+	exit(rc);
+}
+
+/* SIGHUP: the keyring file again; one that does not load changes nothing. */
+static void
+reg_on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct reg_ctx *c = arg;
+	struct keyring *k;
+	struct error err;
+
+	(void)sig;
+	(void)what;
+	if ((k = keyring_load(c->cfg.kek_file, &err)) == NULL) {
+		log_warnx("SIGHUP: the keyring stays as it was: %s", err.msg);
+		return;
+	}
+	keyring_free(c->keyring);
+	c->keyring = k;
+	log_info("SIGHUP: keyring reloaded from %s; new secrets are wrapped "
+	    "under KEK version %u", c->cfg.kek_file, keyring_newest(k));
+}
+
 static void
 reg_stop(void *arg)
 {
 	struct reg_ctx *c = arg;
 
+	if (c->sighup != NULL)
+		event_free(c->sighup);
 	http_server_free(c->http);
 	if (c->consumer != NULL)
 		bus_consumer_free(c->consumer);
@@ -90,6 +184,11 @@ reg_start_backbone(struct reg_ctx *c)
 
 	if ((c->keyring = keyring_load(c->cfg.kek_file, &err)) == NULL)
 		fatal("SLIPWAY_KEK_FILE: %s", err.msg);
+	log_info("keyring %s: new secrets are wrapped under KEK version %u",
+	    c->cfg.kek_file, keyring_newest(c->keyring));
+	if ((c->sighup = evsignal_new(c->base, SIGHUP, reg_on_sighup, c)) == NULL ||
+	    evsignal_add(c->sighup, NULL) != 0)
+		fatal("cannot install the SIGHUP handler");
 	backbone_start(c->base, &bc, &c->db, &c->producer, &c->relay);
 	if ((c->consumer = reg_events_consumer_new(c, &err)) == NULL)
 		fatal("kafka consumer: %s", err.msg);
@@ -102,6 +201,8 @@ main(int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "keygen-kek") == 0)
 		reg_keygen(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "rewrap") == 0)
+		reg_rewrap(argc, argv);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
 	ctx.base = service_init("registry-svc");

@@ -11,25 +11,33 @@
  *   TOKEN  GET <realm>?service=<service> (with the username/password if any).
  * Loopback hosts are spoken to over plain http (local registries), every
  * other host over https. Nothing is pulled, and no secret is ever logged.
+ *
+ * The rules are the agent's (services/lib/regauth.h): the challenge is read
+ * by the shared parser; a realm gets the credentials only over https, or
+ * over plain http when the registry and the realm's host are both loopback;
+ * every connection, /v2/ and realm alike, is checked at connect time against
+ * SLIPWAY_ALLOW_PRIVATE_TARGETS (status "refused", the address and why in
+ * the detail); a redirect is never followed (a failure, credentials never
+ * re-sent).
  */
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <curl/curl.h>
 #include <event2/event.h>
 #include "registry.h"
 #include "crypto.h"
 #include "http.h"
+#include "regauth.h"
 #include "slipway/v1/registry.pb-c.h"
 
 #define PROBE_TICK_MS        20
 #define PROBE_TIMEOUT_MS     8000
 #define PROBE_CONNECT_MS     4000
 #define PROBE_MAX_BODY       (64 * 1024)
-#define PROBE_CHALLENGE_MAX  1024
+#define PROBE_CHALLENGE_MAX  2048
+#define PROBE_DETAIL_MAX     512
 
 enum probe_stage { PROBE_PING, PROBE_BASIC, PROBE_TOKEN, PROBE_DONE };
 
@@ -43,6 +51,8 @@ struct reg_probe {
 	char host[REG_HOST_MAX + 1];
 	char *username;              /* from the decrypted credentials, or NULL */
 	char *password;
+	const struct regauth_policy *targets;   /* the service's, outlives us */
+	struct regauth_guard guard;  /* of the transfer in flight */
 	char challenge[PROBE_CHALLENGE_MAX];
 	size_t body;
 	char url[2048];
@@ -50,19 +60,6 @@ struct reg_probe {
 
 static void reg_probe_finish(struct reg_probe *p, int ok, const char *status,
     const char *fmt, ...) LOG_PRINTF(4, 5);
-
-/* 127.x.y.z, localhost or [::1], with or without a port. */
-static int
-reg_probe_loopback(const char *host)
-{
-	size_t n = strcspn(host, ":");
-
-	if (strncmp(host, "[::1]", 5) == 0)
-		return host[5] == '\0' || host[5] == ':';
-	if (n == 9 && strncmp(host, "localhost", 9) == 0)
-		return 1;
-	return strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == n;
-}
 
 static size_t
 reg_probe_on_body(char *data, size_t size, size_t n, void *arg)
@@ -81,24 +78,30 @@ reg_probe_on_header(char *line, size_t size, size_t n, void *arg)
 	struct reg_probe *p = arg;
 	size_t len = size * n;
 
-	if (len > 17 && strncasecmp(line, "www-authenticate:", 17) == 0 &&
-	    len - 17 < sizeof(p->challenge)) {
-		memcpy(p->challenge, line + 17, len - 17);
-		p->challenge[len - 17] = '\0';
-		p->challenge[strcspn(p->challenge, "\r\n")] = '\0';
-	}
+	if (regauth_header(line, len, "WWW-Authenticate", p->challenge,
+	    sizeof(p->challenge)) == -1)
+		p->challenge[0] = '\0';
 	return len;
 }
 
-/* Starts one GET; with_creds adds HTTP basic authentication. */
+/*
+ * Starts one GET of p->url, to a "registry" or "token realm" (kind, for a
+ * refusal); with_creds adds HTTP basic authentication.
+ */
 static int
-reg_probe_get(struct reg_probe *p, int with_creds)
+reg_probe_get(struct reg_probe *p, int with_creds, const char *kind)
 {
+	char host[256];
+
 	if (p->easy != NULL) {
 		curl_multi_remove_handle(p->multi, p->easy);
 		curl_easy_cleanup(p->easy);
 	}
-	if ((p->easy = curl_easy_init()) == NULL)
+	if (regauth_url_host(p->url, host, sizeof(host)) == -1)
+		host[0] = '\0';
+	if ((p->easy = curl_easy_init()) == NULL ||
+	    regauth_guard_attach(p->easy, &p->guard, p->targets, "%s host %s",
+	    kind, host) == -1)
 		return -1;
 	p->challenge[0] = '\0';
 	p->body = 0;
@@ -120,87 +123,115 @@ reg_probe_get(struct reg_probe *p, int with_creds)
 	return curl_multi_add_handle(p->multi, p->easy) == CURLM_OK ? 0 : -1;
 }
 
-/* Copies the quoted value of key= out of a Bearer challenge; -1 if absent. */
+/* 401 Bearer: the realm's URL for a pull-less token, as docker login does. */
 static int
-reg_probe_param(const char *ch, const char *key, char *out, size_t len)
+reg_probe_token_url(struct reg_probe *p, const struct regauth_challenge *ch)
 {
-	size_t klen = strlen(key), n;
-	const char *s;
+	char *esc;
+	int n;
 
-	for (s = ch; (s = strcasestr(s, key)) != NULL; s += klen) {
-		if ((s != ch && isalnum((unsigned char)s[-1])) || s[klen] != '=' ||
-		    s[klen + 1] != '"')
-			continue;
-		s += klen + 2;
-		n = strcspn(s, "\"");
-		if (s[n] != '"' || n >= len)
-			return -1;
-		memcpy(out, s, n);
-		out[n] = '\0';
+	if (ch->service[0] == '\0') {
+		snprintf(p->url, sizeof(p->url), "%s", ch->realm);
 		return 0;
 	}
-	return -1;
+	if ((esc = curl_easy_escape(p->easy, ch->service, 0)) == NULL)
+		return -1;
+	n = snprintf(p->url, sizeof(p->url), "%s%sservice=%s", ch->realm,
+	    strchr(ch->realm, '?') != NULL ? "&" : "?", esc);
+	curl_free(esc);
+	return n > 0 && (size_t)n < sizeof(p->url) ? 0 : -1;
 }
 
-/* 401 Bearer: ask the realm for a pull-less token, as docker login does. */
-static int
-reg_probe_token_url(struct reg_probe *p)
+/* A 3xx: never followed, so the credentials never go where it points. */
+static void
+reg_probe_redirected(struct reg_probe *p, const char *request, long code,
+    const char *where)
 {
-	char realm[1024], service[256], *esc;
+	reg_probe_finish(p, 0, "unreachable", "registry_unreachable: %s "
+	    "answered %ld (a redirect%s%s), which is not followed: credentials "
+	    "are never re-sent after a redirect", request, code,
+	    where[0] ? " to " : "", where);
+}
 
-	if (reg_probe_param(p->challenge, "realm", realm, sizeof(realm)) < 0 ||
-	    (strncmp(realm, "https://", 8) != 0 && strncmp(realm, "http://", 7) != 0))
-		return -1;
-	if (reg_probe_param(p->challenge, "service", service, sizeof(service)) < 0) {
-		snprintf(p->url, sizeof(p->url), "%s", realm);
-		return 0;
+/* 401 Bearer: the realm must pass the shared rule before it gets anything. */
+static void
+reg_probe_bearer(struct reg_probe *p, const struct regauth_challenge *ch)
+{
+	char host[256];
+
+	if (regauth_url_host(ch->realm, host, sizeof(host)) == -1) {
+		reg_probe_finish(p, 0, "unreachable", "registry_unreachable: the "
+		    "registry's token realm is not an http(s) URL");
+		return;
 	}
-	if ((esc = curl_easy_escape(p->easy, service, 0)) == NULL)
-		return -1;
-	snprintf(p->url, sizeof(p->url), "%s%sservice=%s", realm,
-	    strchr(realm, '?') != NULL ? "&" : "?", esc);
-	curl_free(esc);
-	return 0;
+	if (!regauth_realm_allowed(ch->realm, p->host, NULL)) {
+		reg_probe_finish(p, 0, "refused", "refused: the registry's token "
+		    "realm is plain http to %s, which is not loopback; credentials "
+		    "go to a token realm only over https", host);
+		return;
+	}
+	p->stage = PROBE_TOKEN;
+	if (reg_probe_token_url(p, ch) < 0 || reg_probe_get(p, 1,
+	    "token realm") < 0)
+		reg_probe_finish(p, 0, "unreachable", "registry_unreachable: "
+		    "cannot start the token request");
+}
+
+/* 401 without Bearer: Basic with the stored credentials, if there are any. */
+static void
+reg_probe_basic(struct reg_probe *p)
+{
+	if (p->username == NULL) {
+		reg_probe_finish(p, p->auth == REG_AUTH_VENDOR, p->auth ==
+		    REG_AUTH_VENDOR ? "ok" : "unauthorized", "%s",
+		    p->auth == REG_AUTH_VENDOR ? "reachable; the data plane's own "
+		    "identity logs in, which cannot be checked from here" :
+		    "unauthorized: the registry requires credentials");
+		return;
+	}
+	p->stage = PROBE_BASIC;
+	if (reg_probe_get(p, 1, "registry") < 0)
+		reg_probe_finish(p, 0, "unreachable", "cannot start request");
 }
 
 /* After PING: what the registry asks for decides the next step. */
 static void
 reg_probe_after_ping(struct reg_probe *p, long code)
 {
-	int has_creds = p->username != NULL;
+	struct regauth_challenge ch;
+	char where[256];
 
-	if (code == 200) {
+	if (code == 200)
 		reg_probe_finish(p, 1, "ok", "the registry answers /v2/ without "
 		    "authentication");
-	} else if (code != 401) {
+	else if (regauth_guard_redirect(p->easy, code, where, sizeof(where)))
+		reg_probe_redirected(p, "GET /v2/", code, where);
+	else if (code != 401)
 		reg_probe_finish(p, 0, "unreachable", "registry_unreachable: "
 		    "GET /v2/ answered %ld", code);
-	} else if (strncasecmp(p->challenge, " Bearer", 7) == 0 ||
-	    strncasecmp(p->challenge, "Bearer", 6) == 0) {
-		p->stage = PROBE_TOKEN;
-		if (reg_probe_token_url(p) < 0 || reg_probe_get(p, 1) < 0)
-			reg_probe_finish(p, 0, "unreachable", "registry_unreachable: "
-			    "the registry's token challenge is malformed");
-	} else if (!has_creds) {
-		reg_probe_finish(p, p->auth == REG_AUTH_VENDOR, p->auth ==
-		    REG_AUTH_VENDOR ? "ok" : "unauthorized", "%s",
-		    p->auth == REG_AUTH_VENDOR ? "reachable; the data plane's own "
-		    "identity logs in, which cannot be checked from here" :
-		    "unauthorized: the registry requires credentials");
-	} else {
-		p->stage = PROBE_BASIC;
-		if (reg_probe_get(p, 1) < 0)
-			reg_probe_finish(p, 0, "unreachable", "cannot start request");
-	}
+	else if (p->challenge[0] == '\0')
+		reg_probe_basic(p);
+	else if (regauth_challenge_parse(p->challenge, strlen(p->challenge),
+	    &ch) == -1)
+		reg_probe_finish(p, 0, "unreachable", "registry_unreachable: the "
+		    "registry's WWW-Authenticate challenge is malformed");
+	else if (ch.scheme == REGAUTH_SCHEME_BEARER)
+		reg_probe_bearer(p, &ch);
+	else
+		reg_probe_basic(p);
 }
 
 static void
 reg_probe_after_login(struct reg_probe *p, long code)
 {
 	const char *how = p->stage == PROBE_TOKEN ? "token" : "basic";
+	char where[256];
 
 	if (code == 200)
 		reg_probe_finish(p, 1, "ok", "logged in (%s authentication)", how);
+	else if (regauth_guard_redirect(p->easy, code, where, sizeof(where)))
+		reg_probe_redirected(p, p->stage == PROBE_TOKEN ? "the token "
+		    "realm" : "GET /v2/ with credentials", code, where);
 	else if (code == 401 || code == 403)
 		reg_probe_finish(p, 0, "unauthorized", "unauthorized: the registry "
 		    "refused the credentials (%s authentication, %ld)", how, code);
@@ -213,8 +244,14 @@ reg_probe_after_login(struct reg_probe *p, long code)
 static void
 reg_probe_step(struct reg_probe *p, CURLcode rc)
 {
+	char refusal[PROBE_DETAIL_MAX];
 	long code = 0;
 
+	if (rc != CURLE_OK && regauth_guard_refused(&p->guard, rc, refusal,
+	    sizeof(refusal))) {
+		reg_probe_finish(p, 0, "refused", "refused: %s", refusal);
+		return;
+	}
 	if (rc != CURLE_OK) {
 		reg_probe_finish(p, 0, "unreachable", "registry_unreachable: %s",
 		    curl_easy_strerror(rc));
@@ -270,7 +307,7 @@ static void
 reg_probe_finish(struct reg_probe *p, int ok, const char *status,
     const char *fmt, ...)
 {
-	char detail[300];
+	char detail[PROBE_DETAIL_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -322,12 +359,12 @@ reg_probe_begin(struct reg_ctx *ctx, struct reg_probe *p)
 	static const struct timeval tick = { 0, PROBE_TICK_MS * 1000 };
 
 	snprintf(p->url, sizeof(p->url), "%s://%s/v2/",
-	    reg_probe_loopback(p->host) ? "http" : "https", p->host);
+	    regauth_host_loopback(p->host) ? "http" : "https", p->host);
 	if ((p->multi = curl_multi_init()) == NULL ||
 	    (p->tick = event_new(ctx->base, -1, EV_PERSIST, reg_probe_tick,
 	    p)) == NULL || event_add(p->tick, &tick) < 0)
 		return -1;
-	return reg_probe_get(p, 0);
+	return reg_probe_get(p, 0, "registry");
 }
 
 void
@@ -343,6 +380,7 @@ reg_probe_start(struct reg_ctx *ctx, struct http_request *req,
 	}
 	p->req = req;
 	p->auth = row->auth;
+	p->targets = &ctx->cfg.targets;
 	snprintf(p->host, sizeof(p->host), "%s", row->host);
 	if (reg_probe_creds(ctx, p, row, &err) < 0) {
 		log_warnx("registry %s: %s", row->id, err.msg);

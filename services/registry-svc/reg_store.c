@@ -178,19 +178,13 @@ reg_store_dataplane_upsert(struct store *s, const char *name,
 	    "public_key = $2, updated_at = now()", 2, v, lens, err);
 }
 
-int
-reg_store_rows(struct store *s, struct reg_row **out, size_t *n,
+/* Rows of id, org, host, auth_type, secret into *out; frees r. */
+static int
+reg_store_rows_take(struct store_result *r, struct reg_row **out, size_t *n,
     struct error *err)
 {
-	struct store_result *r;
 	int i, rows;
 
-	*out = NULL;
-	*n = 0;
-	if (store_exec(s, &r, "SELECT id, org, host, auth_type, secret FROM "
-	    "registry.registries ORDER BY created_at FOR SHARE", 0, NULL, NULL,
-	    err) < 0)
-		return -1;
 	rows = store_result_rows(r);
 	if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
 		store_result_free(r);
@@ -204,6 +198,21 @@ reg_store_rows(struct store *s, struct reg_row **out, size_t *n,
 	*n = (size_t)rows;
 	store_result_free(r);
 	return 0;
+}
+
+int
+reg_store_rows(struct store *s, struct reg_row **out, size_t *n,
+    struct error *err)
+{
+	struct store_result *r;
+
+	*out = NULL;
+	*n = 0;
+	if (store_exec(s, &r, "SELECT id, org, host, auth_type, secret FROM "
+	    "registry.registries ORDER BY created_at FOR SHARE", 0, NULL, NULL,
+	    err) < 0)
+		return -1;
+	return reg_store_rows_take(r, out, n, err);
 }
 
 int
@@ -238,4 +247,55 @@ reg_store_rows_free(struct reg_row *rows, size_t n)
 	for (i = 0; i < n; i++)
 		free(rows[i].secret);
 	free(rows);
+}
+
+int
+reg_store_secret_census(struct store *s, const unsigned char *hdr, size_t hlen,
+    long *current, long *stale, struct error *err)
+{
+	const char *v[] = { (const char *)hdr };
+	const int lens[] = { (int)hlen };
+	struct store_result *r;
+
+	if (store_exec(s, &r, "SELECT count(*) FILTER (WHERE substring(secret "
+	    "FROM 1 FOR length($1::bytea)) = $1::bytea), count(*) FILTER (WHERE "
+	    "substring(secret FROM 1 FOR length($1::bytea)) <> $1::bytea) FROM "
+	    "registry.registries", 1, v, lens, err) < 0)
+		return -1;
+	*current = strtol(store_result_get(r, 0, 0), NULL, 10);
+	*stale = strtol(store_result_get(r, 0, 1), NULL, 10);
+	store_result_free(r);
+	return 0;
+}
+
+int
+reg_store_stale_lock(struct store *s, const unsigned char *hdr, size_t hlen,
+    const char *after, int limit, struct reg_row **out, size_t *n,
+    struct error *err)
+{
+	char lim[16];
+	const char *v[] = { after, (const char *)hdr, lim };
+	const int lens[] = { -1, (int)hlen, -1 };
+	struct store_result *r;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(lim, sizeof(lim), "%d", limit);
+	if (store_exec(s, &r, "SELECT id, org, host, auth_type, secret FROM "
+	    "registry.registries WHERE id > $1 AND substring(secret FROM 1 "
+	    "FOR length($2::bytea)) <> $2::bytea ORDER BY id LIMIT $3 "
+	    "FOR UPDATE SKIP LOCKED", 3, v, lens, err) < 0)
+		return -1;
+	return reg_store_rows_take(r, out, n, err);
+}
+
+int
+reg_store_secret_set(struct store *s, const char *id,
+    const unsigned char *secret, size_t len, struct error *err)
+{
+	const char *v[] = { id, (const char *)secret };
+	const int lens[] = { -1, (int)len };
+
+	return store_exec(s, NULL, "UPDATE registry.registries SET secret = $2 "
+	    "WHERE id = $1", 2, v, lens, err);
 }

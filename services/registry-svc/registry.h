@@ -7,8 +7,10 @@
 #define SLIPWAY_REGISTRY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 #include "error.h"
+#include "regauth.h"
 #include "store.h"
 
 struct event_base;
@@ -16,6 +18,7 @@ struct bus_producer;
 struct bus_consumer;
 struct outbox_relay;
 struct keyring;
+struct event;
 struct http_server;
 struct http_request;
 
@@ -33,6 +36,7 @@ struct reg_config {
 	char *brokers;
 	char *pg_url;
 	char *kek_file;
+	struct regauth_policy targets;   /* SLIPWAY_ALLOW_PRIVATE_TARGETS */
 	int debug;
 };
 
@@ -46,6 +50,7 @@ struct reg_ctx {
 	struct outbox_relay *relay;
 	struct bus_consumer *consumer;
 	struct http_server *http;
+	struct event *sighup;    /* reloads the keyring */
 };
 
 /* Auth types, numbered as proto AuthType. */
@@ -131,6 +136,19 @@ int reg_store_dataplane_upsert(struct store *s, const char *name,
 int reg_store_rows(struct store *s, struct reg_row **out, size_t *n,
     struct error *err);
 void reg_store_rows_free(struct reg_row *rows, size_t n);
+/* How many secrets start with hdr (current) and how many do not (stale). */
+int reg_store_secret_census(struct store *s, const unsigned char *hdr,
+    size_t hlen, long *current, long *stale, struct error *err);
+/*
+ * In a transaction: up to limit registries with an id above `after` whose
+ * secret does not start with hdr, in id order, locked FOR UPDATE SKIP LOCKED
+ * (a row another transaction holds is left out, not waited for).
+ */
+int reg_store_stale_lock(struct store *s, const unsigned char *hdr,
+    size_t hlen, const char *after, int limit, struct reg_row **out,
+    size_t *n, struct error *err);
+int reg_store_secret_set(struct store *s, const char *id,
+    const unsigned char *secret, size_t len, struct error *err);
 
 /* reg_events.c: outgoing envelopes and the deploy-events consumer. */
 int reg_events_created(struct store *s, const char *id,
@@ -155,6 +173,18 @@ int reg_store_secret(struct store *s, const char *org, const char *id,
 /* reg_probe.c: the registry test (OCI /v2/ ping and login), deferred reply. */
 void reg_probe_start(struct reg_ctx *ctx, struct http_request *req,
     const struct reg_row *row);
+
+/* reg_rewrap.c: `registry-svc rewrap`, the data keys under the newest KEK. */
+struct reg_rewrap_stats {
+	uint32_t version;   /* the newest KEK version, the one wrapped under */
+	long rewrapped;     /* rows this run moved to it */
+	long current;       /* rows already under it when the run began */
+	long failed;        /* rows whose secret does not open (ids logged) */
+	long left;          /* rows under an older key at the end, failed included */
+};
+/* Re-wraps every stale row, batch by batch; -1 only on a database error. */
+int reg_rewrap_run(struct store *s, const struct keyring *k,
+    struct reg_rewrap_stats *st, struct error *err);
 
 /* reg_http.c: the management API. */
 struct http_server *reg_http_new(struct reg_ctx *ctx, struct error *err);

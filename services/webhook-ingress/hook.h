@@ -3,8 +3,11 @@
  *
  * webhook-ingress turns an authenticated CI call (POST /v1/hooks/deploy) into
  * an ImagePushed event and answers 202 only once the broker has it. It owns
- * nothing durable: token bindings come from Redis, or from component-svc's
- * tables through a read-only role when Redis misses or is down.
+ * nothing durable: token bindings (lib token_binding.h) come from Redis, or
+ * from component-svc's tables through a read-only role when Redis misses or
+ * is down. A binding names one repository, and an image of another is
+ * refused; a signing token's calls must carry a Standard Webhooks signature
+ * (lib signing.h) whose webhook-id is accepted once (hook_replay.c).
  */
 #ifndef SLIPWAY_HOOK_H
 #define SLIPWAY_HOOK_H
@@ -12,6 +15,8 @@
 #include <stddef.h>
 #include "error.h"
 #include "imageref.h"
+#include "signing.h"
+#include "token_binding.h"
 
 struct event_base;
 struct cache;
@@ -23,12 +28,13 @@ struct http_server;
 #define HOOK_SERVICE        "webhook-ingress"
 #define HOOK_BODY_MAX       (16 * 1024)
 #define HOOK_IDEM_KEY_MAX   200
-#define HOOK_TOKEN_TTL_S    300
+#define HOOK_TOKEN_TTL_S    TOKEN_BINDING_TTL_S
 #define HOOK_IDEM_TTL_S     (24 * 3600)
-#define HOOK_ORG_MAX        63
 #define HOOK_TAG_MAX        128
 #define HOOK_DIGEST_MAX     135
-#define HOOK_BINDING_MAX    4096   /* largest cached binding we accept */
+#define HOOK_BINDING_MAX    TOKEN_BINDING_MAX
+/* A webhook-id is remembered while a call carrying it could still be fresh. */
+#define HOOK_REPLAY_TTL_S   (2 * SIGNING_TOLERANCE_S)
 
 struct hook_config {
 	char *http_addr;
@@ -53,16 +59,6 @@ struct hook {
 	int stopping;                 /* shutting down: answer 503, touch no cache */
 };
 
-/* What a CI token grants: one component, in one registry. */
-struct token_binding {
-	char token_id[37];
-	char component_id[37];
-	char org[HOOK_ORG_MAX + 1];
-	char registry_host[256];
-	char repository[IMAGE_REF_MAX + 1];   /* image without tag or digest */
-	long long expires_at_ms;              /* 0 = never */
-};
-
 /* The webhook body, validated but not yet resolved against a binding. */
 struct hook_request {
 	char image[IMAGE_REF_MAX + 1];   /* "" when a tag was given */
@@ -78,11 +74,6 @@ int hook_request_resolve(const struct hook_request *r,
     size_t dlen, struct error *err);
 const char *hook_request_bearer(const char *header, size_t *len);
 int hook_request_idem_valid(const char *key);
-int hook_request_binding_parse(const char *json, size_t len,
-    struct token_binding *out);
-char *hook_request_binding_json(const struct token_binding *b);
-int hook_request_binding_live(const struct token_binding *b, long long now_ms);
-int hook_request_repository(const char *image, char *out, size_t len);
 
 /* token_cache.c */
 enum token_result { TOKEN_VALID, TOKEN_INVALID, TOKEN_UNAVAILABLE };
@@ -107,6 +98,19 @@ void hook_idempotency_claim(struct hook *h, const char *cache_key,
 void hook_idempotency_put(struct hook *h, const char *cache_key,
     const char *body, size_t len);
 void hook_idempotency_release(struct hook *h, const char *cache_key);
+
+/* hook_replay.c: a signed call's webhook-id is used once */
+enum hook_replay {
+	HOOK_REPLAY_NEW,        /* claimed: go ahead */
+	HOOK_REPLAY_SEEN,       /* a call with this id came already: 409 */
+	HOOK_REPLAY_UNKNOWN     /* Redis is down: we cannot tell, 503 */
+};
+typedef void (*hook_replay_cb)(enum hook_replay st, void *arg);
+int hook_replay_key(const char *token_id, const char *webhook_id, char *out,
+    size_t len);
+void hook_replay_claim(struct hook *h, const char *cache_key,
+    hook_replay_cb cb, void *arg);
+void hook_replay_release(struct hook *h, const char *cache_key);
 
 /* hook_http.c */
 int hook_http_start(struct hook *h, struct error *err);

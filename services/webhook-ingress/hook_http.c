@@ -2,15 +2,18 @@
  * hook_http.c: POST /v1/hooks/deploy.
  *
  * One request walks through asynchronous steps, each a callback on the event
- * loop: token lookup (Redis, else Postgres) -> optional idempotency replay
- * (Redis) -> produce ImagePushed -> broker acknowledgement. The HTTP request
- * is deferred across all of them (http.h: it stays valid until we reply), and
- * it is answered exactly once, by whichever step ends the walk; the pending
- * state is freed with that reply.
+ * loop: token lookup (Redis, else Postgres) -> for a signing token, the
+ * signature and the claim of its webhook-id (Redis, hook_replay.c) ->
+ * optional idempotency replay (Redis) -> produce ImagePushed -> broker
+ * acknowledgement. The HTTP request is deferred across all of them (http.h:
+ * it stays valid until we reply), and it is answered exactly once, by
+ * whichever step ends the walk; the pending state is freed with that reply.
  *
  * Authentication comes before anything the body says: a caller without a
  * valid token learns nothing about the body. Every failing token — malformed,
- * unknown, revoked, expired — is the same 401 invalid_token.
+ * unknown, revoked, expired — is the same 401 invalid_token. A signing
+ * token's signature is checked right after the token and before the body,
+ * so an unsigned or stale call learns nothing about its body either.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 
 #include "hook.h"
 #include "bus.h"
+#include "clock.h"
 #include "cache.h"
 #include "crypto.h"
 #include "envelope.h"
@@ -35,6 +39,7 @@ struct hook_pending {
 	struct token_binding binding;
 	char idem_header[HOOK_IDEM_KEY_MAX + 1];
 	char idem_key[HOOK_IDEM_CACHE_KEY_MAX];
+	char replay_key[HOOK_IDEM_CACHE_KEY_MAX];   /* "" unless we claimed it */
 	char image[IMAGE_REF_MAX + 1];
 	char digest[HOOK_DIGEST_MAX + 1];
 	char request_id[37];
@@ -55,6 +60,11 @@ static const struct hook_status hook_http_statuses[] = {
 	{ "body_too_large", 413 },
 	{ "invalid_image", 422 },
 	{ "image_registry_mismatch", 422 },
+	{ "image_repository_mismatch", 422 },
+	{ "signature_required", 401 },
+	{ "signature_expired", 401 },
+	{ "bad_signature", 401 },
+	{ "replayed", 409 },
 	{ "request_in_progress", 409 },
 	{ "unavailable", 503 },
 };
@@ -78,11 +88,16 @@ hook_http_count_refused(const char *code)
 	metrics_inc("slipway_webhook_refused_total", labels);
 }
 
-/* Refuses with err's code and frees the pending state (p may be NULL). */
+/*
+ * Refuses with err's code and frees the pending state (p may be NULL). A
+ * webhook-id claimed for this call is given back (hook_replay.c says why).
+ */
 static void
 hook_http_refuse_err(struct http_request *req, struct hook_pending *p,
     const struct error *err)
 {
+	if (p != NULL && p->replay_key[0] != '\0')
+		hook_replay_release(p->h, p->replay_key);
 	hook_http_count_refused(err->code);
 	log_info("webhook refused: %s: %s", err->code, err->msg);
 	http_reply_err(req, hook_http_status(err->code), err);
@@ -207,7 +222,94 @@ hook_http_on_idem(enum hook_idem st, const char *stored, size_t len, void *arg)
 	hook_http_produce(p);
 }
 
-/* The token is good: now the body, then idempotency, then the bus. */
+/* Caller authenticated: now the body, then idempotency, then the bus. */
+static void
+hook_http_go(struct hook_pending *p)
+{
+	const struct token_binding *b = &p->binding;
+	struct error err;
+
+	if (p->body_err.code[0] != '\0') {
+		hook_http_refuse_err(p->req, p, &p->body_err);
+		return;
+	}
+	if (hook_request_resolve(&p->body, b, p->image, sizeof(p->image),
+	    p->digest, sizeof(p->digest), &err) == -1) {
+		hook_http_refuse_err(p->req, p, &err);
+		return;
+	}
+	if (p->idem_header[0] != '\0' && hook_idempotency_key(b->component_id,
+	    p->idem_header, p->idem_key, sizeof(p->idem_key)) == 0) {
+		hook_idempotency_claim(p->h, p->idem_key, hook_http_on_idem, p);
+		return;
+	}
+	hook_http_produce(p);
+}
+
+/* A signed call's webhook-id: first time, seen before, or cannot tell. */
+static void
+hook_http_on_replay(enum hook_replay st, void *arg)
+{
+	struct hook_pending *p = arg;
+
+	log_ctx_set("request_id", http_request_id(p->req));
+	if (st != HOOK_REPLAY_NEW)
+		p->replay_key[0] = '\0';   /* not ours to release */
+	if (st == HOOK_REPLAY_SEEN) {
+		hook_http_refuse(p->req, p, "replayed", "a call with this "
+		    "webhook-id was accepted already; a new message needs a new id");
+		return;
+	}
+	if (st == HOOK_REPLAY_UNKNOWN || p->h->stopping) {
+		hook_http_unavailable(p, "replay protection unavailable; retry later");
+		return;
+	}
+	hook_http_go(p);
+}
+
+/*
+ * The signing secret opens only with the token the caller sent (signing.h),
+ * which is still in the request's Authorization header: the secret lives
+ * on this stack frame for one verification and is wiped.
+ */
+static int
+hook_http_signature(struct hook_pending *p, struct error *err)
+{
+	const struct signing_headers sh = {
+		.id = http_request_header(p->req, "webhook-id"),
+		.timestamp = http_request_header(p->req, "webhook-timestamp"),
+		.signature = http_request_header(p->req, "webhook-signature"),
+	};
+	unsigned char wrap[SIGNING_WRAP_LEN];
+	struct signing_key key;
+	const unsigned char *body;
+	const char *tok;
+	size_t tlen = 0, blen = 0;
+	int rc;
+
+	tok = hook_request_bearer(http_request_header(p->req, "Authorization"),
+	    &tlen);
+	signing_wrap_key(tok != NULL ? tok : "", tok != NULL ? tlen : 0, wrap);
+	rc = signing_open(wrap, p->binding.token_id, p->binding.signing_box, &key);
+	explicit_bzero(wrap, sizeof(wrap));
+	if (rc == -1) {
+		log_warnx("token %s: its signing secret does not open",
+		    p->binding.token_id);
+		error_set(err, "invalid_token", "", "invalid token");
+		return -1;
+	}
+	body = http_request_body(p->req, &blen);
+	rc = signing_verify(&key, &sh, body, blen, clock_wall_ms() / 1000, err);
+	signing_key_wipe(&key);
+	if (rc == 0 && hook_replay_key(p->binding.token_id, sh.id, p->replay_key,
+	    sizeof(p->replay_key)) == -1) {
+		error_set(err, "bad_signature", "webhook-id", "webhook-id too long");
+		return -1;
+	}
+	return rc;
+}
+
+/* The token is good: a signing token's signature next, else the body. */
 static void
 hook_http_on_token(enum token_result res, const struct token_binding *b,
     void *arg)
@@ -226,21 +328,16 @@ hook_http_on_token(enum token_result res, const struct token_binding *b,
 		return;
 	}
 	p->binding = *b;
-	if (p->body_err.code[0] != '\0') {
-		hook_http_refuse_err(p->req, p, &p->body_err);
+	if (!b->signing) {
+		hook_http_go(p);
 		return;
 	}
-	if (hook_request_resolve(&p->body, b, p->image, sizeof(p->image),
-	    p->digest, sizeof(p->digest), &err) == -1) {
+	if (hook_http_signature(p, &err) == -1) {
+		p->replay_key[0] = '\0';
 		hook_http_refuse_err(p->req, p, &err);
 		return;
 	}
-	if (p->idem_header[0] != '\0' && hook_idempotency_key(b->component_id,
-	    p->idem_header, p->idem_key, sizeof(p->idem_key)) == 0) {
-		hook_idempotency_claim(p->h, p->idem_key, hook_http_on_idem, p);
-		return;
-	}
-	hook_http_produce(p);
+	hook_replay_claim(p->h, p->replay_key, hook_http_on_replay, p);
 }
 
 /* Validates the body and Idempotency-Key now; reported only after auth. */

@@ -1,11 +1,13 @@
 /*
  * hook_request.c: everything the webhook decides from its input alone — the
- * body, the Authorization header, the Idempotency-Key, the cached binding —
- * as pure functions, so they are unit-tested and fuzzed without a network.
+ * body, the Authorization header, the Idempotency-Key, and the body against
+ * the token's binding — as pure functions, so they are unit-tested and
+ * fuzzed without a network. (The binding's format is lib token_binding.c's,
+ * the signature's lib signing.c's.)
  *
  * Error codes map onto statuses in hook_http.c: malformed_json and
- * invalid_request are 400, invalid_image and image_registry_mismatch 422,
- * body_too_large 413.
+ * invalid_request are 400, invalid_image, image_registry_mismatch and
+ * image_repository_mismatch 422, body_too_large 413.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -14,7 +16,6 @@
 #include <jansson.h>
 
 #include "hook.h"
-#include "crypto.h"
 
 struct hook_request_field {
 	const char *name;
@@ -120,10 +121,40 @@ hook_request_parse(const void *body, size_t len, struct hook_request *out,
 }
 
 /*
+ * A CI token deploys its component's repository and no other: the host
+ * and the path must be the component's, only the tag and digest are the
+ * caller's. (Changing the repository is a component update through the
+ * management API.) The host is checked first so that an image on another
+ * registry keeps its own, older error code.
+ */
+static int
+hook_request_same_repository(const struct image_ref *ref,
+    const struct token_binding *b, struct error *err)
+{
+	struct image_ref want;
+	struct error perr;
+
+	if (!image_ref_host_equal(ref->domain, b->registry_host)) {
+		error_set(err, "image_registry_mismatch", "image",
+		    "the image must be in the component's registry %s",
+		    b->registry_host);
+		return -1;
+	}
+	if (image_ref_parse(b->repository, &want, &perr) == -1 ||
+	    !image_ref_same_repository(ref, &want)) {
+		error_set(err, "image_repository_mismatch", "image",
+		    "the image must be in the component's repository %.200s; "
+		    "only the tag and digest may change", b->repository);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Resolves the request against the token's binding: a tag goes onto the
- * component's repository; a whole image must live in the component's
- * registry. Writes the normalised image and the digest (from the body, else
- * from the image's @digest, else "").
+ * component's repository; a whole image must be of that repository.
+ * Writes the normalised image and the digest (from the body, else from the
+ * image's @digest, else "").
  */
 int
 hook_request_resolve(const struct hook_request *r,
@@ -141,12 +172,8 @@ hook_request_resolve(const struct hook_request *r,
 		snprintf(err->field, sizeof(err->field), r->tag[0] ? "tag" : "image");
 		return -1;
 	}
-	if (!image_ref_host_equal(ref.domain, b->registry_host)) {
-		error_set(err, "image_registry_mismatch", "image",
-		    "the image must be in the component's registry %s",
-		    b->registry_host);
+	if (hook_request_same_repository(&ref, b, err) == -1)
 		return -1;
-	}
 	if (r->digest[0] != '\0' && ref.digest[0] != '\0' &&
 	    strcmp(r->digest, ref.digest) != 0) {
 		error_set(err, "invalid_image", "digest",
@@ -193,90 +220,4 @@ hook_request_idem_valid(const char *key)
 		if ((unsigned char)key[i] < 0x20 || (unsigned char)key[i] > 0x7e)
 			return 0;
 	return 1;
-}
-
-static int
-hook_request_binding_str(json_t *o, const char *key, char *out, size_t len)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!json_is_string(v) || json_string_length(v) >= len ||
-	    strlen(json_string_value(v)) != json_string_length(v))
-		return -1;
-	memcpy(out, json_string_value(v), json_string_length(v) + 1);
-	return 0;
-}
-
-/* Parses a cached binding (Redis slipway:token:<hash>); -1 when malformed. */
-int
-hook_request_binding_parse(const char *json, size_t len,
-    struct token_binding *out)
-{
-	json_error_t jerr;
-	json_t *o, *exp;
-	int rc = -1;
-
-	memset(out, 0, sizeof(*out));
-	if (json == NULL || len == 0 || len > HOOK_BINDING_MAX ||
-	    (o = json_loadb(json, len, 0, &jerr)) == NULL)
-		return -1;
-	exp = json_object_get(o, "expires_at_ms");
-	if (json_is_object(o) &&
-	    hook_request_binding_str(o, "token_id", out->token_id,
-	    sizeof(out->token_id)) == 0 &&
-	    hook_request_binding_str(o, "component_id", out->component_id,
-	    sizeof(out->component_id)) == 0 &&
-	    hook_request_binding_str(o, "org", out->org, sizeof(out->org)) == 0 &&
-	    hook_request_binding_str(o, "registry_host", out->registry_host,
-	    sizeof(out->registry_host)) == 0 &&
-	    hook_request_binding_str(o, "repository", out->repository,
-	    sizeof(out->repository)) == 0 &&
-	    crypto_uuid_valid(out->component_id) &&
-	    (exp == NULL || json_is_null(exp) ||
-	    (json_is_integer(exp) && json_integer_value(exp) >= 0))) {
-		out->expires_at_ms = json_is_integer(exp) ?
-		    (long long)json_integer_value(exp) : 0;
-		rc = 0;
-	}
-	json_decref(o);
-	return rc;
-}
-
-/* The binding as cached (compact JSON, malloc'd), or NULL. */
-char *
-hook_request_binding_json(const struct token_binding *b)
-{
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}",
-	    "token_id", b->token_id, "component_id", b->component_id,
-	    "org", b->org, "registry_host", b->registry_host,
-	    "repository", b->repository,
-	    "expires_at_ms", (json_int_t)b->expires_at_ms);
-	char *s;
-
-	if (o == NULL)
-		return NULL;
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return s;
-}
-
-/* 1 while the binding has not expired. */
-int
-hook_request_binding_live(const struct token_binding *b, long long now_ms)
-{
-	return b->expires_at_ms == 0 || now_ms < b->expires_at_ms;
-}
-
-/* "host/path" of an image reference, without tag or digest. */
-int
-hook_request_repository(const char *image, char *out, size_t len)
-{
-	struct image_ref ref;
-	struct error err;
-
-	if (image_ref_parse(image, &ref, &err) == -1)
-		return -1;
-	ref.tag[0] = '\0';
-	ref.digest[0] = '\0';
-	return image_ref_format(&ref, out, len);
 }

@@ -1,8 +1,9 @@
 /*
  * token_cache.c: from a token's SHA-256 to what it grants.
  *
- * Redis first (slipway:token:<hash>, written by component-svc on issue);
- * on a miss, or when Redis is down, component-svc's tables through the
+ * Redis first (slipway:token:<hash>, written by component-svc on issue,
+ * format lib token_binding.h); on a miss, a malformed or older-format
+ * entry, or when Redis is down, component-svc's tables through the
  * read-only role, and the answer goes back into Redis for 300 s. Unknown,
  * revoked, expired and deleted-component tokens all come out as one
  * TOKEN_INVALID, so the caller cannot tell them apart (no oracle).
@@ -25,8 +26,6 @@
 #include "store.h"
 #include "topics.h"
 
-#define TOKEN_CACHE_KEY_MAX 96
-
 struct token_lookup {
 	struct hook *h;
 	char hash[65];
@@ -34,28 +33,28 @@ struct token_lookup {
 	void *arg;
 };
 
-static void
-token_cache_key(const char *hash, char *out, size_t len)
-{
-	snprintf(out, len, "slipway:token:%s", hash);
-}
-
 /* Answers the caller once and frees the lookup. */
 static void
 token_cache_finish(struct token_lookup *l, enum token_result res,
     const struct token_binding *b)
 {
-	if (res == TOKEN_VALID && !hook_request_binding_live(b,
+	if (res == TOKEN_VALID && !token_binding_live(b,
 	    clock_wall_ms()))
 		res = TOKEN_INVALID;
 	l->cb(res, res == TOKEN_VALID ? b : NULL, l->arg);
 	free(l);
 }
 
-/* Fills b from one row of the fallback query. */
+/*
+ * Fills b from one row of the fallback query. The repository comes from
+ * the component's image, so every binding carries one: a component whose
+ * image does not parse grants nothing (no repository, no deploy).
+ */
 static int
 token_cache_row(const struct store_result *r, struct token_binding *b)
 {
+	const char *box = store_result_get(r, 0, 6);
+
 	snprintf(b->token_id, sizeof(b->token_id), "%s", store_result_get(r, 0, 0));
 	snprintf(b->component_id, sizeof(b->component_id), "%s",
 	    store_result_get(r, 0, 1));
@@ -63,11 +62,17 @@ token_cache_row(const struct store_result *r, struct token_binding *b)
 	snprintf(b->registry_host, sizeof(b->registry_host), "%s",
 	    store_result_get(r, 0, 3));
 	b->expires_at_ms = strtoll(store_result_get(r, 0, 5), NULL, 10);
-	if (hook_request_repository(store_result_get(r, 0, 4), b->repository,
+	if (token_binding_repository(store_result_get(r, 0, 4), b->repository,
 	    sizeof(b->repository)) == -1) {
 		log_warnx("component %s has an unparsable image", b->component_id);
 		return 0;
 	}
+	b->signing = !store_result_isnull(r, 0, 6);
+	if (b->signing && (box[0] == '\0' || strlen(box) >= sizeof(b->signing_box))) {
+		log_warnx("token %s has a malformed signing box", b->token_id);
+		return 0;
+	}
+	snprintf(b->signing_box, sizeof(b->signing_box), "%s", b->signing ? box : "");
 	return 1;
 }
 
@@ -85,7 +90,8 @@ token_cache_query(struct hook *h, const char *hash, struct token_binding *b,
 		return -1;
 	if (store_exec(h->store, &r, "SELECT t.id, c.id, c.org, c.registry_host, "
 	    "c.image, COALESCE(floor(extract(epoch FROM t.expires_at) * 1000)"
-	    "::bigint, 0) FROM component.tokens t JOIN component.components c "
+	    "::bigint, 0), t.signing_secret_box FROM component.tokens t "
+	    "JOIN component.components c "
 	    "ON c.id = t.component_id WHERE t.token_hash = $1 "
 	    "AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR "
 	    "t.expires_at > now()) AND c.deleted_at IS NULL", 1, vals, NULL,
@@ -102,7 +108,7 @@ static void
 token_cache_remember(struct hook *h, const char *hash,
     const struct token_binding *b)
 {
-	char key[TOKEN_CACHE_KEY_MAX];
+	char key[TOKEN_BINDING_KEY_MAX];
 	long long ttl = HOOK_TOKEN_TTL_S;
 	char *json;
 
@@ -111,9 +117,9 @@ token_cache_remember(struct hook *h, const char *hash,
 		if (left < ttl)
 			ttl = left;
 	}
-	if (ttl <= 0 || (json = hook_request_binding_json(b)) == NULL)
+	if (ttl <= 0 || (json = token_binding_json(b)) == NULL)
 		return;
-	token_cache_key(hash, key, sizeof(key));
+	token_binding_key(hash, key, sizeof(key));
 	cache_set(h->cache, key, json, strlen(json), (int)ttl);
 	free(json);
 }
@@ -149,11 +155,13 @@ token_cache_on_get(enum cache_status st, const char *value, size_t len,
 		return;
 	}
 	if (st == CACHE_HIT) {
-		if (hook_request_binding_parse(value, len, &b) == 0) {
+		if (token_binding_parse(value, len, &b) == 0) {
 			token_cache_finish(l, TOKEN_VALID, &b);
 			return;
 		}
-		log_warnx("cached token binding is malformed: asking postgres");
+		/* Also a binding cached before repository / signing existed. */
+		log_warnx("cached token binding is malformed or of an older "
+		    "format: asking postgres");
 	}
 	token_cache_from_store(l);
 }
@@ -164,7 +172,7 @@ token_cache_lookup(struct hook *h, const char *hash, token_cache_cb cb,
     void *arg)
 {
 	struct token_lookup *l = calloc(1, sizeof(*l));
-	char key[TOKEN_CACHE_KEY_MAX];
+	char key[TOKEN_BINDING_KEY_MAX];
 
 	if (l == NULL) {
 		cb(TOKEN_UNAVAILABLE, NULL, arg);
@@ -174,7 +182,7 @@ token_cache_lookup(struct hook *h, const char *hash, token_cache_cb cb,
 	snprintf(l->hash, sizeof(l->hash), "%s", hash);
 	l->cb = cb;
 	l->arg = arg;
-	token_cache_key(hash, key, sizeof(key));
+	token_binding_key(hash, key, sizeof(key));
 	cache_get(h->cache, key, token_cache_on_get, l);
 }
 
@@ -198,7 +206,7 @@ token_cache_on_event(const struct bus_message *m, void *arg,
 {
 	struct hook *h = arg;
 	const char *type = bus_message_header(m, "event-type");
-	char key[TOKEN_CACHE_KEY_MAX];
+	char key[TOKEN_BINDING_KEY_MAX];
 	enum bus_result res = BUS_DONE;
 	const void *val;
 	Envelope *env;
@@ -218,7 +226,7 @@ token_cache_on_event(const struct bus_message *m, void *arg,
 		} else if (!cache_up(h->cache)) {
 			res = BUS_RETRY;   /* the entry must go once Redis is back */
 		} else {
-			token_cache_key(tr->token_hash, key, sizeof(key));
+			token_binding_key(tr->token_hash, key, sizeof(key));
 			cache_del(h->cache, key);
 			log_info("token %s of component %s revoked: cache entry dropped",
 			    tr->token_id, tr->component_id);

@@ -372,8 +372,11 @@ class Harness:
         key_file, public_key = self._agent_keygen()
         common = self._common_env()
         pg = self.env["SLIPWAY_PG_URL"]
+        # The stack's registries are on loopback: the one non-public range
+        # registry-svc's test and the agent's resolver may reach.
         self._start("registry-svc", common, SLIPWAY_PG_URL=pg,
-                    SLIPWAY_ADMIN_TOKEN=self.admin_token, SLIPWAY_KEK_FILE=kek)
+                    SLIPWAY_ADMIN_TOKEN=self.admin_token, SLIPWAY_KEK_FILE=kek,
+                    SLIPWAY_ALLOW_PRIVATE_TARGETS="loopback")
         self._start("component-svc", common, SLIPWAY_PG_URL=pg,
                     SLIPWAY_ADMIN_TOKEN=self.admin_token)
         self._start("deploy-svc", common, SLIPWAY_PG_URL=pg,
@@ -390,6 +393,7 @@ class Harness:
                     SLIPWAY_DATAPLANE_KEY_FILE=key_file,
                     SLIPWAY_ENGINE_SOCKET=self.env["SLIPWAY_ENGINE_SOCKET"],
                     SLIPWAY_INSECURE_REGISTRIES=self.env["SLIPWAY_REGISTRY_HOST"],
+                    SLIPWAY_ALLOW_PRIVATE_TARGETS="loopback",
                     SLIPWAY_HEALTH_TIMEOUT_S="20",
                     SLIPWAY_DRAIN_S="1",
                     SLIPWAY_AGENT_STATE_DIR=str(self.state / "agent"),
@@ -859,12 +863,20 @@ class Harness:
         assert status == 201, "create component: %s %r" % (status, resp)
         return resp
 
-    def create_token(self, component_id, name=None):
+    def create_token(self, component_id, name=None, signing=False):
+        """A CI token; with signing=True also its whsec_ signing secret
+        (resp["signing_secret"]). Both join the secrets the log scan looks
+        for, the secret also without its prefix."""
+        body = {"name": name or unique("tok")}
+        if signing:
+            body["signing"] = True
         status, resp = api("POST", self.url(
-            "component-svc", "/v1/components/%s/tokens" % component_id),
-            {"name": name or unique("tok")})
+            "component-svc", "/v1/components/%s/tokens" % component_id), body)
         assert status == 201, "create token: %s %r" % (status, resp)
         self.secrets.add(resp["token"])
+        if resp.get("signing_secret"):
+            self.secrets.add(resp["signing_secret"])
+            self.secrets.add(resp["signing_secret"].split("_", 1)[1])
         return resp
 
     def revoke_token(self, component_id, token_id):

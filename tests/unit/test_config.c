@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/config.h"
@@ -20,6 +21,7 @@ static struct {
 	int timeout;
 	char *token;
 	char *kek;
+	char *key;
 	char *opt;
 } cfg;
 
@@ -30,6 +32,7 @@ static const struct config_var vars[] = {
 	{ "T_TOKEN", CONFIG_STRING, NULL, CONFIG_REQUIRED | CONFIG_SECRET, "admin", &cfg.token },
 	{ "T_KEK", CONFIG_FILE, NULL, 0, "keyring", &cfg.kek },
 	{ "T_OPT", CONFIG_STRING, NULL, 0, "optional", &cfg.opt },
+	{ "T_KEY", CONFIG_KEY_FILE, NULL, 0, "private key", &cfg.key },
 };
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
 
@@ -42,6 +45,7 @@ reset(void **state)
 	unsetenv("T_TIMEOUT");
 	unsetenv("T_KEK");
 	unsetenv("T_OPT");
+	unsetenv("T_KEY");
 	setenv("T_TOKEN", "tok", 1);
 	memset(&cfg, 0, sizeof(cfg));
 	return 0;
@@ -153,6 +157,31 @@ test_file(void **state)
 	unlink(path);
 }
 
+/* A key file is also refused when group or others may read it. */
+static void
+test_key_file(void **state)
+{
+	char path[] = "/tmp/test_config_XXXXXX";
+	struct error err;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	setenv("T_KEY", path, 1);
+	assert_int_equal(load(&err), 0);   /* mkstemp: 0600 */
+	assert_string_equal(cfg.key, path);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(load(&err), -1);
+	assert_string_equal(err.code, "invalid_config");
+	assert_string_equal(err.field, "T_KEY");
+	assert_non_null(strstr(err.msg, "T_KEY: "));
+	assert_non_null(strstr(err.msg, "has mode 0644"));
+	assert_null(cfg.key);
+	expect_invalid("T_KEY", "/nonexistent/key");
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -162,6 +191,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_invalid, reset, cleanup),
 		cmocka_unit_test_setup_teardown(test_required_and_secret, reset, cleanup),
 		cmocka_unit_test_setup_teardown(test_file, reset, cleanup),
+		cmocka_unit_test_setup_teardown(test_key_file, reset, cleanup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

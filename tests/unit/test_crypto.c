@@ -1,6 +1,7 @@
 /*
- * test_crypto.c: uuids, hashes, base64, sealed boxes, the keyring file format
- * and envelope encryption of secrets (wrong row, flipped byte, rotation).
+ * test_crypto.c: uuids, hashes, base64, sealed boxes, the keyring file format,
+ * key-file permissions and envelope encryption of secrets (wrong row,
+ * flipped byte, the KEK version bound, format-1 rows, rotation and rewrap).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +15,12 @@
 #include <cmocka.h>
 
 #include "crypto.h"
+#include "secret_v1.h"
 
+/* KEY_A is the bytes 0..31, KEY_B the bytes 32..63. */
 #define KEY_A "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 #define KEY_B "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
+#define VALUE_OFF 77
 
 static char dir[64];
 
@@ -39,7 +43,7 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Writes text to dir/name and returns the path (static buffer). */
+/* Writes text to dir/name, mode 0600, and returns the path (static buffer). */
 static const char *
 write_file(const char *name, const char *text)
 {
@@ -51,7 +55,46 @@ write_file(const char *name, const char *text)
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
+	assert_int_equal(chmod(path, 0600), 0);
 	return path;
+}
+
+/* The raw 32 bytes behind KEY_A (first = 0) or KEY_B (first = 32). */
+static void
+key_bytes(unsigned char out[32], unsigned char first)
+{
+	int i;
+
+	for (i = 0; i < 32; i++)
+		out[i] = (unsigned char)(first + i);
+}
+
+static struct keyring *
+load_keyring(const char *name, const char *text)
+{
+	struct error err;
+	struct keyring *k = keyring_load(write_file(name, text), &err);
+
+	if (k == NULL)
+		fail_msg("keyring %s: %s", name, err.msg);
+	return k;
+}
+
+/* 1 when blob opens for row_id with k and holds want. */
+static int
+opens_to(const struct keyring *k, const char *row_id, const unsigned char *blob,
+    size_t len, const char *want)
+{
+	struct error err;
+	unsigned char *pt;
+	size_t plen;
+	int ok;
+
+	if (secret_decrypt(k, row_id, blob, len, &pt, &plen, &err) < 0)
+		return 0;
+	ok = plen == strlen(want) && memcmp(pt, want, plen) == 0;
+	crypto_free_secret(pt, plen);
+	return ok;
 }
 
 static void
@@ -263,6 +306,166 @@ test_secret_rotation(void **state)
 	keyring_free(konly2);
 }
 
+/* Format 2: the format byte and the KEK version are in the wrap's AD. */
+static void
+test_secret_version_bound(void **state)
+{
+	struct keyring *k;
+	unsigned char *blob, *pt, hdr[SECRET_HEADER_LEN];
+	struct error err;
+	size_t blen, plen;
+
+	(void)state;
+	/* Two versions with one key: only the associated data tells them apart. */
+	k = load_keyring("same", "1:" KEY_A "\n2:" KEY_A "\n");
+	assert_int_equal(keyring_newest(k), 2);
+	assert_int_equal(secret_encrypt(k, "row-1", "pw", 2, &blob, &blen, &err), 0);
+	secret_current_header(k, hdr);
+	assert_memory_equal(blob, "\x02\x00\x00\x00\x02", SECRET_HEADER_LEN);
+	assert_memory_equal(blob, hdr, SECRET_HEADER_LEN);
+	assert_true(opens_to(k, "row-1", blob, blen, "pw"));
+
+	blob[4] = 1;   /* the version swapped: the same key, another AD */
+	assert_false(opens_to(k, "row-1", blob, blen, "pw"));
+	assert_int_equal(secret_decrypt(k, "row-1", blob, blen, &pt, &plen, &err), -1);
+	assert_string_equal(err.code, "decrypt_failed");
+	blob[4] = 2;
+	blob[0] = 1;   /* downgraded to format 1: the row id alone is not the AD */
+	assert_false(opens_to(k, "row-1", blob, blen, "pw"));
+	blob[0] = 3;   /* an unknown format */
+	assert_false(opens_to(k, "row-1", blob, blen, "pw"));
+	blob[0] = 2;
+	assert_true(opens_to(k, "row-1", blob, blen, "pw"));
+	/* Moved to another row: the wrap and the value are bound to the id. */
+	assert_false(opens_to(k, "row-2", blob, blen, "pw"));
+	free(blob);
+	keyring_free(k);
+}
+
+/* Rows written in format 1 still open, and only for their own row. */
+static void
+test_secret_v1_opens(void **state)
+{
+	unsigned char key[32], *blob;
+	struct keyring *k;
+	size_t blen;
+
+	(void)state;
+	k = load_keyring("v1", "1:" KEY_A "\n2:" KEY_B "\n");
+	key_bytes(key, 0);
+	blob = secret_v1_blob(key, 1, "row-1", "old pw", 6, &blen);
+	assert_non_null(blob);
+	assert_true(opens_to(k, "row-1", blob, blen, "old pw"));
+	assert_false(opens_to(k, "row-2", blob, blen, "old pw"));
+	blob[0] = 2;   /* upgraded by hand: the AD no longer matches */
+	assert_false(opens_to(k, "row-1", blob, blen, "old pw"));
+	free(blob);
+	keyring_free(k);
+}
+
+/* Rewrap: format 1 and older versions move to the newest; the value stays. */
+static void
+test_secret_rewrap(void **state)
+{
+	struct keyring *k1, *k12, *k2;
+	unsigned char key[32], *old, *v1, *out, *again;
+	struct error err;
+	size_t olen, v1len;
+
+	(void)state;
+	k1 = load_keyring("r1", "1:" KEY_A "\n");
+	k12 = load_keyring("r12", "1:" KEY_A "\n2:" KEY_B "\n");
+	k2 = load_keyring("r2", "2:" KEY_B "\n");
+	key_bytes(key, 0);
+
+	/* Format 2 under version 1. */
+	assert_int_equal(secret_encrypt(k1, "row-a", "alpha", 5, &old, &olen, &err), 0);
+	assert_int_equal(secret_rewrap(k1, "row-a", old, olen, &out, &err), 1);
+	assert_null(out);
+	assert_int_equal(secret_rewrap(k12, "row-a", old, olen, &out, &err), 0);
+	assert_memory_equal(out, "\x02\x00\x00\x00\x02", SECRET_HEADER_LEN);
+	assert_memory_equal(out + VALUE_OFF, old + VALUE_OFF, olen - VALUE_OFF);
+	assert_true(opens_to(k2, "row-a", out, olen, "alpha"));
+	assert_false(opens_to(k2, "row-a", old, olen, "alpha"));
+	assert_int_equal(secret_rewrap(k12, "row-a", out, olen, &again, &err), 1);
+	free(out);
+
+	/* Format 1 under version 1, and format 1 under the newest version. */
+	v1 = secret_v1_blob(key, 1, "row-b", "beta", 4, &v1len);
+	assert_int_equal(secret_rewrap(k12, "row-b", v1, v1len, &out, &err), 0);
+	assert_int_equal(out[0], 2);
+	assert_memory_equal(out + VALUE_OFF, v1 + VALUE_OFF, v1len - VALUE_OFF);
+	assert_true(opens_to(k2, "row-b", out, v1len, "beta"));
+	free(out);
+	free(v1);
+	v1 = secret_v1_blob(key, 1, "row-c", "gamma", 5, &v1len);
+	assert_int_equal(secret_rewrap(k1, "row-c", v1, v1len, &out, &err), 0);
+	assert_memory_equal(out, "\x02\x00\x00\x00\x01", SECRET_HEADER_LEN);
+	assert_true(opens_to(k1, "row-c", out, v1len, "gamma"));
+	free(out);
+
+	/* What does not open is refused, with the reason, and nothing written. */
+	assert_int_equal(secret_rewrap(k2, "row-c", v1, v1len, &out, &err), -1);
+	assert_null(out);
+	assert_string_equal(err.code, "decrypt_failed");
+	assert_non_null(strstr(err.msg, "key version 1 is not in the keyring"));
+	assert_int_equal(secret_rewrap(k12, "row-x", v1, v1len, &out, &err), -1);
+	assert_string_equal(err.code, "decrypt_failed");
+	v1[v1len - 1] ^= 1;   /* the value's tag: the data key opens, the value not */
+	assert_int_equal(secret_rewrap(k12, "row-c", v1, v1len, &out, &err), -1);
+	assert_string_equal(err.code, "decrypt_failed");
+	assert_null(out);
+	free(v1);
+	free(old);
+	keyring_free(k1);
+	keyring_free(k12);
+	keyring_free(k2);
+}
+
+/* 0600 (or root's 0640) opens; anything group or others may use is refused. */
+static void
+test_key_file_modes(void **state)
+{
+	static const struct {
+		mode_t mode;
+		int ok;
+	} cases[] = {
+		{ 0600, 1 }, { 0400, 1 }, { 0644, 0 }, { 0604, 0 }, { 0660, 0 },
+		{ 0620, 0 }, { 0606, 0 }, { 0640, -1 }, { 0440, -1 },
+	};
+	const char *path = write_file("modes", "1:" KEY_A "\n");
+	char want[32];
+	struct error err;
+	size_t i;
+	int fd, ok;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(chmod(path, cases[i].mode), 0);
+		/* -1: group read is allowed on a root-owned file only. */
+		ok = cases[i].ok >= 0 ? cases[i].ok : geteuid() == 0;
+		memset(&err, 0, sizeof(err));
+		fd = crypto_key_file_open(path, &err);
+		if (ok != (fd >= 0))
+			fail_msg("mode %04o: fd %d, %s", (unsigned)cases[i].mode, fd, err.msg);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		snprintf(want, sizeof(want), "has mode %04o", (unsigned)cases[i].mode);
+		assert_string_equal(err.code, "insecure_key_file");
+		assert_non_null(strstr(err.msg, want));
+		assert_non_null(strstr(err.msg, "chmod 600"));
+	}
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_null(keyring_load(path, &err));
+	assert_string_equal(err.code, "insecure_key_file");
+	assert_int_equal(crypto_key_file_open(dir, &err), -1);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	assert_int_equal(crypto_key_file_open("/nonexistent/key", &err), -1);
+	assert_string_equal(err.code, "invalid_key_file");
+}
+
 int
 main(void)
 {
@@ -275,6 +478,10 @@ main(void)
 		cmocka_unit_test(test_keyring_errors),
 		cmocka_unit_test(test_secret_round_trip),
 		cmocka_unit_test(test_secret_rotation),
+		cmocka_unit_test(test_secret_version_bound),
+		cmocka_unit_test(test_secret_v1_opens),
+		cmocka_unit_test(test_secret_rewrap),
+		cmocka_unit_test(test_key_file_modes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -251,6 +251,38 @@ test_tag_digest_valid(void **state)
 	assert_true(image_ref_digest_valid("sha512:" H128));
 }
 
+/* One repository: same host (aliases and case folded), same path. */
+static void
+test_same_repository(void **state)
+{
+	static const struct { const char *a, *b; int same; } cases[] = {
+		{ "127.0.0.1:15000/demo/hello:v1", "127.0.0.1:15000/demo/hello:v2", 1 },
+		{ "127.0.0.1:15000/demo/hello", "127.0.0.1:15000/demo/hello@sha256:" H64, 1 },
+		{ "nginx", "docker.io/library/nginx:1", 1 },
+		{ "registry.hub.docker.com/acme/api", "acme/api:2", 1 },
+		{ "GHCR.io/acme/api:1", "ghcr.io/acme/api:2", 1 },
+		{ "127.0.0.1:15000/demo/hello", "127.0.0.1:15000/other/app", 0 },
+		{ "127.0.0.1:15000/demo/hello", "127.0.0.1:15000/demo/hello2", 0 },
+		{ "127.0.0.1:15000/demo/hello", "127.0.0.1:15000/demo/hello/x", 0 },
+		{ "127.0.0.1:15000/demo/hello", "localhost:15000/demo/hello", 0 },
+		{ "docker.io/acme/api", "docker.io/attacker/anything", 0 },
+		{ "nginx", "redis", 0 },
+		{ "ghcr.io/acme/api", "quay.io/acme/api", 0 },
+	};
+	struct image_ref a, b;
+	struct error err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(image_ref_parse(cases[i].a, &a, &err), 0);
+		assert_int_equal(image_ref_parse(cases[i].b, &b, &err), 0);
+		if (image_ref_same_repository(&a, &b) != cases[i].same ||
+		    image_ref_same_repository(&b, &a) != cases[i].same)
+			fail_msg("case %zu: %s vs %s, want %d", i, cases[i].a,
+			    cases[i].b, cases[i].same);
+	}
+}
+
 int
 main(void)
 {
@@ -261,6 +293,7 @@ main(void)
 		cmocka_unit_test(test_format_round_trip),
 		cmocka_unit_test(test_host_canon),
 		cmocka_unit_test(test_tag_digest_valid),
+		cmocka_unit_test(test_same_repository),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
