@@ -795,6 +795,39 @@ class Harness:
                     component_id, have, sorted(deployments)))
             time.sleep(0.2)
 
+    # --- more processes ----------------------------------------------------
+
+    def extra_service(self, service, port, drop=(), **env):
+        """Another `service` with the harness's environment for it, minus the
+        variables in drop, plus env, on port (ExtraService, not started)."""
+        e = {k: v for k, v in self.service_env[service].items()
+             if k not in drop}
+        e.update(env)
+        e["SLIPWAY_HTTP_PORT"] = str(port)
+        return ExtraService(self, service, unique(service), e)
+
+    def extra_agent(self, port, drop=(), **env):
+        """A dataplane-agent of a data plane of its own (keypair made and
+        registered here), with its own journal and no gateway: the stack's
+        HAProxy belongs to the main agent. Not started."""
+        name = unique("dp")
+        key = self.state / ("%s.key" % name)
+        r = subprocess.run([str(self.bin / "dataplane-agent"), "keygen",
+                            "--out", str(key)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=20)
+        if r.returncode != 0:
+            raise HarnessError("keygen: %s" % r.stderr.decode(errors="replace"))
+        self.register_dataplane(name, json.loads(key.read_text())["public_key"])
+        env.update({"SLIPWAY_DATAPLANE": name,
+                    "SLIPWAY_DATAPLANE_KEY_FILE": str(key),
+                    "SLIPWAY_AGENT_STATE_DIR": str(self.state / ("agent-" +
+                                                                 name)),
+                    "SLIPWAY_GATEWAY_SOCKET": ""})
+        agent = self.extra_service("dataplane-agent", port, drop, **env)
+        agent.name = name
+        agent.log = self.state / "logs" / ("dataplane-agent-%s.log" % name)
+        return agent
+
     # --- images ------------------------------------------------------------
 
     def push_variant(self, tag, command):
@@ -929,6 +962,71 @@ class Harness:
             time.sleep(0.2)
         raise AssertionError("deployment %s not %s within %d s; last %r" % (
             dep_id, sorted(wants), timeout, last))
+
+
+class ExtraService:
+    """One more service process beside the harness's own: its binary, an
+    environment derived from the harness's, its own HTTP port and log. Tests
+    use it for a second agent or a differently configured service."""
+
+    def __init__(self, slipway, service, name, env):
+        self.slipway = slipway
+        self.service = service
+        self.name = name
+        self.env = env
+        self.port = int(env["SLIPWAY_HTTP_PORT"])
+        self.log = slipway.state / "logs" / ("%s-%s.log" % (service, name))
+        self.proc = None
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def start(self, timeout=60):
+        """Starts it and waits for /readyz 200."""
+        s = self.slipway
+        with open(self.log, "ab") as logf:
+            self.proc = subprocess.Popen(
+                [str(s.bin / self.service)], env=self.env, stdout=logf,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=s.state, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, "%s exited with %d:\n%s" % (
+                self.name, self.proc.returncode, self.tail())
+            last = get_text(self.url("/readyz"), timeout=2)
+            if last[0] == 200:
+                return
+            time.sleep(0.2)
+        raise AssertionError("%s not ready: %r\n%s" % (self.name, last,
+                                                       self.tail()))
+
+    def tail(self, lines=40):
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self):
+        """SIGTERM; returns the exit status (None when it had to be killed)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+            return None
+
+    def sanitizer_report(self):
+        """The first sanitizer report in its log, or None."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        for marker in SANITIZER_MARKERS:
+            if marker in text:
+                return text[text.index(marker):][:4000]
+        return None
 
 
 def _run(cmd, timeout=120):

@@ -11,92 +11,12 @@ within 1 s every time; then the deployment fails as unhealthy and the agent
 stops cleanly on SIGTERM.
 """
 
-import json
-import signal
-import subprocess
 import time
 
 import slipway_harness as sh
 
 HEALTH_TIMEOUT_S = 8
 PROBE_LIMIT_S = 1.0
-
-
-class ExtraAgent:
-    """A second dataplane-agent process with its own data plane."""
-
-    def __init__(self, slipway, http_port):
-        self.slipway = slipway
-        self.name = sh.unique("probe")
-        self.port = http_port
-        self.log = slipway.state / "logs" / ("dataplane-agent-%s.log" %
-                                             self.name)
-        self.proc = None
-
-    def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def start(self):
-        s = self.slipway
-        key = s.state / ("%s.key" % self.name)
-        r = subprocess.run([str(s.bin / "dataplane-agent"), "keygen", "--out",
-                            str(key)], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=20)
-        assert r.returncode == 0, r.stderr.decode(errors="replace")
-        s.register_dataplane(self.name,
-                             json.loads(key.read_text())["public_key"])
-        env = dict(s.service_env["dataplane-agent"])
-        env.update({"SLIPWAY_DATAPLANE": self.name,
-                    "SLIPWAY_DATAPLANE_KEY_FILE": str(key),
-                    "SLIPWAY_HTTP_PORT": str(self.port),
-                    "SLIPWAY_HEALTH_TIMEOUT_S": str(HEALTH_TIMEOUT_S),
-                    # Its own journal, and no gateway: the stack's HAProxy
-                    # belongs to the main agent.
-                    "SLIPWAY_AGENT_STATE_DIR": str(s.state / ("agent-" +
-                                                              self.name)),
-                    "SLIPWAY_GATEWAY_SOCKET": ""})
-        with open(self.log, "ab") as logf:
-            self.proc = subprocess.Popen(
-                [str(s.bin / "dataplane-agent")], env=env, stdout=logf,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=s.state, start_new_session=True)
-        deadline = time.monotonic() + 60
-        last = None
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "agent exited with %d:\n%s" % (
-                self.proc.returncode, self.tail())
-            last = sh.get_text(self.url("/readyz"), timeout=2)
-            if last[0] == 200:
-                return
-            time.sleep(0.2)
-        raise AssertionError("agent %s not ready: %r\n%s" % (
-            self.name, last, self.tail()))
-
-    def tail(self, lines=40):
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self):
-        """SIGTERM; returns the exit status (None when it had to be killed)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-            return None
-
-    def sanitizer_report(self):
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        for marker in sh.SANITIZER_MARKERS:
-            if marker in text:
-                return text[text.index(marker):][:4000]
-        return None
 
 
 def probe(url, timeout):
@@ -148,7 +68,8 @@ def test_agent_probes_answer_during_apply(slipway, org, project, app_ports,
     # The demo image with a command that only sleeps: the container runs
     # but its port never answers.
     image = slipway.push_variant("stall", "exec busybox sleep 600")
-    agent = ExtraAgent(slipway, app_ports.take())
+    agent = slipway.extra_agent(app_ports.take(),
+                                SLIPWAY_HEALTH_TIMEOUT_S=str(HEALTH_TIMEOUT_S))
     comp = None
     try:
         agent.start()

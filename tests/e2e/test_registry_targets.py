@@ -22,13 +22,10 @@ refusal of private and link-local addresses is unit-tested
 """
 
 import json
-import signal
 import subprocess
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import slipway_harness as sh
 from slipway_harness import api, unique
 
 VAR = "SLIPWAY_ALLOW_PRIVATE_TARGETS"
@@ -73,136 +70,6 @@ class FakeRegistry:
         self.server.server_close()
 
 
-class StrictRegistrySvc:
-    """A second registry-svc with the harness's environment minus
-    SLIPWAY_ALLOW_PRIVATE_TARGETS: public addresses only. Same database and
-    keyring, so it sees the registries the first one stores."""
-
-    def __init__(self, slipway, port):
-        self.port = port
-        self.log = slipway.state / "logs" / ("registry-svc-strict-%d.log" %
-                                             port)
-        self.env = {k: v for k, v in slipway.service_env["registry-svc"].items()
-                    if k != VAR}
-        self.env["SLIPWAY_HTTP_PORT"] = str(port)
-        self.bin = str(slipway.bin / "registry-svc")
-        self.proc = None
-
-    def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def start(self):
-        with open(self.log, "ab") as logf:
-            self.proc = subprocess.Popen(
-                [self.bin], env=self.env, stdout=logf,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
-        deadline = time.monotonic() + 60
-        last = None
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "exited with %d:\n%s" % (
-                self.proc.returncode, self.tail())
-            last = sh.get_text(self.url("/readyz"), timeout=2)
-            if last[0] == 200:
-                return
-            time.sleep(0.2)
-        raise AssertionError("strict registry-svc not ready: %r\n%s" % (
-            last, self.tail()))
-
-    def tail(self, lines=30):
-        try:
-            return "\n".join(self.log.read_text(
-                errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-            return None
-
-
-class StrictAgent:
-    """A dataplane-agent of its own data plane with the harness's agent
-    environment minus SLIPWAY_ALLOW_PRIVATE_TARGETS, and no gateway."""
-
-    def __init__(self, slipway, port):
-        self.slipway = slipway
-        self.name = unique("strict")
-        self.port = port
-        self.log = slipway.state / "logs" / ("dataplane-agent-%s.log" %
-                                             self.name)
-        self.proc = None
-
-    def start(self):
-        s = self.slipway
-        key = s.state / ("%s.key" % self.name)
-        r = subprocess.run([str(s.bin / "dataplane-agent"), "keygen", "--out",
-                            str(key)], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=20)
-        assert r.returncode == 0, r.stderr.decode(errors="replace")
-        s.register_dataplane(self.name,
-                             json.loads(key.read_text())["public_key"])
-        env = {k: v for k, v in s.service_env["dataplane-agent"].items()
-               if k != VAR}
-        env.update({"SLIPWAY_DATAPLANE": self.name,
-                    "SLIPWAY_DATAPLANE_KEY_FILE": str(key),
-                    "SLIPWAY_HTTP_PORT": str(self.port),
-                    "SLIPWAY_AGENT_STATE_DIR": str(s.state / ("agent-" +
-                                                              self.name)),
-                    "SLIPWAY_GATEWAY_SOCKET": ""})
-        with open(self.log, "ab") as logf:
-            self.proc = subprocess.Popen(
-                [str(s.bin / "dataplane-agent")], env=env, stdout=logf,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=s.state, start_new_session=True)
-        url = "http://127.0.0.1:%d/readyz" % self.port
-        deadline = time.monotonic() + 60
-        last = None
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "agent exited with %d:\n%s" % (
-                self.proc.returncode, self.tail())
-            last = sh.get_text(url, timeout=2)
-            if last[0] == 200:
-                return
-            time.sleep(0.2)
-        raise AssertionError("agent %s not ready: %r\n%s" % (
-            self.name, last, self.tail()))
-
-    def tail(self, lines=30):
-        try:
-            return "\n".join(self.log.read_text(
-                errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-            return None
-
-
-def _sanitizer_report(log):
-    """The first sanitizer report in a log of a process started here."""
-    text = log.read_text(errors="replace") if log.exists() else ""
-    for marker in sh.SANITIZER_MARKERS:
-        if marker in text:
-            return text[text.index(marker):][:4000]
-    return None
-
-
 def _test(url_base, org, reg_id):
     status, body = api("POST", "%s/v1/orgs/%s/registries/%s/test" % (
         url_base, org, reg_id))
@@ -216,7 +83,10 @@ def _main(slipway):
 
 def test_loopback_registry_refused_unless_allowed(slipway, org, app_ports):
     fake = FakeRegistry(lambda path, auth: (200, {}, b"{}"))
-    strict = StrictRegistrySvc(slipway, app_ports.take())
+    # A second registry-svc without the variable: public addresses only.
+    # Same database and keyring, so it sees the registries the first stores.
+    strict = slipway.extra_service("registry-svc", app_ports.take(),
+                                   drop=(VAR,))
     try:
         reg = slipway.create_registry(org, auth_type="anonymous",
                                       host=fake.host)
@@ -238,7 +108,7 @@ def test_loopback_registry_refused_unless_allowed(slipway, org, app_ports):
         fake.close()
     assert rc == 0, "strict registry-svc exited with %r:\n%s" % (
         rc, strict.tail())
-    report = _sanitizer_report(strict.log)
+    report = strict.sanitizer_report()
     assert report is None, report
 
 
@@ -334,7 +204,7 @@ def test_redirect_is_not_followed(slipway, org):
 
 def test_agent_refuses_loopback_unless_allowed(slipway, org, project,
                                               app_ports):
-    agent = StrictAgent(slipway, app_ports.take())
+    agent = slipway.extra_agent(app_ports.take(), drop=(VAR,))
     try:
         agent.start()
         status, body = api("POST", slipway.url(
@@ -359,5 +229,5 @@ def test_agent_refuses_loopback_unless_allowed(slipway, org, project,
     finally:
         rc = agent.stop()
     assert rc == 0, "agent exited with %r:\n%s" % (rc, agent.tail())
-    report = _sanitizer_report(agent.log)
+    report = agent.sanitizer_report()
     assert report is None, report
