@@ -80,6 +80,16 @@ cutover_udp(const struct agent_endpoint *e)
 	return strcmp(e->type, "UDP") == 0;
 }
 
+/* 1 when (port, udp) is among the first n of p. */
+static int
+cutover_listed(const struct engine_port *p, size_t n, int port, int udp)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i].container_port == port && p[i].udp == udp)
+			return 1;
+	return 0;
+}
+
 /* The distinct (port, protocol) pairs of the endpoints, to publish. */
 static size_t
 cutover_publish(const struct agent_spec *s, struct engine_port *out)
@@ -88,11 +98,9 @@ cutover_publish(const struct agent_spec *s, struct engine_port *out)
 
 	for (int i = 0; i < s->nep; i++) {
 		int udp = cutover_udp(&s->ep[i]);
-		if (cutover_host_port(out, n, s->ep[i].port, udp) == 0)
-			out[n++] = (struct engine_port){ s->ep[i].port, udp, -1 };
+		if (!cutover_listed(out, n, s->ep[i].port, udp))
+			out[n++] = (struct engine_port){ s->ep[i].port, udp, 0 };
 	}
-	for (size_t i = 0; i < n; i++)
-		out[i].host_port = 0;   /* -1 above only marked "taken" */
 	return n;
 }
 
