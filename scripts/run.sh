@@ -103,15 +103,32 @@ dataplane_key() {
 
 # --- services -------------------------------------------------------------------
 
+# The stack's store credentials (stack.env): each service gets only its own,
+# as SLIPWAY_PG_URL / SLIPWAY_REDIS_USER / SLIPWAY_REDIS_PASSWORD.
+STORE_SECRETS=(SLIPWAY_PG_REGISTRY_URL SLIPWAY_PG_COMPONENT_URL SLIPWAY_PG_DEPLOY_URL
+	SLIPWAY_PG_WEBHOOK_URL SLIPWAY_PG_ADMIN_URL SLIPWAY_REDIS_COMPONENT_PASSWORD
+	SLIPWAY_REDIS_WEBHOOK_PASSWORD SLIPWAY_REDIS_ADMIN_PASSWORD)
+
 # service_env NAME prints the environment lines of one service.
 service_env() {
 	echo "SLIPWAY_HTTP_PORT=${PORT[$1]}"
 	case $1 in
 	webhook-ingress)
 		echo "SLIPWAY_PG_URL=$SLIPWAY_PG_WEBHOOK_URL"
+		echo "SLIPWAY_REDIS_USER=webhook"
+		echo "SLIPWAY_REDIS_PASSWORD=$SLIPWAY_REDIS_WEBHOOK_PASSWORD"
 		echo "SLIPWAY_DEPLOY_URL=http://127.0.0.1:${PORT[deploy-svc]}"
 		;;
+	component-svc)
+		echo "SLIPWAY_PG_URL=$SLIPWAY_PG_COMPONENT_URL"
+		echo "SLIPWAY_REDIS_USER=component"
+		echo "SLIPWAY_REDIS_PASSWORD=$SLIPWAY_REDIS_COMPONENT_PASSWORD"
+		;;
+	deploy-svc)
+		echo "SLIPWAY_PG_URL=$SLIPWAY_PG_DEPLOY_URL"
+		;;
 	registry-svc)
+		echo "SLIPWAY_PG_URL=$SLIPWAY_PG_REGISTRY_URL"
 		echo "SLIPWAY_KEK_FILE=$KEK"
 		# The local registries are on loopback: allow that, nothing more.
 		echo "SLIPWAY_ALLOW_PRIVATE_TARGETS=loopback"
@@ -139,7 +156,7 @@ start_service() {
 	pad=$(printf '%-16s|' "$name")
 	local -a env
 	mapfile -t env < <(service_env "$name")
-	env "${env[@]}" setsid "$BIN/$name" \
+	env "${STORE_SECRETS[@]/#/--unset=}" "${env[@]}" setsid "$BIN/$name" \
 		> >(trap '' INT TERM; exec sed -u "s/^/$pad /") 2>&1 </dev/null &
 	PID[$name]=$!
 }
@@ -156,7 +173,7 @@ wait_ready() {
 }
 
 register_dataplane() {
-	"$BIN/slipway" dataplane add local --public-key "$DP_PUBLIC_KEY" >/dev/null ||
+	"$BIN/slipway" dataplane add local --public-key "$DP_PUBLIC_KEY" --shared >/dev/null ||
 		fail "slipway dataplane add local failed"
 	say "data plane 'local' registered"
 }

@@ -178,11 +178,12 @@ KAFKA_JVM=(-Xms512m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20
 	"-Dkafka.logs.dir=$KAFKA_DIR/logs" -cp "$KAFKA_LIB/*")
 
 # kafka_format formats the log dir once; the cluster id is a base64url UUID
-# generated here (saves a JVM start) and kept for later runs.
+# generated here (saves a JVM start) and kept for later runs. It must not
+# start with "-", which StorageTool would read as an option.
 kafka_format() {
 	[[ -f $KAFKA_DIR/data/meta.properties ]] && return 0
 	[[ -s $KAFKA_DIR/cluster.id ]] ||
-		head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$KAFKA_DIR/cluster.id"
+		head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' | sed 's/^-/A/' >"$KAFKA_DIR/cluster.id"
 	say "kafka: formatting storage"
 	"$(java_bin)" "${KAFKA_JVM[@]}" kafka.tools.StorageTool format -t "$(<"$KAFKA_DIR/cluster.id")" \
 		-c "$KAFKA_DIR/server.properties" -g >"$RUN/kafka-format.log" 2>&1 ||
@@ -212,6 +213,18 @@ kafka_up() {
 kafka_down() { stop_pid kafka "$RUN/kafka.pid" kafka.Kafka 30; }
 kafka_status() { pid_of "$RUN/kafka.pid" kafka.Kafka >/dev/null && port_open "$KAFKA_PORT"; }
 
+# --- secrets -----------------------------------------------------------------
+
+# stack_secret NAME prints the password in $STATE/NAME-password, generating it
+# (0600, 32 alphanumerics: safe in a URL and an ACL file) the first time.
+stack_secret() {
+	local f=$STATE/$1-password
+	if [[ ! -s $f ]]; then
+		(umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$f")
+	fi
+	cat "$f"
+}
+
 # --- PostgreSQL ------------------------------------------------------------
 
 pg_bin() {
@@ -240,6 +253,8 @@ pg_dir() {
 	fi
 	local dir=$STATE/pg
 	mkdir -p "$dir"
+	# The superuser's socket is there (trust): nobody else may reach it.
+	chmod 0700 "$dir"
 	[[ $(id -u) -eq 0 ]] && chown postgres:postgres "$dir"
 	# The unix socket path must stay under 108 bytes.
 	if ! pg_as test -w "$dir" -a -x "$dir" || ((${#dir} > 80)); then
@@ -271,22 +286,99 @@ synchronous_commit = off
 full_page_writes = off
 logging_collector = off
 EOF
-	cat >"$dir/data/pg_hba.conf" <<'EOF'
-local all all trust
-host  all all 127.0.0.1/32 trust
+	cat >>"$dir/data/postgresql.conf" <<EOF
+password_encryption = scram-sha-256
+unix_socket_permissions = 0700
 EOF
 }
 
 pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -d postgres -U postgres; }
 
-# pg_roles creates the database and roles; safe to run on every `up`.
+# pg_hba_write: passwords (SCRAM) over TCP; the superuser only over the unix
+# socket (0700 directory and socket), which this script uses to create the
+# roles. Written before every start, so an older cluster loses `trust` too.
+pg_hba_write() {
+	cat >"$1/data/pg_hba.conf" <<'EOF'
+local all  postgres                trust
+local all  all                     reject
+host  all  postgres 127.0.0.1/32   reject
+host  all  all      127.0.0.1/32   scram-sha-256
+EOF
+}
+
+# pg_admin DB ARGS...: psql as the superuser over the unix socket.
+pg_admin() {
+	"$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 -h "$(pg_dir)" -p "$PG_PORT" -U postgres -d "$@"
+}
+
+# The roles: one per schema-owning service, owner of its schema (the shared
+# outbox and processed_events tables live in every schema, so each service
+# owns its own), and the webhook's read-only one (component-svc's migration
+# grants it SELECT on two tables). `slipway` owns the database and cannot
+# log in. Passwords: $STATE/pg-<name>-password (0600).
+PG_ROLES=(registry component deploy webhook)
+
+pg_url() { echo "postgresql://slipway_$1:$(stack_secret "pg-$1")@127.0.0.1:$PG_PORT/slipway"; }
+
+# pg_roles creates the database, roles and schemas and sets the passwords;
+# safe to run on every `up`. The passwords go to psql as variables, never
+# on a command line of their own.
 pg_roles() {
-	"$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
-		>"$RUN/pg-roles.log" 2>&1 <<'EOF' || fail_part postgres "$RUN/pg-roles.log" "creating roles failed"
-SELECT 'CREATE ROLE slipway LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'slipway') \gexec
-SELECT 'CREATE ROLE slipway_webhook LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'slipway_webhook') \gexec
+	local r args=()
+	for r in "${PG_ROLES[@]}"; do
+		args+=(-v "pw_$r=$(stack_secret "pg-$r")")
+	done
+	pg_admin postgres "${args[@]}" >"$RUN/pg-roles.log" 2>&1 <<'EOF' ||
+SELECT format('CREATE ROLE %I', r) FROM unnest(ARRAY['slipway', 'slipway_registry',
+  'slipway_component', 'slipway_deploy', 'slipway_webhook']) r
+  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) \gexec
+ALTER ROLE slipway NOLOGIN PASSWORD NULL;
+SET password_encryption = 'scram-sha-256';
+ALTER ROLE slipway_registry LOGIN PASSWORD :'pw_registry';
+ALTER ROLE slipway_component LOGIN PASSWORD :'pw_component';
+ALTER ROLE slipway_deploy LOGIN PASSWORD :'pw_deploy';
+ALTER ROLE slipway_webhook LOGIN PASSWORD :'pw_webhook';
 SELECT 'CREATE DATABASE slipway OWNER slipway' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'slipway') \gexec
 EOF
+		fail_part postgres "$RUN/pg-roles.log" "creating roles failed"
+	pg_admin slipway >>"$RUN/pg-roles.log" 2>&1 <<'EOF' ||
+REVOKE ALL ON DATABASE slipway FROM PUBLIC;
+GRANT CONNECT ON DATABASE slipway TO slipway_registry, slipway_component, slipway_deploy, slipway_webhook;
+-- A service's CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even
+-- when its schema is there already.
+GRANT CREATE ON DATABASE slipway TO slipway_registry, slipway_component, slipway_deploy;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+CREATE SCHEMA IF NOT EXISTS registry AUTHORIZATION slipway_registry;
+CREATE SCHEMA IF NOT EXISTS component AUTHORIZATION slipway_component;
+CREATE SCHEMA IF NOT EXISTS deploy AUTHORIZATION slipway_deploy;
+-- A cluster from before the per-service roles: hand each schema and its
+-- tables to its service (indexes and owned sequences follow their table).
+DO $$
+DECLARE
+	o record;
+BEGIN
+	FOR o IN SELECT nspname FROM pg_namespace
+	    WHERE nspname IN ('registry', 'component', 'deploy') LOOP
+		EXECUTE format('ALTER SCHEMA %I OWNER TO %I', o.nspname,
+		    'slipway_' || o.nspname);
+	END LOOP;
+	FOR o IN SELECT n.nspname, c.relname, CASE c.relkind WHEN 'v' THEN 'VIEW'
+	    WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind
+	    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	    WHERE n.nspname IN ('registry', 'component', 'deploy')
+	    AND c.relkind IN ('r', 'p', 'v', 'S')
+	    AND pg_get_userbyid(c.relowner) <> 'slipway_' || n.nspname
+	    AND NOT EXISTS (SELECT FROM pg_depend d
+	        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+	        AND d.deptype IN ('a', 'i')) LOOP
+		EXECUTE format('ALTER %s %I.%I OWNER TO %I', o.kind, o.nspname,
+		    o.relname, 'slipway_' || o.nspname);
+	END LOOP;
+END
+$$;
+SELECT pg_reload_conf();
+EOF
+		fail_part postgres "$RUN/pg-roles.log" "creating schemas failed"
 }
 
 pg_pidfile() { echo "$(pg_dir)/data/postmaster.pid"; }
@@ -300,12 +392,14 @@ pg_up() {
 	else
 		port_free postgres "$PG_PORT"
 		pg_init "$dir"
+		pg_hba_write "$dir"
 		# The log sits in the cluster dir: the postgres user writes it.
 		pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -o "-p $PG_PORT" \
 			-w -t "$TIMEOUT" -s start >"$RUN/pg-ctl.log" 2>&1 9>&- ||
 			fail_part postgres "$dir/postgres.log" "pg_ctl start failed ($(<"$RUN/pg-ctl.log"))"
 	fi
 	wait_ready postgres "$dir/postgres.log" "$TIMEOUT" "" "" pg_ready
+	pg_hba_write "$dir"
 	pg_roles
 	say "postgres up on 127.0.0.1:$PG_PORT (database slipway)"
 }
@@ -325,9 +419,33 @@ pg_status() {
 
 # --- Redis -----------------------------------------------------------------
 
+# One ACL user per service, each with only its keys and commands; `default`
+# is off, so a client without credentials can do nothing. A cache hit is
+# trusted, so only component-svc writes token bindings; the webhook reads
+# them and may delete one (a revocation), never write one. `admin` is for
+# this script, the tests and operators. Passwords: $STATE/redis-<user>-
+# password (0600); the ACL file holds their SHA-256 only.
+REDIS_USERS=(admin component webhook)
+declare -A REDIS_RULES=(
+	[admin]='~* &* +@all'
+	[component]='resetchannels -@all +set +del ~slipway:token:*'
+	[webhook]='resetchannels -@all +get +set +del ~slipway:idem:* ~slipway:whid:* %R~slipway:token:* (~slipway:token:* -@all +del)'
+)
+
+redis_aclfile_write() {
+	local u lines="user default off resetkeys resetchannels -@all"
+	for u in "${REDIS_USERS[@]}"; do
+		lines+=$'\n'$(printf 'user %s on #%s %s' "$u" \
+			"$(printf '%s' "$(stack_secret "redis-$u")" | sha256sum | awk '{ print $1 }')" \
+			"${REDIS_RULES[$u]}")
+	done
+	(umask 077 && printf '%s\n' "$lines" >"$STATE/redis/users.acl")
+}
+
 redis_ping() {
 	if command -v redis-cli >/dev/null; then
-		[[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]
+		[[ $(REDISCLI_AUTH=$(stack_secret redis-admin) redis-cli --user admin \
+			-h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]
 	else
 		port_open "$REDIS_PORT"
 	fi
@@ -339,8 +457,10 @@ redis_up() {
 	else
 		port_free redis "$REDIS_PORT"
 		mkdir -p "$STATE/redis"
+		redis_aclfile_write
 		start_bg redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' \
-			--appendonly no --daemonize no --dir "$STATE/redis"
+			--appendonly no --daemonize no --dir "$STATE/redis" \
+			--aclfile "$STATE/redis/users.acl"
 	fi
 	wait_ready redis "$RUN/redis.log" "$TIMEOUT" "$RUN/redis.pid" redis-server redis_ping
 	say "redis up on 127.0.0.1:$REDIS_PORT"
@@ -352,12 +472,7 @@ redis_status() { pid_of "$RUN/redis.pid" redis-server >/dev/null && redis_ping; 
 
 REGISTRY_USER=slipway
 
-registry_password() {
-	if [[ ! -s $STATE/registry-password ]]; then
-		(umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$STATE/registry-password")
-	fi
-	cat "$STATE/registry-password"
-}
+registry_password() { stack_secret registry; }
 
 registry_write_config() {
 	mkdir -p "$STATE/registry"
@@ -554,10 +669,18 @@ write_env() {
 # Written by scripts/stack.sh up; source it to reach the local stack.
 export SLIPWAY_STATE='$STATE'
 export SLIPWAY_KAFKA_BROKERS='127.0.0.1:$KAFKA_PORT'
-export SLIPWAY_PG_URL='postgresql://slipway@127.0.0.1:$PG_PORT/slipway'
-export SLIPWAY_PG_WEBHOOK_URL='postgresql://slipway_webhook@127.0.0.1:$PG_PORT/slipway'
+# One Postgres role and one Redis user per service (see docs/internals.md);
+# the admin URL is the superuser over the unix socket, for operators/tests.
+export SLIPWAY_PG_REGISTRY_URL='$(pg_url registry)'
+export SLIPWAY_PG_COMPONENT_URL='$(pg_url component)'
+export SLIPWAY_PG_DEPLOY_URL='$(pg_url deploy)'
+export SLIPWAY_PG_WEBHOOK_URL='$(pg_url webhook)'
+export SLIPWAY_PG_ADMIN_URL='postgresql://postgres@/slipway?host=$(pg_dir)&port=$PG_PORT'
 export SLIPWAY_REDIS_HOST='127.0.0.1'
 export SLIPWAY_REDIS_PORT='$REDIS_PORT'
+export SLIPWAY_REDIS_COMPONENT_PASSWORD='$(stack_secret redis-component)'
+export SLIPWAY_REDIS_WEBHOOK_PASSWORD='$(stack_secret redis-webhook)'
+export SLIPWAY_REDIS_ADMIN_PASSWORD='$(stack_secret redis-admin)'
 export SLIPWAY_REGISTRY_HOST='127.0.0.1:$REGISTRY_PORT'
 export SLIPWAY_REGISTRY_USER='$REGISTRY_USER'
 export SLIPWAY_REGISTRY_PASSWORD='$pw'

@@ -18,7 +18,7 @@
 #define CLI_USAGE 2
 
 #define CLI_MAX_POS 4
-#define CLI_MAX_OPTS 12
+#define CLI_MAX_OPTS 112   /* room for `dataplane add` with 100 --org */
 
 struct cli_opt {
 	char name[32];       /* without the leading "--" */

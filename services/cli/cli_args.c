@@ -1,6 +1,7 @@
 /*
  * cli_args.c: argument parsing for one command, against a small spec string
- * ("name= host= wait": '=' marks an option that takes a value). Kept free of
+ * ("name= host= wait org=*": '=' marks an option that takes a value, '=*'
+ * one that may be given more than once). Kept free of
  * I/O so tests/unit/test_cli_args.c can drive it.
  */
 #include <errno.h>
@@ -11,8 +12,8 @@
 #include "cli.h"
 
 /*
- * Looks name (n bytes) up in spec. Returns 2 when it takes a value, 1 when
- * it is a flag, 0 when unknown.
+ * Looks name (n bytes) up in spec. Returns 3 when it takes a value and may
+ * repeat, 2 when it takes a value, 1 when it is a flag, 0 when unknown.
  */
 static int
 spec_lookup(const char *spec, const char *name, size_t n)
@@ -25,18 +26,23 @@ spec_lookup(const char *spec, const char *name, size_t n)
 			p++;
 		len = strcspn(p, " =");
 		if (len == n && strncmp(p, name, n) == 0)
-			return p[len] == '=' ? 2 : 1;
+			return p[len] != '=' ? 1 : p[len + 1] == '*' ? 3 : 2;
 		p += len;
 		if (*p == '=')
+			p++;
+		if (*p == '*')
 			p++;
 	}
 	return 0;
 }
 
-/* Records one option (name is n bytes); -1 when too many or it repeats. */
+/*
+ * Records one option (name is n bytes); -1 when too many or when it repeats
+ * and may not.
+ */
 static int
 args_add_opt(struct cli_args *a, const char *name, size_t n,
-    const char *value, char *why, size_t whylen)
+    const char *value, int may_repeat, char *why, size_t whylen)
 {
 	struct cli_opt *o;
 
@@ -47,7 +53,7 @@ args_add_opt(struct cli_args *a, const char *name, size_t n,
 	o = &a->opts[a->nopts];
 	memcpy(o->name, name, n);
 	o->name[n] = '\0';
-	if (cli_args_has(a, o->name)) {
+	if (!may_repeat && cli_args_has(a, o->name)) {
 		snprintf(why, whylen, "option --%s given twice", o->name);
 		return -1;
 	}
@@ -86,16 +92,16 @@ args_option(int argc, const char *const *argv, int *i, const char *spec,
 			snprintf(why, whylen, "option --%.*s takes no value", (int)n, arg);
 			return -1;
 		}
-		return args_add_opt(a, arg, n, NULL, why, whylen);
+		return args_add_opt(a, arg, n, NULL, 0, why, whylen);
 	}
 	if (eq != NULL)
-		return args_add_opt(a, arg, n, eq + 1, why, whylen);
+		return args_add_opt(a, arg, n, eq + 1, kind == 3, why, whylen);
 	if (*i + 1 >= argc) {
 		snprintf(why, whylen, "option --%s needs a value", arg);
 		return -1;
 	}
 	(*i)++;
-	return args_add_opt(a, arg, n, argv[*i], why, whylen);
+	return args_add_opt(a, arg, n, argv[*i], kind == 3, why, whylen);
 }
 
 int

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "component.h"
+#include "cache.h"
 #include "bus.h"
 #include "crypto.h"
 #include "http.h"
@@ -242,12 +243,18 @@ static const struct http_route comp_routes[] = {
 	  HTTP_AUTH_ADMIN },
 };
 
-/* /readyz: Postgres answers and the consumer has its partitions. */
+/* /readyz: Postgres answers, the consumer has its partitions and Redis has
+ * not refused our credentials (Redis merely down is fine: a cache). */
 static int
 comp_http_ready(void *arg, char *why, size_t whylen)
 {
 	struct comp_ctx *ctx = arg;
+	const char *auth = cache_auth_error(ctx->cache);
 
+	if (auth != NULL) {
+		snprintf(why, whylen, "%s", auth);
+		return 0;
+	}
 	return service_ready(ctx->db, ctx->consumer, why, whylen);
 }
 

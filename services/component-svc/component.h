@@ -37,6 +37,8 @@ struct comp_config {
 	char *pg_url;
 	char *redis_host;
 	int redis_port;
+	char *redis_user;
+	char *redis_password;
 	int registry_wait_ms;   /* how long a create waits for an unknown registry */
 	int debug;
 };

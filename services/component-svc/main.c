@@ -35,6 +35,8 @@ static const struct config_var comp_vars[] = {
 	CONFIG_VAR_PG_URL(CONFIG_PG_URL_DEFAULT, &ctx.cfg.pg_url),
 	CONFIG_VAR_REDIS_HOST(&ctx.cfg.redis_host),
 	CONFIG_VAR_REDIS_PORT(&ctx.cfg.redis_port),
+	CONFIG_VAR_REDIS_USER(&ctx.cfg.redis_user),
+	CONFIG_VAR_REDIS_PASSWORD(&ctx.cfg.redis_password),
 	{ "SLIPWAY_REGISTRY_WAIT_MS", CONFIG_INT, "3000", 0,
 	  "how long a component create waits for a registry not yet learnt "
 	  "from registry events (0-30000, 0 = no wait)",
@@ -110,8 +112,10 @@ main(int argc, char **argv)
 	    comp_http_create_resume, &ctx)) == NULL)
 		fatal("out of memory");
 	comp_start_backbone(&ctx);
-	if ((ctx.cache = cache_new(ctx.base, ctx.cfg.redis_host,
-	    ctx.cfg.redis_port, &err)) == NULL)
+	if ((ctx.cache = cache_new(ctx.base, &(struct cache_config){
+	    .host = ctx.cfg.redis_host, .port = ctx.cfg.redis_port,
+	    .user = ctx.cfg.redis_user, .password = ctx.cfg.redis_password },
+	    &err)) == NULL)
 		fatal("redis: %s", err.msg);
 	if ((ctx.http = comp_http_new(&ctx, &err)) == NULL)
 		fatal("http: %s", err.msg);

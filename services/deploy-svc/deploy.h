@@ -270,6 +270,30 @@ json_t *deploy_store_deployments_json(struct store *s, const char *component_id,
 /* deploy_consume.c */
 int deploy_consume_start(struct deploy *d, struct error *err);
 
+/* deploy_grants.c: the orgs a data plane serves, as the operator gives them. */
+#define DEPLOY_GRANTS_MAX 100
+/* {"a","b"}: every org quoted, a comma between, the braces. */
+#define DEPLOY_GRANTS_LITERAL_MAX (DEPLOY_GRANTS_MAX * (DEPLOY_NAME_MAX + 3) + 3)
+struct deploy_grants {
+	int given;                 /* the request named orgs or shared */
+	int shared;                /* every org */
+	size_t n;
+	const char *orgs[DEPLOY_GRANTS_MAX];   /* borrowed from the request body */
+};
+/* Org names as they appear in paths: [A-Za-z0-9][A-Za-z0-9_.-]{0,62}. */
+int deploy_grants_org_valid(const char *s);
+/*
+ * Reads "orgs" / "shared" of a POST /v1/dataplanes body (both absent: g->given
+ * is 0, the stored grants stay); -1 with err and *status 400 when malformed.
+ */
+int deploy_grants_parse(json_t *body, struct deploy_grants *g, int *status,
+    struct error *err);
+/* A new data plane needs grants: -1 with *status 422 when none were given. */
+int deploy_grants_check_new(const struct deploy_grants *g, int *status,
+    struct error *err);
+/* g's orgs as a quoted text[] literal; -1 when len is too small. */
+int deploy_grants_literal(const struct deploy_grants *g, char *buf, size_t len);
+
 /* deploy_dataplanes.c */
 void deploy_dataplanes_post(struct http_request *req, void *ctx);
 void deploy_dataplanes_list(struct http_request *req, void *ctx);
@@ -281,7 +305,6 @@ int deploy_dataplanes_ensure_topics(struct deploy *d, const char *name,
 /* deploy_http.c */
 int deploy_http_start(struct deploy *d, struct error *err);
 int deploy_http_name_valid(const char *s);
-int deploy_http_org_valid(const char *s);
 void deploy_http_fail(struct http_request *req, const struct error *err);
 /* The park_fn of deployment requests parked on an unknown component. */
 int deploy_http_post_resume(void *ctx, struct http_request *req, void *arg,

@@ -102,6 +102,17 @@ deploy_consume_place(struct deploy *d, const struct deploy_component *comp,
 	int rc = deploy_store_environment_first(d->store, comp->org,
 	    d->cfg.default_dataplane, target, err);
 
+	if (rc == -1 && strcmp(err->code, "dataplane_not_granted") == 0) {
+		/* Nothing was written: the check comes before the rows. */
+		error_clear(err);
+		snprintf(target->environment, sizeof(target->environment),
+		    "development");
+		target->dataplane[0] = '\0';
+		*failed = "dataplane_not_granted: the default data plane is not "
+		    "granted to this org; the operator grants one (slipway "
+		    "dataplane add --org) and binds an environment to it";
+		return 0;
+	}
 	if (rc == -1)
 		return -1;
 	if (rc == 0) {

@@ -51,21 +51,6 @@ deploy_http_name_valid(const char *s)
 	return 1;
 }
 
-/* Org names as they appear in paths: [A-Za-z0-9][A-Za-z0-9_.-]{0,62}. */
-int
-deploy_http_org_valid(const char *s)
-{
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > DEPLOY_NAME_MAX ||
-	    !isalnum((unsigned char)s[0]))
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && strchr("_.-", s[i]) == NULL)
-			return 0;
-	return 1;
-}
-
 /* Replies to a store failure: 503 when Postgres is down, else 500. */
 void
 deploy_http_fail(struct http_request *req, const struct error *err)
@@ -189,6 +174,12 @@ deploy_http_load(struct http_request *req, struct deploy *d,
 	if (rc == 1)
 		rc = deploy_store_environment_get(d->store, r->comp.org, env,
 		    &r->target, &err);
+	if (rc == -1 && strcmp(err.code, "dataplane_not_granted") == 0) {
+		http_reply_error(req, 422, "dataplane_not_granted", "environment",
+		    "org %s has no environments and the default data plane is "
+		    "not granted to it", r->comp.org);
+		return -1;
+	}
 	if (rc == -1) {
 		deploy_http_fail(req, &err);
 		return -1;

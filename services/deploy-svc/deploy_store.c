@@ -242,9 +242,44 @@ deploy_store_default_dataplane(struct store *s, const char *configured,
 }
 
 /*
+ * Whether org may bind the data plane: shared, or granted to it. The row
+ * is locked FOR SHARE until the transaction ends, so a re-registration
+ * that narrows the grants (FOR UPDATE) waits and then sees this binding.
+ * -1 with err unknown_dataplane or dataplane_not_granted when it may not.
+ */
+static int
+deploy_store_dataplane_granted(struct store *s, const char *org,
+    const char *dataplane, struct error *err)
+{
+	struct store_result *r;
+	const char *vals[] = { org, dataplane };
+	int rc = deploy_store_one(s, &r, "SELECT d.shared OR EXISTS (SELECT 1 "
+	    "FROM dataplane_grants g WHERE g.dataplane = d.name AND g.org = $1) "
+	    "FROM dataplanes d WHERE d.name = $2 FOR SHARE OF d", 2, vals, err);
+	int granted;
+
+	if (rc == -1)
+		return -1;
+	if (rc == 0) {
+		error_set(err, "unknown_dataplane", "dataplane",
+		    "no data plane %s is registered", dataplane);
+		return -1;
+	}
+	granted = strcmp(store_result_get(r, 0, 0), "t") == 0;
+	store_result_free(r);
+	if (!granted) {
+		error_set(err, "dataplane_not_granted", "dataplane", "data plane %s "
+		    "is not granted to org %s", dataplane, org);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The org's first environment (lowest position). An org without any gets
- * development (0) and production (1) on the default data plane. Returns 0
- * when no data plane is registered at all.
+ * development (0) and production (1) on the default data plane, when that
+ * one is granted to it (else -1, dataplane_not_granted). Returns 0 when no
+ * data plane is registered at all.
  */
 int
 deploy_store_environment_first(struct store *s, const char *org,
@@ -273,7 +308,10 @@ deploy_store_environment_first(struct store *s, const char *org,
 	return 1;
 }
 
-/* Upserts an environment and announces it (EnvironmentChanged, key org). */
+/*
+ * Upserts an environment and announces it (EnvironmentChanged, key org);
+ * -1 unknown_dataplane / dataplane_not_granted when org may not bind it.
+ */
 int
 deploy_store_environment_put(struct store *s, const char *org,
     const char *name, const char *dataplane, int position, struct error *err)
@@ -282,6 +320,8 @@ deploy_store_environment_put(struct store *s, const char *org,
 	Envelope env;
 	char event_id[37], pos[16];
 
+	if (deploy_store_dataplane_granted(s, org, dataplane, err) == -1)
+		return -1;
 	slipway__v1__environment_changed__init(&ec);
 	snprintf(pos, sizeof(pos), "%d", position);
 	const char *vals[] = { org, name, dataplane, pos };

@@ -4,9 +4,14 @@
  * Connection lifecycle (explicit, because hiredis frees its context behind
  * our back on failure):
  *   CACHE_CONN_IDLE → connect() → CACHE_CONN_CONNECTING
- *   CONNECTING → connect cb OK → CACHE_CONN_UP
- *   CONNECTING | UP → failure / disconnect → IDLE + reconnect timer
+ *   CONNECTING → connect cb OK → CACHE_CONN_AUTH (AUTH sent first)
+ *     (no user configured: straight to CACHE_CONN_UP)
+ *   AUTH → AUTH answered OK → CACHE_CONN_UP
+ *   AUTH → AUTH refused → disconnect, the reason kept for /readyz
+ *   any → failure / disconnect → IDLE + reconnect timer
  *     (100 ms doubling to 5 s, reset once a connection succeeds)
+ * No request is sent before AUTH has succeeded: cache_up() is false until
+ * then, so every call answers CACHE_DOWN. The password is never logged.
  * Requests answer exactly once: from the reply, from a per-request timeout
  * (CACHE_DOWN; the late reply is then ignored), or with CACHE_DOWN at once
  * when the connection is not up. Needs Redis >= 7.0 for SET NX GET.
@@ -29,12 +34,17 @@
 #define CACHE_CONNECT_TIMEOUT_MS 2000
 #define CACHE_KEY_MAX          1024
 
-enum cache_conn { CACHE_CONN_IDLE, CACHE_CONN_CONNECTING, CACHE_CONN_UP };
+enum cache_conn {
+	CACHE_CONN_IDLE, CACHE_CONN_CONNECTING, CACHE_CONN_AUTH, CACHE_CONN_UP
+};
 
 struct cache {
 	struct event_base *base;
 	char *host;
 	int port;
+	char *user;                  /* NULL: no AUTH (Redis without ACLs) */
+	char *password;
+	char auth_error[256];        /* last AUTH refusal, "" once accepted */
 	redisAsyncContext *ctx;      /* NULL in IDLE */
 	enum cache_conn state;
 	int backoff_ms;
@@ -71,6 +81,61 @@ cache_schedule_reconnect(struct cache *c)
 		c->backoff_ms = CACHE_BACKOFF_MAX_MS;
 }
 
+/* The connection is usable: requests may be sent from now on. */
+static void
+cache_ready(struct cache *c)
+{
+	evtimer_del(c->connect_timeout);
+	c->state = CACHE_CONN_UP;
+	c->backoff_ms = CACHE_BACKOFF_MIN_MS;
+}
+
+/*
+ * AUTH's answer. A refusal is a configuration error, not an outage: it is
+ * kept for /readyz and logged once (Redis's reason, never the password),
+ * and the connection is dropped so the reconnect timer tries again.
+ */
+static void
+cache_on_auth(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct cache *c = privdata;
+	redisReply *reply = r;
+
+	if (reply == NULL || c->state != CACHE_CONN_AUTH)
+		return;   /* disconnected meanwhile: the disconnect cb reschedules */
+	if (reply->type == REDIS_REPLY_STATUS) {
+		if (c->auth_error[0] != '\0')
+			log_info("redis %s:%d: user %s accepted again", c->host,
+			    c->port, c->user);
+		c->auth_error[0] = '\0';
+		log_info("redis %s:%d connected as %s", c->host, c->port, c->user);
+		cache_ready(c);
+		return;
+	}
+	if (c->auth_error[0] == '\0')
+		log_warnx("redis %s:%d: AUTH as user %s refused: %.120s "
+		    "(check SLIPWAY_REDIS_USER / SLIPWAY_REDIS_PASSWORD)",
+		    c->host, c->port, c->user,
+		    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+	snprintf(c->auth_error, sizeof(c->auth_error),
+	    "redis: AUTH as user %s refused: %.120s", c->user,
+	    reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+	redisAsyncDisconnect(ac);
+}
+
+/* Sends AUTH before anything else on a fresh connection. */
+static void
+cache_auth(struct cache *c, redisAsyncContext *ac)
+{
+	const char *argv[3] = { "AUTH", c->user, c->password };
+	size_t lens[3] = { 4, strlen(c->user), strlen(c->password) };
+
+	c->state = CACHE_CONN_AUTH;
+	if (redisAsyncCommandArgv(ac, cache_on_auth, c, 3, argv, lens) !=
+	    REDIS_OK)
+		redisAsyncDisconnect(ac);
+}
+
 static void
 cache_on_connect(const redisAsyncContext *ac, int status)
 {
@@ -83,10 +148,12 @@ cache_on_connect(const redisAsyncContext *ac, int status)
 		cache_schedule_reconnect(c);
 		return;
 	}
+	if (c->user != NULL) {
+		cache_auth(c, c->ctx);
+		return;
+	}
 	log_info("redis %s:%d connected", c->host, c->port);
-	evtimer_del(c->connect_timeout);
-	c->state = CACHE_CONN_UP;
-	c->backoff_ms = CACHE_BACKOFF_MIN_MS;
+	cache_ready(c);
 }
 
 static void
@@ -136,9 +203,21 @@ cache_on_connect_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->state != CACHE_CONN_CONNECTING || c->ctx == NULL)
+	if ((c->state != CACHE_CONN_CONNECTING && c->state != CACHE_CONN_AUTH) ||
+	    c->ctx == NULL)
 		return;
 	log_debug("redis %s:%d connect timed out", c->host, c->port);
+	if (c->state == CACHE_CONN_AUTH) {
+		/* Connected but AUTH unanswered: a disconnect would wait for the
+		 * reply, so free; that runs the disconnect callback, which
+		 * reschedules, unless hiredis skipped it. */
+		redisAsyncContext *ac = c->ctx;
+
+		redisAsyncFree(ac);
+		if (c->ctx == ac)
+			cache_schedule_reconnect(c);
+		return;
+	}
 	/* Not connected yet, so no disconnect callback: reschedule here. */
 	redisAsyncFree(c->ctx);
 	cache_schedule_reconnect(c);
@@ -152,20 +231,37 @@ cache_on_reconnect(evutil_socket_t fd, short what, void *arg)
 	cache_connect(arg);
 }
 
+/* Frees what cache_new copied; the password is wiped first. */
+static void
+cache_free_strings(struct cache *c)
+{
+	if (c->password != NULL)
+		explicit_bzero(c->password, strlen(c->password));
+	free(c->password);
+	free(c->user);
+	free(c->host);
+}
+
 struct cache *
-cache_new(struct event_base *base, const char *host, int port,
+cache_new(struct event_base *base, const struct cache_config *cfg,
     struct error *err)
 {
 	struct cache *c;
+	int auth = cfg->user != NULL && cfg->user[0] != '\0';
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->host = strdup(host)) == NULL) {
+	    (c->host = strdup(cfg->host)) == NULL ||
+	    (auth && ((c->user = strdup(cfg->user)) == NULL ||
+	    (c->password = strdup(cfg->password ? cfg->password : "")) ==
+	    NULL))) {
+		if (c != NULL)
+			cache_free_strings(c);
 		free(c);
 		error_set(err, "internal", "", "out of memory");
 		return NULL;
 	}
 	c->base = base;
-	c->port = port;
+	c->port = cfg->port;
 	c->backoff_ms = CACHE_BACKOFF_MIN_MS;
 	c->reconnect = evtimer_new(base, cache_on_reconnect, c);
 	c->connect_timeout = evtimer_new(base, cache_on_connect_timeout, c);
@@ -174,7 +270,7 @@ cache_new(struct event_base *base, const char *host, int port,
 			event_free(c->reconnect);
 		if (c->connect_timeout != NULL)
 			event_free(c->connect_timeout);
-		free(c->host);
+		cache_free_strings(c);
 		free(c);
 		error_set(err, "internal", "", "cannot create timer");
 		return NULL;
@@ -195,7 +291,7 @@ cache_free(struct cache *c)
 		redisAsyncFree(c->ctx);
 	event_free(c->reconnect);
 	event_free(c->connect_timeout);
-	free(c->host);
+	cache_free_strings(c);
 	free(c);
 }
 
@@ -203,6 +299,12 @@ int
 cache_up(const struct cache *c)
 {
 	return c != NULL && c->state == CACHE_CONN_UP;
+}
+
+const char *
+cache_auth_error(const struct cache *c)
+{
+	return c != NULL && c->auth_error[0] != '\0' ? c->auth_error : NULL;
 }
 
 /* Answers once: later answers (late reply after a timeout) are dropped. */

@@ -19,10 +19,24 @@ enum cache_status { CACHE_HIT, CACHE_MISS, CACHE_DOWN };
 typedef void (*cache_get_cb)(enum cache_status st, const char *value,
     size_t len, void *arg);
 
-struct cache *cache_new(struct event_base *base, const char *host, int port,
+/* Where Redis is and who we are there. user NULL or "": no AUTH (a Redis
+ * without ACLs); otherwise AUTH user password is the first command on every
+ * connection. The strings are copied. */
+struct cache_config {
+	const char *host;
+	int port;
+	const char *user;
+	const char *password;
+};
+
+struct cache *cache_new(struct event_base *base, const struct cache_config *cfg,
     struct error *err);
 void cache_free(struct cache *c);
+/* 1 when connected (and authenticated): requests are sent. */
 int cache_up(const struct cache *c);
+/* Why Redis refused our credentials (for /readyz; no secret in it), or NULL
+ * when it has not. Cleared once AUTH succeeds. */
+const char *cache_auth_error(const struct cache *c);
 
 /* Calls cb exactly once (possibly before returning, with CACHE_DOWN). */
 void cache_get(struct cache *c, const char *key, cache_get_cb cb, void *arg);

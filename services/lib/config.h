@@ -60,6 +60,12 @@ struct config_var {
 	  "Redis host (token cache)", (dst) }
 #define CONFIG_VAR_REDIS_PORT(dst) \
 	{ "SLIPWAY_REDIS_PORT", CONFIG_PORT, "16379", 0, "Redis port", (dst) }
+#define CONFIG_VAR_REDIS_USER(dst) \
+	{ "SLIPWAY_REDIS_USER", CONFIG_STRING, "", 0, \
+	  "Redis ACL user (AUTH on connect); \"\" = no AUTH", (dst) }
+#define CONFIG_VAR_REDIS_PASSWORD(dst) \
+	{ "SLIPWAY_REDIS_PASSWORD", CONFIG_STRING, "", CONFIG_SECRET, \
+	  "password of SLIPWAY_REDIS_USER", (dst) }
 #define CONFIG_VAR_ALLOW_PRIVATE_TARGETS(dst) \
 	{ "SLIPWAY_ALLOW_PRIVATE_TARGETS", CONFIG_TARGETS, "", 0, \
 	  "non-public addresses registry traffic may reach: comma list of " \

@@ -1,7 +1,8 @@
 /*
  * reg_events.c: the envelopes registry-svc writes to its outbox, and the
- * consumer of slipway.deploy.events that learns data planes and seals every
- * registry's credentials to each new one.
+ * consumer of slipway.deploy.events that learns data planes, their grants
+ * and the environments bound to them, and seals each org's registries to
+ * the data planes that serve it.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -114,17 +115,29 @@ reg_events_tombstone(struct store *s, const struct reg_dataplane *dp,
 
 /* --- consumer of slipway.deploy.events ------------------------------------ */
 
-struct reg_dp_tx {
+/*
+ * A registry's credentials go to a data plane only while it serves the
+ * registry's org: an environment of the org binds it and it is granted to
+ * the org (or shared). EnvironmentChanged and DataPlaneRegistered change
+ * which pairs (org, data plane) are served; each handler computes the pairs
+ * before and after its write, seals the org's registries to the new ones
+ * and tombstones them on the gone ones, in one transaction with the dedup
+ * claim. Race-free across replicas: both handlers take the bindings lock
+ * (one at a time), and the lock of every org they seal or tombstone before
+ * reading its registries; registry creation takes its org's lock before it
+ * reads the data planes that serve it (reg_http.c).
+ */
+struct reg_seal {
 	struct reg_ctx *ctx;
 	const Envelope *env;
-	struct reg_dataplane dp;
-	size_t sealed;
+	size_t sealed, removed;
 };
 
 /* Decrypts one at-rest secret and seals it to the data plane. */
 static int
-reg_events_reseal(struct store *s, struct reg_dp_tx *t,
-    const struct reg_row *row, struct error *err)
+reg_events_reseal(struct store *s, struct reg_seal *t,
+    const struct reg_dataplane *dp, const struct reg_row *row,
+    struct error *err)
 {
 	unsigned char *pt;
 	size_t len;
@@ -134,14 +147,202 @@ reg_events_reseal(struct store *s, struct reg_dp_tx *t,
 	    row->secret, row->secret_len, &pt, &len, err) < 0) {
 		/* A wrong KEK must not stop every other registry from reaching the dp. */
 		log_warnx("registry %s: cannot decrypt its credentials (%s); not "
-		    "sealed to data plane %s", row->id, err->msg, t->dp.name);
+		    "sealed to data plane %s", row->id, err->msg, dp->name);
 		error_clear(err);
 		return 0;
 	}
-	rc = reg_events_sealed(s, &t->dp, row->org, row->id, row->host, row->auth,
+	rc = reg_events_sealed(s, dp, row->org, row->id, row->host, row->auth,
 	    pt, len, t->env->event_id, err);
 	crypto_free_secret(pt, len);
 	t->sealed += rc == 0;
+	return rc;
+}
+
+/* Seals (seal) or tombstones (!seal) every registry of org on dp. */
+static int
+reg_events_org_on(struct store *s, struct reg_seal *t,
+    const struct reg_dataplane *dp, const char *org, int seal,
+    struct error *err)
+{
+	struct reg_row *rows;
+	size_t n, i;
+	int rc = 0;
+
+	if (reg_store_lock_org(s, org, err) < 0 ||
+	    reg_store_org_rows(s, org, &rows, &n, err) < 0)
+		return -1;
+	for (i = 0; i < n && rc == 0; i++) {
+		if (seal)
+			rc = reg_events_reseal(s, t, dp, &rows[i], err);
+		else if ((rc = reg_events_tombstone(s, dp, rows[i].id, err)) == 0)
+			t->removed++;
+	}
+	reg_store_rows_free(rows, n);
+	if (rc == 0)
+		log_info("org %s: registries %s data plane %s", org, seal ?
+		    "sealed to" : "withdrawn from", dp->name);
+	return rc;
+}
+
+struct reg_env_tx {
+	struct reg_seal seal;
+	const char *org, *environment, *dataplane;
+};
+
+static int
+reg_events_dp_names(const struct reg_dataplane *dps, size_t n, char ***out)
+{
+	*out = NULL;
+	if (n > 0 && (*out = calloc(n, sizeof(**out))) == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		(*out)[i] = (char *)(uintptr_t)dps[i].name;
+	return 0;
+}
+
+/* The data plane of dps named name (it is there: the diff came from dps). */
+static const struct reg_dataplane *
+reg_events_dp_find(const struct reg_dataplane *dps, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(dps[i].name, name) == 0)
+			return &dps[i];
+	return NULL;
+}
+
+/* Seals org's registries to the data planes in `to` but not in `from`. */
+static int
+reg_events_env_apply(struct store *s, struct reg_env_tx *t,
+    const struct reg_dataplane *to, size_t nto, const struct reg_dataplane *from,
+    size_t nfrom, int seal, struct error *err)
+{
+	char **a = NULL, **b = NULL;
+	const char **d = NULL;
+	size_t n, i;
+	int rc = -1;
+
+	if (reg_events_dp_names(to, nto, &a) == 0 &&
+	    reg_events_dp_names(from, nfrom, &b) == 0 &&
+	    (nto == 0 || (d = calloc(nto, sizeof(*d))) != NULL)) {
+		n = reg_served_diff(a, nto, b, nfrom, d);
+		for (i = 0, rc = 0; i < n && rc == 0; i++)
+			rc = reg_events_org_on(s, &t->seal,
+			    reg_events_dp_find(to, nto, d[i]), t->org, seal, err);
+	} else
+		error_set(err, "internal", "", "out of memory");
+	free(a);
+	free(b);
+	free(d);
+	return rc;
+}
+
+static int
+reg_events_env_tx(struct store *s, void *arg, struct error *err)
+{
+	struct reg_env_tx *t = arg;
+	struct reg_dataplane *before = NULL, *after = NULL;
+	size_t nb = 0, na = 0;
+	int rc;
+
+	if (reg_store_lock_bindings(s, err) < 0 ||
+	    reg_store_lock_org(s, t->org, err) < 0)
+		return -1;
+	if ((rc = dedup_claim(s, t->seal.env->event_id, REG_CONSUMER, err)) <= 0)
+		return rc;
+	rc = -1;
+	if (reg_store_served_dataplanes(s, t->org, &before, &nb, err) == 0 &&
+	    reg_store_binding_put(s, t->org, t->environment, t->dataplane,
+	    err) == 0 &&
+	    reg_store_served_dataplanes(s, t->org, &after, &na, err) == 0 &&
+	    reg_events_env_apply(s, t, after, na, before, nb, 1, err) == 0)
+		rc = reg_events_env_apply(s, t, before, nb, after, na, 0, err);
+	free(before);
+	free(after);
+	return rc;
+}
+
+/* An org or environment name from the bus: present and within the caps. */
+static int
+reg_events_name_ok(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n > 0 && n < 64;
+}
+
+static enum bus_result
+reg_events_on_environment(struct reg_ctx *ctx, const Envelope *env,
+    struct error *reason)
+{
+	const Slipway__V1__EnvironmentChanged *e = env->environment_changed;
+	struct reg_env_tx t;
+
+	if (e == NULL || !reg_events_name_ok(e->org) ||
+	    !reg_events_name_ok(e->name) || !dataplane_name_valid(e->dataplane)) {
+		error_set(reason, "bad_event", "", "EnvironmentChanged needs an "
+		    "org, a name and a valid data plane name");
+		return BUS_REJECT;
+	}
+	memset(&t, 0, sizeof(t));
+	t.seal.ctx = ctx;
+	t.seal.env = env;
+	t.org = e->org;
+	t.environment = e->name;
+	t.dataplane = e->dataplane;
+	if (store_tx(ctx->db, reg_events_env_tx, &t, reason) < 0)
+		return strcmp(reason->code, "unavailable") == 0 ? BUS_RETRY :
+		    BUS_REJECT;
+	if (t.seal.sealed + t.seal.removed > 0)
+		outbox_relay_kick(ctx->relay);
+	return BUS_DONE;
+}
+
+struct reg_dp_tx {
+	struct reg_seal seal;
+	struct reg_dataplane dp;
+	int shared;
+	char *const *orgs;
+	size_t n_orgs;
+};
+
+/* Seals (or tombstones) org by org, for the orgs of `which` (a diff). */
+static int
+reg_events_dp_orgs(struct store *s, struct reg_dp_tx *t, const char **which,
+    size_t n, int seal, struct error *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = reg_events_org_on(s, &t->seal, &t->dp, which[i], seal, err);
+	return rc;
+}
+
+/*
+ * A new key goes to every org the data plane serves; with the same key,
+ * only to the orgs a widened grant adds. Orgs it no longer serves get
+ * tombstones.
+ */
+static int
+reg_events_dp_apply(struct store *s, struct reg_dp_tx *t, int key_changed,
+    const struct reg_names *before, const struct reg_names *after,
+    struct error *err)
+{
+	const char **d = NULL;
+	size_t n;
+	int rc = -1;
+
+	if (after->n + before->n > 0 &&
+	    (d = calloc(after->n + before->n, sizeof(*d))) == NULL) {
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
+	n = key_changed ? reg_served_diff(after->v, after->n, NULL, 0, d) :
+	    reg_served_diff(after->v, after->n, before->v, before->n, d);
+	if (reg_events_dp_orgs(s, t, d, n, 1, err) == 0) {
+		n = reg_served_diff(before->v, before->n, after->v, after->n, d);
+		rc = reg_events_dp_orgs(s, t, d, n, 0, err);
+	}
+	free(d);
 	return rc;
 }
 
@@ -149,36 +350,59 @@ static int
 reg_events_dataplane_tx(struct store *s, void *arg, struct error *err)
 {
 	struct reg_dp_tx *t = arg;
-	struct reg_row *rows;
-	size_t n, i;
-	int first, rc = 0;
+	struct reg_names before, after;
+	struct reg_dataplane old;
+	int known, rc;
 
-	if ((first = dedup_claim(s, t->env->event_id, REG_CONSUMER, err)) <= 0)
-		return first;
-	if (reg_store_dataplane_upsert(s, t->dp.name, t->dp.public_key, err) < 0 ||
-	    reg_store_rows(s, &rows, &n, err) < 0)
+	if (reg_store_lock_bindings(s, err) < 0)
 		return -1;
-	for (i = 0; i < n && rc == 0; i++)
-		rc = reg_events_reseal(s, t, &rows[i], err);
-	reg_store_rows_free(rows, n);
+	if ((rc = dedup_claim(s, t->seal.env->event_id, REG_CONSUMER, err)) <= 0)
+		return rc;
+	memset(&after, 0, sizeof(after));
+	if ((known = reg_store_dataplane_get(s, t->dp.name, &old, err)) < 0 ||
+	    reg_store_served_orgs(s, t->dp.name, &before, err) < 0)
+		return -1;
+	rc = -1;
+	if (reg_store_dataplane_grants(s, &t->dp, t->shared, t->orgs, t->n_orgs,
+	    err) == 0 &&
+	    reg_store_served_orgs(s, t->dp.name, &after, err) == 0)
+		rc = reg_events_dp_apply(s, t, !known ||
+		    memcmp(old.public_key, t->dp.public_key, 32) != 0, &before,
+		    &after, err);
+	reg_names_free(&before);
+	reg_names_free(&after);
 	return rc;
 }
 
-/* Validates the payload: a data-plane name and a 32-byte public key. */
+/*
+ * Validates the payload: a data-plane name, a 32-byte public key, and the
+ * grant: shared, or at most REG_GRANTS_MAX org names.
+ */
 static int
-reg_events_dataplane_payload(const Envelope *env, struct reg_dataplane *dp,
+reg_events_dataplane_payload(const Envelope *env, struct reg_dp_tx *t,
     struct error *reason)
 {
 	const Slipway__V1__DataPlaneRegistered *d = env->dataplane_registered;
+	size_t i;
 
 	if (d == NULL || !dataplane_name_valid(d->name) ||
-	    d->public_key.len != 32) {
+	    d->public_key.len != 32 || d->n_orgs > REG_GRANTS_MAX ||
+	    (d->shared && d->n_orgs > 0)) {
 		error_set(reason, "bad_event", "", "DataPlaneRegistered needs a "
-		    "valid name and a 32-byte public key");
+		    "valid name, a 32-byte public key, and orgs or shared");
 		return -1;
 	}
-	snprintf(dp->name, sizeof(dp->name), "%s", d->name);
-	memcpy(dp->public_key, d->public_key.data, 32);
+	for (i = 0; i < d->n_orgs; i++)
+		if (!reg_events_name_ok(d->orgs[i])) {
+			error_set(reason, "bad_event", "", "DataPlaneRegistered: "
+			    "orgs[%zu] is not an org name", i);
+			return -1;
+		}
+	snprintf(t->dp.name, sizeof(t->dp.name), "%s", d->name);
+	memcpy(t->dp.public_key, d->public_key.data, 32);
+	t->shared = d->shared;
+	t->orgs = d->orgs;
+	t->n_orgs = d->n_orgs;
 	return 0;
 }
 
@@ -202,9 +426,9 @@ reg_events_on_dataplane(struct reg_ctx *ctx, const Envelope *env,
 	struct reg_dp_tx t;
 
 	memset(&t, 0, sizeof(t));
-	t.ctx = ctx;
-	t.env = env;
-	if (reg_events_dataplane_payload(env, &t.dp, reason) < 0)
+	t.seal.ctx = ctx;
+	t.seal.env = env;
+	if (reg_events_dataplane_payload(env, &t, reason) < 0)
 		return BUS_REJECT;
 	if (reg_events_topic(ctx, t.dp.name, reason) < 0) {
 		log_warnx("data plane %s: credentials topic: %s", t.dp.name,
@@ -215,8 +439,9 @@ reg_events_on_dataplane(struct reg_ctx *ctx, const Envelope *env,
 		return strcmp(reason->code, "unavailable") == 0 ? BUS_RETRY :
 		    BUS_REJECT;
 	outbox_relay_kick(ctx->relay);
-	log_info("data plane %s registered; %zu registries sealed to it",
-	    t.dp.name, t.sealed);
+	log_info("data plane %s registered (%s); %zu registries sealed to it, "
+	    "%zu withdrawn", t.dp.name, t.shared ? "shared" : "named orgs",
+	    t.seal.sealed, t.seal.removed);
 	return BUS_DONE;
 }
 
@@ -232,14 +457,19 @@ reg_events_handle(const struct bus_message *m, void *arg, struct error *reason)
 	val = bus_message_value(m, &len);
 	if (val == NULL)
 		return BUS_DONE;
-	if (type != NULL && strcmp(type, "DataPlaneRegistered") != 0)
+	if (type != NULL && strcmp(type, "DataPlaneRegistered") != 0 &&
+	    strcmp(type, "EnvironmentChanged") != 0)
 		return BUS_DONE;   /* not ours: skip without decoding */
 	if ((env = envelope_decode(val, len, type, reason)) == NULL)
 		return BUS_REJECT;
 	log_ctx_set("event_id", env->event_id);
 	if (env->payload_case == SLIPWAY__V1__ENVELOPE__PAYLOAD_DATAPLANE_REGISTERED)
 		res = reg_events_on_dataplane(arg, env, reason);
+	else if (env->payload_case ==
+	    SLIPWAY__V1__ENVELOPE__PAYLOAD_ENVIRONMENT_CHANGED)
+		res = reg_events_on_environment(arg, env, reason);
 	envelope_free(env);
+	log_ctx_clear();
 	return res;
 }
 

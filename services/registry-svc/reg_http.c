@@ -1,7 +1,7 @@
 /*
  * reg_http.c: registry-svc's management API. A create stores the row with
  * its encrypted credentials, RegistryCreated, and one CredentialsSealed per
- * known data plane in ONE transaction; a delete stores RegistryDeleted and a
+ * data plane that serves its org in ONE transaction; a delete stores RegistryDeleted and a
  * tombstone per data plane the same way.
  */
 #include <stdio.h>
@@ -73,9 +73,15 @@ reg_http_create_tx(struct store *s, void *arg, struct error *err)
 	size_t n, i;
 	int rc = 0;
 
-	if (reg_store_insert(s, t->id, t->in, t->blob, t->bloblen, err) < 0 ||
+	/*
+	 * The org's lock before anything is read: a binding handler sealing
+	 * this org to a data plane either committed already (its binding is
+	 * seen here) or waits for this commit (and then sees this row).
+	 */
+	if (reg_store_lock_org(s, t->in->org, err) < 0 ||
+	    reg_store_insert(s, t->id, t->in, t->blob, t->bloblen, err) < 0 ||
 	    reg_events_created(s, t->id, t->in, t->trace, err) < 0 ||
-	    reg_store_dataplanes(s, &dps, &n, err) < 0)
+	    reg_store_served_dataplanes(s, t->in->org, &dps, &n, err) < 0)
 		return -1;
 	for (i = 0; i < n && rc == 0; i++)
 		rc = reg_events_sealed(s, &dps[i], t->in->org, t->id, t->in->host,

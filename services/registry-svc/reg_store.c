@@ -166,18 +166,6 @@ reg_store_dataplanes(struct store *s, struct reg_dataplane **out, size_t *n,
 	return 0;
 }
 
-int
-reg_store_dataplane_upsert(struct store *s, const char *name,
-    const unsigned char pk[32], struct error *err)
-{
-	const char *v[] = { name, (const char *)pk };
-	const int lens[] = { -1, 32 };
-
-	return store_exec(s, NULL, "INSERT INTO registry.dataplanes (name, "
-	    "public_key) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
-	    "public_key = $2, updated_at = now()", 2, v, lens, err);
-}
-
 /* Rows of id, org, host, auth_type, secret into *out; frees r. */
 static int
 reg_store_rows_take(struct store_result *r, struct reg_row **out, size_t *n,
@@ -198,21 +186,6 @@ reg_store_rows_take(struct store_result *r, struct reg_row **out, size_t *n,
 	*n = (size_t)rows;
 	store_result_free(r);
 	return 0;
-}
-
-int
-reg_store_rows(struct store *s, struct reg_row **out, size_t *n,
-    struct error *err)
-{
-	struct store_result *r;
-
-	*out = NULL;
-	*n = 0;
-	if (store_exec(s, &r, "SELECT id, org, host, auth_type, secret FROM "
-	    "registry.registries ORDER BY created_at FOR SHARE", 0, NULL, NULL,
-	    err) < 0)
-		return -1;
-	return reg_store_rows_take(r, out, n, err);
 }
 
 int
@@ -298,4 +271,191 @@ reg_store_secret_set(struct store *s, const char *id,
 
 	return store_exec(s, NULL, "UPDATE registry.registries SET secret = $2 "
 	    "WHERE id = $1", 2, v, lens, err);
+}
+
+/*
+ * Serializes the sealing decisions for one org: registry creation and the
+ * handlers of bindings and data planes take it before they read what the
+ * other writes, so whichever commits second sees the other's row. The
+ * first key (1: one org, 2: every binding) keeps these locks apart.
+ */
+int
+reg_store_lock_org(struct store *s, const char *org, struct error *err)
+{
+	const char *v[] = { org };
+
+	return store_exec(s, NULL, "SELECT pg_advisory_xact_lock(1, "
+	    "hashtext($1))", 1, v, NULL, err);
+}
+
+int
+reg_store_lock_bindings(struct store *s, struct error *err)
+{
+	return store_exec(s, NULL, "SELECT pg_advisory_xact_lock(2, 0)", 0,
+	    NULL, NULL, err);
+}
+
+/* Rows of name, public_key into *out (reg_store_dataplanes' shape). */
+static int
+reg_store_dataplanes_take(struct store_result *r, struct reg_dataplane **out,
+    size_t *n, struct error *err)
+{
+	unsigned char *pk;
+	size_t len;
+	int i, rows = store_result_rows(r);
+
+	*out = NULL;
+	*n = 0;
+	if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) == NULL) {
+		store_result_free(r);
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
+	for (i = 0; i < rows; i++) {
+		pk = store_result_bytes(r, i, 1, &len);
+		if (pk != NULL && len == 32) {
+			snprintf((*out)[*n].name, sizeof((*out)[*n].name), "%s",
+			    store_result_get(r, i, 0));
+			memcpy((*out)[*n].public_key, pk, 32);
+			(*n)++;
+		}
+		free(pk);
+	}
+	store_result_free(r);
+	return 0;
+}
+
+int
+reg_store_served_dataplanes(struct store *s, const char *org,
+    struct reg_dataplane **out, size_t *n, struct error *err)
+{
+	const char *v[] = { org };
+	struct store_result *r;
+
+	*out = NULL;
+	*n = 0;
+	if (store_exec(s, &r, "SELECT d.name, d.public_key FROM "
+	    "registry.dataplanes d WHERE EXISTS (SELECT 1 FROM registry.bindings "
+	    "b WHERE b.org = $1 AND b.dataplane = d.name) AND (d.shared OR "
+	    "EXISTS (SELECT 1 FROM registry.dataplane_orgs g WHERE g.dataplane = "
+	    "d.name AND g.org = $1)) ORDER BY d.name", 1, v, NULL, err) < 0)
+		return -1;
+	return reg_store_dataplanes_take(r, out, n, err);
+}
+
+int
+reg_store_served_orgs(struct store *s, const char *dataplane,
+    struct reg_names *out, struct error *err)
+{
+	const char *v[] = { dataplane };
+	struct store_result *r;
+	int i, rows;
+
+	memset(out, 0, sizeof(*out));
+	if (store_exec(s, &r, "SELECT DISTINCT b.org FROM registry.bindings b "
+	    "JOIN registry.dataplanes d ON d.name = b.dataplane WHERE d.name = $1 "
+	    "AND (d.shared OR EXISTS (SELECT 1 FROM registry.dataplane_orgs g "
+	    "WHERE g.dataplane = d.name AND g.org = b.org)) ORDER BY b.org", 1, v,
+	    NULL, err) < 0)
+		return -1;
+	rows = store_result_rows(r);
+	if (rows > 0 && (out->v = calloc((size_t)rows, sizeof(*out->v))) == NULL) {
+		store_result_free(r);
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
+	for (i = 0; i < rows; i++)
+		if ((out->v[out->n] = strdup(store_result_get(r, i, 0))) != NULL)
+			out->n++;
+	store_result_free(r);
+	if (out->n != (size_t)rows) {
+		reg_names_free(out);
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+void
+reg_names_free(struct reg_names *n)
+{
+	for (size_t i = 0; i < n->n; i++)
+		free(n->v[i]);
+	free(n->v);
+	memset(n, 0, sizeof(*n));
+}
+
+/* 1 and *dp filled when the data plane is known, 0 when not, -1 error. */
+int
+reg_store_dataplane_get(struct store *s, const char *name,
+    struct reg_dataplane *dp, struct error *err)
+{
+	const char *v[] = { name };
+	struct reg_dataplane *dps;
+	struct store_result *r;
+	size_t n;
+
+	if (store_exec(s, &r, "SELECT name, public_key FROM registry.dataplanes "
+	    "WHERE name = $1", 1, v, NULL, err) < 0 ||
+	    reg_store_dataplanes_take(r, &dps, &n, err) < 0)
+		return -1;
+	if (n == 1)
+		*dp = dps[0];
+	free(dps);
+	return n == 1;
+}
+
+/* The key and the whole grant: shared, or exactly orgs. */
+int
+reg_store_dataplane_grants(struct store *s, const struct reg_dataplane *dp,
+    int shared, char *const *orgs, size_t n, struct error *err)
+{
+	const char *v[] = { dp->name, (const char *)dp->public_key,
+	    shared ? "true" : "false" };
+	const int lens[] = { -1, 32, -1 };
+	size_t i;
+
+	if (store_exec(s, NULL, "INSERT INTO registry.dataplanes (name, "
+	    "public_key, shared) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE "
+	    "SET public_key = $2, shared = $3, updated_at = now()", 3, v, lens,
+	    err) < 0 ||
+	    store_exec(s, NULL, "DELETE FROM registry.dataplane_orgs WHERE "
+	    "dataplane = $1", 1, v, NULL, err) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const char *g[] = { dp->name, orgs[i] };
+
+		if (store_exec(s, NULL, "INSERT INTO registry.dataplane_orgs "
+		    "(dataplane, org) VALUES ($1, $2) ON CONFLICT DO NOTHING", 2, g,
+		    NULL, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+reg_store_binding_put(struct store *s, const char *org,
+    const char *environment, const char *dataplane, struct error *err)
+{
+	const char *v[] = { org, environment, dataplane };
+
+	return store_exec(s, NULL, "INSERT INTO registry.bindings (org, "
+	    "environment, dataplane) VALUES ($1, $2, $3) ON CONFLICT (org, "
+	    "environment) DO UPDATE SET dataplane = $3", 3, v, NULL, err);
+}
+
+int
+reg_store_org_rows(struct store *s, const char *org, struct reg_row **out,
+    size_t *n, struct error *err)
+{
+	const char *v[] = { org };
+	struct store_result *r;
+
+	*out = NULL;
+	*n = 0;
+	if (store_exec(s, &r, "SELECT id, org, host, auth_type, secret FROM "
+	    "registry.registries WHERE org = $1 ORDER BY created_at FOR SHARE",
+	    1, v, NULL, err) < 0)
+		return -1;
+	return reg_store_rows_take(r, out, n, err);
 }

@@ -66,6 +66,7 @@ enum reg_auth {
 #define REG_USERNAME_MAX    256
 #define REG_PASSWORD_MAX    (8 * 1024)
 #define REG_DOCKER_CFG_MAX  (64 * 1024)
+#define REG_GRANTS_MAX      100   /* orgs of one data plane (deploy-svc's cap) */
 
 /* A validated create request. password is malloc'd (free: reg_input_free). */
 struct reg_input {
@@ -130,11 +131,40 @@ int reg_store_delete(struct store *s, const char *org, const char *id,
     struct reg_row *row, struct error *err);
 int reg_store_dataplanes(struct store *s, struct reg_dataplane **out,
     size_t *n, struct error *err);
-int reg_store_dataplane_upsert(struct store *s, const char *name,
-    const unsigned char pk[32], struct error *err);
-/* Every registry with its secret, locked FOR SHARE; free with reg_store_rows_free. */
-int reg_store_rows(struct store *s, struct reg_row **out, size_t *n,
-    struct error *err);
+/* A list of names, malloc'd (free: reg_names_free). */
+struct reg_names {
+	char **v;
+	size_t n;
+};
+void reg_names_free(struct reg_names *n);
+/*
+ * In a transaction, the advisory locks that make sealing race-free: every
+ * binding change and data plane registration (bindings, taken first), and
+ * one org's registries and bindings (org). Held until commit.
+ */
+int reg_store_lock_bindings(struct store *s, struct error *err);
+int reg_store_lock_org(struct store *s, const char *org, struct error *err);
+/*
+ * The data planes that serve org: an environment of org binds them and they
+ * are granted to it or shared. *out malloc'd.
+ */
+int reg_store_served_dataplanes(struct store *s, const char *org,
+    struct reg_dataplane **out, size_t *n, struct error *err);
+/* The orgs the data plane serves (same rule), sorted. */
+int reg_store_served_orgs(struct store *s, const char *dataplane,
+    struct reg_names *out, struct error *err);
+/* 1 and *dp filled when the data plane is known, 0 when not. */
+int reg_store_dataplane_get(struct store *s, const char *name,
+    struct reg_dataplane *dp, struct error *err);
+/* Stores the key and replaces the grant: shared, or exactly orgs. */
+int reg_store_dataplane_grants(struct store *s, const struct reg_dataplane *dp,
+    int shared, char *const *orgs, size_t n, struct error *err);
+/* EnvironmentChanged: environment (org, name) now runs on dataplane. */
+int reg_store_binding_put(struct store *s, const char *org,
+    const char *environment, const char *dataplane, struct error *err);
+/* One org's registries with their secrets, locked FOR SHARE. */
+int reg_store_org_rows(struct store *s, const char *org, struct reg_row **out,
+    size_t *n, struct error *err);
 void reg_store_rows_free(struct reg_row *rows, size_t n);
 /* How many secrets start with hdr (current) and how many do not (stale). */
 int reg_store_secret_census(struct store *s, const unsigned char *hdr,
@@ -149,6 +179,14 @@ int reg_store_stale_lock(struct store *s, const unsigned char *hdr,
     size_t *n, struct error *err);
 int reg_store_secret_set(struct store *s, const char *id,
     const unsigned char *secret, size_t len, struct error *err);
+
+/* reg_served.c */
+/*
+ * The names of from that are not in minus, each once, into out (room for
+ * nfrom); returns how many. Pointers into from.
+ */
+size_t reg_served_diff(char *const *from, size_t nfrom, char *const *minus,
+    size_t nminus, const char **out);
 
 /* reg_events.c: outgoing envelopes and the deploy-events consumer. */
 int reg_events_created(struct store *s, const char *id,

@@ -28,7 +28,6 @@ struct http_server;
 #define HOOK_SERVICE        "webhook-ingress"
 #define HOOK_BODY_MAX       (16 * 1024)
 #define HOOK_IDEM_KEY_MAX   200
-#define HOOK_TOKEN_TTL_S    TOKEN_BINDING_TTL_S
 #define HOOK_IDEM_TTL_S     (24 * 3600)
 #define HOOK_TAG_MAX        128
 #define HOOK_DIGEST_MAX     135
@@ -43,6 +42,8 @@ struct hook_config {
 	char *pg_url;
 	char *redis_host;
 	int redis_port;
+	char *redis_user;
+	char *redis_password;
 	int log_debug;
 	char *deploy_url;
 };

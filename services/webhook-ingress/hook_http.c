@@ -404,12 +404,18 @@ static const struct http_route hook_http_routes[] = {
 	{ HTTP_POST, "/v1/hooks/deploy", hook_http_deploy, HTTP_AUTH_NONE },
 };
 
-/* Ready once the revocation consumer has its partitions. */
+/* Ready once the revocation consumer has its partitions, unless Redis
+ * refused our credentials (Redis merely down is fine: a cache). */
 static int
 hook_http_ready(void *ctx, char *why, size_t whylen)
 {
 	struct hook *h = ctx;
+	const char *auth = cache_auth_error(h->cache);
 
+	if (auth != NULL) {
+		snprintf(why, whylen, "%s", auth);
+		return 0;
+	}
 	if (h->consumer == NULL || !bus_consumer_ready(h->consumer)) {
 		snprintf(why, whylen, "revocation consumer not assigned yet");
 		return 0;

@@ -34,6 +34,8 @@ static const struct config_var hook_config_vars[] = {
 	    &hook.cfg.pg_url),
 	CONFIG_VAR_REDIS_HOST(&hook.cfg.redis_host),
 	CONFIG_VAR_REDIS_PORT(&hook.cfg.redis_port),
+	CONFIG_VAR_REDIS_USER(&hook.cfg.redis_user),
+	CONFIG_VAR_REDIS_PASSWORD(&hook.cfg.redis_password),
 	CONFIG_VAR_LOG_DEBUG(&hook.cfg.log_debug),
 	{ "SLIPWAY_DEPLOY_URL", CONFIG_STRING, "http://127.0.0.1:8083", 0,
 	    "deploy-svc base URL, for status_url", &hook.cfg.deploy_url },
@@ -76,7 +78,9 @@ hook_main_start(struct hook *h)
 	if (bus_topic_ensure(h->cfg.brokers, topics, TOPIC_PARTITIONS, 0,
 	    HOOK_TOPIC_TIMEOUT_MS, &err) == -1)
 		fatal("topics: %s", err.msg);
-	if ((h->cache = cache_new(h->base, h->cfg.redis_host, h->cfg.redis_port,
+	if ((h->cache = cache_new(h->base, &(struct cache_config){
+	    .host = h->cfg.redis_host, .port = h->cfg.redis_port,
+	    .user = h->cfg.redis_user, .password = h->cfg.redis_password },
 	    &err)) == NULL)
 		fatal("redis: %s", err.msg);
 	if ((h->producer = bus_producer_new_timeout(h->base, h->cfg.brokers,

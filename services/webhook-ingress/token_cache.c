@@ -4,7 +4,9 @@
  * Redis first (slipway:token:<hash>, written by component-svc on issue,
  * format lib token_binding.h); on a miss, a malformed or older-format
  * entry, or when Redis is down, component-svc's tables through the
- * read-only role, and the answer goes back into Redis for 300 s. Unknown,
+ * read-only role. The answer is not written back: a cache hit is trusted,
+ * so only component-svc may write bindings (its Redis ACL user; ours reads
+ * them and may only delete one, see docs/internals.md). Unknown,
  * revoked, expired and deleted-component tokens all come out as one
  * TOKEN_INVALID, so the caller cannot tell them apart (no oracle).
  *
@@ -103,27 +105,6 @@ token_cache_query(struct hook *h, const char *hash, struct token_binding *b,
 	return rc;
 }
 
-/* Caches a binding read from Postgres, never past its expiry. */
-static void
-token_cache_remember(struct hook *h, const char *hash,
-    const struct token_binding *b)
-{
-	char key[TOKEN_BINDING_KEY_MAX];
-	long long ttl = HOOK_TOKEN_TTL_S;
-	char *json;
-
-	if (b->expires_at_ms != 0) {
-		long long left = (b->expires_at_ms - clock_wall_ms()) / 1000;
-		if (left < ttl)
-			ttl = left;
-	}
-	if (ttl <= 0 || (json = token_binding_json(b)) == NULL)
-		return;
-	token_binding_key(hash, key, sizeof(key));
-	cache_set(h->cache, key, json, strlen(json), (int)ttl);
-	free(json);
-}
-
 static void
 token_cache_from_store(struct token_lookup *l)
 {
@@ -138,8 +119,6 @@ token_cache_from_store(struct token_lookup *l)
 		token_cache_finish(l, TOKEN_UNAVAILABLE, NULL);
 		return;
 	}
-	if (rc == 1)
-		token_cache_remember(l->h, l->hash, &b);
 	token_cache_finish(l, rc == 1 ? TOKEN_VALID : TOKEN_INVALID, &b);
 }
 

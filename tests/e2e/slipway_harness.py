@@ -69,6 +69,13 @@ GATEWAY_VARS = ("SLIPWAY_GATEWAY_DIR", "SLIPWAY_GATEWAY_SOCKET",
                 "SLIPWAY_GATEWAY_MASTER_SOCKET", "SLIPWAY_GATEWAY_LISTENERS",
                 "SLIPWAY_GATEWAY_TCP_PORTS")
 
+# The stack's store credentials (stack.env): one Postgres role and one Redis
+# ACL user per service, each service given only its own.
+STORE_VARS = ("SLIPWAY_PG_REGISTRY_URL", "SLIPWAY_PG_COMPONENT_URL",
+              "SLIPWAY_PG_DEPLOY_URL", "SLIPWAY_PG_WEBHOOK_URL",
+              "SLIPWAY_PG_ADMIN_URL", "SLIPWAY_REDIS_COMPONENT_PASSWORD",
+              "SLIPWAY_REDIS_WEBHOOK_PASSWORD", "SLIPWAY_REDIS_ADMIN_PASSWORD")
+
 
 # Sanitizer settings for the services (the caller's own ASAN_OPTIONS /
 # UBSAN_OPTIONS win) and the lines that mark a report in a service log.
@@ -367,26 +374,35 @@ class Harness:
         self.admin_token = secrets.token_urlsafe(32)
         self.secrets.update({self.admin_token,
                              self.env["SLIPWAY_REGISTRY_PASSWORD"]})
+        self.secrets.update(self.store_secrets())
         _admin_token = self.admin_token
         kek = self._write_kek()
         key_file, public_key = self._agent_keygen()
         common = self._common_env()
-        pg = self.env["SLIPWAY_PG_URL"]
+        env = self.env
         # The stack's registries are on loopback: the one non-public range
         # registry-svc's test and the agent's resolver may reach.
-        self._start("registry-svc", common, SLIPWAY_PG_URL=pg,
+        self._start("registry-svc", common,
+                    SLIPWAY_PG_URL=env["SLIPWAY_PG_REGISTRY_URL"],
                     SLIPWAY_ADMIN_TOKEN=self.admin_token, SLIPWAY_KEK_FILE=kek,
                     SLIPWAY_ALLOW_PRIVATE_TARGETS="loopback")
-        self._start("component-svc", common, SLIPWAY_PG_URL=pg,
+        self._start("component-svc", common,
+                    SLIPWAY_PG_URL=env["SLIPWAY_PG_COMPONENT_URL"],
+                    SLIPWAY_REDIS_USER="component",
+                    SLIPWAY_REDIS_PASSWORD=env[
+                        "SLIPWAY_REDIS_COMPONENT_PASSWORD"],
                     SLIPWAY_ADMIN_TOKEN=self.admin_token)
-        self._start("deploy-svc", common, SLIPWAY_PG_URL=pg,
+        self._start("deploy-svc", common,
+                    SLIPWAY_PG_URL=env["SLIPWAY_PG_DEPLOY_URL"],
                     SLIPWAY_ADMIN_TOKEN=self.admin_token,
                     SLIPWAY_DEFAULT_DATAPLANE=self.dataplane)
         for s in ("registry-svc", "component-svc", "deploy-svc"):
             self._wait_ready(s)
         self.register_dataplane(self.dataplane, public_key)
         self._start("webhook-ingress", common,
-                    SLIPWAY_PG_URL=self.env.get("SLIPWAY_PG_WEBHOOK_URL", pg),
+                    SLIPWAY_PG_URL=env["SLIPWAY_PG_WEBHOOK_URL"],
+                    SLIPWAY_REDIS_USER="webhook",
+                    SLIPWAY_REDIS_PASSWORD=env["SLIPWAY_REDIS_WEBHOOK_PASSWORD"],
                     SLIPWAY_DEPLOY_URL=self.url("deploy-svc"))
         self._start("dataplane-agent", common,
                     SLIPWAY_DATAPLANE=self.dataplane,
@@ -451,10 +467,11 @@ class Harness:
             raise HarnessError("stack.sh up failed (%d):\n%s" % (
                 r.returncode, out[-4000:]))
         self.env = self._parse_stack_env(self.state / "stack.env")
-        need = ("SLIPWAY_KAFKA_BROKERS", "SLIPWAY_PG_URL", "SLIPWAY_REDIS_HOST",
+        need = ("SLIPWAY_KAFKA_BROKERS", "SLIPWAY_REDIS_HOST",
                 "SLIPWAY_REDIS_PORT", "SLIPWAY_REGISTRY_HOST",
                 "SLIPWAY_REGISTRY_USER", "SLIPWAY_REGISTRY_PASSWORD",
-                "SLIPWAY_ENGINE_SOCKET", "SLIPWAY_DEMO_IMAGE") + GATEWAY_VARS
+                "SLIPWAY_ENGINE_SOCKET", "SLIPWAY_DEMO_IMAGE") + GATEWAY_VARS + \
+            STORE_VARS
         missing = [n for n in need if not self.env.get(n)]
         if missing:
             raise HarnessError("stack.env lacks %s" % ", ".join(missing))
@@ -474,6 +491,18 @@ class Harness:
             if sep and (k.startswith("SLIPWAY_") or k.startswith("CONTAINERS_")):
                 env[k] = v
         return env
+
+    def store_secrets(self):
+        """The stack's Postgres and Redis passwords (stack.env): the log
+        scan looks for each."""
+        found = set()
+        for k in STORE_VARS:
+            v = self.env[k]
+            if k.endswith("_URL"):
+                v = urllib.parse.urlsplit(v).password
+            if v:
+                found.add(v)
+        return found
 
     def _write_kek(self):
         path = self.state / "kek"
@@ -538,9 +567,16 @@ class Harness:
         raise HarnessError("%s not ready after %d s (last /readyz: %r):\n%s" % (
             service, timeout, last, self.log_tail(service)))
 
-    def register_dataplane(self, name, public_key):
+    def register_dataplane(self, name, public_key, orgs=None):
+        """Registers a data plane for the given orgs, or shared by every org
+        when orgs is None."""
+        body = {"name": name, "public_key": public_key}
+        if orgs is None:
+            body["shared"] = True
+        else:
+            body["orgs"] = list(orgs)
         status, body = api("POST", self.url("deploy-svc", "/v1/dataplanes"),
-                           {"name": name, "public_key": public_key})
+                           body)
         if status not in (200, 201):
             raise HarnessError("POST /v1/dataplanes: %s %r\n%s" % (
                 status, body, self.log_tail("deploy-svc")))
@@ -648,10 +684,19 @@ class Harness:
         self._start(service, env)
         self._wait_ready(service, timeout=timeout)
 
-    def redis_cli(self, *args, timeout=10):
-        """redis-cli against the stack's Redis; returns (rc, stdout text)."""
-        r = subprocess.run(["redis-cli", "-h", self.env["SLIPWAY_REDIS_HOST"],
-                            "-p", self.env["SLIPWAY_REDIS_PORT"]] + list(args),
+    def redis_cli(self, *args, user="admin", password=None, timeout=10):
+        """redis-cli against the stack's Redis as an ACL user (default the
+        stack's admin; password defaults to that user's from stack.env;
+        user None: no AUTH at all); returns (rc, stdout text)."""
+        env = {k: v for k, v in os.environ.items() if k != "REDISCLI_AUTH"}
+        cmd = ["redis-cli", "-h", self.env["SLIPWAY_REDIS_HOST"],
+               "-p", self.env["SLIPWAY_REDIS_PORT"]]
+        if user is not None:
+            if password is None:
+                password = self.env["SLIPWAY_REDIS_%s_PASSWORD" % user.upper()]
+            env["REDISCLI_AUTH"] = password   # not on a command line
+            cmd += ["--user", user]
+        r = subprocess.run(cmd + list(args), env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=timeout)
         return r.returncode, r.stdout.decode(errors="replace").strip()
@@ -768,11 +813,13 @@ class Harness:
                                             (time.monotonic() - t0)))
         return time.monotonic() - t0
 
-    def psql(self, sql, timeout=20):
-        """Runs sql as the `slipway` role against the stack's Postgres;
-        returns psql's unaligned, tuples-only output."""
+    def psql(self, sql, url=None, timeout=20):
+        """Runs sql against the stack's Postgres, by default as the
+        superuser over the unix socket (url: another role's URL); returns
+        psql's unaligned, tuples-only output."""
         r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v",
-                            "ON_ERROR_STOP=1", self.env["SLIPWAY_PG_URL"],
+                            "ON_ERROR_STOP=1",
+                            url or self.env["SLIPWAY_PG_ADMIN_URL"],
                             "-c", sql], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=timeout)
         out = r.stdout.decode(errors="replace").strip()
@@ -806,10 +853,11 @@ class Harness:
         e["SLIPWAY_HTTP_PORT"] = str(port)
         return ExtraService(self, service, unique(service), e)
 
-    def extra_agent(self, port, drop=(), **env):
+    def extra_agent(self, port, drop=(), orgs=None, **env):
         """A dataplane-agent of a data plane of its own (keypair made and
-        registered here), with its own journal and no gateway: the stack's
-        HAProxy belongs to the main agent. Not started."""
+        registered here, for orgs or, when None, shared), with its own
+        journal and no gateway: the stack's HAProxy belongs to the main
+        agent. Not started."""
         name = unique("dp")
         key = self.state / ("%s.key" % name)
         r = subprocess.run([str(self.bin / "dataplane-agent"), "keygen",
@@ -817,7 +865,8 @@ class Harness:
                            stderr=subprocess.PIPE, timeout=20)
         if r.returncode != 0:
             raise HarnessError("keygen: %s" % r.stderr.decode(errors="replace"))
-        self.register_dataplane(name, json.loads(key.read_text())["public_key"])
+        self.register_dataplane(name, json.loads(key.read_text())["public_key"],
+                                orgs=orgs)
         env.update({"SLIPWAY_DATAPLANE": name,
                     "SLIPWAY_DATAPLANE_KEY_FILE": str(key),
                     "SLIPWAY_AGENT_STATE_DIR": str(self.state / ("agent-" +
@@ -981,14 +1030,17 @@ class ExtraService:
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
-    def start(self, timeout=60):
-        """Starts it and waits for /readyz 200."""
+    def start(self, timeout=60, ready=True):
+        """Starts it and waits for /readyz 200 (ready False: does not
+        wait)."""
         s = self.slipway
         with open(self.log, "ab") as logf:
             self.proc = subprocess.Popen(
                 [str(s.bin / self.service)], env=self.env, stdout=logf,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=s.state, start_new_session=True)
+        if not ready:
+            return
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:

@@ -18,7 +18,8 @@ def test_dataplane_key_is_not_replaced_without_rotate(slipway):
     url = slipway.url("deploy-svc", "/v1/dataplanes")
     name = "trust-%s" % os.urandom(4).hex()
     first, second = _key(), _key()
-    status, body = api("POST", url, {"name": name, "public_key": first})
+    status, body = api("POST", url, {"name": name, "public_key": first,
+                                     "shared": True})
     assert status == 201, body
     # The same key again: an idempotent retry.
     status, body = api("POST", url, {"name": name, "public_key": first})

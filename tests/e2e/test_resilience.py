@@ -122,18 +122,34 @@ def test_redis_down_tokens_fall_back_to_postgres(slipway, org, project,
         if not slipway.redis_up():
             slipway.start_redis()
 
-    # Recovered: a hook answers 202 and the ingress caches the binding it
-    # read from Postgres again (it reconnects with a backoff of at most 5 s).
+    # Recovered: both reconnect (and authenticate) with a backoff of at most
+    # 5 s. The ingress never writes a binding (only component-svc may), but
+    # it writes its own Idempotency-Key entries again; a token issued now is
+    # cached by component-svc again.
     deadline = time.monotonic() + 15
     while True:
-        status, body = slipway.hook(token, absent)
+        idem = "ci-" + unique("run")
+        status, body = slipway.hook(token, absent,
+                                    headers={"Idempotency-Key": idem})
         assert status == 202, "after redis came back: %s %r" % (status, body)
-        if slipway.redis_cli("exists", key)[1] == "1":
+        if slipway.redis_cli("--scan", "--pattern", "slipway:idem:*")[1]:
             break
         assert time.monotonic() < deadline, \
-            "the ingress never wrote %s after redis came back" % key
+            "the ingress never used redis again after it came back"
         time.sleep(0.5)
-    rc, ttl = slipway.redis_cli("ttl", key)
+    assert slipway.redis_cli("exists", key)[1] == "0", \
+        "the ingress wrote a token binding"
+    deadline = time.monotonic() + 15
+    while True:
+        fresh = slipway.create_token(comp["id"])["token"]
+        fresh_key = "slipway:token:" + hashlib.sha256(
+            fresh.encode()).hexdigest()
+        if slipway.redis_cli("exists", fresh_key)[1] == "1":
+            break
+        assert time.monotonic() < deadline, \
+            "component-svc never cached a binding after redis came back"
+        time.sleep(0.5)
+    rc, ttl = slipway.redis_cli("ttl", fresh_key)
     assert 0 < int(ttl) <= 300, ttl
 
 

@@ -12,7 +12,7 @@
 
 #include "cli/cli.h"
 
-#define SPEC "name= host= password-stdin wait timeout="
+#define SPEC "name= org=* host= password-stdin wait timeout="
 
 static int
 parse(struct cli_args *a, char *why, const char *const *argv, int argc)
@@ -86,6 +86,28 @@ test_refusals(void **state)
 	}
 }
 
+/* "org=*": the option may repeat, each value kept in order. */
+static void
+test_repeatable(void **state)
+{
+	const char *argv[] = { "--org", "acme", "local", "--org=beta", "--wait" };
+	const char *once[] = { "--org", "acme" };
+	struct cli_args a;
+	char why[128];
+	int i, n = 0;
+
+	(void)state;
+	assert_int_equal(parse(&a, why, argv, 5), 0);
+	assert_int_equal(a.npos, 1);
+	for (i = 0; i < a.nopts; i++)
+		if (strcmp(a.opts[i].name, "org") == 0)
+			assert_string_equal(a.opts[i].value, n++ ? "beta" : "acme");
+	assert_int_equal(n, 2);
+	assert_true(cli_args_has(&a, "wait"));
+	assert_int_equal(parse(&a, why, once, 2), 0);
+	assert_string_equal(cli_args_get(&a, "org"), "acme");
+}
+
 static void
 test_long_values(void **state)
 {
@@ -114,6 +136,7 @@ main(void)
 		cmocka_unit_test(test_double_dash_and_help),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_long_values),
+		cmocka_unit_test(test_repeatable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
