@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "clock.h"
 #include "component.h"
 #include "cache.h"
 #include "crypto.h"
@@ -127,6 +128,19 @@ tokens_issue_tx(struct store *s, void *arg, struct error *err)
 }
 
 /* The binding the webhook looks a token up by (lib token_binding.h). */
+/* Seconds a binding stays in Redis: until the token expires, capped. */
+static int
+tokens_binding_ttl(long long expires_at_ms)
+{
+	long long left;
+
+	if (expires_at_ms <= 0)
+		return TOKEN_BINDING_TTL_MAX_S;
+	left = (expires_at_ms - clock_wall_ms()) / 1000 + 1;
+	return left < 1 ? 1 : left > TOKEN_BINDING_TTL_MAX_S ?
+	    TOKEN_BINDING_TTL_MAX_S : (int)left;
+}
+
 static void
 tokens_cache_binding(struct comp_ctx *ctx, const struct tokens_issue *t)
 {
@@ -150,7 +164,8 @@ tokens_cache_binding(struct comp_ctx *ctx, const struct tokens_issue *t)
 	    (text = token_binding_json(&b)) == NULL)
 		return;
 	token_binding_key(t->hash, key, sizeof(key));
-	cache_set(ctx->cache, key, text, strlen(text), TOKEN_BINDING_TTL_S);
+	cache_set(ctx->cache, key, text, strlen(text),
+	    tokens_binding_ttl(b.expires_at_ms));
 	free(text);
 }
 

@@ -24,7 +24,13 @@
 #include "signing.h"
 
 #define TOKEN_BINDING_MAX     4096   /* largest cached binding we accept */
-#define TOKEN_BINDING_TTL_S   300    /* Redis expiry of a binding */
+/*
+ * Redis expiry of a binding: the token's own expiry, at most this. The
+ * webhook may not write bindings back (its Redis user is read-only there),
+ * so a short expiry would send every call of an older token to Postgres.
+ * Revocation deletes the binding at once, whatever its expiry.
+ */
+#define TOKEN_BINDING_TTL_MAX_S (7 * 24 * 3600)
 #define TOKEN_BINDING_KEY_MAX 96
 #define TOKEN_BINDING_ORG_MAX 63
 
