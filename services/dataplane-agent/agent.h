@@ -136,7 +136,9 @@ int engine_pull(struct engine *e, const char *image, const char *username,
 int engine_image_present(struct engine *e, const char *image);
 /* Force-removes a container; absent is success. */
 int engine_remove(struct engine *e, const char *name, struct error *err);
-/* Stops (SIGTERM, SIGKILL after timeout_s) then removes; absent is success. */
+/* Stops (SIGTERM, SIGKILL after timeout_s); 0 when stopped or absent. */
+int engine_stop(struct engine *e, const char *name, int timeout_s);
+/* Stops, then removes; absent is success. */
 int engine_retire(struct engine *e, const char *name, int timeout_s,
     struct error *err);
 int engine_create(struct engine *e, const struct engine_container *c,

@@ -850,7 +850,13 @@ cutover_restart(struct agent_ctx *ag, struct agent_slot *sl)
 	    CUTOVER_BACKOFF_MAX_MS);
 	sl->restarts++;
 	if (cutover_revive(ag, sl, &ev, &err) == -1) {
+		/*
+		 * Stopped again, so the watcher sees it down and retries after
+		 * the backoff: a restarted but never healthy container must not
+		 * look like one that runs.
+		 */
 		log_warnx("restart of %s failed: %s", sl->container, err.msg);
+		engine_stop(ag->engine, sl->container, CUTOVER_STOP_S);
 		return 0;
 	}
 	snprintf(reason, sizeof(reason), "recovered: restarted after the "

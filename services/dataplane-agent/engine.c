@@ -648,8 +648,7 @@ engine_label(struct engine *e, const char *name, const char *key,
 }
 
 int
-engine_retire(struct engine *e, const char *name, int timeout_s,
-    struct error *err)
+engine_stop(struct engine *e, const char *name, int timeout_s)
 {
 	struct engine_resp r;
 	char path[512], suffix[32];
@@ -657,14 +656,22 @@ engine_retire(struct engine *e, const char *name, int timeout_s,
 
 	snprintf(suffix, sizeof(suffix), "/stop?t=%d", timeout_s);
 	if (engine_container_path(name, suffix, path, sizeof(path)) == -1)
-		return engine_fail(&(struct engine_resp){ 0 }, 0, "engine_failed",
-		    "bad container name", err);
-	/* 304: already stopped; 404: already gone. Either way, remove next. */
+		return -1;
+	/* 304: already stopped; 404: already gone. */
 	t = engine_call(e, "POST", path, NULL, NULL, timeout_s + 10, NULL, NULL,
 	    &r);
 	free(r.body);
 	if (t == -1)
-		log_warnx("stop %s: %s: removing it anyway", name, r.curlerr);
+		log_warnx("stop %s: %s", name, r.curlerr);
+	return t == 0 && (r.status == 204 || r.status == 304 ||
+	    r.status == 404) ? 0 : -1;
+}
+
+int
+engine_retire(struct engine *e, const char *name, int timeout_s,
+    struct error *err)
+{
+	engine_stop(e, name, timeout_s);   /* failed or not: remove next */
 	return engine_remove(e, name, err);
 }
 

@@ -84,6 +84,14 @@ void token_cache_lookup(struct hook *h, const char *hash, token_cache_cb cb,
     void *arg);
 int token_cache_revocations_start(struct hook *h, struct error *err);
 
+/*
+ * "<prefix>:<scope>:<hex SHA-256 of raw>": a Redis key for a caller-chosen
+ * value (an Idempotency-Key, a webhook-id) of any bytes and length; -1
+ * when it does not fit.
+ */
+int hook_request_key(const char *prefix, const char *scope, const char *raw,
+    char *out, size_t len);
+
 /* hook_idempotency.c */
 enum hook_idem {
 	HOOK_IDEM_NEW,      /* go ahead (claimed, or Redis is down) */

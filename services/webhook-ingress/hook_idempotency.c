@@ -32,12 +32,7 @@ int
 hook_idempotency_key(const char *component_id, const char *key, char *out,
     size_t len)
 {
-	char hash[65];
-	int n;
-
-	crypto_sha256_hex(key, strlen(key), hash);
-	n = snprintf(out, len, "slipway:idem:%s:%s", component_id, hash);
-	return n < 0 || (size_t)n >= len ? -1 : 0;
+	return hook_request_key("slipway:idem", component_id, key, out, len);
 }
 
 /* CACHE_HIT: the claim is ours. CACHE_MISS: someone's value is there. */

@@ -36,12 +36,7 @@ int
 hook_replay_key(const char *token_id, const char *webhook_id, char *out,
     size_t len)
 {
-	char hash[65];
-	int n;
-
-	crypto_sha256_hex(webhook_id, strlen(webhook_id), hash);
-	n = snprintf(out, len, "slipway:whid:%s:%s", token_id, hash);
-	return n < 0 || (size_t)n >= len ? -1 : 0;
+	return hook_request_key("slipway:whid", token_id, webhook_id, out, len);
 }
 
 /* CACHE_HIT: the id is ours. CACHE_MISS: it was seen. CACHE_DOWN: unknown. */

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <jansson.h>
 
+#include "crypto.h"
 #include "hook.h"
 
 struct hook_request_field {
@@ -220,4 +221,16 @@ hook_request_idem_valid(const char *key)
 		if ((unsigned char)key[i] < 0x20 || (unsigned char)key[i] > 0x7e)
 			return 0;
 	return 1;
+}
+
+int
+hook_request_key(const char *prefix, const char *scope, const char *raw,
+    char *out, size_t len)
+{
+	char hash[65];
+	int n;
+
+	crypto_sha256_hex(raw, strlen(raw), hash);
+	n = snprintf(out, len, "%s:%s:%s", prefix, scope, hash);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
