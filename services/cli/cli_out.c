@@ -60,6 +60,26 @@ out_object(json_t *v, char *buf, size_t len)
 		snprintf(buf, len, "(defaults)");
 }
 
+/*
+ * In place: one line per cell (a newline would break the table) and no
+ * terminal control from values an agent or a tenant wrote (reasons, log
+ * lines): C0 bytes, DEL and C1 sequences become '?' (whitespace ' ').
+ */
+static void
+out_neutralize(char *buf)
+{
+	unsigned char *p = (unsigned char *)buf;
+
+	for (; *p != '\0'; p++) {
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+		else if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			p[0] = p[1] = '?';
+	}
+}
+
 const char *
 cli_out_text(json_t *v)
 {
@@ -71,10 +91,7 @@ cli_out_text(json_t *v)
 		out_object(v, buf, sizeof(buf));
 	else
 		out_scalar(v, buf, sizeof(buf));
-	/* One line per row: a newline in a value would break the table. */
-	for (char *p = buf; *p != '\0'; p++)
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
+	out_neutralize(buf);
 	return buf[0] != '\0' ? buf : "-";
 }
 

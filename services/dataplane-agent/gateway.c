@@ -302,8 +302,10 @@ gateway_restore(struct gateway *g, int reload)
 	if (gateway_write_all(g, &g->model, &g->ports, 1, &err) < 0 ||
 	    gateway_save_ports(g, &g->ports, &err) < 0 ||
 	    (reload && gateway_rt_reload(g->master_socket, g->runtime_socket,
-	    &err) < 0))
+	    &err) < 0)) {
 		log_warnx("gateway: rolling back: %s", err.msg);
+		g->loaded = 0;   /* HAProxy may disagree: the next change reloads */
+	}
 }
 
 /* A reload with the next files; on failure the old ones go back. */
@@ -313,7 +315,13 @@ gateway_make_reload(struct gateway *g, struct gateway_next *n,
 {
 	if (gateway_write_all(g, &n->model, &n->ports, 1, err) < 0 ||
 	    gateway_rt_reload(g->master_socket, g->runtime_socket, err) < 0) {
+		/*
+		 * A refused configuration leaves the old worker serving; a reload
+		 * that timed out may have taken the new files: either way the
+		 * next change does a full reload of the model.
+		 */
 		gateway_restore(g, 0);
+		g->loaded = 0;
 		return -1;
 	}
 	return 0;

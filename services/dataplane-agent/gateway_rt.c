@@ -228,10 +228,12 @@ gateway_rt_delete(const char *socket_path, const struct gateway_cmd *del,
     const struct gateway_op *op, struct error *err)
 {
 	long long grace = clock_mono_ms() + GATEWAY_REMOVE_GRACE_MS;
-	char got[256], cmd[GATEWAY_NAME_MAX + 96];
+	/* Bounded in time, not tries: the caller holds the gateway's lock. */
+	long long deadline = grace + GATEWAY_RT_TIMEOUT_MS;
+	char got[256] = "", cmd[GATEWAY_NAME_MAX + 96];
 	int shut = 0;
 
-	for (int tries = 0; tries < 200; tries++) {
+	while (clock_mono_ms() < deadline) {
 		if (gateway_rt_ask(socket_path, del->text, got, sizeof(got),
 		    err) < 0)
 			return -1;
@@ -394,7 +396,8 @@ gateway_rt_new_worker(const char *master, const struct gateway_proc *before,
 		if (gateway_rt_proc(master, &now, &ignored) < 0 ||
 		    now.master_reloads <= before->master_reloads)
 			continue;
-		if (now.master_failed > 0) {
+		/* [failed: N] counts every refused reload since HAProxy started. */
+		if (now.master_failed > before->master_failed) {
 			error_set(err, GATEWAY_ERR, "", "gateway_failed: HAProxy "
 			    "refused the new configuration (its log says why); "
 			    "the previous one goes on serving");

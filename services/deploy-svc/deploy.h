@@ -253,6 +253,9 @@ int deploy_store_deployment_lock(struct store *s, const char *id,
  * Moves a locked deployment to st with cur's digest and evidence (already
  * merged); observed_at_ms only ever raises the stored clock.
  */
+/* Moves the deployment's report clock forward to observed_at_ms. */
+int deploy_store_observed_bump(struct store *s, const char *id,
+    long long observed_at_ms, struct error *err);
 int deploy_store_status_set(struct store *s, const char *id,
     enum deploy_status st, const struct deploy_current *cur,
     long long observed_at_ms, struct error *err);

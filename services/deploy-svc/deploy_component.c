@@ -167,19 +167,6 @@ deploy_component_endpoints_json(const struct deploy_component *c)
 	return arr;
 }
 
-/* Copies a string member of a stored endpoint; -1 when missing or too long. */
-static int
-deploy_component_stored_text(json_t *o, const char *key, char *dst,
-    size_t size)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	if (s == NULL || strlen(s) >= size)
-		return -1;
-	memcpy(dst, s, strlen(s) + 1);
-	return 0;
-}
-
 /* Our own writes, read back defensively all the same. */
 static int
 deploy_component_stored_endpoint(json_t *o, struct deploy_endpoint *e)
@@ -187,13 +174,13 @@ deploy_component_stored_endpoint(json_t *o, struct deploy_endpoint *e)
 	json_int_t port = json_integer_value(json_object_get(o, "port"));
 
 	if (port < 1 || port > 65535 ||
-	    deploy_component_stored_text(o, "name", e->name, sizeof(e->name)) < 0 ||
-	    deploy_component_stored_text(o, "type", e->type, sizeof(e->type)) < 0 ||
-	    deploy_component_stored_text(o, "visibility", e->visibility,
+	    json_copy_string(o, "name", e->name, sizeof(e->name)) < 0 ||
+	    json_copy_string(o, "type", e->type, sizeof(e->type)) < 0 ||
+	    json_copy_string(o, "visibility", e->visibility,
 	    sizeof(e->visibility)) < 0 ||
-	    deploy_component_stored_text(o, "context", e->context,
+	    json_copy_string(o, "context", e->context,
 	    sizeof(e->context)) < 0 ||
-	    deploy_component_stored_text(o, "schema_file_path",
+	    json_copy_string(o, "schema_file_path",
 	    e->schema_file_path, sizeof(e->schema_file_path)) < 0)
 		return -1;
 	e->port = (unsigned)port;

@@ -198,9 +198,7 @@ deploy_consume_move(struct deploy *d, const Slipway__V1__DeploymentStatus *ds,
     const struct deploy_evidence *report, struct error *err)
 {
 	const char *id = ds->deployment_id;
-	char from[sizeof(cur->status)];
 
-	memcpy(from, cur->status, sizeof(from));
 	if (ds->digest[0] != '\0')
 		snprintf(cur->digest, sizeof(cur->digest), "%s", ds->digest);
 	deploy_evidence_merge(&cur->ev, report, to);
@@ -210,7 +208,8 @@ deploy_consume_move(struct deploy *d, const Slipway__V1__DeploymentStatus *ds,
 	if (to == DEPLOY_RUNNING && deploy_store_supersede(d->store,
 	    cur->component_id, cur->environment, id, err) == -1)
 		return -1;
-	log_info("deployment %s: %s -> %s%s%s", id, from, deploy_state_name(to),
+	log_info("deployment %s: %s -> %s%s%s", id, cur->status,
+	    deploy_state_name(to),
 	    cur->ev.reason[0] ? ": " : "", cur->ev.reason);
 	return deploy_store_emit_status(d->store, id, cur, to, err);
 }
@@ -253,7 +252,11 @@ deploy_consume_status(struct deploy *d, const Envelope *env,
 		    ds->deployment_id) : -1;
 	if (deploy_state_parse(cur.status, &from) == -1)
 		return deploy_consume_bad(err, "stored status %s unknown", cur.status);
-	/* Only the data plane a deployment went to may say how it is doing. */
+	/*
+	 * Only the data plane a deployment went to may say how it is doing. A
+	 * sanity check against mistakes, not authentication: the field is the
+	 * sender's word, until the bus authenticates agents (issue 7's ACLs).
+	 */
 	if (strcmp(ds->dataplane, cur.dataplane) != 0)
 		return deploy_consume_bad(err, "report from data plane \"%.48s\" "
 		    "on a deployment sent to \"%s\"", ds->dataplane, cur.dataplane);
@@ -266,7 +269,13 @@ deploy_consume_status(struct deploy *d, const Envelope *env,
 		    "ignored (observed %lld, last applied %lld)",
 		    ds->deployment_id, deploy_state_name(to), cur.status,
 		    (long long)ds->observed_at_ms, cur.observed_at_ms);
-		return 0;
+		/*
+		 * A newer report of where the deployment already is still moves
+		 * the clock: a late report older than it (a crashed from before a
+		 * recovery) must then not win.
+		 */
+		return newer ? deploy_store_observed_bump(d->store,
+		    ds->deployment_id, ds->observed_at_ms, err) : 0;
 	case DEPLOY_MOVE_ILLEGAL:
 	default:
 		error_set(err, "bad_message", "", "illegal move %s -> %s",

@@ -169,26 +169,14 @@ deploy_evidence_addresses_json(const struct deploy_evidence *ev)
 	return arr;
 }
 
-/* Copies a string member of a stored address; -1 when missing or too long. */
-static int
-deploy_evidence_stored_text(json_t *o, const char *key, char *dst, size_t size)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	if (s == NULL || strlen(s) >= size)
-		return -1;
-	memcpy(dst, s, strlen(s) + 1);
-	return 0;
-}
-
 static int
 deploy_evidence_stored_address(json_t *o, struct deploy_address *a)
 {
-	if (deploy_evidence_stored_text(o, "name", a->name, sizeof(a->name)) < 0 ||
-	    deploy_evidence_stored_text(o, "type", a->type, sizeof(a->type)) < 0 ||
-	    deploy_evidence_stored_text(o, "visibility", a->visibility,
+	if (json_copy_string(o, "name", a->name, sizeof(a->name)) < 0 ||
+	    json_copy_string(o, "type", a->type, sizeof(a->type)) < 0 ||
+	    json_copy_string(o, "visibility", a->visibility,
 	    sizeof(a->visibility)) < 0 ||
-	    deploy_evidence_stored_text(o, "url", a->url, sizeof(a->url)) < 0)
+	    json_copy_string(o, "url", a->url, sizeof(a->url)) < 0)
 		return -1;
 	return 0;
 }

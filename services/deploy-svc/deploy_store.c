@@ -493,6 +493,18 @@ deploy_store_deployment_lock(struct store *s, const char *id,
 }
 
 int
+deploy_store_observed_bump(struct store *s, const char *id,
+    long long observed_at_ms, struct error *err)
+{
+	char observed[24];
+
+	snprintf(observed, sizeof(observed), "%lld", observed_at_ms);
+	const char *vals[] = { id, observed };
+	return deploy_store_q(s, NULL, "UPDATE deployments SET observed_at_ms = "
+	    "GREATEST(observed_at_ms, $2::bigint) WHERE id = $1", 2, vals, err);
+}
+
+int
 deploy_store_status_set(struct store *s, const char *id, enum deploy_status st,
     const struct deploy_current *cur, long long observed_at_ms,
     struct error *err)

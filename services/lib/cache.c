@@ -247,11 +247,18 @@ cache_new(struct event_base *base, const struct cache_config *cfg,
     struct error *err)
 {
 	struct cache *c;
-	int auth = cfg->user != NULL && cfg->user[0] != '\0';
+	int has_pw = cfg->password != NULL && cfg->password[0] != '\0';
+	/*
+	 * A password alone is a Redis with requirepass: that is the password
+	 * of its "default" user (Redis 6+ ACLs), so it is sent as such.
+	 */
+	const char *user = cfg->user != NULL && cfg->user[0] != '\0' ?
+	    cfg->user : has_pw ? "default" : NULL;
+	int auth = user != NULL;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->host = strdup(cfg->host)) == NULL ||
-	    (auth && ((c->user = strdup(cfg->user)) == NULL ||
+	    (auth && ((c->user = strdup(user)) == NULL ||
 	    (c->password = strdup(cfg->password ? cfg->password : "")) ==
 	    NULL))) {
 		if (c != NULL)

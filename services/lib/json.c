@@ -159,3 +159,15 @@ json_utf8_valid(const char *s, size_t maxlen)
 	}
 	return 1;
 }
+
+int
+json_copy_string(json_t *obj, const char *key, char *dst, size_t size)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	if (s == NULL || n >= size)
+		return -1;
+	memcpy(dst, s, n + 1);
+	return 0;
+}

@@ -32,5 +32,7 @@ int json_only_keys(json_t *obj, const char *const *allowed, struct error *err);
  * and Postgres both refuse anything else).
  */
 int json_utf8_valid(const char *s, size_t maxlen);
+/* Copies obj's string member key into dst; -1 when missing or too long. */
+int json_copy_string(json_t *obj, const char *key, char *dst, size_t size);
 
 #endif

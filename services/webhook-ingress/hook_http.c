@@ -190,13 +190,28 @@ hook_http_produce(struct hook_pending *p)
 	}
 }
 
+/* Sends the 202 stored for this Idempotency-Key again; 0 when it is not ours. */
+static int
+hook_http_send_stored(struct hook_pending *p, const char *stored, size_t len)
+{
+	json_error_t jerr;
+	json_t *body;
+
+	if ((body = json_loadb(stored, len, 0, &jerr)) == NULL)
+		return 0;
+	metrics_inc("slipway_webhook_accepted_total", "replay=\"true\"");
+	log_info("webhook replayed for Idempotency-Key (component %s)",
+	    p->binding.component_id);
+	http_reply_json(p->req, 202, body);
+	free(p);
+	return 1;
+}
+
 /* A stored answer for this Idempotency-Key is replayed as is. */
 static void
 hook_http_on_idem(enum hook_idem st, const char *stored, size_t len, void *arg)
 {
 	struct hook_pending *p = arg;
-	json_error_t jerr;
-	json_t *body;
 
 	if (st == HOOK_IDEM_BUSY) {
 		hook_http_refuse(p->req, p, "request_in_progress",
@@ -204,14 +219,8 @@ hook_http_on_idem(enum hook_idem st, const char *stored, size_t len, void *arg)
 		return;
 	}
 	if (st == HOOK_IDEM_REPLAY) {
-		if ((body = json_loadb(stored, len, 0, &jerr)) != NULL) {
-			metrics_inc("slipway_webhook_accepted_total", "replay=\"true\"");
-			log_info("webhook replayed for Idempotency-Key (component %s)",
-			    p->binding.component_id);
-			http_reply_json(p->req, 202, body);
-			free(p);
+		if (hook_http_send_stored(p, stored, len))
 			return;
-		}
 		/* Not our format: leave it alone and neither store nor release. */
 		p->idem_key[0] = '\0';
 	}
@@ -246,6 +255,38 @@ hook_http_go(struct hook_pending *p)
 	hook_http_produce(p);
 }
 
+static void
+hook_http_refuse_replayed(struct hook_pending *p)
+{
+	hook_http_refuse(p->req, p, "replayed", "a call with this webhook-id "
+	    "was accepted already; a new message needs a new id");
+}
+
+/*
+ * A sender retries a lost 202 with the same webhook-id (Standard Webhooks)
+ * and the same Idempotency-Key: it gets the stored answer. A key with no
+ * answer stored is no retry of an accepted call: still replayed (the key
+ * is not signed, so a fresh one must not turn a captured call into a
+ * second deployment), and the claim just taken is given back.
+ */
+static void
+hook_http_on_replayed_idem(enum hook_idem st, const char *stored, size_t len,
+    void *arg)
+{
+	struct hook_pending *p = arg;
+
+	if (st == HOOK_IDEM_BUSY) {
+		hook_http_refuse(p->req, p, "request_in_progress",
+		    "a request with this Idempotency-Key is in progress");
+		return;
+	}
+	if (st == HOOK_IDEM_REPLAY && hook_http_send_stored(p, stored, len))
+		return;
+	if (st == HOOK_IDEM_NEW)
+		hook_idempotency_release(p->h, p->idem_key);
+	hook_http_refuse_replayed(p);
+}
+
 /* A signed call's webhook-id: first time, seen before, or cannot tell. */
 static void
 hook_http_on_replay(enum hook_replay st, void *arg)
@@ -256,8 +297,13 @@ hook_http_on_replay(enum hook_replay st, void *arg)
 	if (st != HOOK_REPLAY_NEW)
 		p->replay_key[0] = '\0';   /* not ours to release */
 	if (st == HOOK_REPLAY_SEEN) {
-		hook_http_refuse(p->req, p, "replayed", "a call with this "
-		    "webhook-id was accepted already; a new message needs a new id");
+		if (p->idem_header[0] != '\0' && hook_idempotency_key(
+		    p->binding.component_id, p->idem_header, p->idem_key,
+		    sizeof(p->idem_key)) == 0)
+			hook_idempotency_claim(p->h, p->idem_key,
+			    hook_http_on_replayed_idem, p);
+		else
+			hook_http_refuse_replayed(p);
 		return;
 	}
 	if (st == HOOK_REPLAY_UNKNOWN || p->h->stopping) {

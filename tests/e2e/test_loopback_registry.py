@@ -182,8 +182,8 @@ def test_deploys_from_own_loopback_registry(slipway, org, project, app_ports,
     # Resolved by the agent against this registry, not the stack's.
     assert dep.get("digest") == digest, (dep, digest)
     endpoints = dep.get("endpoints") or []
-    if endpoints:
-        assert HELLO in wait_text(endpoints[0]["url"], HELLO), dep
+    assert endpoints, dep
+    assert HELLO in wait_text(endpoints[0]["url"], HELLO), dep
 
 
 def test_wrong_password_is_unauthorized_not_tls(slipway, org, project,

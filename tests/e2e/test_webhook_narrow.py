@@ -47,7 +47,7 @@ def sign(secret, msg_id, timestamp, body):
 
 
 def signed_hook(slipway, token, secret, body, msg_id=None, timestamp=None,
-                signature=None):
+                signature=None, idempotency_key=None):
     """POSTs body (a dict, sent as these exact bytes) signed with secret;
     returns (status, json, msg_id)."""
     raw = json.dumps(body).encode()
@@ -56,6 +56,8 @@ def signed_hook(slipway, token, secret, body, msg_id=None, timestamp=None,
     headers = {"Content-Type": "application/json", "webhook-id": msg_id,
                "webhook-timestamp": str(ts),
                "webhook-signature": signature or sign(secret, msg_id, ts, raw)}
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
     status, resp = api("POST", slipway.url("webhook-ingress",
                                            "/v1/hooks/deploy"),
                        raw, token=token, headers=headers)
@@ -186,9 +188,26 @@ def test_signing_token_refuses_unsigned_stale_and_replayed_calls(
                                   signature=wrong)
     _refused(status, body, 401, "bad_signature")
 
-    # Unsigned or badly signed calls never became deployments.
-    time.sleep(1.5)
-    assert len(slipway.deployments(comp["id"])) == 1
+    # A sender retrying a lost 202 (same webhook-id, same Idempotency-Key)
+    # gets the stored answer; the same id with a key never answered is
+    # still a replay.
+    key = unique("idem")
+    status, first, retry_id = signed_hook(slipway, token, secret, absent,
+                                          idempotency_key=key)
+    assert status == 202, first
+    status, again, _ = signed_hook(slipway, token, secret, absent,
+                                   msg_id=retry_id, idempotency_key=key)
+    assert status == 202 and again["request_id"] == first["request_id"], \
+        (first, again)
+    status, body, _ = signed_hook(slipway, token, secret, absent,
+                                  msg_id=retry_id,
+                                  idempotency_key=unique("idem"))
+    _refused(status, body, 409, "replayed")
+
+    # Unsigned or badly signed calls never became deployments: once the
+    # last accepted one is known, exactly the two accepted calls are there.
+    slipway.wait_deployment(first["request_id"], "failed", timeout=60)
+    assert len(slipway.deployments(comp["id"])) == 2
 
 
 def test_signing_rotation_and_retry_after_a_refusal(slipway, org, project,
