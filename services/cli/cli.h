@@ -129,6 +129,12 @@ int cli_registry_rm(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_component_create(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_component_list(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_component_show(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_component_update(struct cli_ctx *ctx, const struct cli_args *a);
+
+/* cli_exec.c */
+int cli_exec_run(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_exec_list(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_exec_show(struct cli_ctx *ctx, const struct cli_args *a);
 
 /* cli_token.c */
 int cli_token_create(struct cli_ctx *ctx, const struct cli_args *a);

@@ -1,6 +1,6 @@
 /*
- * cli_component.c: `slipway component create|list|show` against component-svc,
- * with the health check and resource options of create.
+ * cli_component.c: `slipway component create|list|show|update` against
+ * component-svc, with the health check, resource and task options.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +17,24 @@ static const struct cli_column component_cols[] = {
 
 static const char *const component_fields[] = {
 	"id", "org", "project", "name", "description", "type", "registry_id",
-	"image", "health", "resources", "created_at", NULL,
+	"image", "port", "health", "resources", "schedule", "timezone",
+	"concurrency_policy", "starting_deadline_s", "active_deadline_s",
+	"created_at", NULL,
+};
+
+/*
+ * Options that become top-level keys of the body: a web app's port, the
+ * description and a task's settings. The server checks every value.
+ */
+static const struct {
+	const char *opt, *key;
+	int number;
+} top_opts[] = {
+	{ "description", "description", 0 }, { "port", "port", 1 },
+	{ "schedule", "schedule", 0 }, { "timezone", "timezone", 0 },
+	{ "concurrency", "concurrency_policy", 0 },
+	{ "starting-deadline", "starting_deadline_s", 1 },
+	{ "active-deadline", "active_deadline_s", 1 },
 };
 
 /*
@@ -122,6 +139,33 @@ workload_body(const struct cli_args *a, json_t *body)
 	return 0;
 }
 
+/* Adds the top-level options given (see top_opts); -1 (printed) when malformed. */
+static int
+top_body(const struct cli_args *a, json_t *body)
+{
+	const char *opt;
+	json_t *v;
+	long n;
+
+	for (size_t i = 0; i < sizeof(top_opts) / sizeof(top_opts[0]); i++) {
+		opt = top_opts[i].opt;
+		if (!cli_args_has(a, opt))
+			continue;
+		if (top_opts[i].number)
+			v = (n = cli_args_long(a, opt, 0, WORKLOAD_NUMBER_MAX)) > 0 ?
+			    json_integer(n) : NULL;
+		else
+			v = json_string(cli_args_get(a, opt));
+		if (v == NULL) {
+			fprintf(stderr, "error: usage: --%s must be %s\n", opt,
+			    top_opts[i].number ? "a positive integer" : "UTF-8 text");
+			return -1;
+		}
+		json_object_set_new(body, top_opts[i].key, v);
+	}
+	return 0;
+}
+
 /* Prints one component and its endpoints. */
 static void
 component_print(json_t *c)
@@ -168,7 +212,7 @@ cli_component_create(struct cli_ctx *ctx, const struct cli_args *a)
 		}
 		json_object_set_new(body, "endpoints", text);
 	}
-	if (workload_body(a, body) < 0) {
+	if (workload_body(a, body) < 0 || top_body(a, body) < 0) {
 		json_decref(body);
 		return CLI_USAGE;
 	}
@@ -208,6 +252,32 @@ cli_component_show(struct cli_ctx *ctx, const struct cli_args *a)
 	if (cli_http_path(path, sizeof(path), "/v1/components/{}", a->pos[0]) < 0)
 		return CLI_USAGE;
 	rc = cli_http_call(ctx, CLI_SVC_COMPONENT, "GET", path, NULL, &out);
+	if (rc == CLI_OK && !ctx->json)
+		component_print(out);
+	json_decref(out);
+	return rc;
+}
+
+/* PATCH: only the options given change; a new schedule needs no redeploy. */
+int
+cli_component_update(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	char path[512];
+	json_t *body = json_object(), *out = NULL;
+	int rc;
+
+	if (cli_http_path(path, sizeof(path), "/v1/components/{}", a->pos[0]) < 0 ||
+	    top_body(a, body) < 0) {
+		json_decref(body);
+		return CLI_USAGE;
+	}
+	if (json_object_size(body) == 0) {
+		fprintf(stderr, "error: usage: give at least one option to change\n");
+		json_decref(body);
+		return CLI_USAGE;
+	}
+	rc = cli_http_call(ctx, CLI_SVC_COMPONENT, "PATCH", path, body, &out);
+	json_decref(body);
 	if (rc == CLI_OK && !ctx->json)
 		component_print(out);
 	json_decref(out);

@@ -33,6 +33,8 @@ static const struct {
 	int exit_plus_one;
 } terminal_statuses[] = {
 	{ "running", CLI_OK + 1 },
+	/* A task's deployment: pulled and pinned, its executions run from it. */
+	{ "ready", CLI_OK + 1 },
 	/* Only a running deployment can be superseded: it did reach running. */
 	{ "superseded", CLI_OK + 1 },
 	{ "failed", CLI_FAIL + 1 },

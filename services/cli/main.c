@@ -21,11 +21,20 @@ static const struct cli_command commands[] = {
 	{ .noun = "registry", .verb = "test", .run = cli_registry_test,
 	  .min_pos = 2, .max_pos = 2, .usage = "registry test ORG ID" },
 	{ .noun = "component", .verb = "create", .run = cli_component_create,
-	  .opts = "name= type= registry= image= endpoints= health-path= "
-	      "health-timeout= memory-mb= cpu-millicores= pids= read-only-rootfs",
+	  .opts = "name= type= registry= image= endpoints= port= description= "
+	      "health-path= health-timeout= memory-mb= cpu-millicores= pids= "
+	      "read-only-rootfs schedule= timezone= concurrency= "
+	      "starting-deadline= active-deadline=",
 	  .min_pos = 2, .max_pos = 2,
-	  .usage = "component create ORG PROJECT --name N --type service --registry ID --image REF [--endpoints FILE]\n"
-	      "      [--health-path /healthz] [--health-timeout S] [--memory-mb MB] [--cpu-millicores M] [--pids N] [--read-only-rootfs]" },
+	  .usage = "component create ORG PROJECT --name N --type service|web-app|scheduled-task|manual-task --registry ID --image REF\n"
+	      "      [--endpoints FILE] [--port P (web-app)] [--description D]\n"
+	      "      [--health-path /healthz] [--health-timeout S] [--memory-mb MB] [--cpu-millicores M] [--pids N] [--read-only-rootfs]\n"
+	      "      [--schedule CRON --timezone ZONE] [--concurrency forbid|allow|replace] [--starting-deadline S] [--active-deadline S]" },
+	{ .noun = "component", .verb = "update", .run = cli_component_update,
+	  .opts = "description= schedule= timezone= concurrency= "
+	      "starting-deadline= active-deadline=",
+	  .min_pos = 1, .max_pos = 1,
+	  .usage = "component update ID [--description D] [--schedule CRON] [--timezone ZONE] [--concurrency P] [--starting-deadline S] [--active-deadline S]" },
 	{ .noun = "component", .verb = "list", .run = cli_component_list,
 	  .min_pos = 2, .max_pos = 2, .usage = "component list ORG PROJECT" },
 	{ .noun = "component", .verb = "show", .run = cli_component_show,
@@ -53,6 +62,14 @@ static const struct cli_command commands[] = {
 	{ .noun = "promote", .verb = NULL, .run = cli_deploy_promote,
 	  .opts = "to= wait timeout=", .min_pos = 1, .max_pos = 1,
 	  .usage = "promote DEPLOYMENT_ID --to ENV [--wait] [--timeout S]" },
+	{ .noun = "run", .verb = NULL, .run = cli_exec_run,
+	  .opts = "env= arg=* var=* wait timeout=", .min_pos = 1, .max_pos = 1,
+	  .usage = "run COMPONENT_ID --env ENV [--arg A]... [--var NAME=VALUE]... [--wait] [--timeout S]" },
+	{ .noun = "executions", .verb = NULL, .run = cli_exec_list,
+	  .opts = "env=", .min_pos = 1, .max_pos = 1,
+	  .usage = "executions COMPONENT_ID [--env ENV]" },
+	{ .noun = "execution", .verb = "show", .run = cli_exec_show,
+	  .min_pos = 1, .max_pos = 1, .usage = "execution show EXECUTION_ID" },
 	{ .noun = "image", .verb = "parse", .run = cli_image_parse,
 	  .min_pos = 1, .max_pos = 1, .offline = 1, .usage = "image parse REF" },
 };
@@ -88,7 +105,8 @@ usage(FILE *f, const char *noun)
 		    "\n`deploy status` and `deployments` show each endpoint's URL once a deployment\n"
 		    "is running, and the reason, exit code and log tail of a failed or crashed one.\n"
 		    "--wait ends at running (0) or failed (1); a crashed deployment is being\n"
-		    "restarted, so the wait goes on until it runs again or --timeout.\n");
+		    "restarted, so the wait goes on until it runs again or --timeout; a task's\n"
+		    "deployment ends at ready. `run --wait` exits with the task's own exit code.\n");
 }
 
 /* Fills ctx from the environment; -1 (printed) on a malformed URL. */

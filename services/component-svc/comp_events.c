@@ -26,21 +26,28 @@ comp_events_write(struct store *s, const char *key, Envelope *env,
 	return envelope_outbox(s, TOPIC_COMPONENT_EVENTS, key, env, err);
 }
 
+/*
+ * ComponentCreated (updated == 0) or ComponentUpdated: both carry the whole
+ * component, so a consumer replaces its copy.
+ */
 int
-comp_events_component_created(struct store *s, const char *id,
+comp_events_component(struct store *s, int updated, const char *id,
     const struct comp_input *in, const char *trace, struct error *err)
 {
 	Slipway__V1__Component c;
 	Slipway__V1__ComponentCreated cc;
+	Slipway__V1__ComponentUpdated cu;
 	Slipway__V1__Endpoint eps[ENDPOINTS_MAX], *epp[ENDPOINTS_MAX];
 	Slipway__V1__HealthCheck health;
 	Slipway__V1__Resources resources;
+	Slipway__V1__TaskSettings task;
 	Envelope env;
 	char evid[37];
 	size_t i;
 
 	slipway__v1__component__init(&c);
 	slipway__v1__component_created__init(&cc);
+	slipway__v1__component_updated__init(&cu);
 	for (i = 0; i < in->endpoints.n; i++) {
 		const struct endpoint *e = &in->endpoints.ep[i];
 		slipway__v1__endpoint__init(&eps[i]);
@@ -62,15 +69,21 @@ comp_events_component_created(struct store *s, const char *id,
 	c.image = comp_events_str(in->image);
 	c.n_endpoints = in->endpoints.n;
 	c.endpoints = epp;
-	c.schedule = comp_events_str(in->schedule);
-	c.timezone = comp_events_str(in->timezone);
+	c.schedule = comp_events_str(in->task.schedule);
+	c.timezone = comp_events_str(in->task.timezone);
+	c.task = workload_task_to_proto(&in->task, &task);
 	/* Absent (NULL) when not given: deploy-svc then leaves the agent's defaults. */
 	c.health = workload_health_to_proto(&in->health, &health);
 	c.resources = workload_resources_to_proto(&in->resources, &resources);
-	cc.component = &c;
-	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_CREATED,
-	    evid, in->org, trace);
-	env.component_created = &cc;
+	cc.component = cu.component = &c;
+	envelope_init(&env, updated ?
+	    SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_UPDATED :
+	    SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_CREATED, evid, in->org,
+	    trace);
+	if (updated)
+		env.component_updated = &cu;
+	else
+		env.component_created = &cc;
 	return comp_events_write(s, id, &env, err);
 }
 

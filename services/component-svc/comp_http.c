@@ -72,7 +72,7 @@ comp_http_create_tx(struct store *s, void *arg, struct error *err)
 
 	if (comp_store_insert(s, tx->id, tx->in, err) < 0)
 		return -1;
-	return comp_events_component_created(s, tx->id, tx->in, tx->trace, err);
+	return comp_events_component(s, 0, tx->id, tx->in, tx->trace, err);
 }
 
 /*
@@ -231,12 +231,80 @@ comp_http_get(struct http_request *req, void *arg)
 	http_reply_json(req, 200, o);
 }
 
+/* A PATCH inside one transaction: the row locked, merged, written, announced. */
+struct comp_patch_tx {
+	const char *id;
+	json_t *body;
+	const char *trace;
+	int status;             /* the answer when the body is refused */
+	struct error input;     /* and its error */
+};
+
+static int
+comp_http_patch_tx(struct store *s, void *arg, struct error *err)
+{
+	struct comp_patch_tx *tx = arg;
+	struct comp_input in;
+	json_t *row;
+	int rc = -1;
+
+	if ((row = comp_store_get_for_update(s, tx->id, err)) == NULL)
+		return -1;
+	if (comp_input_from_row(row, &in, err) < 0)
+		goto done;
+	if (comp_input_patch(tx->body, &in, &tx->status, &tx->input) < 0) {
+		error_set(err, "invalid_input", "", "refused");
+		goto done;
+	}
+	if (comp_store_update(s, tx->id, &in, err) == 0)
+		rc = comp_events_component(s, 1, tx->id, &in, tx->trace, err);
+done:
+	json_decref(row);
+	return rc;
+}
+
+/*
+ * PATCH /v1/components/{id}: description and a task's settings. A changed
+ * schedule reaches the data plane through ComponentUpdated, no redeploy.
+ */
+static void
+comp_http_patch(struct http_request *req, void *arg)
+{
+	struct comp_ctx *ctx = arg;
+	struct comp_patch_tx tx = { .id = http_request_param(req, "id"),
+		.trace = http_request_id(req) };
+	struct error err;
+	json_t *o;
+
+	if (!crypto_uuid_valid(tx.id)) {
+		http_reply_error(req, 404, "not_found", "", "no such component");
+		return;
+	}
+	if ((tx.body = http_request_json(req)) == NULL)
+		return;
+	if (store_tx(ctx->db, comp_http_patch_tx, &tx, &err) < 0) {
+		if (strcmp(err.code, "invalid_input") == 0)
+			http_reply_err(req, tx.status, &tx.input);
+		else
+			comp_http_store_error(req, &err);
+		return;
+	}
+	outbox_relay_kick(ctx->relay);
+	log_info("component %s updated", tx.id);
+	if ((o = comp_store_get(ctx->db, tx.id, &err)) == NULL) {
+		comp_http_store_error(req, &err);
+		return;
+	}
+	http_reply_json(req, 200, o);
+}
+
 static const struct http_route comp_routes[] = {
 	{ HTTP_POST, "/v1/orgs/{org}/projects/{project}/components",
 	  comp_http_create, HTTP_AUTH_ADMIN },
 	{ HTTP_GET, "/v1/orgs/{org}/projects/{project}/components",
 	  comp_http_list, HTTP_AUTH_ADMIN },
 	{ HTTP_GET, "/v1/components/{id}", comp_http_get, HTTP_AUTH_ADMIN },
+	{ HTTP_PATCH, "/v1/components/{id}", comp_http_patch, HTTP_AUTH_ADMIN },
 	{ HTTP_POST, "/v1/components/{id}/tokens", tokens_create, HTTP_AUTH_ADMIN },
 	{ HTTP_GET, "/v1/components/{id}/tokens", tokens_list, HTTP_AUTH_ADMIN },
 	{ HTTP_DELETE, "/v1/components/{id}/tokens/{token_id}", tokens_revoke,

@@ -1,16 +1,14 @@
 /*
  * comp_input.c: validation of a component create request: names, type,
- * schedule, time zone, image reference, endpoints.yaml, health check and
- * resources (the ranges of the last two are lib workload.c's, shared with
- * deploy-svc). Nothing here touches the store; the registry check is
- * comp_http.c's.
+ * image reference, endpoints.yaml, a web app's port, and the settings whose
+ * rules are lib workload.h's, shared with deploy-svc and the agent: health
+ * check, resources and a task's schedule, zone, policy and deadlines.
+ * Nothing here touches the store; the registry check is comp_http.c's.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include "component.h"
 #include "crypto.h"
 #include "imageref.h"
@@ -34,143 +32,16 @@ comp_input_slug_valid(const char *s)
 	return 1;
 }
 
-/* Cron field ranges: minute, hour, day of month, month, day of week. */
-static const struct cron_range {
-	int min, max;
-	const char *const *names;   /* 3-letter names for min.. or NULL */
-} cron_ranges[5] = {
-	{ 0, 59, NULL }, { 0, 23, NULL }, { 1, 31, NULL },
-	{ 1, 12, (const char *const[]){ "jan", "feb", "mar", "apr", "may",
-	    "jun", "jul", "aug", "sep", "oct", "nov", "dec", NULL } },
-	{ 0, 7, (const char *const[]){ "sun", "mon", "tue", "wed", "thu",
-	    "fri", "sat", NULL } },
-};
-
-/* One number or name of a field; advances *p. -1 when invalid. */
-static int
-cron_value(const char **p, const struct cron_range *r)
-{
-	const char *s = *p;
-	int v = 0, i;
-
-	if (isdigit((unsigned char)*s)) {
-		for (i = 0; isdigit((unsigned char)s[i]) && i < 3; i++)
-			v = v * 10 + (s[i] - '0');
-		if (isdigit((unsigned char)s[i]) || v < r->min || v > r->max)
-			return -1;
-		*p = s + i;
-		return v;
-	}
-	for (i = 0; r->names != NULL && r->names[i] != NULL; i++) {
-		if (strncasecmp(s, r->names[i], 3) == 0) {
-			*p = s + 3;
-			return r->min + i;
-		}
-	}
-	return -1;
-}
-
-/* One list element: "*", "a", "a-b", each optionally "/step". */
-static int
-cron_element(const char **p, const struct cron_range *r)
-{
-	int lo, hi, step;
-
-	if (**p == '*') {
-		(*p)++;
-	} else {
-		if ((lo = cron_value(p, r)) < 0)
-			return -1;
-		if (**p == '-') {
-			(*p)++;
-			if ((hi = cron_value(p, r)) < 0 || hi < lo)
-				return -1;
-		}
-	}
-	if (**p == '/') {
-		(*p)++;
-		if (!isdigit((unsigned char)**p))
-			return -1;
-		for (step = 0; isdigit((unsigned char)**p) && step <= 999; (*p)++)
-			step = step * 10 + (**p - '0');
-		if (step < 1 || step > r->max)
-			return -1;
-	}
-	return 0;
-}
-
-/* A standard 5-field cron expression (numbers, names, *, ranges, steps, lists). */
-int
-comp_input_cron_valid(const char *expr)
-{
-	const char *p = expr;
-	int f;
-
-	if (expr == NULL || strlen(expr) > 128)
-		return 0;
-	for (f = 0; f < 5; f++) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		/* A comma only ever follows an element: ",5" is refused. */
-		if (cron_element(&p, &cron_ranges[f]) < 0)
-			return 0;
-		while (*p == ',') {
-			p++;
-			if (cron_element(&p, &cron_ranges[f]) < 0)
-				return 0;
-		}
-		if (*p != '\0' && *p != ' ' && *p != '\t')
-			return 0;
-	}
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return *p == '\0';
-}
-
-/*
- * 1 when path is a compiled zone: the folder also holds text files
- * ("leapseconds") that no zone loader accepts.
- */
-static int
-comp_input_tzif(const char *path)
-{
-	char magic[4];
-	FILE *f;
-	int ok;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return 0;
-	ok = fread(magic, 1, sizeof(magic), f) == sizeof(magic) &&
-	    memcmp(magic, "TZif", sizeof(magic)) == 0;
-	fclose(f);
-	return ok;
-}
-
-/*
- * An IANA zone name ("UTC", "Europe/Berlin"). When the tz database is
- * installed the zone must exist in it.
- */
-int
-comp_input_timezone_valid(const char *tz)
-{
-	char path[160];
-	struct stat st;
-	size_t i, n = tz != NULL ? strlen(tz) : 0;
-
-	if (n == 0 || n > 64 || tz[0] == '/' || strstr(tz, "..") != NULL)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)tz[i]) && strchr("/_+-", tz[i]) == NULL)
-			return 0;
-	if (stat("/usr/share/zoneinfo/UTC", &st) != 0)
-		return 1;
-	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    comp_input_tzif(path);
-}
-
 static const char *const comp_types[] = { "service", "web-app",
 	"scheduled-task", "manual-task", NULL };
+
+/* 1 for scheduled-task and manual-task: runs to an end, never served. */
+int
+comp_input_is_task(const char *type)
+{
+	return strcmp(type, "scheduled-task") == 0 ||
+	    strcmp(type, "manual-task") == 0;
+}
 
 static int
 comp_input_type_valid(const char *t)
@@ -199,7 +70,8 @@ comp_input_fields(json_t *body, struct comp_input *in, int *status,
 {
 	static const char *const allowed[] = { "name", "description", "type",
 		"registry_id", "image", "endpoints", "schedule", "timezone",
-		"health", "resources", NULL };
+		"concurrency_policy", "starting_deadline_s", "active_deadline_s",
+		"port", "health", "resources", NULL };
 
 	*status = 400;
 	if (json_only_keys(body, allowed, err) < 0)
@@ -214,12 +86,6 @@ comp_input_fields(json_t *body, struct comp_input *in, int *status,
 	in->description = json_get_string(body, "description", COMP_DESC_MAX, 0, err);
 	if (in->description == NULL && err->code[0] != '\0')
 		return -1;
-	in->schedule = json_get_string(body, "schedule", 128, 0, err);
-	if (in->schedule == NULL && err->code[0] != '\0')
-		return -1;
-	in->timezone = json_get_string(body, "timezone", 64, 0, err);
-	if (in->timezone == NULL && err->code[0] != '\0')
-		return -1;
 	return 0;
 }
 
@@ -232,43 +98,108 @@ comp_input_present(json_t *body, const char *key)
 	return v != NULL && !json_is_null(v);
 }
 
-/* The type decides which of schedule, timezone, endpoints and health may appear. */
+/* The task fields of a body: forbidden for services and web apps. */
+static const char *
+comp_input_task_key(json_t *body)
+{
+	static const char *const keys[] = { "schedule", "timezone",
+		"concurrency_policy", "starting_deadline_s", "active_deadline_s",
+		NULL };
+
+	for (size_t i = 0; keys[i] != NULL; i++)
+		if (json_object_get(body, keys[i]) != NULL)
+			return keys[i];
+	return NULL;
+}
+
+/*
+ * A task's settings (lib workload_task.c): only a scheduled task has a
+ * schedule and zone, and it must have both.
+ */
+static int
+comp_input_task(json_t *body, struct comp_input *in, int *status,
+    struct error *err)
+{
+	int scheduled = strcmp(in->type, "scheduled-task") == 0;
+	const char *key = comp_input_task_key(body);
+
+	if (!comp_input_is_task(in->type))
+		return key == NULL ? 0 : comp_input_fail(status, 422, err,
+		    "invalid_field", key, "schedule, timezone, concurrency_policy "
+		    "and the deadlines are only for task components");
+	workload_task_defaults(&in->task);
+	if (workload_task_parse(body, &in->task, status, err) < 0)
+		return -1;
+	if (scheduled && (in->task.schedule[0] == '\0' ||
+	    in->task.timezone[0] == '\0'))
+		return comp_input_fail(status, 422, err, "missing_field",
+		    in->task.schedule[0] == '\0' ? "schedule" : "timezone",
+		    "a scheduled-task needs schedule (5-field cron) and timezone");
+	if (!scheduled && (in->task.schedule[0] != '\0' ||
+	    in->task.timezone[0] != '\0'))
+		return comp_input_fail(status, 422, err, "invalid_field",
+		    in->task.schedule[0] != '\0' ? "schedule" : "timezone",
+		    "schedule and timezone are only for scheduled-task components");
+	return 0;
+}
+
+/*
+ * A web app is one HTTP server: "port" (default 8080) becomes its one
+ * endpoint, routed Public at the component's root like a REST endpoint at
+ * context "/", and health-checked with GET / unless health says otherwise.
+ */
+static int
+comp_input_web_app(json_t *body, struct comp_input *in, int *status,
+    struct error *err)
+{
+	long long port = COMP_WEB_APP_PORT;
+	struct endpoint *e = &in->endpoints.ep[0];
+
+	if (strcmp(in->type, "web-app") != 0) {
+		if (json_object_get(body, "port") == NULL)
+			return 0;
+		return comp_input_fail(status, 422, err, "invalid_field", "port",
+		    "port is only for web-app components (a service's ports are "
+		    "its endpoints)");
+	}
+	if (json_get_int(body, "port", 1, 65535, 0, &port, err) < 0) {
+		*status = 422;
+		return -1;
+	}
+	memset(&in->endpoints, 0, sizeof(in->endpoints));
+	snprintf(in->endpoints.version, sizeof(in->endpoints.version), "0.1");
+	in->endpoints.n = 1;
+	snprintf(e->name, sizeof(e->name), "web");
+	e->port = (unsigned)port;
+	snprintf(e->type, sizeof(e->type), "REST");
+	snprintf(e->visibility, sizeof(e->visibility), "Public");
+	snprintf(e->context, sizeof(e->context), "/");
+	return 0;
+}
+
+/* The type decides which of the task fields, endpoints and health may appear. */
 static int
 comp_input_by_type(json_t *body, struct comp_input *in, int *status,
     struct error *err)
 {
-	int scheduled = strcmp(in->type, "scheduled-task") == 0;
 	json_t *ep = json_object_get(body, "endpoints");
 
 	if (!comp_input_type_valid(in->type))
 		return comp_input_fail(status, 422, err, "invalid_type", "type",
 		    "type must be one of service, web-app, scheduled-task, manual-task");
-	if (scheduled && (in->schedule == NULL || in->timezone == NULL))
-		return comp_input_fail(status, 422, err, "missing_field",
-		    in->schedule == NULL ? "schedule" : "timezone",
-		    "a scheduled-task needs schedule (5-field cron) and timezone");
-	if (!scheduled && (in->schedule != NULL || in->timezone != NULL))
-		return comp_input_fail(status, 422, err, "invalid_field",
-		    in->schedule != NULL ? "schedule" : "timezone",
-		    "schedule and timezone are only for scheduled-task components");
-	if (scheduled && !comp_input_cron_valid(in->schedule))
-		return comp_input_fail(status, 422, err, "invalid_schedule",
-		    "schedule", "schedule must be a 5-field cron expression "
-		    "(minute hour day-of-month month day-of-week)");
-	if (scheduled && !comp_input_timezone_valid(in->timezone))
-		return comp_input_fail(status, 422, err, "invalid_timezone",
-		    "timezone", "timezone must be an IANA time zone such as "
-		    "UTC or Europe/Berlin");
+	if (comp_input_task(body, in, status, err) < 0)
+		return -1;
 	if (ep != NULL && !json_is_null(ep) && strcmp(in->type, "service") != 0)
 		return comp_input_fail(status, 422, err, "endpoints_not_allowed",
-		    "endpoints", "only service components have endpoints");
+		    "endpoints", strcmp(in->type, "web-app") == 0 ?
+		    "a web-app has one HTTP port (\"port\"), not endpoints" :
+		    "only service components have endpoints");
 	/* A task runs to its end: there is no "healthy" to wait for. */
-	if (comp_input_present(body, "health") &&
-	    strcmp(in->type, "service") != 0 && strcmp(in->type, "web-app") != 0)
+	if (comp_input_present(body, "health") && comp_input_is_task(in->type))
 		return comp_input_fail(status, 422, err, "health_not_allowed",
 		    "health", "only service and web-app components have a health "
 		    "check");
-	return 0;
+	return comp_input_web_app(body, in, status, err);
 }
 
 static int
@@ -363,4 +294,139 @@ comp_input_parse(json_t *body, struct comp_input *in, int *status,
 	    comp_input_workload(body, in, status, err) < 0)
 		return -1;
 	return comp_input_image(in, status, err);
+}
+
+/* One stored endpoint back into e; -1 when the row does not read back. */
+static int
+comp_input_endpoint_from_json(json_t *o, struct endpoint *e)
+{
+	json_t *port = json_object_get(o, "port");
+
+	if (!json_is_integer(port) || json_integer_value(port) < 1 ||
+	    json_integer_value(port) > 65535 ||
+	    json_copy_string(o, "name", e->name, sizeof(e->name)) < 0 ||
+	    json_copy_string(o, "type", e->type, sizeof(e->type)) < 0 ||
+	    json_copy_string(o, "visibility", e->visibility,
+	    sizeof(e->visibility)) < 0 ||
+	    json_copy_string(o, "context", e->context, sizeof(e->context)) < 0 ||
+	    json_copy_string(o, "schema_file_path", e->schema_file_path,
+	    sizeof(e->schema_file_path)) < 0)
+		return -1;
+	e->port = (unsigned)json_integer_value(port);
+	return 0;
+}
+
+/* A stored health / resources column (null: none) through the API parser. */
+static int
+comp_input_stored_object(json_t *row, const char *key,
+    int (*parse)(json_t *, void *, int *, struct error *), void *out,
+    struct error *err)
+{
+	json_t *v = json_object_get(row, key);
+	int status;
+
+	return v == NULL || json_is_null(v) ? 0 : parse(v, out, &status, err);
+}
+
+static int
+comp_input_health_parse(json_t *v, void *out, int *status, struct error *err)
+{
+	return workload_health_parse(v, out, status, err);
+}
+
+static int
+comp_input_resources_parse(json_t *v, void *out, int *status,
+    struct error *err)
+{
+	return workload_resources_parse(v, out, status, err);
+}
+
+/* The stored task settings: the row's non-null task keys, parsed as given. */
+static int
+comp_input_stored_task(json_t *row, struct comp_input *in, struct error *err)
+{
+	static const char *const keys[] = { "schedule", "timezone",
+		"concurrency_policy", "starting_deadline_s", "active_deadline_s",
+		NULL };
+	json_t *t = json_object(), *v;
+	int status, rc;
+
+	if (!comp_input_is_task(in->type))
+		return 0;
+	for (size_t i = 0; keys[i] != NULL; i++)
+		if ((v = json_object_get(row, keys[i])) != NULL && !json_is_null(v))
+			json_object_set(t, keys[i], v);
+	workload_task_defaults(&in->task);
+	rc = workload_task_parse(t, &in->task, &status, err);
+	json_decref(t);
+	return rc;
+}
+
+int
+comp_input_from_row(json_t *row, struct comp_input *in, struct error *err)
+{
+	json_t *eps = json_object_get(row, "endpoints"), *e;
+	size_t i;
+
+	memset(in, 0, sizeof(*in));
+	in->org = json_string_value(json_object_get(row, "org"));
+	in->project = json_string_value(json_object_get(row, "project"));
+	in->name = json_string_value(json_object_get(row, "name"));
+	in->description = json_string_value(json_object_get(row, "description"));
+	in->type = json_string_value(json_object_get(row, "type"));
+	in->registry_id = json_string_value(json_object_get(row, "registry_id"));
+	if (in->org == NULL || in->project == NULL || in->name == NULL ||
+	    in->type == NULL || in->registry_id == NULL ||
+	    json_copy_string(row, "image", in->image, sizeof(in->image)) < 0 ||
+	    json_copy_string(row, "registry_host", in->registry_host,
+	    sizeof(in->registry_host)) < 0 || json_array_size(eps) > ENDPOINTS_MAX)
+		goto bad;
+	in->image_in = in->image;
+	json_array_foreach(eps, i, e)
+		if (comp_input_endpoint_from_json(e, &in->endpoints.ep[i]) < 0)
+			goto bad;
+	in->endpoints.n = json_array_size(eps);
+	if (comp_input_stored_object(row, "health", comp_input_health_parse,
+	    &in->health, err) < 0 ||
+	    comp_input_stored_object(row, "resources", comp_input_resources_parse,
+	    &in->resources, err) < 0 || comp_input_stored_task(row, in, err) < 0)
+		goto bad;
+	return 0;
+bad:
+	error_set(err, "db_error", "", "component row does not read back");
+	return -1;
+}
+
+int
+comp_input_patch(json_t *body, struct comp_input *in, int *status,
+    struct error *err)
+{
+	static const char *const allowed[] = { "description", "schedule",
+		"timezone", "concurrency_policy", "starting_deadline_s",
+		"active_deadline_s", NULL };
+	const char *desc, *key = comp_input_task_key(body);
+	struct workload_task t = in->task;
+
+	error_clear(err);
+	*status = 400;
+	if (!json_is_object(body) || json_only_keys(body, allowed, err) < 0)
+		return -1;
+	desc = json_get_string(body, "description", COMP_DESC_MAX, 0, err);
+	if (desc == NULL && err->code[0] != '\0')
+		return -1;
+	if (key != NULL && !comp_input_is_task(in->type))
+		return comp_input_fail(status, 422, err, "invalid_field", key,
+		    "schedule, timezone, concurrency_policy and the deadlines are "
+		    "only for task components");
+	if (key != NULL && workload_task_parse(body, &t, status, err) < 0)
+		return -1;
+	if (strcmp(in->type, "manual-task") == 0 &&
+	    (t.schedule[0] != '\0' || t.timezone[0] != '\0'))
+		return comp_input_fail(status, 422, err, "invalid_field",
+		    t.schedule[0] != '\0' ? "schedule" : "timezone",
+		    "schedule and timezone are only for scheduled-task components");
+	if (desc != NULL)
+		in->description = desc;
+	in->task = t;
+	return 0;
 }

@@ -12,7 +12,7 @@
 
 #define COMP_COLS "id, org, project, name, description, type, registry_id, " \
 	"registry_host, image, endpoints::text, schedule, timezone, " \
-	TS("created_at") ", health::text, resources::text"
+	TS("created_at") ", health::text, resources::text, task::text"
 
 #define TOKEN_COLS "id, prefix, name, " TS("created_at") ", " TS("expires_at") \
 	", " TS("revoked_at") ", signing_secret_box IS NOT NULL"
@@ -75,21 +75,68 @@ comp_store_jsonb(json_t *v, char **out, struct error *err)
 	return 0;
 }
 
+/* The columns a component's settings live in, as statement parameters. */
+struct comp_store_cols {
+	char *eps, *health, *resources, *task;
+	const char *schedule, *timezone;    /* NULL: SQL NULL */
+};
+
+/* The policy and deadlines as stored in the task column; null for non-tasks. */
+static json_t *
+comp_store_task_json(const struct workload_task *t)
+{
+	json_t *o;
+
+	if (!t->set)
+		return json_null();
+	o = json_object();
+	workload_task_json(t, o);
+	json_object_del(o, "schedule");
+	json_object_del(o, "timezone");
+	return o;
+}
+
+static int
+comp_store_cols_make(const struct comp_input *in, struct comp_store_cols *c,
+    struct error *err)
+{
+	memset(c, 0, sizeof(*c));
+	c->schedule = in->task.schedule[0] != '\0' ? in->task.schedule : NULL;
+	c->timezone = in->task.timezone[0] != '\0' ? in->task.timezone : NULL;
+	if (comp_store_jsonb(endpoints_to_json(&in->endpoints), &c->eps, err) < 0 ||
+	    comp_store_jsonb(workload_health_json(&in->health), &c->health,
+	    err) < 0 ||
+	    comp_store_jsonb(workload_resources_json(&in->resources),
+	    &c->resources, err) < 0 ||
+	    comp_store_jsonb(comp_store_task_json(&in->task), &c->task, err) < 0)
+		return -1;
+	return 0;
+}
+
+static void
+comp_store_cols_free(struct comp_store_cols *c)
+{
+	free(c->eps);
+	free(c->health);
+	free(c->resources);
+	free(c->task);
+}
+
 static int
 comp_store_insert_row(struct store *s, const char *id,
-    const struct comp_input *in, const char *eps, const char *health,
-    const char *resources, struct error *err)
+    const struct comp_input *in, const struct comp_store_cols *c,
+    struct error *err)
 {
 	const char *v[] = { id, in->org, in->project, in->name,
 		in->description != NULL ? in->description : "", in->type,
-		in->registry_id, in->registry_host, in->image, eps,
-		in->schedule, in->timezone, health, resources };
+		in->registry_id, in->registry_host, in->image, c->eps,
+		c->schedule, c->timezone, c->health, c->resources, c->task };
 
 	if (comp_store_exec(s, NULL, "INSERT INTO component.components (id, org, "
 	    "project, name, description, type, registry_id, registry_host, image, "
-	    "endpoints, schedule, timezone, health, resources, updated_at) VALUES "
-	    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, "
-	    "$13::jsonb, $14::jsonb, now())", 14, v, err) < 0) {
+	    "endpoints, schedule, timezone, health, resources, task, updated_at) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, "
+	    "$13::jsonb, $14::jsonb, $15::jsonb, now())", 15, v, err) < 0) {
 		if (strcmp(err->code, "unique_violation") == 0)
 			error_set(err, "component_exists", "name",
 			    "a component named %s already exists in %s/%s",
@@ -103,17 +150,32 @@ int
 comp_store_insert(struct store *s, const char *id, const struct comp_input *in,
     struct error *err)
 {
-	char *eps = NULL, *health = NULL, *resources = NULL;
+	struct comp_store_cols c;
 	int rc = -1;
 
-	if (comp_store_jsonb(endpoints_to_json(&in->endpoints), &eps, err) == 0 &&
-	    comp_store_jsonb(workload_health_json(&in->health), &health, err) == 0 &&
-	    comp_store_jsonb(workload_resources_json(&in->resources), &resources,
-	    err) == 0)
-		rc = comp_store_insert_row(s, id, in, eps, health, resources, err);
-	free(eps);
-	free(health);
-	free(resources);
+	if (comp_store_cols_make(in, &c, err) == 0)
+		rc = comp_store_insert_row(s, id, in, &c, err);
+	comp_store_cols_free(&c);
+	return rc;
+}
+
+/* Writes back what a PATCH may change: description and the settings. */
+int
+comp_store_update(struct store *s, const char *id, const struct comp_input *in,
+    struct error *err)
+{
+	struct comp_store_cols c;
+	int rc = -1;
+
+	if (comp_store_cols_make(in, &c, err) == 0) {
+		const char *v[] = { id, in->description != NULL ?
+			in->description : "", c.schedule, c.timezone, c.task };
+		rc = comp_store_exec(s, NULL, "UPDATE component.components SET "
+		    "description = $2, schedule = $3, timezone = $4, "
+		    "task = $5::jsonb, updated_at = now() WHERE id = $1 AND "
+		    "deleted_at IS NULL", 5, v, err);
+	}
+	comp_store_cols_free(&c);
 	return rc;
 }
 
@@ -133,7 +195,7 @@ comp_store_row(const struct store_result *r, int row)
 	static const char *const keys[] = { "id", "org", "project", "name",
 		"description", "type", "registry_id", "registry_host", "image",
 		NULL, "schedule", "timezone", "created_at" };
-	json_t *o = json_object(), *ep;
+	json_t *o = json_object(), *ep, *task;
 	int c;
 
 	for (c = 0; c < 13; c++)
@@ -146,18 +208,26 @@ comp_store_row(const struct store_result *r, int row)
 	/* Columns 13 and 14 (migration 002): null when the component has none. */
 	json_object_set_new(o, "health", comp_store_json_col(r, row, 13));
 	json_object_set_new(o, "resources", comp_store_json_col(r, row, 14));
+	/* Column 15 (migration 004): a task's policy and deadlines. */
+	task = comp_store_json_col(r, row, 15);
+	if (json_is_object(task))
+		json_object_update_missing(o, task);
+	json_decref(task);
+	if (strcmp(store_result_get(r, row, 5), "web-app") == 0)
+		json_object_set(o, "port", json_object_get(json_array_get(
+		    json_object_get(o, "endpoints"), 0), "port"));
 	return o;
 }
 
-json_t *
-comp_store_get(struct store *s, const char *id, struct error *err)
+static json_t *
+comp_store_get_row(struct store *s, const char *id, const char *sql,
+    struct error *err)
 {
 	const char *v[] = { id };
 	struct store_result *r;
 	json_t *o = NULL;
 
-	if (comp_store_exec(s, &r, "SELECT " COMP_COLS " FROM component.components "
-	    "WHERE id = $1 AND deleted_at IS NULL", 1, v, err) < 0)
+	if (comp_store_exec(s, &r, sql, 1, v, err) < 0)
 		return NULL;
 	if (store_result_rows(r) == 1)
 		o = comp_store_row(r, 0);
@@ -165,6 +235,22 @@ comp_store_get(struct store *s, const char *id, struct error *err)
 		error_set(err, "not_found", "", "no component %s", id);
 	store_result_free(r);
 	return o;
+}
+
+json_t *
+comp_store_get(struct store *s, const char *id, struct error *err)
+{
+	return comp_store_get_row(s, id, "SELECT " COMP_COLS " FROM "
+	    "component.components WHERE id = $1 AND deleted_at IS NULL", err);
+}
+
+/* Inside a transaction: the row, locked until the transaction ends. */
+json_t *
+comp_store_get_for_update(struct store *s, const char *id, struct error *err)
+{
+	return comp_store_get_row(s, id, "SELECT " COMP_COLS " FROM "
+	    "component.components WHERE id = $1 AND deleted_at IS NULL "
+	    "FOR UPDATE", err);
 }
 
 json_t *

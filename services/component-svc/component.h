@@ -105,20 +105,32 @@ struct comp_input {
 	const char *type;
 	const char *registry_id;
 	const char *image_in;
-	const char *schedule;
-	const char *timezone;
-	struct endpoints endpoints;   /* n == 0 when none were given */
+	struct workload_task task;    /* .set for scheduled-task, manual-task */
+	struct endpoints endpoints;   /* n == 0 when none were given; a web
+	                                 app's one port as endpoint "web" */
 	struct workload_health health;        /* .set == 0 when not given */
 	struct workload_resources resources;  /* .set == 0 when not given */
 	char image[600];              /* normalised */
 	char repository[520];         /* image without tag or digest */
 	char registry_host[256];
 };
+#define COMP_WEB_APP_PORT 8080
 int comp_input_slug_valid(const char *s);
-int comp_input_cron_valid(const char *expr);
-int comp_input_timezone_valid(const char *tz);
+int comp_input_is_task(const char *type);
 /* Validates the JSON body (not the registry); 0 or -1 with err (HTTP 400/422 per *status). */
 int comp_input_parse(json_t *body, struct comp_input *in, int *status,
+    struct error *err);
+/*
+ * A stored component (comp_store_get's JSON, which must outlive in) back
+ * into in; -1 (db_error) when the row does not read back.
+ */
+int comp_input_from_row(json_t *row, struct comp_input *in, struct error *err);
+/*
+ * Applies a PATCH body to in (a stored component): description and, for
+ * tasks, the task settings. -1 with *status 400/422 and nothing changed
+ * that the caller keeps.
+ */
+int comp_input_patch(json_t *body, struct comp_input *in, int *status,
     struct error *err);
 
 /* comp_store.c: SQL on the component schema. */
@@ -127,8 +139,14 @@ int comp_store_registry_host(struct store *s, const char *org,
 /* Inserts a validated component; endpoints, health, resources as jsonb. */
 int comp_store_insert(struct store *s, const char *id,
     const struct comp_input *in, struct error *err);
+/* Description, schedule, timezone and task settings of a PATCH. */
+int comp_store_update(struct store *s, const char *id,
+    const struct comp_input *in, struct error *err);
 /* Component as JSON (NULL + err code "not_found" when absent). */
 json_t *comp_store_get(struct store *s, const char *id, struct error *err);
+/* The same, locked for the rest of the caller's transaction. */
+json_t *comp_store_get_for_update(struct store *s, const char *id,
+    struct error *err);
 json_t *comp_store_list(struct store *s, const char *org, const char *project,
     struct error *err);
 int comp_store_token_insert(struct store *s, const char *id,
@@ -149,7 +167,8 @@ int comp_store_registry_delete(struct store *s, const char *id,
     struct error *err);
 
 /* comp_events.c: outgoing envelopes and the registry-events consumer. */
-int comp_events_component_created(struct store *s, const char *id,
+/* ComponentCreated, or ComponentUpdated when updated: the whole component. */
+int comp_events_component(struct store *s, int updated, const char *id,
     const struct comp_input *in, const char *trace, struct error *err);
 int comp_events_token_issued(struct store *s, const char *org,
     const char *component_id, const char *token_id, const char *hash,

@@ -4,11 +4,15 @@
  * The agent reads its data plane's commands and sealed registry credentials
  * from Kafka, resolves image tags to digests through the OCI distribution
  * API, runs the pinned image through a Docker Engine API socket, health-checks
- * it and reports every step on slipway.dataplane.status.
+ * it and reports every step on slipway.dataplane.status. A task's deploy
+ * only pins its image (ready); its executions run as containers of their
+ * own (agent_execs.c), manual ones on RunTask, scheduled ones from the
+ * agent's scheduler (agent_sched.c) on the agent's clock (agent_clock.c).
  */
 #ifndef SLIPWAY_AGENT_H
 #define SLIPWAY_AGENT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +21,7 @@
 #include "imageref.h"
 #include "bus.h"
 #include "envelope.h"
+#include "workload.h"
 
 /* Caps on what the agent accepts from the bus and the network. */
 #define AGENT_ID_MAX        64      /* ids and names (63 characters at most) */
@@ -31,6 +36,9 @@
 #define AGENT_LOG_TAIL_MAX  4096    /* evidence: last 20 lines, capped */
 #define AGENT_LOG_TAIL_LINES 20
 #define AGENT_PROBE_MS      100     /* default probe period */
+#define AGENT_EXEC_LOG_MAX  8192    /* an execution's log tail: 50 lines, capped */
+#define AGENT_EXEC_LOG_LINES 50
+#define AGENT_ARGS_MAX      64      /* arguments of one execution */
 
 /* agent_keys.c */
 struct agent_keys {
@@ -105,11 +113,13 @@ struct engine_container {
 	long long nano_cpus;
 	long long pids;
 	int read_only_rootfs;
+	const char *const *cmd;   /* NULL-terminated; NULL = the image's */
 };
 /* What the engine says about one container. */
 struct engine_state {
 	int exists;
 	int running;
+	int created;              /* created and never started */
 	int exit_code;
 	int oom_killed;
 	struct engine_port ports[AGENT_ENDPOINTS_MAX];
@@ -121,6 +131,8 @@ struct engine_summary {
 	char component[AGENT_ID_MAX];
 	char environment[AGENT_ID_MAX];
 	char deployment[AGENT_ID_MAX];
+	char execution[AGENT_ID_MAX];   /* "" for a deployment's container */
+	char dataplane[AGENT_ID_MAX];   /* "" from agents before the label */
 	int running;
 	long long created;
 };
@@ -195,6 +207,7 @@ struct agent_spec {
 	struct agent_health_spec health;
 	struct agent_resources res;
 	char **env;                     /* "K=V", NULL-terminated, owned */
+	struct workload_task task;      /* task.set for the two task types */
 };
 /* Validates env's ApplyDeployment into s; err code invalid_command. */
 int agent_spec_from_apply(const Envelope *env, struct agent_spec *s,
@@ -207,6 +220,15 @@ int agent_spec_container_name(const struct agent_spec *s, char *buf,
 int agent_spec_http(const struct agent_endpoint *e);
 /* 1 when s is a component/environment-safe name part. */
 int agent_spec_name_valid(const char *s);
+/* 1 for scheduled-task and manual-task: pulled and pinned, never started. */
+int agent_spec_is_task(const struct agent_spec *s);
+/* Validates an EnvVar list into "K=V" strings (*out NULL-terminated, owned). */
+int agent_spec_env_list(Slipway__V1__EnvVar *const *in, size_t n,
+    char ***out);
+/* Validates Resources into out (NULL: none). */
+int agent_spec_resources(const Slipway__V1__Resources *r,
+    struct agent_resources *out);
+void agent_spec_strv_free(char **v);
 
 /* agent_health.c: is a new container serving? */
 struct agent_probe {
@@ -239,7 +261,7 @@ void agent_health_evidence(struct engine *e, const char *container,
 /* agent_apply.c: the apply state machine */
 enum agent_apply_state {
 	APPLY_RESOLVING, APPLY_PULLING, APPLY_STARTING, APPLY_RUNNING,
-	APPLY_FAILED
+	APPLY_FAILED, APPLY_READY
 };
 struct agent_apply {
 	const struct agent_spec *spec;   /* borrowed */
@@ -262,6 +284,8 @@ struct agent_apply_ops {
 	int (*health)(void *ctx, struct agent_apply *a, struct error *err);
 	/* Moves the gateway to the new version: the commit point. */
 	int (*route)(void *ctx, struct agent_apply *a, struct error *err);
+	/* A task's commit point: its pinned digest is what the slot runs. */
+	int (*pin)(void *ctx, struct agent_apply *a, struct error *err);
 	/* After running was reported: drains and removes the old version. */
 	void (*retire)(void *ctx, struct agent_apply *a);
 	/* After a failure: removes what the apply started. */
@@ -274,7 +298,8 @@ const char *agent_apply_state_name(enum agent_apply_state s);
 /* Moves to next when legal; -1 (state unchanged) when not. */
 int agent_apply_transition(struct agent_apply *a, enum agent_apply_state next);
 /*
- * Runs the machine to running or failed, reporting every state. Returns 0
+ * Runs the machine to running (ready for a task) or failed, reporting every
+ * state. Returns 0
  * when the final state was reported, -1 when a report could not be
  * delivered (the caller retries the whole, idempotent, apply).
  */
@@ -283,7 +308,7 @@ int agent_apply_run(struct agent_apply *a, const struct agent_apply_ops *ops);
 /* agent_report.c: DeploymentStatus from any thread */
 enum agent_report_state {
 	REPORT_RESOLVING, REPORT_PULLING, REPORT_STARTING, REPORT_RUNNING,
-	REPORT_FAILED, REPORT_CRASHED
+	REPORT_FAILED, REPORT_CRASHED, REPORT_READY
 };
 struct agent_address {
 	char name[64];
@@ -303,6 +328,9 @@ struct agent_report {
 struct agent_ctx;
 /* Produces and waits for the broker's ack (bounded); 0 when acknowledged. */
 int agent_report_send(struct agent_ctx *ag, const struct agent_report *r);
+struct agent_exec;
+/* One ExecutionStatus; a final state waits for the ack (0 acknowledged). */
+int agent_report_execution(struct agent_ctx *ag, const struct agent_exec *x);
 
 /* agent_journal.c: what the agent promised, on disk */
 struct agent_journal;
@@ -330,20 +358,48 @@ struct agent_record {
 		char reason[AGENT_REASON_MAX];
 	} finished[AGENT_FINISHED_MAX];
 	int nfinished;
+	/* A task's settings changed by SetSchedule after its deploy. */
+	int task_set;
+	struct workload_task task;
 };
 /* Saves rec and, when cmd != NULL, the serving deployment's command. */
 int agent_journal_record_save(struct agent_journal *j,
     const struct agent_record *rec, const void *cmd, size_t cmdlen,
     struct error *err);
+/* The serving command saved with a record (malloc'd), or NULL. */
+void *agent_journal_record_command(struct agent_journal *j,
+    const char *component_id, const char *environment, size_t *len);
 int agent_journal_record_remove(struct agent_journal *j,
     const char *component_id, const char *environment);
 typedef void (*agent_record_fn)(void *arg, const struct agent_record *rec,
     const void *cmd, size_t cmdlen);
 int agent_journal_records(struct agent_journal *j, agent_record_fn fn,
     void *arg);
+/*
+ * Small durable files of other modules, in subdirectory sub (created at
+ * open: "executions", "schedules"): written atomically and fsync'd.
+ */
+int agent_journal_put(struct agent_journal *j, const char *sub,
+    const char *name, const void *buf, size_t len);
+/* The file's bytes, NUL-terminated (malloc'd), or NULL. */
+void *agent_journal_get(struct agent_journal *j, const char *sub,
+    const char *name, size_t *len);
+int agent_journal_exists(struct agent_journal *j, const char *sub,
+    const char *name);
+int agent_journal_unlink(struct agent_journal *j, const char *sub,
+    const char *name);
+/* The names (without .json) in sub; free each and *out. */
+size_t agent_journal_names(struct agent_journal *j, const char *sub,
+    char ***out);
+/*
+ * Takes the state directory's lock (flock on <dir>/agent.lock), waiting up
+ * to wait_s for an agent that is still stopping; -1 when another holds it.
+ */
+int agent_journal_lock(struct agent_journal *j, int wait_s,
+    struct error *err);
 
 /* agent_slots.c: per component and environment, one job at a time */
-enum agent_job_kind { JOB_APPLY, JOB_REMOVE, JOB_RESTART };
+enum agent_job_kind { JOB_APPLY, JOB_REMOVE, JOB_RESTART, JOB_SCHEDULE };
 struct agent_job;
 /*
  * One component in one environment. The serving fields are written only by
@@ -399,6 +455,11 @@ struct agent_slot *agent_slots_get(struct agent_slots *s,
 /* Calls fn on every slot, under the lock, before the workers start. */
 void agent_slots_each(struct agent_slots *s,
     void (*fn)(void *arg, struct agent_slot *slot), void *arg);
+/*
+ * Joins t before the monotonic deadline, serving the producer's delivery
+ * callbacks meanwhile; 0 joined, -1 (detached) when it did not stop.
+ */
+int agent_slots_join(struct agent_ctx *ag, pthread_t t, long long deadline);
 
 /* agent_cutover.c: the real steps behind the machine and the jobs */
 /*
@@ -409,6 +470,17 @@ int agent_cutover_job(struct agent_ctx *ag, struct agent_slot *slot,
     enum agent_job_kind kind, const void *cmd, size_t len);
 /* Rebuilds a slot's serving spec from its command; -1 when unusable. */
 int agent_cutover_load_serving(struct agent_slot *slot);
+/*
+ * The credentials to pull an image of domain from registry_id with (waits
+ * a while for ones not delivered yet); 0 with *out filled, -1 anonymous.
+ */
+int agent_cutover_cred(struct agent_ctx *ag, const char *registry_id,
+    const char *domain, struct agent_cred *out);
+/* Limits r, or the agent's defaults where r sets none, into ec. */
+void agent_cutover_limits(const struct agent_ctx *ag,
+    const struct agent_resources *r, struct engine_container *ec);
+/* The settings a slot's ready task runs with (SetSchedule's, or its own). */
+const struct workload_task *agent_cutover_task(const struct agent_slot *sl);
 struct gateway_target;
 /* The gateway target routing spec s's version published on ports. */
 void agent_cutover_target(const struct agent_spec *s,
@@ -423,6 +495,155 @@ void agent_cutover_target(const struct agent_spec *s,
 int agent_reconcile(struct agent_ctx *ag, struct error *err);
 /* Loads the gateway with every serving slot; run before any apply. */
 int agent_reconcile_gateway(struct agent_ctx *ag, struct error *err);
+
+/* agent_clock.c: the one clock of executions and the scheduler */
+#define AGENT_CLOCK_SCALE_MAX 3600
+/*
+ * SLIPWAY_TEST_CLOCK "<anchor_epoch_s>:<scale>": now = anchor + (real -
+ * anchor) * scale; "" = real time. Called once, before any thread starts.
+ */
+int agent_clock_configure(const char *spec, struct error *err);
+/* Unix milliseconds on the agent's clock. */
+long long agent_clock_ms(void);
+/* The pure mapping, for tests: real_ms on a clock anchored at anchor_s. */
+long long agent_clock_map(long long real_ms, long long anchor_s, int scale);
+/* Real milliseconds that clock_ms of the agent's clock take. */
+long long agent_clock_real_ms(long long clock_ms);
+
+/* agent_exec.c: executions of tasks, one container each */
+enum agent_exec_state {
+	EXEC_PENDING, EXEC_RUNNING, EXEC_SUCCEEDED, EXEC_FAILED, EXEC_TIMED_OUT,
+	EXEC_SKIPPED
+};
+struct agent_exec {
+	char id[AGENT_ID_MAX];
+	char component_id[AGENT_ID_MAX];
+	char environment[AGENT_ID_MAX];
+	char deployment_id[AGENT_ID_MAX];
+	char org[AGENT_ID_MAX];
+	char project[AGENT_ID_MAX];
+	char component[AGENT_ID_MAX];
+	char image[IMAGE_REF_MAX + 1];      /* as deployed (tag or digest) */
+	char digest[AGENT_DIGEST_MAX];      /* what runs */
+	char registry_id[AGENT_ID_MAX];
+	char trace_id[AGENT_ID_MAX];
+	char trigger[16];                   /* schedule | manual */
+	long long scheduled_for_ms;
+	char **args;                        /* NULL = the image's command */
+	char **env;                         /* "K=V", owned */
+	struct agent_resources res;
+	unsigned active_deadline_s;
+	char replaces[AGENT_ID_MAX];        /* replace policy: stopped first */
+	char replace_reason[AGENT_REASON_MAX];
+	/* progress, as recorded */
+	enum agent_exec_state state;
+	int acked;                          /* final state acknowledged */
+	long long started_at_ms, finished_at_ms;
+	int exited, exit_code;
+	char reason[AGENT_REASON_MAX];
+	char log_tail[AGENT_EXEC_LOG_MAX];
+	/* in memory only */
+	char stop_reason[AGENT_REASON_MAX]; /* stop it: final failed with this */
+	int busy;                           /* a thread works on it */
+	int queued;                         /* waits for a starter */
+	int recovered;                      /* from before a restart, unseen */
+	struct agent_exec *next;
+};
+const char *agent_exec_state_name(enum agent_exec_state s);
+/* Moves to next when legal (one step on, final once); -1 when not. */
+int agent_exec_transition(struct agent_exec *x, enum agent_exec_state next);
+int agent_exec_final(enum agent_exec_state s);
+/* "slipway-<component>-<env>-run-<id>"; -1 when it does not fit. */
+int agent_exec_container_name(const struct agent_exec *x, char *buf,
+    size_t len);
+/* Validates a RunTask into x (calloc'd, owned); err invalid_command. */
+struct agent_exec *agent_exec_from_runtask(const Envelope *env,
+    struct error *err);
+/* An execution of ready task spec (pinned digest), for the scheduler. */
+struct agent_exec *agent_exec_from_spec(const struct agent_spec *spec,
+    const char *digest, unsigned active_deadline_s);
+/*
+ * Adds the variables of base ("K=V", the ready deployment's) that x does
+ * not set itself: a run's own variables win. -1 on no memory or too many.
+ */
+int agent_exec_add_env(struct agent_exec *x, char *const *base);
+/* A deep copy of x, progress reset to pending; NULL on no memory. */
+struct agent_exec *agent_exec_clone(const struct agent_exec *x);
+void agent_exec_free(struct agent_exec *x);
+/* The record's JSON and back (for the journal and tests). */
+char *agent_exec_json(const struct agent_exec *x);
+struct agent_exec *agent_exec_parse(const char *text, size_t len);
+struct agent_execs;
+struct agent_execs *agent_execs_new(struct agent_ctx *ag);
+/*
+ * Adopts what the records say: running containers are watched again, lost
+ * ones reported failed, pending ones started, unreported finals re-sent.
+ */
+int agent_execs_recover(struct agent_execs *xs, struct error *err);
+int agent_execs_start(struct agent_execs *xs, struct error *err);
+void agent_execs_stop(struct agent_execs *xs, long long deadline);
+/* 1 when a thread did not stop in time (nothing may be freed under it). */
+int agent_execs_busy(const struct agent_execs *xs);
+void agent_execs_free(struct agent_execs *xs);
+/*
+ * Takes x: records it (fsync'd) and queues it to start, or, when its
+ * state is already final (skipped), queues its report. 0 accepted, 1 when
+ * that id is already recorded (x freed), -1 when it cannot be recorded.
+ */
+int agent_execs_submit(struct agent_execs *xs, struct agent_exec *x);
+/* Executions of a slot not yet final; the newest one's id into id. */
+int agent_execs_active(struct agent_execs *xs, const char *component_id,
+    const char *environment, char *id, size_t idlen);
+/*
+ * 1 once every unfinished execution recovered at start was looked at
+ * (adopted, found exited or lost): until then the scheduler would take a
+ * run that ended while the agent was down for one still running.
+ */
+int agent_execs_settled(struct agent_execs *xs);
+/* 1 when any execution container (by label) is x's. */
+int agent_execs_owns(const struct engine_summary *c);
+
+/* agent_sched.c: the scheduler of ready scheduled tasks */
+#define AGENT_SCHED_SKIP_MAX 100
+#define AGENT_SCHED_SCAN_MAX (8 * 1440)   /* minutes looked back at most */
+enum agent_sched_skip { SCHED_SKIP_MISSED, SCHED_SKIP_SUPERSEDED };
+/* What to do with the minutes after last (exclusive) up to now. */
+struct agent_sched_plan {
+	long long run;                        /* minute (UTC s) to run, -1 none */
+	long long skipped[AGENT_SCHED_SKIP_MAX];  /* oldest first */
+	enum agent_sched_skip why[AGENT_SCHED_SKIP_MAX];
+	int nskipped;
+	long long dropped;                    /* skipped beyond the cap */
+};
+/*
+ * The catch-up decision: of the due minutes after last up to now's
+ * minute, the newest within starting_deadline_s of now runs, the others
+ * are skipped (missed when older than the deadline, superseded otherwise).
+ */
+void agent_sched_plan(long long last, long long now_s,
+    unsigned starting_deadline_s, int (*due)(void *arg, long long minute),
+    void *arg, struct agent_sched_plan *p);
+/* The execution id of a slot's scheduled minute: a UUID from SHA-256. */
+void agent_sched_execution_id(const char *component_id,
+    const char *environment, long long minute, char out[37]);
+struct agent_sched;
+struct agent_sched *agent_sched_new(struct agent_ctx *ag);
+int agent_sched_start(struct agent_sched *s, struct error *err);
+void agent_sched_stop(struct agent_sched *s, long long deadline);
+int agent_sched_busy(const struct agent_sched *s);
+void agent_sched_free(struct agent_sched *s);
+/*
+ * The slot now serves ready task spec (digest pinned) with settings t:
+ * scheduled from its last handled minute on; a manual task, or any other
+ * type, takes the slot off the schedule.
+ */
+void agent_sched_serve(struct agent_sched *s, const struct agent_spec *spec,
+    const char *digest, const struct workload_task *t);
+/* Handles every slot's minutes up to now_s (the thread's step; tests). */
+void agent_sched_tick(struct agent_sched *s, long long now_s);
+/* The slot is gone (RemoveComponent): its schedule and state go too. */
+void agent_sched_forget(struct agent_sched *s, const char *component_id,
+    const char *environment);
 
 /* agent_commands.c */
 struct gateway;
@@ -440,6 +661,8 @@ struct agent_ctx {
 	struct bus_producer *producer;
 	struct agent_journal *journal;
 	struct agent_slots *slots;
+	struct agent_execs *execs;
+	struct agent_sched *sched;
 	const struct regauth_policy *targets;   /* SLIPWAY_ALLOW_PRIVATE_TARGETS */
 	atomic_int stopping;
 };

@@ -2,8 +2,9 @@
  * agent_apply.c: the apply state machine of one ApplyDeployment,
  *
  *   resolving -> pulling -> starting -> running
- *        \          \          \
- *         +----------+----------+--> failed
+ *        \          \  \        \
+ *         \          \  +-> ready (a task)
+ *          +----------+----------+--> failed
  *
  * driven through a table of steps: resolve, pull, start (the new version
  * beside the old one), health, route (the gateway moves to it: the commit
@@ -13,6 +14,11 @@
  * with fakes; agent_cutover.c wires the real ones. Every state entered is
  * reported, and the machine only moves on once the report was acknowledged,
  * so deploy-svc sees the states in order and none is lost.
+ *
+ * A task (scheduled-task, manual-task) has no container of its own: its
+ * apply resolves and pulls, then pins the digest in the slot's record (the
+ * pin step, its commit point) and is ready; its executions start from that
+ * pinned image later (agent_exec.c).
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -26,13 +32,22 @@ static const char *const apply_state_names[] = {
 	[APPLY_STARTING] = "starting",
 	[APPLY_RUNNING] = "running",
 	[APPLY_FAILED] = "failed",
+	[APPLY_READY] = "ready",
 };
 
-/* Legal moves: forward one step, or to failed from any live state. */
-static const enum agent_apply_state apply_next[] = {
+/*
+ * Legal moves: forward one step, or to failed from any live state. From
+ * pulling, a service goes on to starting and a task to ready, never the
+ * other way round.
+ */
+static const enum agent_apply_state apply_next[APPLY_STARTING + 1] = {
 	[APPLY_RESOLVING] = APPLY_PULLING,
 	[APPLY_PULLING] = APPLY_STARTING,
 	[APPLY_STARTING] = APPLY_RUNNING,
+};
+static const enum agent_apply_state apply_task_next[APPLY_STARTING + 1] = {
+	[APPLY_RESOLVING] = APPLY_PULLING,
+	[APPLY_PULLING] = APPLY_READY,
 };
 
 /* The steps, in order: each runs in `in` and on success moves to `next`. */
@@ -49,13 +64,18 @@ static const struct apply_step apply_steps[] = {
 	{ APPLY_STARTING, APPLY_OP(health), APPLY_STARTING },
 	{ APPLY_STARTING, APPLY_OP(route), APPLY_RUNNING },
 };
+static const struct apply_step apply_task_steps[] = {
+	{ APPLY_RESOLVING, APPLY_OP(resolve), APPLY_PULLING },
+	{ APPLY_PULLING, APPLY_OP(pull), APPLY_PULLING },
+	{ APPLY_PULLING, APPLY_OP(pin), APPLY_READY },
+};
 
 typedef int (*apply_op)(void *, struct agent_apply *, struct error *);
 
 const char *
 agent_apply_state_name(enum agent_apply_state s)
 {
-	if ((unsigned)s > APPLY_FAILED)
+	if ((unsigned)s > APPLY_READY)
 		return "unknown";
 	return apply_state_names[s];
 }
@@ -63,16 +83,27 @@ agent_apply_state_name(enum agent_apply_state s)
 static int
 apply_terminal(enum agent_apply_state s)
 {
-	return s == APPLY_RUNNING || s == APPLY_FAILED;
+	return s == APPLY_RUNNING || s == APPLY_FAILED || s == APPLY_READY;
+}
+
+static int
+apply_is_task(const struct agent_apply *a)
+{
+	return a->spec != NULL && agent_spec_is_task(a->spec);
 }
 
 int
 agent_apply_transition(struct agent_apply *a, enum agent_apply_state next)
 {
-	if ((unsigned)a->state > APPLY_FAILED || (unsigned)next > APPLY_FAILED ||
+	const enum agent_apply_state *tab = apply_is_task(a) ? apply_task_next :
+	    apply_next;
+
+	if ((unsigned)a->state > APPLY_READY || (unsigned)next > APPLY_READY ||
 	    apply_terminal(a->state))
 		return -1;
-	if (next != APPLY_FAILED && apply_next[a->state] != next)
+	/* The tables leave unlisted states 0 (resolving): never a target. */
+	if (next != APPLY_FAILED && (a->state > APPLY_STARTING ||
+	    tab[a->state] != next || next == APPLY_RESOLVING))
 		return -1;
 	a->state = next;
 	return 0;
@@ -138,6 +169,12 @@ agent_apply_run(struct agent_apply *a, const struct agent_apply_ops *ops)
 	struct error err;
 	apply_op op;
 
+	const struct apply_step *steps = apply_is_task(a) ? apply_task_steps :
+	    apply_steps;
+	size_t nsteps = apply_is_task(a) ? sizeof(apply_task_steps) /
+	    sizeof(apply_task_steps[0]) : sizeof(apply_steps) /
+	    sizeof(apply_steps[0]);
+
 	error_clear(&err);
 	a->state = APPLY_RESOLVING;
 	a->digest[0] = a->reason[0] = '\0';
@@ -145,10 +182,10 @@ agent_apply_run(struct agent_apply *a, const struct agent_apply_ops *ops)
 		return -1;
 	if (apply_prepare(a, &err) == -1)
 		return apply_fail(a, ops, &err);
-	for (size_t i = 0; i < sizeof(apply_steps) / sizeof(apply_steps[0]); i++) {
-		if (apply_steps[i].in != a->state)
+	for (size_t i = 0; i < nsteps; i++) {
+		if (steps[i].in != a->state)
 			return -1;   /* broken table: never happens */
-		memcpy(&op, (const char *)ops + apply_steps[i].op, sizeof(op));
+		memcpy(&op, (const char *)ops + steps[i].op, sizeof(op));
 		error_clear(&err);
 		if (op(ops->ctx, a, &err) == -1) {
 			if (err.msg[0] == '\0')
@@ -156,9 +193,11 @@ agent_apply_run(struct agent_apply *a, const struct agent_apply_ops *ops)
 				    "%s step failed", agent_apply_state_name(a->state));
 			return apply_fail(a, ops, &err);
 		}
-		if (apply_enter(a, ops, apply_steps[i].next) == -1)
+		if (apply_enter(a, ops, steps[i].next) == -1)
 			return -1;
 	}
-	ops->retire(ops->ctx, a);
+	/* A ready task replaced the previous one's pin: nothing to retire. */
+	if (!apply_is_task(a))
+		ops->retire(ops->ctx, a);
 	return 0;
 }

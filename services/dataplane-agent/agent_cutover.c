@@ -10,6 +10,11 @@
  * discarded; after it, the new one serves and the old one is only retired.
  * running is reported at the commit point; the drain happens after it, so a
  * deployment's latency does not include the drain time.
+ *
+ * A task's apply has no container: its commit point is the pin step, where
+ * the record starts saying the task's deployment (and digest) is what the
+ * environment runs; the scheduler (agent_sched.c) is told at once. A
+ * SetSchedule job changes a ready task's settings in the same record.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +52,9 @@ struct cutover {
 	size_t naddr;
 };
 
+static void cutover_tidy(struct agent_ctx *ag, const struct agent_slot *sl,
+    const char *keep, int with_execs);
+
 static int
 cutover_stopping(const struct agent_ctx *ag)
 {
@@ -60,6 +68,19 @@ cutover_sleep(const struct agent_ctx *ag, int ms)
 	for (; ms > 0 && !cutover_stopping(ag); ms -= 50)
 		usleep((useconds_t)(ms < 50 ? ms : 50) * 1000);
 	return cutover_stopping(ag);
+}
+
+/*
+ * A step's failure: when the agent is stopping, the engine calls were
+ * aborted (engine_abort), which is no verdict on the deployment; it stays
+ * journaled and runs again at the next start.
+ */
+static int
+cutover_failed(const struct agent_ctx *ag, struct error *err)
+{
+	if (cutover_stopping(ag))
+		error_set(err, "stopping", "", "the agent is stopping");
+	return -1;
 }
 
 /* --- ports and addresses ---------------------------------------------------- */
@@ -260,7 +281,7 @@ cutover_report(void *ctx, const struct agent_apply *a)
 	static const enum agent_report_state map[] = {
 		[APPLY_RESOLVING] = REPORT_RESOLVING, [APPLY_PULLING] = REPORT_PULLING,
 		[APPLY_STARTING] = REPORT_STARTING, [APPLY_RUNNING] = REPORT_RUNNING,
-		[APPLY_FAILED] = REPORT_FAILED,
+		[APPLY_FAILED] = REPORT_FAILED, [APPLY_READY] = REPORT_READY,
 	};
 	struct cutover *c = ctx;
 	struct agent_report r = { a->spec, map[a->state], a->digest, a->reason,
@@ -278,41 +299,60 @@ cutover_report(void *ctx, const struct agent_apply *a)
  * credentials topic has not delivered yet (just after a start, or a
  * registry created a moment ago).
  */
-static void
-cutover_creds(struct cutover *c, const struct agent_spec *s)
+static int
+cutover_creds(struct agent_ctx *ag, const char *registry_id,
+    struct agent_cred *out)
 {
 	long long deadline = clock_mono_ms() + CUTOVER_CREDS_WAIT_MS;
 
-	if (s->registry_id[0] == '\0')
-		return;
-	while (agent_creds_lookup(c->ag->creds, s->registry_id, &c->cred) == -1) {
-		if (clock_mono_ms() >= deadline || cutover_sleep(c->ag, 100)) {
+	if (registry_id[0] == '\0')
+		return -1;
+	while (agent_creds_lookup(ag->creds, registry_id, out) == -1) {
+		if (clock_mono_ms() >= deadline || cutover_sleep(ag, 100)) {
 			log_warnx("credentials of registry %s unknown: pulling "
-			    "anonymously", s->registry_id);
-			return;
+			    "anonymously", registry_id);
+			return -1;
 		}
 	}
-	c->have_cred = 1;
+	return 0;
+}
+
+/* 1 when cr may be presented to domain (else: anonymous). */
+static int
+cutover_cred_usable(const struct agent_cred *cr, const char *domain)
+{
+	if ((cr->auth_type != SLIPWAY__V1__AUTH_TYPE__AUTH_TYPE_BASIC &&
+	    cr->auth_type != SLIPWAY__V1__AUTH_TYPE__AUTH_TYPE_DOCKER_CONFIG) ||
+	    cr->username[0] == '\0')
+		return 0;
+	/* Never hand a registry's password to another host. */
+	if (!image_ref_host_equal(cr->host, domain)) {
+		log_warnx("registry host %s does not match image host %s: pulling "
+		    "anonymously", cr->host, domain);
+		return 0;
+	}
+	return 1;
+}
+
+int
+agent_cutover_cred(struct agent_ctx *ag, const char *registry_id,
+    const char *domain, struct agent_cred *out)
+{
+	if (cutover_creds(ag, registry_id, out) == -1)
+		return -1;
+	if (!cutover_cred_usable(out, domain)) {
+		agent_cred_wipe(out);
+		return -1;
+	}
+	return 0;
 }
 
 /* The credentials to present for a's image host, or NULL for anonymous. */
 static const struct agent_cred *
 cutover_cred_for(const struct cutover *c, const struct agent_apply *a)
 {
-	const struct agent_cred *cr = c->have_cred ? &c->cred : NULL;
-
-	if (cr == NULL || (cr->auth_type !=
-	    SLIPWAY__V1__AUTH_TYPE__AUTH_TYPE_BASIC && cr->auth_type !=
-	    SLIPWAY__V1__AUTH_TYPE__AUTH_TYPE_DOCKER_CONFIG) ||
-	    cr->username[0] == '\0')
-		return NULL;
-	/* Never hand a registry's password to another host. */
-	if (!image_ref_host_equal(cr->host, a->ref.domain)) {
-		log_warnx("registry host %s does not match image host %s: pulling "
-		    "anonymously", cr->host, a->ref.domain);
-		return NULL;
-	}
-	return cr;
+	return c->have_cred && cutover_cred_usable(&c->cred, a->ref.domain) ?
+	    &c->cred : NULL;
 }
 
 static int
@@ -323,13 +363,13 @@ cutover_resolve(void *ctx, struct agent_apply *a, struct error *err)
 	struct oci_resolve_opts o = { .insecure = c->ag->insecure,
 	    .timeout_s = 20, .targets = c->ag->targets };
 
-	cutover_creds(c, a->spec);
+	c->have_cred = cutover_creds(c->ag, a->spec->registry_id, &c->cred) == 0;
 	if ((cr = cutover_cred_for(c, a)) != NULL) {
 		o.username = cr->username;
 		o.password = cr->password;
 	}
 	if (oci_resolve(&a->ref, &o, a->digest, err) == -1)
-		return -1;
+		return cutover_failed(c->ag, err);
 	log_info("resolved %s/%s to %s", a->ref.domain, a->ref.path, a->digest);
 	return 0;
 }
@@ -358,16 +398,18 @@ cutover_pull(void *ctx, struct agent_apply *a, struct error *err)
 		log_info("%s is present: no pull", image);
 		return 0;
 	}
-	return engine_pull(c->ag->engine, image, cr ? cr->username : NULL,
-	    cr ? cr->password : NULL, a->ref.domain, err);
+	if (engine_pull(c->ag->engine, image, cr ? cr->username : NULL,
+	    cr ? cr->password : NULL, a->ref.domain, err) == -1)
+		return cutover_failed(c->ag, err);
+	return 0;
 }
 
 /* Component limits, or the agent's defaults where the component sets none. */
-static void
-cutover_limits(const struct agent_ctx *ag, const struct agent_spec *s,
-    struct engine_container *ec)
+void
+agent_cutover_limits(const struct agent_ctx *ag,
+    const struct agent_resources *r, struct engine_container *ec)
 {
-	const struct agent_resources *r = &s->res, *d = &ag->defaults;
+	const struct agent_resources *d = &ag->defaults;
 	long long mb = r->memory_mb ? r->memory_mb : d->memory_mb;
 	long long mc = r->cpu_millicores ? r->cpu_millicores : d->cpu_millicores;
 
@@ -390,15 +432,16 @@ cutover_create(struct agent_ctx *ag, const struct agent_spec *s,
 	const char *env[AGENT_ENV_MAX + 2];
 	const char *labels[] = { "slipway.managed", "true", "slipway.component",
 	    s->component_id, "slipway.deployment", s->deployment_id,
-	    "slipway.environment", s->environment, "slipway.digest", digest, NULL };
+	    "slipway.environment", s->environment, "slipway.digest", digest,
+	    "slipway.dataplane", ag->dataplane, NULL };
 	struct engine_port pub[AGENT_ENDPOINTS_MAX];
 	struct engine_container ec = { name, image, env, labels, ag->network, pub,
-	    cutover_publish(s, pub), 0, 0, 0, 0 };
+	    cutover_publish(s, pub), 0, 0, 0, 0, NULL };
 	struct engine_state st;
 	char port[32];
 	size_t n = 0;
 
-	cutover_limits(ag, s, &ec);
+	agent_cutover_limits(ag, &s->res, &ec);
 	if (s->nep > 0) {
 		snprintf(port, sizeof(port), "PORT=%d", s->ep[0].port);
 		env[n++] = port;
@@ -425,8 +468,10 @@ cutover_start(void *ctx, struct agent_apply *a, struct error *err)
 	char image[700];
 
 	cutover_pinned(a, image, sizeof(image));
-	return cutover_create(c->ag, a->spec, a->container, image, a->digest,
-	    a->ports, &a->nports, err);
+	if (cutover_create(c->ag, a->spec, a->container, image, a->digest,
+	    a->ports, &a->nports, err) == -1)
+		return cutover_failed(c->ag, err);
+	return 0;
 }
 
 /* The probe of spec s's version published on ports. */
@@ -504,6 +549,9 @@ cutover_commit(struct cutover *c, struct agent_apply *a, struct error *err)
 		cutover_finished(&rec, rec.serving, REPORT_RUNNING, "superseded");
 	snprintf(rec.serving, sizeof(rec.serving), "%s", a->spec->deployment_id);
 	snprintf(rec.digest, sizeof(rec.digest), "%s", a->digest);
+	/* A new deployment carries the component's current task settings. */
+	rec.task_set = 0;
+	memset(&rec.task, 0, sizeof(rec.task));
 	if ((cmd = malloc(c->len)) == NULL ||
 	    agent_journal_record_save(c->ag->journal, &rec, c->cmd, c->len,
 	    err) == -1) {
@@ -518,9 +566,11 @@ cutover_commit(struct cutover *c, struct agent_apply *a, struct error *err)
 	agent_spec_clear(&sl->serving);
 	if (agent_cutover_load_serving(sl) == -1)
 		log_warnx("serving command does not decode again");
-	snprintf(sl->container, sizeof(sl->container), "%s", a->container);
+	/* A task has no container to watch: its executions have their own. */
+	snprintf(sl->container, sizeof(sl->container), "%s",
+	    agent_spec_is_task(a->spec) ? "" : a->container);
 	memcpy(sl->ports, a->ports, sizeof(a->ports));
-	sl->nports = a->nports;
+	sl->nports = agent_spec_is_task(a->spec) ? 0 : a->nports;
 	sl->crashed = 0;
 	sl->restarts = 0;
 	sl->next_restart_ms = 0;
@@ -554,15 +604,51 @@ cutover_route_step(void *ctx, struct agent_apply *a, struct error *err)
 	}
 	if (cutover_commit(c, a, err) == -1)
 		return -1;
+	/* A task served here before: it is not scheduled any more. */
+	agent_sched_serve(c->ag->sched, a->spec, a->digest, NULL);
 	c->naddr = cutover_addresses(c->ag, a->spec, a->ports, a->nports,
 	    c->addr);
 	return 0;
 }
 
-/* Removes every container of the slot except keep (leftovers). */
+const struct workload_task *
+agent_cutover_task(const struct agent_slot *sl)
+{
+	return sl->rec.task_set ? &sl->rec.task : &sl->serving.task;
+}
+
+/*
+ * A task's commit point: the record says its deployment and digest run
+ * here, and the scheduler takes its settings. A service that served the
+ * slot before (the component changed type) is unrouted and removed.
+ */
+static int
+cutover_pin(void *ctx, struct agent_apply *a, struct error *err)
+{
+	struct cutover *c = ctx;
+	struct agent_slot *sl = c->slot;
+	int had_service = sl->rec.serving[0] != '\0' && sl->container[0] != '\0';
+	struct error uerr;
+
+	if (had_service && cutover_unroute(c->ag, &sl->serving, &uerr) == -1)
+		log_warnx("gateway: %s", uerr.msg);
+	if (cutover_commit(c, a, err) == -1)
+		return -1;
+	if (had_service)
+		cutover_tidy(c->ag, sl, NULL, 0);
+	agent_sched_serve(c->ag->sched, &sl->serving, sl->rec.digest,
+	    agent_cutover_task(sl));
+	log_info("task %s pinned to %s", a->spec->deployment_id, a->digest);
+	return 0;
+}
+
+/*
+ * Removes every container of the slot except keep (leftovers); a task's
+ * executions only when with_execs (the component is removed).
+ */
 static void
 cutover_tidy(struct agent_ctx *ag, const struct agent_slot *sl,
-    const char *keep)
+    const char *keep, int with_execs)
 {
 	struct engine_summary *v;
 	struct error err;
@@ -575,6 +661,9 @@ cutover_tidy(struct agent_ctx *ag, const struct agent_slot *sl,
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(v[i].component, sl->component_id) == 0 &&
 		    strcmp(v[i].environment, sl->environment) == 0 &&
+		    (with_execs || v[i].execution[0] == '\0') &&
+		    (v[i].dataplane[0] == '\0' ||
+		    strcmp(v[i].dataplane, ag->dataplane) == 0) &&
 		    (keep == NULL || strcmp(v[i].name, keep) != 0)) {
 			log_info("removing container %s", v[i].name);
 			if (engine_retire(ag->engine, v[i].name, CUTOVER_STOP_S,
@@ -608,7 +697,7 @@ cutover_retire(void *ctx, struct agent_apply *a)
 		    a->nports, GATEWAY_READY, NULL, NULL, 0, &err) == -1)
 			log_warnx("gateway: %s", err.msg);
 	}
-	cutover_tidy(c->ag, c->slot, a->container);
+	cutover_tidy(c->ag, c->slot, a->container, 0);
 }
 
 static void
@@ -618,6 +707,8 @@ cutover_discard(void *ctx, struct agent_apply *a)
 	struct agent_slot *sl = c->slot;
 	struct error err;
 
+	if (agent_spec_is_task(a->spec))
+		return;   /* nothing was started */
 	if (c->routed && cutover_route(c->ag, a->spec, sl->rec.serving[0] ?
 	    sl->rec.serving : NULL, sl->ports, sl->nports, GATEWAY_READY, NULL,
 	    NULL, 0, &err) == -1)
@@ -658,10 +749,15 @@ cutover_rereport(struct agent_ctx *ag, struct agent_slot *sl,
 	struct agent_report r = { s, sl->crashed ? REPORT_CRASHED :
 	    REPORT_RUNNING, "", "", NULL, addr, 0 };
 
-	r.naddr = cutover_addresses(ag, s, sl->ports, sl->nports, addr);
 	log_info("deployment %s is already serving: re-reporting",
 	    s->deployment_id);
-	cutover_tidy(ag, sl, sl->container);
+	if (agent_spec_is_task(s)) {
+		r = (struct agent_report){ s, REPORT_READY, sl->rec.digest, "",
+		    NULL, NULL, 0 };
+		return agent_report_send(ag, &r);
+	}
+	r.naddr = cutover_addresses(ag, s, sl->ports, sl->nports, addr);
+	cutover_tidy(ag, sl, sl->container, 0);
 	return agent_report_send(ag, &r);
 }
 
@@ -682,8 +778,8 @@ cutover_apply_spec(struct agent_ctx *ag, struct agent_slot *sl,
 {
 	struct cutover c = { .ag = ag, .slot = sl, .cmd = cmd, .len = len };
 	struct agent_apply_ops ops = { cutover_resolve, cutover_pull,
-	    cutover_start, cutover_health, cutover_route_step, cutover_retire,
-	    cutover_discard, cutover_report, &c };
+	    cutover_start, cutover_health, cutover_route_step, cutover_pin,
+	    cutover_retire, cutover_discard, cutover_report, &c };
 	struct agent_apply *a = calloc(1, sizeof(*a));
 	struct error err;
 	long long t0 = clock_mono_ms();
@@ -704,7 +800,8 @@ cutover_apply_spec(struct agent_ctx *ag, struct agent_slot *sl,
 	}
 	if (rc == 0) {
 		metrics_inc("slipway_agent_applies_total", a->state == APPLY_RUNNING
-		    ? "result=\"running\"" : "result=\"failed\"");
+		    ? "result=\"running\"" : a->state == APPLY_READY ?
+		    "result=\"ready\"" : "result=\"failed\"");
 		metrics_observe_ms("slipway_agent_apply_ms", NULL,
 		    (double)(clock_mono_ms() - t0));
 	}
@@ -753,7 +850,8 @@ cutover_remove(struct agent_ctx *ag, struct agent_slot *sl)
 		log_warnx("gateway: %s", err.msg);
 		return -1;
 	}
-	cutover_tidy(ag, sl, NULL);
+	cutover_tidy(ag, sl, NULL, 1);
+	agent_sched_forget(ag->sched, sl->component_id, sl->environment);
 	agent_journal_record_remove(ag->journal, sl->component_id,
 	    sl->environment);
 	memset(&sl->rec, 0, sizeof(sl->rec));
@@ -871,6 +969,52 @@ cutover_restart(struct agent_ctx *ag, struct agent_slot *sl)
 	return 0;
 }
 
+/*
+ * SetSchedule: the ready task's settings change without a redeploy, in
+ * its record (so they survive a restart). One for another deployment than
+ * the one the slot runs is stale (or early) and ignored.
+ */
+static int
+cutover_schedule(struct agent_ctx *ag, struct agent_slot *sl, const void *cmd,
+    size_t len)
+{
+	const Slipway__V1__SetSchedule *ss;
+	struct agent_record rec = sl->rec;
+	struct workload_task t;
+	struct error err;
+	Envelope *env;
+
+	if ((env = envelope_decode(cmd, len, NULL, &err)) == NULL ||
+	    (ss = env->set_schedule) == NULL ||
+	    workload_task_from_proto(ss->task, &t, &err) == -1) {
+		log_warnx("SetSchedule unusable: dropped");
+		envelope_free(env);
+		return 0;
+	}
+	if (strcmp(sl->rec.serving, ss->deployment_id) != 0 ||
+	    !agent_spec_is_task(&sl->serving)) {
+		log_info("SetSchedule for %s ignored: %s is what runs here",
+		    ss->deployment_id, sl->rec.serving[0] ? sl->rec.serving :
+		    "nothing");
+		envelope_free(env);
+		return 0;
+	}
+	envelope_free(env);
+	if (strcmp(sl->serving.type, "manual-task") == 0)
+		t.schedule[0] = t.timezone[0] = '\0';
+	rec.task_set = 1;
+	rec.task = t;
+	if (agent_journal_record_save(ag->journal, &rec, NULL, 0, &err) == -1) {
+		log_warnx("%s", err.msg);
+		return -1;
+	}
+	sl->rec = rec;
+	agent_sched_serve(ag->sched, &sl->serving, sl->rec.digest, &sl->rec.task);
+	log_info("schedule of %s set to \"%s\" (%s, %s)", sl->rec.serving,
+	    t.schedule, t.timezone, t.concurrency_policy);
+	return 0;
+}
+
 int
 agent_cutover_job(struct agent_ctx *ag, struct agent_slot *slot,
     enum agent_job_kind kind, const void *cmd, size_t len)
@@ -884,6 +1028,9 @@ agent_cutover_job(struct agent_ctx *ag, struct agent_slot *slot,
 			break;
 		case JOB_REMOVE:
 			rc = cutover_remove(ag, slot);
+			break;
+		case JOB_SCHEDULE:
+			rc = cutover_schedule(ag, slot, cmd, len);
 			break;
 		case JOB_RESTART:
 		default:

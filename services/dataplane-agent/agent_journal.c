@@ -13,6 +13,11 @@
  * container that vanished) and the deployments that finished there, so a
  * redelivered command re-reports instead of redeploying.
  *
+ * executions/ and schedules/ hold the files of agent_exec.c (one record
+ * per execution) and agent_sched.c (the last minute handled per slot),
+ * written through agent_journal_put. agent.lock is flock'd by the agent
+ * that uses the directory: only one agent at a time schedules its slots.
+ *
  * Every file is written to a temporary name, fsync'd and renamed, then the
  * directory is fsync'd: a crash leaves the old or the new file, never half
  * of one. Mode 0600: commands carry the component's variables.
@@ -25,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -33,8 +39,12 @@
 
 #define JOURNAL_FILE_MAX (ENVELOPE_MAX + 4096)
 
+static const char *const journal_subdirs[] = { "pending", "records",
+    "executions", "schedules", NULL };
+
 struct agent_journal {
 	char *dir;
+	int lock_fd;
 	pthread_mutex_t lock;   /* the sequence counter */
 	unsigned long long seq;
 };
@@ -130,17 +140,55 @@ agent_journal_open(const char *dir, struct error *err)
 		return NULL;
 	}
 	pthread_mutex_init(&j->lock, NULL);
-	snprintf(sub, sizeof(sub), "%s/pending", dir);
-	if (journal_mkdir(dir) == -1 || journal_mkdir(sub) == -1 ||
-	    (snprintf(sub, sizeof(sub), "%s/records", dir), journal_mkdir(sub))
-	    == -1) {
-		error_set(err, "journal", "", "cannot create %s: %s", sub,
-		    strerror(errno));
-		agent_journal_free(j);
-		return NULL;
+	j->lock_fd = -1;
+	snprintf(sub, sizeof(sub), "%s", dir);
+	if (journal_mkdir(dir) == -1)
+		goto fail;
+	for (size_t i = 0; journal_subdirs[i] != NULL; i++) {
+		snprintf(sub, sizeof(sub), "%s/%s", dir, journal_subdirs[i]);
+		if (journal_mkdir(sub) == -1)
+			goto fail;
 	}
 	j->seq = (unsigned long long)time(NULL) * 1000;
 	return j;
+fail:
+	error_set(err, "journal", "", "cannot create %s: %s", sub,
+	    strerror(errno));
+	agent_journal_free(j);
+	return NULL;
+}
+
+int
+agent_journal_lock(struct agent_journal *j, int wait_s, struct error *err)
+{
+	char path[1100], pid[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/agent.lock", j->dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		error_set(err, "journal", "", "cannot open %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	/* An agent that is still stopping gives it up within seconds. */
+	for (int ms = 0; flock(fd, LOCK_EX | LOCK_NB) == -1; ms += 100) {
+		if (errno != EWOULDBLOCK || ms >= wait_s * 1000) {
+			error_set(err, "journal", "", "%s is locked: another agent "
+			    "uses this state directory (only one may, or two would "
+			    "schedule the same tasks)", path);
+			close(fd);
+			return -1;
+		}
+		if (ms == 0)
+			log_warnx("%s is locked by another agent: waiting up to %d s",
+			    path, wait_s);
+		usleep(100 * 1000);
+	}
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0 && write(fd, pid, strlen(pid)) < 0)
+		log_warn("cannot write %s", path);
+	j->lock_fd = fd;   /* held until the process exits */
+	return 0;
 }
 
 void
@@ -149,6 +197,8 @@ agent_journal_free(struct agent_journal *j)
 	if (j == NULL)
 		return;
 	pthread_mutex_destroy(&j->lock);
+	if (j->lock_fd != -1)
+		close(j->lock_fd);
 	free(j->dir);
 	free(j);
 }
@@ -273,6 +323,15 @@ journal_record_json(const struct agent_record *rec)
 	o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "component_id",
 	    rec->component_id, "environment", rec->environment, "serving",
 	    rec->serving, "digest", rec->digest, "finished", fin);
+	if (o != NULL && rec->task_set) {
+		Slipway__V1__TaskSettings p;
+		workload_task_to_proto(&rec->task, &p);
+		json_object_set_new(o, "task", json_pack("{s:s, s:s, s:s, s:I, s:I}",
+		    "schedule", p.schedule, "timezone", p.timezone,
+		    "concurrency_policy", p.concurrency_policy,
+		    "starting_deadline_s", (json_int_t)p.starting_deadline_s,
+		    "active_deadline_s", (json_int_t)p.active_deadline_s));
+	}
 	s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return s;
@@ -305,6 +364,19 @@ agent_journal_record_save(struct agent_journal *j,
 	return rc;
 }
 
+void *
+agent_journal_record_command(struct agent_journal *j,
+    const char *component_id, const char *environment, size_t *len)
+{
+	char name[300], path[1100];
+
+	if (journal_record_name(component_id, environment, name, sizeof(name))
+	    == -1 || journal_path(j, "records", name, ".cmd", path,
+	    sizeof(path)) == -1)
+		return NULL;
+	return journal_read(path, len);
+}
+
 int
 agent_journal_record_remove(struct agent_journal *j, const char *component_id,
     const char *environment)
@@ -319,6 +391,26 @@ agent_journal_record_remove(struct agent_journal *j, const char *component_id,
 	if (journal_path(j, "records", name, ".json", path, sizeof(path)) == 0)
 		unlink(path);
 	return 0;
+}
+
+/* A SetSchedule's settings, checked again as the bus's are. */
+static void
+journal_record_task(json_t *t, struct agent_record *rec)
+{
+	Slipway__V1__TaskSettings p = SLIPWAY__V1__TASK_SETTINGS__INIT;
+	json_int_t sd = 0, ad = 0;
+	struct error err;
+
+	if (t == NULL || json_unpack(t, "{s:s, s:s, s:s, s:I, s:I}", "schedule",
+	    &p.schedule, "timezone", &p.timezone, "concurrency_policy",
+	    &p.concurrency_policy, "starting_deadline_s", &sd,
+	    "active_deadline_s", &ad) == -1 || sd < 0 || ad < 0 ||
+	    sd > WORKLOAD_STARTING_DEADLINE_MAX || ad > WORKLOAD_ACTIVE_DEADLINE_MAX)
+		return;
+	p.starting_deadline_s = (uint32_t)sd;
+	p.active_deadline_s = (uint32_t)ad;
+	if (workload_task_from_proto(&p, &rec->task, &err) == 0)
+		rec->task_set = 1;
 }
 
 /* Parses a record file; -1 when it is not one (left alone, logged). */
@@ -355,6 +447,7 @@ journal_record_parse(const char *text, size_t len, struct agent_record *rec)
 		    "%s", reason);
 		rec->finished[rec->nfinished++].state = state;
 	}
+	journal_record_task(json_object_get(o, "task"), rec);
 	json_decref(o);
 	return 0;
 }
@@ -384,4 +477,81 @@ agent_journal_records(struct agent_journal *j, agent_record_fn fn, void *arg)
 	}
 	free(names);
 	return 0;
+}
+
+/* 1 when sub is one of the directories made at open. */
+static int
+journal_subdir_valid(const char *sub)
+{
+	for (size_t i = 0; journal_subdirs[i] != NULL; i++)
+		if (strcmp(sub, journal_subdirs[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* <dir>/<sub>/<name>.json for a safe name; -1 otherwise. */
+static int
+journal_file(const struct agent_journal *j, const char *sub, const char *name,
+    char *buf, size_t len)
+{
+	if (!journal_subdir_valid(sub) || strchr(name, '/') != NULL ||
+	    name[0] == '.' || name[0] == '\0')
+		return -1;
+	return journal_path(j, sub, name, ".json", buf, len);
+}
+
+int
+agent_journal_put(struct agent_journal *j, const char *sub, const char *name,
+    const void *buf, size_t len)
+{
+	char path[1100], dir[1024];
+
+	snprintf(dir, sizeof(dir), "%s/%s", j->dir, sub);
+	if (journal_file(j, sub, name, path, sizeof(path)) == -1)
+		return -1;
+	return journal_write(dir, path, buf, len);
+}
+
+void *
+agent_journal_get(struct agent_journal *j, const char *sub, const char *name,
+    size_t *len)
+{
+	char path[1100];
+
+	if (journal_file(j, sub, name, path, sizeof(path)) == -1)
+		return NULL;
+	return journal_read(path, len);
+}
+
+int
+agent_journal_exists(struct agent_journal *j, const char *sub,
+    const char *name)
+{
+	char path[1100];
+
+	return journal_file(j, sub, name, path, sizeof(path)) == 0 &&
+	    access(path, F_OK) == 0;
+}
+
+int
+agent_journal_unlink(struct agent_journal *j, const char *sub,
+    const char *name)
+{
+	char path[1100];
+
+	if (journal_file(j, sub, name, path, sizeof(path)) == -1)
+		return -1;
+	return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+size_t
+agent_journal_names(struct agent_journal *j, const char *sub, char ***out)
+{
+	char dir[1024];
+
+	*out = NULL;
+	if (!journal_subdir_valid(sub))
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/%s", j->dir, sub);
+	return journal_list(dir, ".json", out);
 }

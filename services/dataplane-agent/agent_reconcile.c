@@ -5,6 +5,12 @@
  *
  *   - a container a record names as serving is kept (the watcher restarts
  *     it if it is not running);
+ *   - a container labelled with another data plane (slipway.dataplane)
+ *     belongs to that data plane's agent, which may share the engine;
+ *   - a task's execution container (labelled slipway.execution) belongs
+ *     to its execution record: agent_execs_recover adopts it;
+ *   - a ready task has no container; its schedule is handed to the
+ *     scheduler;
  *   - any other Slipway container is a leftover of a cutover the agent did
  *     not finish (it crashed before the commit point) or of a removed
  *     component: it is removed, and the journaled command, if any, runs
@@ -59,6 +65,12 @@ reconcile_record(void *arg, const struct agent_record *rec, const void *cmd,
 		    rec->environment);
 		sl->rec.serving[0] = '\0';
 		sl->container[0] = '\0';
+		return;
+	}
+	if (agent_spec_is_task(&sl->serving)) {
+		sl->container[0] = '\0';
+		agent_sched_serve(ag->sched, &sl->serving, sl->rec.digest,
+		    agent_cutover_task(sl));
 	}
 }
 
@@ -73,8 +85,13 @@ reconcile_engine(struct agent_ctx *ag, struct error *err)
 	if (engine_list(ag->engine, &v, &n, err) == -1)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		struct agent_slot *sl = agent_slots_get(ag->slots, v[i].component,
-		    v[i].environment);
+		struct agent_slot *sl;
+		if (v[i].execution[0] != '\0')
+			continue;   /* an execution's: its record decides */
+		if (v[i].dataplane[0] != '\0' &&
+		    strcmp(v[i].dataplane, ag->dataplane) != 0)
+			continue;   /* another data plane's agent shares the engine */
+		sl = agent_slots_get(ag->slots, v[i].component, v[i].environment);
 		if (sl != NULL && sl->container[0] != '\0' &&
 		    strcmp(sl->container, v[i].name) == 0) {
 			if (engine_inspect(ag->engine, v[i].name, &st, err) == 0) {
@@ -155,7 +172,9 @@ reconcile_pending(void *arg, const char *name, const void *buf, size_t len)
 int
 agent_reconcile(struct agent_ctx *ag, struct error *err)
 {
-	if (agent_journal_records(ag->journal, reconcile_record, ag) == -1 ||
+	/* The executions first: their records alone decide, engine or not. */
+	if (agent_execs_recover(ag->execs, err) == -1 ||
+	    agent_journal_records(ag->journal, reconcile_record, ag) == -1 ||
 	    reconcile_engine(ag, err) == -1)
 		return -1;
 	return agent_journal_replay(ag->journal, reconcile_pending, ag);

@@ -11,6 +11,10 @@
  * it only ends, and its journal entry only goes, once it is acknowledged.
  * A lost progress report costs nothing: deploy-svc's state machine accepts
  * forward skips.
+ *
+ * ExecutionStatus reports (key = execution id) follow the same rule:
+ * pending and running are not waited for, a final state is, and the
+ * execution is only marked finished in its record once acknowledged.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -40,11 +44,21 @@ static const Slipway__V1__DeploymentState report_states[] = {
 	[REPORT_RUNNING] = SLIPWAY__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_RUNNING,
 	[REPORT_FAILED] = SLIPWAY__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_FAILED,
 	[REPORT_CRASHED] = SLIPWAY__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_CRASHED,
+	[REPORT_READY] = SLIPWAY__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_READY,
+};
+static const Slipway__V1__ExecutionState exec_states[] = {
+	[EXEC_PENDING] = SLIPWAY__V1__EXECUTION_STATE__EXECUTION_STATE_PENDING,
+	[EXEC_RUNNING] = SLIPWAY__V1__EXECUTION_STATE__EXECUTION_STATE_RUNNING,
+	[EXEC_SUCCEEDED] = SLIPWAY__V1__EXECUTION_STATE__EXECUTION_STATE_SUCCEEDED,
+	[EXEC_FAILED] = SLIPWAY__V1__EXECUTION_STATE__EXECUTION_STATE_FAILED,
+	[EXEC_TIMED_OUT] = SLIPWAY__V1__EXECUTION_STATE__EXECUTION_STATE_TIMED_OUT,
+	[EXEC_SKIPPED] = SLIPWAY__V1__EXECUTION_STATE__EXECUTION_STATE_SKIPPED,
 };
 static const char *const report_names[] = {
 	[REPORT_RESOLVING] = "resolving", [REPORT_PULLING] = "pulling",
 	[REPORT_STARTING] = "starting", [REPORT_RUNNING] = "running",
 	[REPORT_FAILED] = "failed", [REPORT_CRASHED] = "crashed",
+	[REPORT_READY] = "ready",
 };
 
 /* protobuf-c messages hold char * even when only read while packing. */
@@ -141,33 +155,25 @@ report_fill(Slipway__V1__DeploymentStatus *st, Slipway__V1__EndpointAddress
 	st->endpoints = st->n_endpoints > 0 ? addrp : NULL;
 }
 
-int
-agent_report_send(struct agent_ctx *ag, const struct agent_report *r)
+/*
+ * Produces env under key on the status topic; when wait, blocks until the
+ * broker acknowledged it. 0 queued (and acknowledged when waited for).
+ */
+static int
+report_produce(struct agent_ctx *ag, const char *key, const Envelope *env,
+    int wait)
 {
-	Slipway__V1__DeploymentStatus st;
-	Slipway__V1__EndpointAddress addr[AGENT_ENDPOINTS_MAX];
-	Slipway__V1__EndpointAddress *addrp[AGENT_ENDPOINTS_MAX];
-	struct report_wait *w;
+	struct report_wait *w = NULL;
 	struct error err;
-	Envelope env;
-	char eid[37];
 
-	if (report_progress(r->state))
-		w = NULL;
-	else if ((w = calloc(1, sizeof(*w))) == NULL)
+	if (wait && (w = calloc(1, sizeof(*w))) == NULL)
 		return -1;
 	if (w != NULL) {
 		pthread_mutex_init(&w->lock, NULL);
 		pthread_cond_init(&w->cond, NULL);
 	}
-	slipway__v1__deployment_status__init(&st);
-	report_fill(&st, addr, addrp, ag->dataplane, r);
-	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_DEPLOYMENT_STATUS, eid,
-	    r->spec->org, r->spec->trace_id[0] ? r->spec->trace_id : NULL);
-	env.deployment_status = &st;
-	if (envelope_produce(ag->producer, TOPIC_DATAPLANE_STATUS,
-	    r->spec->deployment_id, &env, w ? report_delivered : NULL, w,
-	    &err) == -1) {
+	if (envelope_produce(ag->producer, TOPIC_DATAPLANE_STATUS, key, env,
+	    w ? report_delivered : NULL, w, &err) == -1) {
 		log_warnx("status report not queued: %s", err.msg);
 		if (w != NULL) {
 			pthread_cond_destroy(&w->cond);
@@ -176,7 +182,58 @@ agent_report_send(struct agent_ctx *ag, const struct agent_report *r)
 		}
 		return -1;
 	}
+	return w != NULL ? report_wait_ack(w) : 0;
+}
+
+int
+agent_report_send(struct agent_ctx *ag, const struct agent_report *r)
+{
+	Slipway__V1__DeploymentStatus st;
+	Slipway__V1__EndpointAddress addr[AGENT_ENDPOINTS_MAX];
+	Slipway__V1__EndpointAddress *addrp[AGENT_ENDPOINTS_MAX];
+	Envelope env;
+	char eid[37];
+
+	slipway__v1__deployment_status__init(&st);
+	report_fill(&st, addr, addrp, ag->dataplane, r);
+	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_DEPLOYMENT_STATUS, eid,
+	    r->spec->org, r->spec->trace_id[0] ? r->spec->trace_id : NULL);
+	env.deployment_status = &st;
 	log_info("reporting %s%s%s", report_names[r->state],
 	    r->reason && r->reason[0] ? ": " : "", r->reason ? r->reason : "");
-	return w != NULL ? report_wait_ack(w) : 0;
+	return report_produce(ag, r->spec->deployment_id, &env,
+	    !report_progress(r->state));
+}
+
+int
+agent_report_execution(struct agent_ctx *ag, const struct agent_exec *x)
+{
+	Slipway__V1__ExecutionStatus st;
+	Envelope env;
+	char eid[37];
+	int final = agent_exec_final(x->state);
+
+	slipway__v1__execution_status__init(&st);
+	st.execution_id = report_str(x->id);
+	st.component_id = report_str(x->component_id);
+	st.environment = report_str(x->environment);
+	st.deployment_id = report_str(x->deployment_id);
+	st.dataplane = report_str(ag->dataplane);
+	st.state = exec_states[x->state];
+	st.trigger = report_str(x->trigger);
+	st.scheduled_for_ms = x->scheduled_for_ms;
+	st.started_at_ms = x->started_at_ms;
+	st.finished_at_ms = x->finished_at_ms;
+	st.exit_code = x->exit_code;
+	st.exited = x->exited ? 1 : 0;
+	st.reason = report_str(x->reason);
+	st.log_tail = report_str(x->log_tail);
+	st.observed_at_ms = agent_clock_ms();
+	st.digest = report_str(x->digest);
+	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_EXECUTION_STATUS, eid,
+	    x->org, x->trace_id[0] ? x->trace_id : NULL);
+	env.execution_status = &st;
+	log_info("execution %s: reporting %s%s%s", x->id,
+	    agent_exec_state_name(x->state), x->reason[0] ? ": " : "", x->reason);
+	return report_produce(ag, x->id, &env, final);
 }

@@ -393,8 +393,8 @@ agent_slots_start(struct agent_slots *s, struct error *err)
  * Joins t, serving the producer's delivery callbacks meanwhile (a worker
  * may wait for one, and the loop that serves them has stopped). 0 joined.
  */
-static int
-slots_join(struct agent_slots *s, pthread_t t, long long deadline)
+int
+agent_slots_join(struct agent_ctx *ag, pthread_t t, long long deadline)
 {
 	struct timespec ts;
 
@@ -407,8 +407,8 @@ slots_join(struct agent_slots *s, pthread_t t, long long deadline)
 		}
 		if (pthread_timedjoin_np(t, NULL, &ts) == 0)
 			return 0;
-		if (s->ag->producer != NULL)
-			bus_producer_poll(s->ag->producer, 0);
+		if (ag->producer != NULL)
+			bus_producer_poll(ag->producer, 0);
 		if (clock_mono_ms() >= deadline)
 			return -1;
 	}
@@ -426,11 +426,11 @@ agent_slots_stop(struct agent_slots *s, int timeout_ms)
 	pthread_cond_broadcast(&s->work);
 	pthread_mutex_unlock(&s->lock);
 	for (int i = 0; i < s->nthreads; i++)
-		if (slots_join(s, s->threads[i], deadline) == -1) {
+		if (agent_slots_join(s->ag, s->threads[i], deadline) == -1) {
 			pthread_detach(s->threads[i]);
 			stuck++;
 		}
-	if (s->watching && slots_join(s, s->watcher, deadline) == -1) {
+	if (s->watching && agent_slots_join(s->ag, s->watcher, deadline) == -1) {
 		pthread_detach(s->watcher);
 		stuck++;
 	}

@@ -132,8 +132,9 @@ spec_health(const Slipway__V1__HealthCheck *h, struct agent_health_spec *out)
 	return 0;
 }
 
-static int
-spec_resources(const Slipway__V1__Resources *r, struct agent_resources *out)
+int
+agent_spec_resources(const Slipway__V1__Resources *r,
+    struct agent_resources *out)
 {
 	if (r == NULL)
 		return 0;
@@ -158,17 +159,19 @@ spec_env_name_valid(const char *s)
 	    "0123456789_") == n;
 }
 
-/* "K=V" strings for the command's variables; PORT stays the agent's. */
-static int
-spec_env(const Slipway__V1__ApplyDeployment *ad, struct agent_spec *s)
+/* "K=V" strings for a command's variables; PORT stays the agent's. */
+int
+agent_spec_env_list(Slipway__V1__EnvVar *const *in, size_t nin, char ***out)
 {
+	char **v;
 	size_t n = 0;
 
-	if (ad->n_env > AGENT_ENV_MAX ||
-	    (s->env = calloc(ad->n_env + 1, sizeof(*s->env))) == NULL)
+	*out = NULL;
+	if (nin > AGENT_ENV_MAX || (v = calloc(nin + 1, sizeof(*v))) == NULL)
 		return -1;
-	for (size_t i = 0; i < ad->n_env; i++) {
-		const Slipway__V1__EnvVar *e = ad->env[i];
+	*out = v;
+	for (size_t i = 0; i < nin; i++) {
+		const Slipway__V1__EnvVar *e = in[i];
 		size_t nl, vl;
 		if (!spec_env_name_valid(e->name) || e->value == NULL ||
 		    (vl = strlen(e->value)) > 32768)
@@ -176,10 +179,45 @@ spec_env(const Slipway__V1__ApplyDeployment *ad, struct agent_spec *s)
 		if (strcmp(e->name, "PORT") == 0)
 			continue;
 		nl = strlen(e->name);
-		if ((s->env[n] = malloc(nl + vl + 2)) == NULL)
+		if ((v[n] = malloc(nl + vl + 2)) == NULL)
 			return -1;
-		snprintf(s->env[n++], nl + vl + 2, "%s=%s", e->name, e->value);
+		snprintf(v[n++], nl + vl + 2, "%s=%s", e->name, e->value);
 	}
+	return 0;
+}
+
+void
+agent_spec_strv_free(char **v)
+{
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+int
+agent_spec_is_task(const struct agent_spec *s)
+{
+	return strcmp(s->type, "scheduled-task") == 0 ||
+	    strcmp(s->type, "manual-task") == 0;
+}
+
+/*
+ * A task's settings through the shared contract (lib workload_task.c);
+ * a task without any gets the defaults, another type none at all.
+ */
+static int
+spec_task(const Slipway__V1__ApplyDeployment *ad, struct agent_spec *s)
+{
+	struct error err;
+
+	memset(&s->task, 0, sizeof(s->task));
+	if (!agent_spec_is_task(s))
+		return 0;
+	if (workload_task_from_proto(ad->task, &s->task, &err) == -1)
+		return -1;
+	/* A manual task is never scheduled, whatever it carries. */
+	if (strcmp(s->type, "manual-task") == 0)
+		s->task.schedule[0] = s->task.timezone[0] = '\0';
 	return 0;
 }
 
@@ -230,10 +268,13 @@ agent_spec_from_apply(const Envelope *env, struct agent_spec *s,
 	if (spec_health(ad->health, &s->health) == -1)
 		goto bad;
 	what = "resources";
-	if (spec_resources(ad->resources, &s->res) == -1)
+	if (agent_spec_resources(ad->resources, &s->res) == -1)
 		goto bad;
 	what = "environment variables";
-	if (spec_env(ad, s) == -1)
+	if (agent_spec_env_list(ad->env, ad->n_env, &s->env) == -1)
+		goto bad;
+	what = "task settings";
+	if (spec_task(ad, s) == -1)
 		goto bad;
 	return 0;
 bad:
@@ -246,9 +287,7 @@ bad:
 void
 agent_spec_clear(struct agent_spec *s)
 {
-	for (size_t i = 0; s->env != NULL && s->env[i] != NULL; i++)
-		free(s->env[i]);
-	free(s->env);
+	agent_spec_strv_free(s->env);
 	s->env = NULL;
 }
 

@@ -501,6 +501,13 @@ engine_create_body(const struct engine_container *c)
 	hc = engine_host_config(c, bindings);
 	o = json_pack("{s:s, s:o, s:o, s:o, s:o*}", "Image", c->image, "Env", env,
 	    "Labels", labels, "ExposedPorts", exposed, "HostConfig", hc);
+	/* An execution's arguments replace the image's command. */
+	if (o != NULL && c->cmd != NULL && c->cmd[0] != NULL) {
+		json_t *cmd = json_array();
+		for (size_t i = 0; c->cmd[i] != NULL; i++)
+			json_array_append_new(cmd, json_string(c->cmd[i]));
+		json_object_set_new(o, "Cmd", cmd);
+	}
 	s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	return s;
@@ -622,6 +629,9 @@ engine_inspect(struct engine *e, const char *name, struct engine_state *st,
 	}
 	st->exists = 1;
 	st->running = json_is_true(json_object_get(state, "Running"));
+	st->created = json_is_string(json_object_get(state, "Status")) &&
+	    strcmp(json_string_value(json_object_get(state, "Status")),
+	    "created") == 0;
 	st->exit_code = (int)json_integer_value(json_object_get(state, "ExitCode"));
 	st->oom_killed = json_is_true(json_object_get(state, "OOMKilled"));
 	engine_inspect_ports(root, st);
@@ -796,6 +806,10 @@ engine_list_entry(json_t *c, struct engine_summary *out)
 	const char *dep = json_string_value(json_object_get(labels,
 	    "slipway.deployment"));
 	const char *state = json_string_value(json_object_get(c, "State"));
+	const char *exec = json_string_value(json_object_get(labels,
+	    "slipway.execution"));
+	const char *dp = json_string_value(json_object_get(labels,
+	    "slipway.dataplane"));
 
 	if (name == NULL || comp == NULL || env == NULL || dep == NULL)
 		return -1;
@@ -805,6 +819,8 @@ engine_list_entry(json_t *c, struct engine_summary *out)
 	snprintf(out->component, sizeof(out->component), "%s", comp);
 	snprintf(out->environment, sizeof(out->environment), "%s", env);
 	snprintf(out->deployment, sizeof(out->deployment), "%s", dep);
+	snprintf(out->execution, sizeof(out->execution), "%s", exec ? exec : "");
+	snprintf(out->dataplane, sizeof(out->dataplane), "%s", dp ? dp : "");
 	out->running = state != NULL && strcmp(state, "running") == 0;
 	out->created = (long long)json_integer_value(json_object_get(c, "Created"));
 	return 0;

@@ -7,6 +7,11 @@
  * HTTP :8084 serves /healthz, /readyz and /metrics only, on a thread of its
  * own (struct agent_http), so the probes answer even while the start-up
  * reconcile or a stuck engine call holds the main thread.
+ *
+ * Tasks: executions run on threads of agent_execs.c, the scheduler on its
+ * own (agent_sched.c). The state directory is locked (flock) at start-up:
+ * a second agent on the same directory waits AGENT_LOCK_WAIT_S for it (a
+ * previous agent still stopping) and then refuses to start.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +22,7 @@
 #include <event2/event.h>
 
 #include "agent.h"
+#include "clock.h"
 #include "gateway.h"
 #include "config.h"
 #include "crypto.h"
@@ -28,6 +34,7 @@
 
 #define AGENT_SERVICE "dataplane-agent"
 #define AGENT_STOP_MS 8000   /* SIGTERM ends within 10 s */
+#define AGENT_LOCK_WAIT_S 15
 
 struct agent_config {
 	char *http_addr;
@@ -45,6 +52,7 @@ struct agent_config {
 	int drain_s;
 	int memory_mb, cpu_millicores, pids, read_only_rootfs;
 	char *gw_dir, *gw_socket, *gw_master, *gw_listeners, *gw_tcp_ports;
+	char *test_clock;
 };
 
 /*
@@ -133,6 +141,11 @@ static const struct config_var agent_vars[] = {
 	  "per environment: public,internal listener", &agent.cfg.gw_listeners },
 	{ "SLIPWAY_GATEWAY_TCP_PORTS", CONFIG_STRING, "9300-9399", 0,
 	  "ports of TCP and GRPC endpoints' listeners", &agent.cfg.gw_tcp_ports },
+	{ "SLIPWAY_TEST_CLOCK", CONFIG_STRING, "", 0,
+	  "TEST ONLY: \"<anchor_epoch_s>:<scale>\" runs the scheduler's and the "
+	  "executions' clock at scale (1-3600) times real time from the anchor "
+	  "(now = anchor + (real - anchor) * scale; keep the anchor across "
+	  "restarts); empty = real time", &agent.cfg.test_clock },
 };
 #define AGENT_NVARS (sizeof(agent_vars) / sizeof(agent_vars[0]))
 
@@ -268,13 +281,19 @@ agent_stop(void *arg)
 	/* A cutover in progress stops before its commit point: old serves. */
 	if (a->ctx.slots != NULL)
 		agent_slots_stop(a->ctx.slots, AGENT_STOP_MS);
+	/* Executions keep running: the next start adopts them. */
+	agent_sched_stop(a->ctx.sched, clock_mono_ms() + 1000);
+	agent_execs_stop(a->ctx.execs, clock_mono_ms() + 1000);
 	bus_consumer_free(a->cmd_consumer);
 	bus_consumer_free(a->creds_consumer);
 	if (a->ctx.producer != NULL)
 		bus_producer_flush(a->ctx.producer, 2000);
-	if (agent_slots_busy(a->ctx.slots))
+	if (agent_slots_busy(a->ctx.slots) || agent_execs_busy(a->ctx.execs) ||
+	    agent_sched_busy(a->ctx.sched))
 		return;   /* a thread still runs: exit without freeing under it */
 	bus_producer_free(a->ctx.producer);
+	agent_sched_free(a->ctx.sched);
+	agent_execs_free(a->ctx.execs);
 	agent_slots_free(a->ctx.slots);
 	gateway_free(a->ctx.gateway);
 	agent_journal_free(a->ctx.journal);
@@ -378,8 +397,14 @@ agent_context(struct agent *a)
 		fatal("out of memory");
 	if ((a->ctx.journal = agent_journal_open(c->state_dir, &err)) == NULL)
 		fatal("SLIPWAY_AGENT_STATE_DIR: %s", err.msg);
+	if (agent_journal_lock(a->ctx.journal, AGENT_LOCK_WAIT_S, &err) == -1)
+		fatal("SLIPWAY_AGENT_STATE_DIR: %s", err.msg);
+	if (agent_clock_configure(c->test_clock, &err) == -1)
+		fatal("%s", err.msg);
 	a->ctx.gateway = agent_gateway(c);
-	if ((a->ctx.slots = agent_slots_new(&a->ctx)) == NULL)
+	if ((a->ctx.slots = agent_slots_new(&a->ctx)) == NULL ||
+	    (a->ctx.execs = agent_execs_new(&a->ctx)) == NULL ||
+	    (a->ctx.sched = agent_sched_new(&a->ctx)) == NULL)
 		fatal("out of memory");
 }
 
@@ -409,7 +434,9 @@ agent_start(struct agent *a, struct event_base *base)
 	if (agent_reconcile(&a->ctx, &err) == -1)
 		log_warnx("reconcile: %s (the watcher and the next commands go on)",
 		    err.msg);
-	if (agent_slots_start(a->ctx.slots, &err) == -1)
+	if (agent_slots_start(a->ctx.slots, &err) == -1 ||
+	    agent_execs_start(a->ctx.execs, &err) == -1 ||
+	    agent_sched_start(a->ctx.sched, &err) == -1)
 		fatal("%s", err.msg);
 	agent_consumers(a, base);
 	log_info("data plane %s: commands %s, credentials %s, %d workers",

@@ -1,9 +1,13 @@
 /*
  * deploy.h: deploy-svc's private header. deploy-svc owns data planes,
- * environments and deployments; it turns ImagePushed events and API calls
- * into deployments, sends ApplyDeployment commands to the data planes through
- * the outbox, and follows DeploymentStatus reports along a state machine
- * that is monotonic but for the running <-> crashed cycle (deploy_state.c).
+ * environments, deployments and the executions of tasks; it turns
+ * ImagePushed events and API calls into deployments, sends ApplyDeployment
+ * commands to the data planes through the outbox, and follows
+ * DeploymentStatus reports along a state machine that is monotonic but for
+ * the running <-> crashed cycle (deploy_state.c). A task's deployment ends
+ * ready instead of running; its runs are executions (RunTask out,
+ * ExecutionStatus back, deploy_exec_state.c), and changes of its settings
+ * reach the agents as SetSchedule (deploy_schedule.c).
  */
 #ifndef SLIPWAY_DEPLOY_H
 #define SLIPWAY_DEPLOY_H
@@ -83,6 +87,7 @@ struct deploy_component {
 	struct deploy_endpoint endpoints[WORKLOAD_ENDPOINTS_MAX];
 	struct workload_health health;        /* .set == 0: the agent's defaults */
 	struct workload_resources resources;
+	struct workload_task task;            /* .set only for the two task types */
 };
 
 /*
@@ -94,6 +99,7 @@ struct deploy_component_proto {
 	Slipway__V1__Endpoint *epp[WORKLOAD_ENDPOINTS_MAX];
 	Slipway__V1__HealthCheck health;
 	Slipway__V1__Resources resources;
+	Slipway__V1__TaskSettings task;
 	Slipway__V1__EnvVar port_var;
 	Slipway__V1__EnvVar *vars[1];
 	char port[16];
@@ -176,6 +182,7 @@ enum deploy_status {
 	DEPLOY_FAILED,
 	DEPLOY_SUPERSEDED,
 	DEPLOY_CRASHED,
+	DEPLOY_READY,          /* a task: digest pinned, nothing keeps running */
 	DEPLOY_STATUS_COUNT
 };
 enum deploy_move {
@@ -209,6 +216,11 @@ json_t *deploy_component_endpoints_json(const struct deploy_component *c);
 /* The stored jsonb columns back into c; -1 (db_error) when unreadable. */
 int deploy_component_columns_parse(const char *endpoints, const char *health,
     const char *resources, struct deploy_component *c, struct error *err);
+/* The stored task column (NULL: none, the defaults for a task); c->type set. */
+int deploy_component_task_parse(const char *task, struct deploy_component *c,
+    struct error *err);
+/* 1 for scheduled-task and manual-task: they run as executions. */
+int deploy_component_is_task(const struct deploy_component *c);
 /* Points ad's component fields into c and p: both must outlive ad. */
 void deploy_component_to_apply(const struct deploy_component *c,
     struct deploy_component_proto *p, Slipway__V1__ApplyDeployment *ad);
@@ -230,6 +242,12 @@ void deploy_evidence_to_proto(const struct deploy_evidence *ev,
     struct deploy_evidence_proto *p, Slipway__V1__DeploymentStatusChanged *sc);
 
 /* deploy_store.c */
+/* A timestamptz column as the API shows it: RFC 3339 UTC, milliseconds. */
+#define DEPLOY_TIME(col) \
+	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+/* Runs a query that returns at most one row; 1 found (*out set), 0 none, -1. */
+int deploy_store_one(struct store *s, struct store_result **out,
+    const char *sql, int n, const char *const *vals, struct error *err);
 int deploy_store_component_get(struct store *s, const char *id,
     struct deploy_component *out, struct error *err);
 int deploy_store_component_put(struct store *s,
@@ -268,6 +286,126 @@ int deploy_store_emit_status(struct store *s, const char *id,
 json_t *deploy_store_deployment_json(struct store *s, const char *id,
     struct error *err);
 json_t *deploy_store_deployments_json(struct store *s, const char *component_id,
+    struct error *err);
+
+/* deploy_exec_state.c: one execution of a task. */
+enum deploy_exec_status {
+	DEPLOY_EXEC_PENDING,
+	DEPLOY_EXEC_RUNNING,
+	DEPLOY_EXEC_SUCCEEDED,
+	DEPLOY_EXEC_FAILED,
+	DEPLOY_EXEC_TIMED_OUT,
+	DEPLOY_EXEC_SKIPPED,
+	DEPLOY_EXEC_STATUS_COUNT
+};
+const char *deploy_exec_state_name(enum deploy_exec_status s);
+int deploy_exec_state_parse(const char *name, enum deploy_exec_status *out);
+int deploy_exec_state_from_proto(int proto_state, enum deploy_exec_status *out);
+int deploy_exec_state_to_proto(enum deploy_exec_status s);
+int deploy_exec_state_terminal(enum deploy_exec_status s);
+/* What a report of `to` does to an execution that is `from` (no clock). */
+enum deploy_move deploy_exec_state_transition(enum deploy_exec_status from,
+    enum deploy_exec_status to);
+
+/* deploy_exec_input.c: what starts an execution, and what agents report. */
+#define DEPLOY_EXEC_ARGS_MAX       64
+#define DEPLOY_EXEC_ARG_MAX        4096          /* bytes of one argument */
+#define DEPLOY_EXEC_ENV_MAX        64
+#define DEPLOY_EXEC_ENV_NAME_MAX   255
+#define DEPLOY_EXEC_ENV_VALUE_MAX  (32 * 1024)
+#define DEPLOY_EXEC_LOG_TAIL_MAX   (8 * 1024)
+/* Milliseconds since the epoch below 10000-01-01: what timestamptz holds. */
+#define DEPLOY_EXEC_MS_MAX         253402300799999LL
+/*
+ * A POST /v1/components/{id}/executions body. Every string is borrowed
+ * from the JSON body and valid while it is.
+ */
+struct deploy_exec_request {
+	const char *environment;
+	size_t n_args;
+	const char *args[DEPLOY_EXEC_ARGS_MAX];
+	size_t n_env;
+	const char *env_names[DEPLOY_EXEC_ENV_MAX];
+	const char *env_values[DEPLOY_EXEC_ENV_MAX];
+};
+/*
+ * Checks a body {"environment", optional "args": [string], optional
+ * "env": {NAME: string}}: -1 with *status 400 and err (missing_field,
+ * unknown_field, invalid_field with the field) when it is not that.
+ */
+int deploy_exec_input_parse(json_t *body, struct deploy_exec_request *out,
+    int *status, struct error *err);
+/* An ExecutionStatus, checked; its strings are borrowed from the message. */
+struct deploy_exec_report {
+	const Slipway__V1__ExecutionStatus *es;
+	enum deploy_exec_status to;
+	int manual;                 /* trigger "manual", else "schedule" */
+};
+/* Checks every field of a report (ids, state, trigger, caps, UTF-8); -1 bad_message. */
+int deploy_exec_input_report(const Slipway__V1__ExecutionStatus *es,
+    struct deploy_exec_report *out, struct error *err);
+
+/* deploy_exec_store.c: deploy.executions and the RunTask commands. */
+/* The deployment an environment's executions run: its newest ready one. */
+struct deploy_exec_ready {
+	char deployment_id[37];
+	char image[IMAGE_REF_MAX + 1];
+	char digest[136];
+	char dataplane[48];
+};
+/* The columns of an execution that a report needs. */
+struct deploy_exec_current {
+	char status[16];
+	char component_id[37];
+	char environment[DEPLOY_NAME_MAX + 1];
+	char deployment_id[37];
+	char trigger[16];
+	long long observed_at_ms;
+};
+/* Locks the newest ready deployment FOR SHARE; 1 found, 0 none, -1. */
+int deploy_exec_store_ready(struct store *s, const char *component_id,
+    const char *environment, struct deploy_exec_ready *out, struct error *err);
+/* Records a manual execution (pending) and its RunTask in the caller's tx. */
+int deploy_exec_store_create(struct store *s, const char *id,
+    const struct deploy_component *comp, const struct deploy_exec_request *rq,
+    const struct deploy_exec_ready *ready, struct error *err);
+/* Reads an execution and locks its row; 1 found, 0 none, -1. */
+int deploy_exec_store_lock(struct store *s, const char *id,
+    struct deploy_exec_current *out, struct error *err);
+/*
+ * Records a run the agent's scheduler started, from its first report, in
+ * state st; org and dataplane are its deployment's. 1 inserted, 0 exists.
+ */
+int deploy_exec_store_insert(struct store *s, const struct deploy_exec_report *r,
+    enum deploy_exec_status st, const char *org, struct error *err);
+/* Applies an ALLOWED move: status, times, exit code, evidence, clock. */
+int deploy_exec_store_move(struct store *s, const struct deploy_exec_report *r,
+    struct error *err);
+/* Moves the execution's report clock forward. */
+int deploy_exec_store_observed_bump(struct store *s, const char *id,
+    long long observed_at_ms, struct error *err);
+/* The execution object, or NULL with err code "not_found" / a store code. */
+json_t *deploy_exec_store_json(struct store *s, const char *id,
+    struct error *err);
+/* A component's executions, newest first (environment NULL: all), at most 100. */
+json_t *deploy_exec_store_list_json(struct store *s, const char *component_id,
+    const char *environment, struct error *err);
+
+/* deploy_exec_http.c: the executions API (routes in deploy_http.c). */
+void deploy_exec_http_post(struct http_request *req, void *ctx);
+void deploy_exec_http_list(struct http_request *req, void *ctx);
+void deploy_exec_http_get(struct http_request *req, void *ctx);
+
+/* deploy_exec_report.c: ExecutionStatus from an agent (deploy_consume.c). */
+int deploy_exec_report_apply(struct deploy *d,
+    const Slipway__V1__ExecutionStatus *es, struct error *err);
+
+/* deploy_schedule.c: task settings changes reach the agents (SetSchedule). */
+/* 1 when the settings that decide when and how runs start differ. */
+int deploy_schedule_changed(const struct workload_task *old,
+    const struct workload_task *now);
+/* SetSchedule for every environment with a ready deployment of comp. */
+int deploy_schedule_announce(struct store *s, const struct deploy_component *comp,
     struct error *err);
 
 /* deploy_consume.c */
@@ -309,6 +447,9 @@ int deploy_dataplanes_ensure_topics(struct deploy *d, const char *name,
 int deploy_http_start(struct deploy *d, struct error *err);
 int deploy_http_name_valid(const char *s);
 void deploy_http_fail(struct http_request *req, const struct error *err);
+/* The org's environment env into out; -1 when it replied (422, 5xx). */
+int deploy_http_environment(struct http_request *req, struct deploy *d,
+    const char *org, const char *env, struct deploy_target *out);
 /* The park_fn of deployment requests parked on an unknown component. */
 int deploy_http_post_resume(void *ctx, struct http_request *req, void *arg,
     enum park_why why);

@@ -4,7 +4,8 @@
  * string UTF-8, the endpoint vocabulary and the health / resources ranges
  * of lib workload.h, so a bad event goes to the dead-letter topic instead
  * of half into Postgres), kept in deploy.components with its endpoints,
- * health and resources as jsonb, and put into every ApplyDeployment.
+ * health, resources and (tasks) task settings as jsonb, and put into every
+ * ApplyDeployment.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -130,6 +131,36 @@ deploy_component_endpoints_from_proto(Slipway__V1__Endpoint *const *eps,
 }
 
 int
+deploy_component_is_task(const struct deploy_component *c)
+{
+	return strcmp(c->type, "scheduled-task") == 0 ||
+	    strcmp(c->type, "manual-task") == 0;
+}
+
+/*
+ * A task's settings (lib workload_task.c checks them). A task whose event
+ * has none (a component-svc from before TaskSettings) gets the defaults,
+ * with the schedule and zone of Component's older fields 10 and 11 when it
+ * has them, checked the same way. Other types have no task settings.
+ */
+static int
+deploy_component_task_from_proto(const Slipway__V1__Component *c,
+    struct deploy_component *out, struct error *err)
+{
+	Slipway__V1__TaskSettings legacy;
+
+	memset(&out->task, 0, sizeof(out->task));
+	if (!deploy_component_is_task(out))
+		return 0;
+	if (c->task != NULL)
+		return workload_task_from_proto(c->task, &out->task, err);
+	slipway__v1__task_settings__init(&legacy);
+	legacy.schedule = c->schedule;
+	legacy.timezone = c->timezone;
+	return workload_task_from_proto(&legacy, &out->task, err);
+}
+
+int
 deploy_component_from_proto(const Slipway__V1__Component *c,
     struct deploy_component *out, struct error *err)
 {
@@ -145,7 +176,7 @@ deploy_component_from_proto(const Slipway__V1__Component *c,
 		return -1;
 	if (workload_health_from_proto(c->health, &out->health, &werr) < 0 ||
 	    workload_resources_from_proto(c->resources, &out->resources,
-	    &werr) < 0) {
+	    &werr) < 0 || deploy_component_task_from_proto(c, out, &werr) < 0) {
 		error_set(err, "bad_message", "", "component %s", werr.msg);
 		return -1;
 	}
@@ -254,6 +285,32 @@ deploy_component_columns_parse(const char *endpoints, const char *health,
 	return 0;
 }
 
+static int
+deploy_component_task_json_parse(json_t *o, void *out, int *status,
+    struct error *err)
+{
+	/* Our own writes hold every field; anything missing keeps its default. */
+	return json_is_object(o) ? workload_task_parse(o, out, status, err) : -1;
+}
+
+int
+deploy_component_task_parse(const char *task, struct deploy_component *c,
+    struct error *err)
+{
+	memset(&c->task, 0, sizeof(c->task));
+	if (!deploy_component_is_task(c))
+		return 0;
+	/* Rows from before migration 004 (NULL) run with the defaults. */
+	workload_task_defaults(&c->task);
+	if (deploy_component_stored_workload(task, &c->task,
+	    deploy_component_task_json_parse) < 0) {
+		error_set(err, "db_error", "", "stored task settings of %s "
+		    "unreadable", c->id);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 deploy_component_endpoints_to_apply(const struct deploy_component *c,
     struct deploy_component_proto *p, Slipway__V1__ApplyDeployment *ad)
@@ -287,6 +344,8 @@ deploy_component_to_apply(const struct deploy_component *c,
 	deploy_component_endpoints_to_apply(c, p, ad);
 	ad->health = workload_health_to_proto(&c->health, &p->health);
 	ad->resources = workload_resources_to_proto(&c->resources, &p->resources);
+	/* Set for the two task types only: the agent pins, and starts nothing. */
+	ad->task = workload_task_to_proto(&c->task, &p->task);
 	/* For agents that predate the endpoints list: the first one, and PORT. */
 	ad->port = c->port > 0 ? (uint32_t)c->port : 0;
 	ad->endpoint_type = DEPLOY_STR(c->endpoint_type);

@@ -190,7 +190,8 @@ deploy_consume_image_pushed(struct deploy *d, const Envelope *env,
 /*
  * Applies an allowed move: the report's digest and evidence merge into the
  * locked row (deploy_evidence.c has the rules), its clock becomes the
- * deployment's, and reaching running supersedes the previous version.
+ * deployment's, and reaching running (a service) or ready (a task)
+ * supersedes the previous version.
  */
 static int
 deploy_consume_move(struct deploy *d, const Slipway__V1__DeploymentStatus *ds,
@@ -205,8 +206,9 @@ deploy_consume_move(struct deploy *d, const Slipway__V1__DeploymentStatus *ds,
 	if (deploy_store_status_set(d->store, id, to, cur, ds->observed_at_ms,
 	    err) == -1)
 		return -1;
-	if (to == DEPLOY_RUNNING && deploy_store_supersede(d->store,
-	    cur->component_id, cur->environment, id, err) == -1)
+	if ((to == DEPLOY_RUNNING || to == DEPLOY_READY) &&
+	    deploy_store_supersede(d->store, cur->component_id, cur->environment,
+	    id, err) == -1)
 		return -1;
 	log_info("deployment %s: %s -> %s%s%s", id, cur->status,
 	    deploy_state_name(to),
@@ -294,18 +296,39 @@ deploy_consume_component_of(const Envelope *env)
 	    (env->component_updated ? env->component_updated->component : NULL);
 }
 
-/* ComponentCreated / ComponentUpdated: refresh the whole local copy. */
+/*
+ * ComponentCreated / ComponentUpdated: refresh the whole local copy. When a
+ * task's settings changed, its ready deployments' data planes hear of it
+ * (SetSchedule) in the same transaction.
+ */
 static int
 deploy_consume_component(struct deploy *d, const Envelope *env,
     const struct bus_message *m, struct error *err)
 {
-	struct deploy_component comp;
+	struct deploy_component comp, old;
+	int rc;
 
 	(void)m;
 	if (deploy_component_from_proto(deploy_consume_component_of(env), &comp,
 	    err) == -1)
 		return -1;
-	return deploy_store_component_put(d->store, &comp, err);
+	if ((rc = deploy_store_component_get(d->store, comp.id, &old, err)) == -1)
+		return -1;
+	if (deploy_store_component_put(d->store, &comp, err) == -1)
+		return -1;
+	/* A new component has no ready deployment yet: nothing to tell. */
+	if (rc == 0 || !deploy_schedule_changed(&old.task, &comp.task))
+		return 0;
+	return deploy_schedule_announce(d->store, &comp, err);
+}
+
+/* ExecutionStatus from an agent (deploy_exec_report.c). */
+static int
+deploy_consume_execution(struct deploy *d, const Envelope *env,
+    const struct bus_message *m, struct error *err)
+{
+	(void)m;
+	return deploy_exec_report_apply(d, env->execution_status, err);
 }
 
 /* Deploys parked on this component (deploy_http.c) can go on now. */
@@ -354,6 +377,8 @@ static const struct deploy_consume_entry deploy_consume_table[] = {
 	    NULL },
 	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_DEPLOYMENT_STATUS, deploy_consume_status,
 	    NULL },
+	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_EXECUTION_STATUS,
+	    deploy_consume_execution, NULL },
 	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_CREATED, deploy_consume_component,
 	    deploy_consume_component_wake },
 	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_UPDATED, deploy_consume_component,

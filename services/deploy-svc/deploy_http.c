@@ -1,6 +1,7 @@
 /*
  * deploy_http.c: deploy-svc's management API (admin key): the route table,
- * the deployment endpoints, and the helpers the other handlers share.
+ * the deployment endpoints, and the helpers the other handlers share
+ * (executions are in deploy_exec_http.c).
  *
  * A deployment made through the API is recorded exactly like one made from
  * ImagePushed: the row and its outbox events (DeploymentRequested,
@@ -147,6 +148,39 @@ deploy_http_create(struct http_request *req, struct deploy *d,
 }
 
 /*
+ * Finds the org's environment env (an org's first request creates its
+ * default environments, as its first deployment always has). 0: found;
+ * -1: replied (422 unknown_environment or dataplane_not_granted, 5xx).
+ */
+int
+deploy_http_environment(struct http_request *req, struct deploy *d,
+    const char *org, const char *env, struct deploy_target *out)
+{
+	struct error err;
+	int rc = deploy_store_environment_first(d->store, org,
+	    d->cfg.default_dataplane, out, &err);
+
+	if (rc == 1)
+		rc = deploy_store_environment_get(d->store, org, env, out, &err);
+	if (rc == -1 && strcmp(err.code, "dataplane_not_granted") == 0) {
+		http_reply_error(req, 422, "dataplane_not_granted", "environment",
+		    "org %s has no environments and the default data plane is "
+		    "not granted to it", org);
+		return -1;
+	}
+	if (rc == -1) {
+		deploy_http_fail(req, &err);
+		return -1;
+	}
+	if (rc == 0) {
+		http_reply_error(req, 422, "unknown_environment", "environment",
+		    "org %s has no environment %s", org, env);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Loads the component and the named environment. 0: loaded; 1: the
  * component is not known (yet) and may_wait, nothing replied; -1: replied.
  */
@@ -167,29 +201,11 @@ deploy_http_load(struct http_request *req, struct deploy *d,
 		http_reply_error(req, 404, "not_found", "", "no such component");
 		return -1;
 	}
-	/* An org's first deployment creates its default environments. */
-	if (rc == 1)
-		rc = deploy_store_environment_first(d->store, r->comp.org,
-		    d->cfg.default_dataplane, &r->target, &err);
-	if (rc == 1)
-		rc = deploy_store_environment_get(d->store, r->comp.org, env,
-		    &r->target, &err);
-	if (rc == -1 && strcmp(err.code, "dataplane_not_granted") == 0) {
-		http_reply_error(req, 422, "dataplane_not_granted", "environment",
-		    "org %s has no environments and the default data plane is "
-		    "not granted to it", r->comp.org);
-		return -1;
-	}
 	if (rc == -1) {
 		deploy_http_fail(req, &err);
 		return -1;
 	}
-	if (rc == 0) {
-		http_reply_error(req, 422, "unknown_environment", "environment",
-		    "org %s has no environment %s", r->comp.org, env);
-		return -1;
-	}
-	return 0;
+	return deploy_http_environment(req, d, r->comp.org, env, &r->target);
 }
 
 /* "tag": the component's repository with a new tag. */
@@ -397,9 +413,13 @@ deploy_http_promotable(struct http_request *req, struct deploy *d,
 		deploy_http_fail(req, &err);
 		return -1;
 	}
-	/* Crashed counts: it ran with that digest, and is being restarted. */
+	/*
+	 * Crashed counts: it ran with that digest, and is being restarted.
+	 * ready is a task's running: its digest is pinned and its runs use it.
+	 */
 	if ((strcmp(cur->status, "running") != 0 &&
 	    strcmp(cur->status, "crashed") != 0 &&
+	    strcmp(cur->status, "ready") != 0 &&
 	    strcmp(cur->status, "superseded") != 0) || cur->digest[0] == '\0') {
 		http_reply_error(req, 409, "not_promotable", "id",
 		    "only a deployment that ran with a resolved digest can be "
@@ -455,6 +475,11 @@ static const struct http_route deploy_http_routes[] = {
 	    HTTP_AUTH_ADMIN },
 	{ HTTP_POST, "/v1/components/{id}/deployments", deploy_http_post,
 	    HTTP_AUTH_ADMIN },
+	{ HTTP_GET, "/v1/components/{id}/executions", deploy_exec_http_list,
+	    HTTP_AUTH_ADMIN },
+	{ HTTP_POST, "/v1/components/{id}/executions", deploy_exec_http_post,
+	    HTTP_AUTH_ADMIN },
+	{ HTTP_GET, "/v1/executions/{id}", deploy_exec_http_get, HTTP_AUTH_ADMIN },
 };
 
 /* Ready when Postgres answers and the consumer has partitions. */

@@ -6,6 +6,14 @@
  *
  *   running <-> crashed (a cycle), crashed -> superseded
  *
+ *   pending -> resolving -> pulling -> starting -> ready -> superseded
+ *
+ * ready is where a task's deployment ends up instead of running: its image
+ * is pulled and its digest pinned for the task's executions, and no
+ * container keeps running. It is reached along the same chain (with the
+ * same forward skips) and left only by being superseded, by the next ready
+ * (or running) deployment of the component and environment.
+ *
  * Forward skips along the chain are allowed (an agent may report running
  * without ever reporting pulling). failed and superseded are terminal.
  *
@@ -45,25 +53,27 @@ static const struct deploy_state_entry deploy_states[DEPLOY_STATUS_COUNT] = {
 	[DEPLOY_PENDING] = {
 		.name = "pending", .proto = 1,
 		.allowed = BIT(DEPLOY_RESOLVING) | BIT(DEPLOY_PULLING) |
-		    BIT(DEPLOY_STARTING) | BIT(DEPLOY_RUNNING) | BIT(DEPLOY_FAILED),
+		    BIT(DEPLOY_STARTING) | BIT(DEPLOY_RUNNING) | BIT(DEPLOY_FAILED) |
+		    BIT(DEPLOY_READY),
 		.passed = BIT(DEPLOY_PENDING),
 	},
 	[DEPLOY_RESOLVING] = {
 		.name = "resolving", .proto = 2,
 		.allowed = BIT(DEPLOY_PULLING) | BIT(DEPLOY_STARTING) |
-		    BIT(DEPLOY_RUNNING) | BIT(DEPLOY_FAILED),
+		    BIT(DEPLOY_RUNNING) | BIT(DEPLOY_FAILED) | BIT(DEPLOY_READY),
 		.passed = BIT(DEPLOY_PENDING) | BIT(DEPLOY_RESOLVING),
 	},
 	[DEPLOY_PULLING] = {
 		.name = "pulling", .proto = 3,
 		.allowed = BIT(DEPLOY_STARTING) | BIT(DEPLOY_RUNNING) |
-		    BIT(DEPLOY_FAILED),
+		    BIT(DEPLOY_FAILED) | BIT(DEPLOY_READY),
 		.passed = BIT(DEPLOY_PENDING) | BIT(DEPLOY_RESOLVING) |
 		    BIT(DEPLOY_PULLING),
 	},
 	[DEPLOY_STARTING] = {
 		.name = "starting", .proto = 4,
-		.allowed = BIT(DEPLOY_RUNNING) | BIT(DEPLOY_FAILED),
+		.allowed = BIT(DEPLOY_RUNNING) | BIT(DEPLOY_FAILED) |
+		    BIT(DEPLOY_READY),
 		.passed = CHAIN_BEFORE_RUNNING,
 	},
 	[DEPLOY_RUNNING] = {
@@ -81,7 +91,7 @@ static const struct deploy_state_entry deploy_states[DEPLOY_STATUS_COUNT] = {
 		.name = "superseded", .proto = 7,
 		.allowed = 0,
 		.passed = CHAIN_BEFORE_RUNNING | BIT(DEPLOY_RUNNING) |
-		    BIT(DEPLOY_CRASHED) | BIT(DEPLOY_SUPERSEDED),
+		    BIT(DEPLOY_CRASHED) | BIT(DEPLOY_READY) | BIT(DEPLOY_SUPERSEDED),
 	},
 	/* A newer version reaching running supersedes a crashed one too. */
 	[DEPLOY_CRASHED] = {
@@ -89,6 +99,12 @@ static const struct deploy_state_entry deploy_states[DEPLOY_STATUS_COUNT] = {
 		.allowed = BIT(DEPLOY_SUPERSEDED),
 		.cycle = BIT(DEPLOY_RUNNING),
 		.passed = CHAIN_BEFORE_RUNNING | BIT(DEPLOY_CRASHED),
+	},
+	/* A task's: no cycle, nothing to crash; superseded by the next one. */
+	[DEPLOY_READY] = {
+		.name = "ready", .proto = 9,
+		.allowed = BIT(DEPLOY_SUPERSEDED),
+		.passed = CHAIN_BEFORE_RUNNING | BIT(DEPLOY_READY),
 	},
 };
 

@@ -12,8 +12,6 @@
 #include "store.h"
 #include "topics.h"
 
-#define DEPLOY_TIME(col) \
-	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define DEPLOY_COLUMNS \
 	"id, component_id, org, environment, dataplane, image, digest, status, " \
 	"reason, source, " DEPLOY_TIME("created_at") ", " DEPLOY_TIME("updated_at") \
@@ -25,7 +23,7 @@
 #define DEPLOY_CURRENT_NCOLUMNS 13
 #define DEPLOY_COMPONENT_COLUMNS \
 	"id, org, project, name, type, registry_id, registry_host, image, port, " \
-	"endpoint_type, endpoints::text, health::text, resources::text"
+	"endpoint_type, endpoints::text, health::text, resources::text, task::text"
 
 static void
 deploy_store_copy(char *dst, size_t len, const char *src)
@@ -42,7 +40,7 @@ deploy_store_q(struct store *s, struct store_result **out, const char *sql,
 }
 
 /* Runs a query that returns at most one row; 1 found, 0 none, -1 error. */
-static int
+int
 deploy_store_one(struct store *s, struct store_result **out, const char *sql,
     int n, const char *const *vals, struct error *err)
 {
@@ -92,8 +90,11 @@ deploy_store_component_fill(const struct store_result *r,
 	out->port = atoi(store_result_get(r, 0, 8));
 	deploy_store_copy(out->endpoint_type, sizeof(out->endpoint_type),
 	    store_result_get(r, 0, 9));
-	return deploy_component_columns_parse(store_result_get(r, 0, 10),
+	if (deploy_component_columns_parse(store_result_get(r, 0, 10),
 	    deploy_store_get_or_null(r, 0, 11), deploy_store_get_or_null(r, 0, 12),
+	    out, err) == -1)
+		return -1;
+	return deploy_component_task_parse(deploy_store_get_or_null(r, 0, 13),
 	    out, err);
 }
 
@@ -126,27 +127,43 @@ deploy_store_jsonb(json_t *v, struct error *err)
 	return text;
 }
 
+/* The jsonb texts of a component's columns, in the upsert's order. */
+struct deploy_store_component_json {
+	char *eps, *health, *resources, *task;
+};
+
 static int
 deploy_store_component_upsert(struct store *s, const struct deploy_component *c,
-    const char *eps, const char *health, const char *resources,
-    struct error *err)
+    const struct deploy_store_component_json *j, struct error *err)
 {
 	char port[16];
 
 	snprintf(port, sizeof(port), "%d", c->port);
 	const char *vals[] = { c->id, c->org, c->project, c->name, c->type,
 	    c->registry_id, c->registry_host, c->image, port, c->endpoint_type,
-	    eps, c->health.set ? health : NULL,
-	    c->resources.set ? resources : NULL };
+	    j->eps, c->health.set ? j->health : NULL,
+	    c->resources.set ? j->resources : NULL,
+	    c->task.set ? j->task : NULL };
 	return deploy_store_q(s, NULL, "INSERT INTO components (id, org, project, "
 	    "name, type, registry_id, registry_host, image, port, endpoint_type, "
-	    "endpoints, health, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-	    "$8, $9, $10, $11::jsonb, $12::jsonb, $13::jsonb) "
+	    "endpoints, health, resources, task) VALUES ($1, $2, $3, $4, $5, $6, "
+	    "$7, $8, $9, $10, $11::jsonb, $12::jsonb, $13::jsonb, $14::jsonb) "
 	    "ON CONFLICT (id) DO UPDATE SET "
 	    "org = $2, project = $3, name = $4, type = $5, registry_id = $6, "
 	    "registry_host = $7, image = $8, port = $9, endpoint_type = $10, "
 	    "endpoints = $11::jsonb, health = $12::jsonb, resources = $13::jsonb, "
-	    "updated_at = now()", 13, vals, err);
+	    "task = $14::jsonb, updated_at = now()", 14, vals, err);
+}
+
+/* The task settings as a JSON object of their own (workload_task_json). */
+static json_t *
+deploy_store_task_json(const struct workload_task *t)
+{
+	json_t *o = json_object();
+
+	if (o != NULL)
+		workload_task_json(t, o);
+	return o;
 }
 
 /* Upserts the local copy from ComponentCreated / ComponentUpdated. */
@@ -154,16 +171,22 @@ int
 deploy_store_component_put(struct store *s, const struct deploy_component *c,
     struct error *err)
 {
-	char *eps = deploy_store_jsonb(deploy_component_endpoints_json(c), err);
-	char *health = deploy_store_jsonb(workload_health_json(&c->health), err);
-	char *res = deploy_store_jsonb(workload_resources_json(&c->resources), err);
+	struct deploy_store_component_json j = {
+		.eps = deploy_store_jsonb(deploy_component_endpoints_json(c), err),
+		.health = deploy_store_jsonb(workload_health_json(&c->health), err),
+		.resources = deploy_store_jsonb(
+		    workload_resources_json(&c->resources), err),
+		.task = deploy_store_jsonb(deploy_store_task_json(&c->task), err),
+	};
 	int rc = -1;
 
-	if (eps != NULL && health != NULL && res != NULL)
-		rc = deploy_store_component_upsert(s, c, eps, health, res, err);
-	free(eps);
-	free(health);
-	free(res);
+	if (j.eps != NULL && j.health != NULL && j.resources != NULL &&
+	    j.task != NULL)
+		rc = deploy_store_component_upsert(s, c, &j, err);
+	free(j.eps);
+	free(j.health);
+	free(j.resources);
+	free(j.task);
 	return rc;
 }
 
@@ -557,9 +580,11 @@ deploy_store_supersede_one(struct store *s, const char *id,
 }
 
 /*
- * A deployment reached running: every other running or crashed deployment
- * of the same component and environment has been replaced on the data
- * plane. Each goes through the state machine like any other move.
+ * A deployment reached running (a service) or ready (a task): every other
+ * running, crashed or ready deployment of the same component and
+ * environment has been replaced on the data plane (a component whose type
+ * changed between a service and a task included). Each goes through the
+ * state machine like any other move.
  */
 int
 deploy_store_supersede(struct store *s, const char *component_id,
@@ -572,7 +597,7 @@ deploy_store_supersede(struct store *s, const char *component_id,
 	/* Locked in id order, so two supersedes never wait on each other. */
 	if (deploy_store_q(s, &r, "SELECT " DEPLOY_CURRENT_COLUMNS ", id"
 	    " FROM deployments WHERE component_id = $1 AND environment = $2 "
-	    "AND status IN ('running', 'crashed') AND id <> $3 "
+	    "AND status IN ('running', 'crashed', 'ready') AND id <> $3 "
 	    "ORDER BY id FOR UPDATE", 3, vals, err) == -1)
 		return -1;
 	for (int i = 0; i < store_result_rows(r) && rc == 0; i++)

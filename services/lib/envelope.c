@@ -38,6 +38,8 @@ static const struct envelope_kind envelope_kinds[] = {
 	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_RUN_TASK, "RunTask" },
 	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_REMOVE_COMPONENT, "RemoveComponent" },
 	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_DEPLOYMENT_STATUS, "DeploymentStatus" },
+	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_SET_SCHEDULE, "SetSchedule" },
+	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_EXECUTION_STATUS, "ExecutionStatus" },
 };
 
 #define ENVELOPE_NKINDS (sizeof(envelope_kinds) / sizeof(envelope_kinds[0]))

@@ -19,6 +19,8 @@
 #include <jansson.h>
 #include "error.h"
 #include "slipway/v1/component.pb-c.h"
+#include "cron.h"
+#include "tz.h"
 
 #define WORKLOAD_PATH_MAX 256            /* health.path */
 #define WORKLOAD_ENDPOINTS_MAX 20        /* endpoints of one component */
@@ -90,5 +92,46 @@ Slipway__V1__HealthCheck *workload_health_to_proto(
     const struct workload_health *h, Slipway__V1__HealthCheck *p);
 Slipway__V1__Resources *workload_resources_to_proto(
     const struct workload_resources *r, Slipway__V1__Resources *p);
+
+/*
+ * How a task's executions run: the top-level component fields "schedule",
+ * "timezone" (scheduled-task only, both required there), "concurrency_policy"
+ * (forbid | allow | replace), "starting_deadline_s" (1-86400) and
+ * "active_deadline_s" (1-604800), the last three for both task types.
+ * Fields not given hold their defaults here; given says which were given
+ * (bits in the order above), so a reply shows what was asked for.
+ */
+#define WORKLOAD_POLICY_MAX 8
+#define WORKLOAD_STARTING_DEADLINE_DEFAULT 300
+#define WORKLOAD_ACTIVE_DEADLINE_DEFAULT 3600
+#define WORKLOAD_STARTING_DEADLINE_MAX 86400
+#define WORKLOAD_ACTIVE_DEADLINE_MAX 604800
+extern const char *const workload_policies[];   /* forbid allow replace */
+struct workload_task {
+	int set;                  /* the component is a task */
+	unsigned given;
+	char schedule[CRON_EXPR_MAX + 1];   /* "" for manual tasks */
+	char timezone[TZ_NAME_MAX + 1];
+	char concurrency_policy[WORKLOAD_POLICY_MAX];
+	unsigned starting_deadline_s, active_deadline_s;
+};
+/* Defaults for a task of type: t->set, policy forbid, deadlines 300 / 3600. */
+void workload_task_defaults(struct workload_task *t);
+/*
+ * Reads the task fields of a component body (absent keys stay as they are,
+ * so a PATCH can start from the stored values). -1 with *status 400 (wrong
+ * JSON type) or 422 (invalid_schedule with the cron field and position,
+ * invalid_timezone, a policy or deadline out of range) and err->field.
+ */
+int workload_task_parse(json_t *body, struct workload_task *t, int *status,
+    struct error *err);
+/* Adds the task fields to obj (nothing when !t->set). */
+void workload_task_json(const struct workload_task *t, json_t *obj);
+/* From the bus (p NULL: no task); checks as _parse does; err invalid_task. */
+int workload_task_from_proto(const Slipway__V1__TaskSettings *p,
+    struct workload_task *out, struct error *err);
+/* Fills p from t (borrowing its strings) and returns it; NULL when !set. */
+Slipway__V1__TaskSettings *workload_task_to_proto(
+    const struct workload_task *t, Slipway__V1__TaskSettings *p);
 
 #endif

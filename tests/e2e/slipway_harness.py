@@ -930,15 +930,17 @@ class Harness:
         return resp
 
     def create_component(self, org, project, registry_id, image=None,
-                         port=None, name=None, ctype="service"):
-        """Creates a component. Called straight after create_registry, this
-        also checks that component-svc waits for the RegistryCreated event
-        rather than answering 422 unknown_registry."""
+                         port=None, name=None, ctype="service", **fields):
+        """Creates a component (fields: more body keys, e.g. a task's
+        schedule). Called straight after create_registry, this also checks
+        that component-svc waits for the RegistryCreated event rather than
+        answering 422 unknown_registry."""
         body = {"name": name or unique("comp"), "description": "e2e",
                 "type": ctype, "registry_id": registry_id,
                 "image": image or self.env["SLIPWAY_DEMO_IMAGE"]}
         if port is not None:
             body["endpoints"] = endpoints_yaml(port)
+        body.update(fields)
         status, resp = api("POST", self.url(
             "component-svc", "/v1/orgs/%s/projects/%s/components" %
             (org, project)), body)
@@ -971,6 +973,24 @@ class Harness:
         return api("POST", self.url("webhook-ingress", "/v1/hooks/deploy"),
                    body, token=token, headers=headers)
 
+    def cli(self, *args, stdin=None, timeout=30):
+        """Runs the slipway CLI against this platform: (exit status,
+        stdout, stderr)."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("SLIPWAY_")}
+        env.update({
+            "SLIPWAY_ADMIN_TOKEN": self.admin_token,
+            "SLIPWAY_URL_REGISTRY": self.url("registry-svc"),
+            "SLIPWAY_URL_COMPONENT": self.url("component-svc"),
+            "SLIPWAY_URL_DEPLOY": self.url("deploy-svc"),
+            "SLIPWAY_URL_WEBHOOK": self.url("webhook-ingress"),
+        })
+        r = subprocess.run([str(self.bin / "slipway")] + list(args), env=env,
+                           input=(stdin or "").encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout)
+        return r.returncode, r.stdout.decode(), r.stderr.decode()
+
     def get_deployment(self, dep_id):
         return api("GET", self.url("deploy-svc", "/v1/deployments/%s" % dep_id))
 
@@ -989,7 +1009,7 @@ class Harness:
         404 not_yet_known is retried; reaching another final state fails
         at once with the deployment's JSON."""
         wants = {want} if isinstance(want, str) else set(want)
-        final = {"running", "failed", "superseded"}
+        final = {"running", "ready", "failed", "superseded"}
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:

@@ -5,9 +5,7 @@ revocation reaches the ingress at once — and the whole flow driven by the
 
 import hashlib
 import json
-import os
 import re
-import subprocess
 import time
 
 from slipway_harness import api, endpoints_yaml, error_code, unique, wait_text
@@ -90,18 +88,7 @@ def test_revoke_reaches_the_ingress_at_once(slipway, org, project, app_ports):
 # --- the CLI ------------------------------------------------------------------
 
 def _cli(slipway, *args, stdin=None, timeout=30):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
-    env.update({
-        "SLIPWAY_ADMIN_TOKEN": slipway.admin_token,
-        "SLIPWAY_URL_REGISTRY": slipway.url("registry-svc"),
-        "SLIPWAY_URL_COMPONENT": slipway.url("component-svc"),
-        "SLIPWAY_URL_DEPLOY": slipway.url("deploy-svc"),
-        "SLIPWAY_URL_WEBHOOK": slipway.url("webhook-ingress"),
-    })
-    r = subprocess.run([str(slipway.bin / "slipway")] + list(args), env=env,
-                       input=(stdin or "").encode(), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=timeout)
-    return r.returncode, r.stdout.decode(), r.stderr.decode()
+    return slipway.cli(*args, stdin=stdin, timeout=timeout)
 
 
 def _field(out, name):

@@ -5,7 +5,8 @@
  * new version discarded, the old one never retired), a lost report stopping
  * the machine, a stop aborting without a failed report, digest pinning,
  * container naming, and every (from, to) pair of agent_apply_transition
- * against a table.
+ * against a table, for a service and for a task (resolving -> pulling ->
+ * ready through the pin step, never started, routed or retired).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -96,6 +97,13 @@ fake_route(void *ctx, struct agent_apply *a, struct error *err)
 	return fake_step(ctx, "route", err);
 }
 
+static int
+fake_pin(void *ctx, struct agent_apply *a, struct error *err)
+{
+	(void)a;
+	return fake_step(ctx, "pin", err);
+}
+
 static void
 fake_retire(void *ctx, struct agent_apply *a)
 {
@@ -124,12 +132,14 @@ fake_report(void *ctx, const struct agent_apply *a)
 }
 
 static struct agent_spec spec;
+static const char *spec_type = "service";
 
 static int
 run_spec(struct fake *f, struct agent_apply *a)
 {
 	struct agent_apply_ops ops = { fake_resolve, fake_pull, fake_start,
-	    fake_health, fake_route, fake_retire, fake_discard, fake_report, f };
+	    fake_health, fake_route, fake_pin, fake_retire, fake_discard,
+	    fake_report, f };
 
 	memset(a, 0, sizeof(*a));
 	a->spec = &spec;
@@ -146,6 +156,7 @@ run(struct fake *f, struct agent_apply *a, const char *image,
 	snprintf(spec.environment, sizeof(spec.environment), "development");
 	snprintf(spec.image, sizeof(spec.image), "%s", image);
 	snprintf(spec.pinned_digest, sizeof(spec.pinned_digest), "%s", pinned);
+	snprintf(spec.type, sizeof(spec.type), "%s", spec_type);
 	return run_spec(f, a);
 }
 
@@ -295,31 +306,93 @@ test_container_name(void **state)
 	assert_int_equal(agent_spec_container_name(&sp, buf, 40), -1);
 }
 
+/* A task: resolved, pulled, pinned; ready; nothing started or retired. */
+static void
+test_task_ready(void **state)
+{
+	static const char *const types[] = { "scheduled-task", "manual-task" };
+	const enum agent_apply_state want[] = { APPLY_RESOLVING, APPLY_PULLING,
+	    APPLY_READY };
+
+	(void)state;
+	for (size_t t = 0; t < 2; t++) {
+		struct fake f = { 0 };
+		struct agent_apply a;
+		spec_type = types[t];
+		assert_int_equal(run(&f, &a, "127.0.0.1:5000/team/job:v1", ""), 0);
+		assert_int_equal(f.nreports, 3);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(f.reported[i], want[i]);
+		assert_int_equal(a.state, APPLY_READY);
+		assert_string_equal(a.digest, DIGEST_A);
+		assert_int_equal(f.calls, 3);          /* resolve, pull, pin */
+		assert_int_equal(f.retired, 0);
+		assert_int_equal(f.discarded, 0);
+	}
+	spec_type = "service";
+}
+
+/* A task failing at each of its steps: failed with the reason, no ready. */
+static void
+test_task_failure(void **state)
+{
+	static const char *const steps[] = { "resolve", "pull", "pin" };
+	static const int nreports[] = { 2, 3, 3 };
+
+	(void)state;
+	spec_type = "scheduled-task";
+	for (size_t i = 0; i < 3; i++) {
+		struct fake f = { .fail_step = steps[i] };
+		struct agent_apply a;
+		assert_int_equal(run(&f, &a, "ghcr.io/acme/job:1.0", ""), 0);
+		assert_int_equal(f.nreports, nreports[i]);
+		assert_int_equal(f.reported[f.nreports - 1], APPLY_FAILED);
+		assert_int_equal(a.state, APPLY_FAILED);
+		assert_int_equal(f.retired, 0);
+	}
+	spec_type = "service";
+}
+
 #define Y 1
 #define N 0
 static void
 test_transitions(void **state)
 {
-	/* allowed[from][to] */
-	static const int allowed[5][5] = {
-		/*               RES PUL STA RUN FAI */
-		[APPLY_RESOLVING] = { N, Y, N, N, Y },
-		[APPLY_PULLING]   = { N, N, Y, N, Y },
-		[APPLY_STARTING]  = { N, N, N, Y, Y },
-		[APPLY_RUNNING]   = { N, N, N, N, N },
-		[APPLY_FAILED]    = { N, N, N, N, N },
+	/* allowed[task][from][to] */
+	static const int allowed[2][6][6] = {
+		{ /* a service   RES PUL STA RUN FAI RDY */
+		[APPLY_RESOLVING] = { N, Y, N, N, Y, N },
+		[APPLY_PULLING]   = { N, N, Y, N, Y, N },
+		[APPLY_STARTING]  = { N, N, N, Y, Y, N },
+		[APPLY_RUNNING]   = { N, N, N, N, N, N },
+		[APPLY_FAILED]    = { N, N, N, N, N, N },
+		[APPLY_READY]     = { N, N, N, N, N, N },
+		}, { /* a task */
+		[APPLY_RESOLVING] = { N, Y, N, N, Y, N },
+		[APPLY_PULLING]   = { N, N, N, N, Y, Y },
+		[APPLY_STARTING]  = { N, N, N, N, Y, N },
+		[APPLY_RUNNING]   = { N, N, N, N, N, N },
+		[APPLY_FAILED]    = { N, N, N, N, N, N },
+		[APPLY_READY]     = { N, N, N, N, N, N },
+		},
 	};
+	struct agent_spec task = { .type = "manual-task" };
 	struct agent_apply a;
 
 	(void)state;
-	for (int from = 0; from < 5; from++)
-		for (int to = 0; to < 5; to++) {
-			memset(&a, 0, sizeof(a));
-			a.state = (enum agent_apply_state)from;
-			assert_int_equal(agent_apply_transition(&a,
-			    (enum agent_apply_state)to), allowed[from][to] ? 0 : -1);
-			assert_int_equal(a.state, allowed[from][to] ? to : from);
-		}
+	for (int t = 0; t < 2; t++)
+		for (int from = 0; from < 6; from++)
+			for (int to = 0; to < 6; to++) {
+				memset(&a, 0, sizeof(a));
+				a.spec = t ? &task : NULL;
+				a.state = (enum agent_apply_state)from;
+				assert_int_equal(agent_apply_transition(&a,
+				    (enum agent_apply_state)to),
+				    allowed[t][from][to] ? 0 : -1);
+				assert_int_equal(a.state, allowed[t][from][to] ? to :
+				    from);
+			}
+	memset(&a, 0, sizeof(a));
 	a.state = APPLY_RESOLVING;
 	assert_int_equal(agent_apply_transition(&a, (enum agent_apply_state)9), -1);
 	assert_string_equal(agent_apply_state_name(APPLY_PULLING), "pulling");
@@ -339,6 +412,8 @@ main(void)
 		cmocka_unit_test(test_bad_inputs_fail_before_resolving),
 		cmocka_unit_test(test_container_name),
 		cmocka_unit_test(test_transitions),
+		cmocka_unit_test(test_task_ready),
+		cmocka_unit_test(test_task_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

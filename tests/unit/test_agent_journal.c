@@ -3,7 +3,9 @@
  * test_agent_journal.c: the agent's journal on a real temporary directory
  * (pending commands replayed in acceptance order and removed when done,
  * records saved and read back, unreadable files skipped) and the
- * validation of ApplyDeployment into a spec (caps, names, endpoints).
+ * validation of ApplyDeployment into a spec (caps, names, endpoints), the
+ * small durable files of executions and schedules, a SetSchedule's task
+ * settings kept in a record, and the state directory's lock.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -249,6 +251,89 @@ test_spec_from_apply(void **state)
 	agent_spec_clear(&s);
 }
 
+static void
+keep_record(void *arg, const struct agent_record *rec, const void *cmd,
+    size_t cmdlen)
+{
+	struct agent_record **out = arg;
+
+	(void)cmd, (void)cmdlen;
+	if ((*out = malloc(sizeof(**out))) != NULL)
+		**out = *rec;
+}
+
+static void
+test_files_and_lock(void **state)
+{
+	struct agent_journal *a, *b;
+	struct agent_record rec, *got = NULL;
+	struct error err;
+	char **names;
+	size_t n, len;
+	void *buf;
+
+	(void)state;
+	a = agent_journal_open(dir, &err);
+	b = agent_journal_open(dir, &err);
+	assert_non_null(a);
+	assert_non_null(b);
+	/* One agent per directory: a second waits, then gives up. */
+	assert_int_equal(agent_journal_lock(a, 0, &err), 0);
+	assert_int_equal(agent_journal_lock(b, 0, &err), -1);
+	assert_non_null(strstr(err.msg, "another agent"));
+
+	assert_int_equal(agent_journal_put(a, "executions", "x1", "{}", 2), 0);
+	assert_int_equal(agent_journal_put(a, "executions", "x2", "[]", 2), 0);
+	assert_int_equal(agent_journal_put(a, "nowhere", "x1", "{}", 2), -1);
+	assert_int_equal(agent_journal_put(a, "executions", "../x", "{}", 2), -1);
+	assert_true(agent_journal_exists(a, "executions", "x1"));
+	assert_false(agent_journal_exists(a, "executions", "x3"));
+	buf = agent_journal_get(a, "executions", "x2", &len);
+	assert_non_null(buf);
+	assert_int_equal(len, 2);
+	assert_memory_equal(buf, "[]", 2);
+	free(buf);
+	n = agent_journal_names(a, "executions", &names);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "x1");
+	assert_string_equal(names[1], "x2");
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	assert_int_equal(agent_journal_unlink(a, "executions", "x1"), 0);
+	assert_false(agent_journal_exists(a, "executions", "x1"));
+
+	/* A SetSchedule's settings survive in the record. */
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.component_id, sizeof(rec.component_id), "c1");
+	snprintf(rec.environment, sizeof(rec.environment), "development");
+	rec.task_set = 1;
+	workload_task_defaults(&rec.task);
+	snprintf(rec.task.schedule, sizeof(rec.task.schedule), "*/5 * * * *");
+	snprintf(rec.task.timezone, sizeof(rec.task.timezone), "Europe/Berlin");
+	snprintf(rec.task.concurrency_policy, sizeof(rec.task.concurrency_policy),
+	    "replace");
+	rec.task.starting_deadline_s = 60;
+	assert_int_equal(agent_journal_record_save(a, &rec, "cmd", 3, &err), 0);
+	assert_int_equal(agent_journal_records(a, keep_record, &got), 0);
+	assert_non_null(got);
+	assert_int_equal(got->task_set, 1);
+	assert_string_equal(got->task.schedule, "*/5 * * * *");
+	assert_string_equal(got->task.timezone, "Europe/Berlin");
+	assert_string_equal(got->task.concurrency_policy, "replace");
+	assert_int_equal(got->task.starting_deadline_s, 60);
+	assert_int_equal(got->task.active_deadline_s, 3600);
+	free(got);
+	buf = agent_journal_record_command(a, "c1", "development", &len);
+	assert_non_null(buf);
+	assert_memory_equal(buf, "cmd", 3);
+	free(buf);
+
+	agent_journal_free(a);   /* the lock goes with it */
+	assert_int_equal(agent_journal_lock(b, 0, &err), 0);
+	agent_journal_free(b);
+}
+
 int
 main(void)
 {
@@ -258,6 +343,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_records_round_trip, setup,
 		    teardown),
 		cmocka_unit_test(test_spec_from_apply),
+		cmocka_unit_test_setup_teardown(test_files_and_lock, setup,
+		    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

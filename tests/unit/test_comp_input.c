@@ -2,7 +2,8 @@
 // uses: services/component-svc/endpoints.c
 /*
  * test_comp_input.c: component-svc's create request, table-driven: names,
- * the 5-field cron grammar, time zones, the whole body through
+ * the 5-field cron grammar and time zones as a task's settings take them
+ * (lib workload_task.c over cron.c and tz.c), the whole body through
  * comp_input_parse (the entry point comp_http.c calls), and the health and
  * resources objects (lib workload.c) with what a reply echoes of them.
  */
@@ -42,11 +43,12 @@ static const struct str_case cron_cases[] = {
 	{ " * * * * *", 1 },
 	/* Field count. */
 	{ "", 0 }, { "   ", 0 }, { "* * * *", 0 }, { "* * * * * *", 0 },
-	{ "* * * * * 2024", 0 }, { "@daily", 0 }, { "@every 5m", 0 },
+	{ "* * * * * 2024", 0 }, { "@daily", 1 }, { "@every 5m", 0 },
+	{ "@hourly", 1 }, { "@HOURLY", 1 }, { "@daily *", 0 },
 	/* Ranges per field. */
 	{ "60 * * * *", 0 }, { "* 24 * * *", 0 }, { "* * 0 * *", 0 },
 	{ "* * 32 * *", 0 }, { "* * * 0 *", 0 }, { "* * * 13 *", 0 },
-	{ "* * * * 8", 0 }, { "-1 * * * *", 0 }, { "0000 * * * *", 0 },
+	{ "* * * * 8", 0 }, { "-1 * * * *", 0 }, { "0000 * * * *", 1 },
 	{ "1000 * * * *", 0 },
 	/* Names only where they belong, whole. */
 	{ "jan * * * *", 0 }, { "* * * mon *", 0 }, { "* * * * jan", 0 },
@@ -84,6 +86,24 @@ test_slug(void **state)
 	assert_false(comp_input_slug_valid(s));
 }
 
+/* 1 when a task's settings accept key = value (422 otherwise). */
+static int
+task_accepts(const char *key, const char *value)
+{
+	struct workload_task t;
+	struct error err;
+	json_t *body = json_pack("{s:s}", key, value);
+	int status = 0, rc;
+
+	workload_task_defaults(&t);
+	rc = workload_task_parse(body, &t, &status, &err);
+	json_decref(body);
+	if (rc != 0 && (status != 422 || strcmp(err.field, key) != 0))
+		fail_msg("%s \"%s\": status %d field %s", key, value, status,
+		    err.field);
+	return rc == 0;
+}
+
 static void
 test_cron(void **state)
 {
@@ -91,18 +111,17 @@ test_cron(void **state)
 	char s[200];
 
 	for (size_t i = 0; i < sizeof(cron_cases) / sizeof(cron_cases[0]); i++)
-		if (comp_input_cron_valid(cron_cases[i].s) != cron_cases[i].ok)
+		if (task_accepts("schedule", cron_cases[i].s) != cron_cases[i].ok)
 			fail_msg("cron \"%s\": want %d", cron_cases[i].s,
 			    cron_cases[i].ok);
-	assert_false(comp_input_cron_valid(NULL));
 	/* 128 bytes at most: padding with blanks counts. */
 	memset(s, ' ', sizeof(s));
 	memcpy(s, "* * * * *", 9);
 	s[128] = '\0';
-	assert_true(comp_input_cron_valid(s));
+	assert_true(task_accepts("schedule", s));
 	s[128] = ' ';
 	s[129] = '\0';
-	assert_false(comp_input_cron_valid(s));
+	assert_false(task_accepts("schedule", s));
 }
 
 /* Names shaped like a zone; existence is checked separately. */
@@ -132,19 +151,15 @@ test_timezone(void **state)
 	char s[80];
 
 	for (size_t i = 0; i < sizeof(tz_shape_cases) / sizeof(tz_shape_cases[0]); i++)
-		if (comp_input_timezone_valid(tz_shape_cases[i].s) != 0)
+		if (task_accepts("timezone", tz_shape_cases[i].s))
 			fail_msg("timezone \"%s\": accepted", tz_shape_cases[i].s);
-	assert_false(comp_input_timezone_valid(NULL));
 	memset(s, 'A', 65);
 	s[65] = '\0';
-	assert_false(comp_input_timezone_valid(s));
-	if (stat("/usr/share/zoneinfo/UTC", &st) != 0) {
-		/* Without tzdata only the shape is checked. */
-		assert_true(comp_input_timezone_valid("Europe/Berlin"));
-		return;
-	}
+	assert_false(task_accepts("timezone", s));
+	/* The zone must exist: the scheduler converts with it. */
+	assert_int_equal(stat("/usr/share/zoneinfo/UTC", &st), 0);
 	for (size_t i = 0; i < sizeof(tz_db_cases) / sizeof(tz_db_cases[0]); i++)
-		if (comp_input_timezone_valid(tz_db_cases[i].s) != tz_db_cases[i].ok)
+		if (task_accepts("timezone", tz_db_cases[i].s) != tz_db_cases[i].ok)
 			fail_msg("timezone \"%s\": want %d", tz_db_cases[i].s,
 			    tz_db_cases[i].ok);
 }
@@ -173,7 +188,15 @@ static const struct req_case req_cases[] = {
 	{ "{\"name\":\"w\",\"type\":\"web-app\",\"registry_id\":\"" RID "\","
 	    "\"image\":\"nginx\",\"description\":\"the site\"}", 0, NULL, NULL,
 	    "docker.io/library/nginx:latest", "docker.io/library/nginx",
-	    "docker.io", 0 },
+	    "docker.io", 1 },
+	{ "{\"name\":\"w\",\"type\":\"web-app\",\"registry_id\":\"" RID "\","
+	    "\"image\":\"nginx\",\"port\":9000}", 0, NULL, NULL,
+	    "docker.io/library/nginx:latest", "docker.io/library/nginx",
+	    "docker.io", 1 },
+	{ "{\"name\":\"m\",\"type\":\"manual-task\",\"registry_id\":\"" RID "\","
+	    "\"image\":\"a/b\",\"concurrency_policy\":\"allow\","
+	    "\"active_deadline_s\":60}", 0, NULL, NULL, "docker.io/a/b:latest",
+	    "docker.io/a/b", "docker.io", 0 },
 	{ "{\"name\":\"m\",\"type\":\"manual-task\",\"registry_id\":\"" RID "\","
 	    "\"image\":\"127.0.0.1:5000/demo/job@sha256:0123456789abcdef0123456789"
 	    "abcdef0123456789abcdef0123456789abcdef\"}", 0, NULL, NULL,
@@ -244,12 +267,33 @@ static const struct req_case req_cases[] = {
 	    "invalid_schedule", "schedule", NULL, NULL, NULL, 0 },
 	{ TASK(",\"schedule\":\",5 * * * *\",\"timezone\":\"UTC\""), 422,
 	    "invalid_schedule", "schedule", NULL, NULL, NULL, 0 },
-	{ TASK(",\"schedule\":5,\"timezone\":\"UTC\""), 422, "invalid_field",
+	{ TASK(",\"schedule\":5,\"timezone\":\"UTC\""), 400, "invalid_field",
 	    "schedule", NULL, NULL, NULL, 0 },
 	{ TASK(",\"schedule\":\"* * * * *\",\"timezone\":\"../../etc/passwd\""), 422,
 	    "invalid_timezone", "timezone", NULL, NULL, NULL, 0 },
 	{ TASK(",\"schedule\":\"* * * * *\",\"timezone\":\"\""), 422,
 	    "invalid_timezone", "timezone", NULL, NULL, NULL, 0 },
+
+	/* A task's policy and deadlines; a web app's port. */
+	{ TASK(",\"schedule\":\"* * * * *\",\"timezone\":\"UTC\","
+	    "\"concurrency_policy\":\"queue\""), 422, "invalid_concurrency_policy",
+	    "concurrency_policy", NULL, NULL, NULL, 0 },
+	{ TASK(",\"schedule\":\"* * * * *\",\"timezone\":\"UTC\","
+	    "\"starting_deadline_s\":0"), 422, "invalid_field",
+	    "starting_deadline_s", NULL, NULL, NULL, 0 },
+	{ TASK(",\"schedule\":\"* * * * *\",\"timezone\":\"UTC\","
+	    "\"active_deadline_s\":\"60\""), 400, "invalid_field",
+	    "active_deadline_s", NULL, NULL, NULL, 0 },
+	{ SVC(",\"concurrency_policy\":\"allow\""), 422, "invalid_field",
+	    "concurrency_policy", NULL, NULL, NULL, 0 },
+	{ SVC(",\"port\":8080"), 422, "invalid_field", "port", NULL, NULL,
+	    NULL, 0 },
+	{ "{\"name\":\"w\",\"type\":\"web-app\",\"registry_id\":\"" RID "\","
+	    "\"image\":\"a/b\",\"port\":0}", 422, "invalid_field", "port", NULL,
+	    NULL, NULL, 0 },
+	{ "{\"name\":\"w\",\"type\":\"web-app\",\"registry_id\":\"" RID "\","
+	    "\"image\":\"a/b\",\"port\":\"80\"}", 422, "invalid_field", "port",
+	    NULL, NULL, NULL, 0 },
 
 	/* Endpoints. */
 	{ "{\"name\":\"w\",\"type\":\"web-app\",\"registry_id\":\"" RID "\","
@@ -347,8 +391,10 @@ static const struct workload_case workload_cases[] = {
 	    "{\"timeout_s\":600,\"port\":65535}", "null" },
 	{ HEALTH("{\"path\":\"/ready?full=1&x=%20\"}"), 0, NULL, NULL,
 	    "{\"path\":\"/ready?full=1&x=%20\"}", "null" },
-	{ WEB(",\"health\":{\"port\":3000,\"path\":\"/\"}"), 0, NULL, NULL,
-	    "{\"port\":3000,\"path\":\"/\"}", "null" },
+	{ WEB(",\"port\":3000,\"health\":{\"port\":3000,\"path\":\"/\"}"), 0,
+	    NULL, NULL, "{\"port\":3000,\"path\":\"/\"}", "null" },
+	{ WEB(",\"health\":{\"port\":3000}"), 422, "invalid_health",
+	    "health.port", NULL, NULL },
 	{ SVC(",\"endpoints\":\"" EP_TWO "\",\"health\":{\"port\":7000}"), 0,
 	    NULL, NULL, "{\"port\":7000}", "null" },
 	{ SVC(",\"endpoints\":\"" EP_OK "\",\"health\":{\"port\":8080}"), 0,

@@ -19,31 +19,33 @@
 
 /*
  * Rows: from; columns: to. Order: pending resolving pulling starting
- * running failed superseded crashed. The two tables differ only in the
- * cycle cells (running -> crashed, crashed -> running).
+ * running failed superseded crashed ready. The two tables differ only in
+ * the cycle cells (running -> crashed, crashed -> running).
  */
 static const enum deploy_move expected[2][DEPLOY_STATUS_COUNT][DEPLOY_STATUS_COUNT] = {
 	/* newer == 0: the report is not newer than the last applied one. */
 	{
-	/* pending    */ { I, A, A, A, A, A, X, X },
-	/* resolving  */ { I, I, A, A, A, A, X, X },
-	/* pulling    */ { I, I, I, A, A, A, X, X },
-	/* starting   */ { I, I, I, I, A, A, X, X },
-	/* running    */ { I, I, I, I, I, X, A, I },
-	/* failed     */ { I, I, I, I, X, I, X, X },
-	/* superseded */ { I, I, I, I, I, X, I, I },
-	/* crashed    */ { I, I, I, I, I, X, A, I },
+	/* pending    */ { I, A, A, A, A, A, X, X, A },
+	/* resolving  */ { I, I, A, A, A, A, X, X, A },
+	/* pulling    */ { I, I, I, A, A, A, X, X, A },
+	/* starting   */ { I, I, I, I, A, A, X, X, A },
+	/* running    */ { I, I, I, I, I, X, A, I, X },
+	/* failed     */ { I, I, I, I, X, I, X, X, X },
+	/* superseded */ { I, I, I, I, I, X, I, I, I },
+	/* crashed    */ { I, I, I, I, I, X, A, I, X },
+	/* ready      */ { I, I, I, I, X, X, A, X, I },
 	},
 	/* newer == 1 */
 	{
-	/* pending    */ { I, A, A, A, A, A, X, X },
-	/* resolving  */ { I, I, A, A, A, A, X, X },
-	/* pulling    */ { I, I, I, A, A, A, X, X },
-	/* starting   */ { I, I, I, I, A, A, X, X },
-	/* running    */ { I, I, I, I, I, X, A, A },
-	/* failed     */ { I, I, I, I, X, I, X, X },
-	/* superseded */ { I, I, I, I, I, X, I, I },
-	/* crashed    */ { I, I, I, I, A, X, A, I },
+	/* pending    */ { I, A, A, A, A, A, X, X, A },
+	/* resolving  */ { I, I, A, A, A, A, X, X, A },
+	/* pulling    */ { I, I, I, A, A, A, X, X, A },
+	/* starting   */ { I, I, I, I, A, A, X, X, A },
+	/* running    */ { I, I, I, I, I, X, A, A, X },
+	/* failed     */ { I, I, I, I, X, I, X, X, X },
+	/* superseded */ { I, I, I, I, I, X, I, I, I },
+	/* crashed    */ { I, I, I, I, A, X, A, I, X },
+	/* ready      */ { I, I, I, I, X, X, A, X, I },
 	},
 };
 
@@ -261,7 +263,7 @@ test_names_round_trip(void **state)
 {
 	(void)state;
 	static const char *const names[] = { "pending", "resolving", "pulling",
-	    "starting", "running", "failed", "superseded", "crashed" };
+	    "starting", "running", "failed", "superseded", "crashed", "ready" };
 	for (int i = 0; i < DEPLOY_STATUS_COUNT; i++) {
 		enum deploy_status s;
 		assert_string_equal(deploy_state_name((enum deploy_status)i), names[i]);
@@ -281,9 +283,9 @@ test_proto_mapping(void **state)
 	(void)state;
 	enum deploy_status s;
 	assert_int_equal(deploy_state_from_proto(0, &s), -1);   /* UNSPECIFIED */
-	assert_int_equal(deploy_state_from_proto(9, &s), -1);
+	assert_int_equal(deploy_state_from_proto(10, &s), -1);
 	assert_int_equal(deploy_state_from_proto(-3, &s), -1);
-	for (int p = 1; p <= 8; p++) {
+	for (int p = 1; p <= 9; p++) {
 		assert_int_equal(deploy_state_from_proto(p, &s), 0);
 		assert_int_equal(deploy_state_to_proto(s), p);
 	}
@@ -292,6 +294,43 @@ test_proto_mapping(void **state)
 	assert_int_equal(deploy_state_from_proto(
 	    SLIPWAY__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_CRASHED, &s), 0);
 	assert_int_equal(s, DEPLOY_CRASHED);
+	assert_int_equal(deploy_state_from_proto(
+	    SLIPWAY__V1__DEPLOYMENT_STATE__DEPLOYMENT_STATE_READY, &s), 0);
+	assert_int_equal(s, DEPLOY_READY);
+}
+
+/*
+ * A task's deployment: the chain to ready with skips, late chain reports
+ * ignored, superseded by the next one, and nothing of a service's cycle.
+ */
+static void
+test_task_ready(void **state)
+{
+	static const struct report seq[] = {
+		{ DEPLOY_PULLING, 10, A, DEPLOY_PULLING },
+		{ DEPLOY_READY, 20, A, DEPLOY_READY },
+		{ DEPLOY_READY, 20, I, DEPLOY_READY },
+		{ DEPLOY_STARTING, 15, I, DEPLOY_READY },
+		{ DEPLOY_RESOLVING, 30, I, DEPLOY_READY },
+		{ DEPLOY_CRASHED, 40, X, DEPLOY_READY },
+		{ DEPLOY_RUNNING, 50, X, DEPLOY_READY },
+		{ DEPLOY_FAILED, 60, X, DEPLOY_READY },
+		{ DEPLOY_SUPERSEDED, 0, A, DEPLOY_SUPERSEDED },
+		{ DEPLOY_READY, 70, I, DEPLOY_SUPERSEDED },
+	};
+	static const struct report direct[] = {
+		{ DEPLOY_READY, 5, A, DEPLOY_READY },
+	};
+	static const struct report failed[] = {
+		{ DEPLOY_PULLING, 10, A, DEPLOY_PULLING },
+		{ DEPLOY_FAILED, 20, A, DEPLOY_FAILED },
+		{ DEPLOY_READY, 30, X, DEPLOY_FAILED },
+	};
+
+	(void)state;
+	RUN(seq);
+	RUN(direct);
+	RUN(failed);
 }
 
 static void
@@ -318,6 +357,7 @@ main(void)
 		cmocka_unit_test(test_names_round_trip),
 		cmocka_unit_test(test_proto_mapping),
 		cmocka_unit_test(test_terminal),
+		cmocka_unit_test(test_task_ready),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
