@@ -348,11 +348,12 @@ comp_input_stored_task(json_t *row, struct comp_input *in, struct error *err)
 	static const char *const keys[] = { "schedule", "timezone",
 		"concurrency_policy", "starting_deadline_s", "active_deadline_s",
 		NULL };
-	json_t *t = json_object(), *v;
+	json_t *t, *v;
 	int status, rc;
 
 	if (!comp_input_is_task(in->type))
 		return 0;
+	t = json_object();
 	for (size_t i = 0; keys[i] != NULL; i++)
 		if ((v = json_object_get(row, keys[i])) != NULL && !json_is_null(v))
 			json_object_set(t, keys[i], v);

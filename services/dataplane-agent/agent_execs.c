@@ -16,8 +16,9 @@
  *
  * Starters (a few threads) pull and start containers, off the consumer's
  * thread. The watcher thread looks at every running execution four times
- * a second (a short run, or a test's fast clock, is seen ending at once): on exit it records the exit code and the last 50 log lines,
- * removes the container and reports succeeded or failed; past the active
+ * a second (a short run, or a test's fast clock, is seen ending at once):
+ * on exit it records the exit code and the last 50 log lines, removes the
+ * container and reports succeeded or failed; past the active
  * deadline it stops the container and reports timed_out; a run the
  * scheduler replaces (concurrency_policy replace) is stopped and reported
  * failed. A final report is only marked acknowledged (the execution

@@ -410,6 +410,9 @@ int deploy_schedule_announce(struct store *s, const struct deploy_component *com
 
 /* deploy_consume.c */
 int deploy_consume_start(struct deploy *d, struct error *err);
+/* Fills err as bad_message (the message goes to the dead-letter topic); -1. */
+int deploy_consume_bad(struct error *err, const char *fmt, ...)
+    LOG_PRINTF(2, 3);
 
 /* deploy_grants.c: the orgs a data plane serves, as the operator gives them. */
 #define DEPLOY_GRANTS_MAX 100

@@ -34,7 +34,7 @@ struct deploy_consume_entry {
 };
 
 /* A message no retry can fix: it goes to the dead-letter topic. */
-static int LOG_PRINTF(2, 3)
+int
 deploy_consume_bad(struct error *err, const char *fmt, ...)
 {
 	va_list ap;

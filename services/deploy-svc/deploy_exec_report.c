@@ -12,26 +12,11 @@
  * retrying it can only fail again and one run's history is not worth a
  * dead letter.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "deploy.h"
 #include "store.h"
-
-/* A report no retry can fix: it goes to the dead-letter topic. */
-static int LOG_PRINTF(2, 3)
-deploy_exec_report_bad(struct error *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	error_clear(err);
-	snprintf(err->code, sizeof(err->code), "bad_message");
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /*
  * The report's deployment must exist, be of its component and environment,
@@ -49,15 +34,15 @@ deploy_exec_report_deployment(struct deploy *d,
 	if (rc == -1)
 		return -1;
 	if (rc == 0)
-		return deploy_exec_report_bad(err, "unknown deployment %s",
+		return deploy_consume_bad(err, "unknown deployment %s",
 		    es->deployment_id);
 	if (strcmp(dep->component_id, es->component_id) != 0 ||
 	    strcmp(dep->environment, es->environment) != 0)
-		return deploy_exec_report_bad(err, "deployment %s is not of "
+		return deploy_consume_bad(err, "deployment %s is not of "
 		    "component %s in that environment", es->deployment_id,
 		    es->component_id);
 	if (strcmp(dep->dataplane, es->dataplane) != 0)
-		return deploy_exec_report_bad(err, "report from data plane "
+		return deploy_consume_bad(err, "report from data plane "
 		    "\"%.48s\" on a deployment sent to \"%s\"", es->dataplane,
 		    dep->dataplane);
 	return 0;
@@ -79,7 +64,7 @@ deploy_exec_report_new(struct deploy *d, const struct deploy_exec_report *r,
 	/* A new row starts pending: the machine decides where the report puts it. */
 	if (deploy_exec_state_transition(DEPLOY_EXEC_PENDING, r->to) ==
 	    DEPLOY_MOVE_ILLEGAL)
-		return deploy_exec_report_bad(err, "report %s of a new run",
+		return deploy_consume_bad(err, "report %s of a new run",
 		    deploy_exec_state_name(r->to));
 	if ((rc = deploy_exec_store_insert(d->store, r, r->to, dep->org,
 	    err)) == -1)
@@ -100,10 +85,10 @@ deploy_exec_report_same_run(const struct deploy_exec_report *r,
 	if (strcmp(cur->deployment_id, es->deployment_id) != 0 ||
 	    strcmp(cur->component_id, es->component_id) != 0 ||
 	    strcmp(cur->environment, es->environment) != 0)
-		return deploy_exec_report_bad(err, "execution %s belongs to "
+		return deploy_consume_bad(err, "execution %s belongs to "
 		    "deployment %s", es->execution_id, cur->deployment_id);
 	if (strcmp(cur->trigger, es->trigger) != 0)
-		return deploy_exec_report_bad(err, "execution %s has trigger %s",
+		return deploy_consume_bad(err, "execution %s has trigger %s",
 		    es->execution_id, cur->trigger);
 	return 0;
 }
@@ -117,7 +102,7 @@ deploy_exec_report_move(struct deploy *d, const struct deploy_exec_report *r,
 	int newer = es->observed_at_ms > cur->observed_at_ms;
 
 	if (deploy_exec_state_parse(cur->status, &from) == -1)
-		return deploy_exec_report_bad(err, "stored status %s of %s unknown",
+		return deploy_consume_bad(err, "stored status %s of %s unknown",
 		    cur->status, es->execution_id);
 	switch (deploy_exec_state_transition(from, r->to)) {
 	case DEPLOY_MOVE_ALLOWED:

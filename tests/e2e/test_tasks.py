@@ -177,14 +177,10 @@ def test_promoted_task_runs_in_production(slipway, org, project):
 
 # --- scheduled tasks --------------------------------------------------------------
 
-@pytest.fixture
-def fast_plane(slipway, org, app_ports):
-    """A data plane of the test's org whose agent's clock runs SCALE times
-    faster (anchored now, so a restarted agent continues the same
-    timeline), bound as the org's development environment."""
-    agent = slipway.extra_agent(
-        app_ports.take(), orgs=[org],
-        SLIPWAY_TEST_CLOCK="%d:%d" % (int(time.time()), SCALE))
+def org_plane(slipway, org, app_ports, **env):
+    """A data plane of org's own (an extra agent with env), bound as its
+    development environment and started; a generator for fixtures."""
+    agent = slipway.extra_agent(app_ports.take(), orgs=[org], **env)
     status, body = api("POST", slipway.url(
         "deploy-svc", "/v1/orgs/%s/environments" % org),
         {"name": "development", "dataplane": agent.name, "position": 0})
@@ -192,6 +188,14 @@ def fast_plane(slipway, org, app_ports):
     agent.start()
     yield agent
     agent.stop()
+
+
+@pytest.fixture
+def fast_plane(slipway, org, app_ports):
+    """org_plane whose agent's clock runs SCALE times faster (anchored now,
+    so a restarted agent continues the same timeline)."""
+    yield from org_plane(slipway, org, app_ports, SLIPWAY_TEST_CLOCK="%d:%d" %
+                         (int(time.time()), SCALE))
 
 
 def test_scheduled_task_runs_every_minute(slipway, org, project, fast_plane):

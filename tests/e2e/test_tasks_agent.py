@@ -18,19 +18,12 @@ import pytest
 from slipway_harness import ExtraService, api, engine_call, unique
 
 from test_tasks import _execution, _ready_task, _run, _task_containers, \
-    _wait_execution
+    _wait_execution, org_plane
 
 
 @pytest.fixture
 def plane(slipway, org, app_ports):
-    agent = slipway.extra_agent(app_ports.take(), orgs=[org])
-    status, body = api("POST", slipway.url(
-        "deploy-svc", "/v1/orgs/%s/environments" % org),
-        {"name": "development", "dataplane": agent.name, "position": 0})
-    assert status in (200, 201), body
-    agent.start()
-    yield agent
-    agent.stop()
+    yield from org_plane(slipway, org, app_ports)
 
 
 def _wait_status(slipway, ex_id, want, timeout=60):
