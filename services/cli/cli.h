@@ -40,7 +40,7 @@ enum cli_svc { CLI_SVC_REGISTRY, CLI_SVC_COMPONENT, CLI_SVC_DEPLOY, CLI_SVC_WEBH
 
 /* What every handler gets: settings from the environment, and output mode. */
 struct cli_ctx {
-	const char *token;                 /* SLIPWAY_ADMIN_TOKEN */
+	const char *token;                 /* SLIPWAY_API_KEY, else SLIPWAY_ADMIN_TOKEN */
 	char url[CLI_SVC_COUNT][512];      /* base URLs, no trailing slash */
 	int json;                          /* print the API's JSON, not tables */
 	int quiet;                         /* print only the reply's "id" */
@@ -55,7 +55,7 @@ struct cli_command {
 	cli_handler run;
 	const char *opts;        /* accepted options, "name= wait" ('=' takes a value) */
 	int min_pos, max_pos;    /* positional arguments after noun [verb] */
-	int offline;             /* 1: needs no server and no admin token */
+	int offline;             /* 1: needs no server and no key */
 	const char *usage;
 };
 
@@ -78,6 +78,13 @@ const char *cli_args_get(const struct cli_args *a, const char *name);
 int cli_args_has(const struct cli_args *a, const char *name);
 /* Parses a positive integer option; def when absent, -1 when malformed. */
 long cli_args_long(const struct cli_args *a, const char *name, long def, long max);
+/* 1 when value is one of the space-separated words ("viewer deployer admin"). */
+int cli_args_word(const char *value, const char *words);
+/*
+ * The bearer key the CLI sends: an org key ($SLIPWAY_API_KEY) when set and
+ * not empty, else the operator key ($SLIPWAY_ADMIN_TOKEN), else NULL.
+ */
+const char *cli_args_credential(const char *api_key, const char *admin_token);
 
 /* cli_http.c */
 void cli_http_init(void);
@@ -140,6 +147,11 @@ int cli_exec_show(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_token_create(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_token_list(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_token_revoke(struct cli_ctx *ctx, const struct cli_args *a);
+
+/* cli_key.c */
+int cli_key_create(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_key_list(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_key_revoke(struct cli_ctx *ctx, const struct cli_args *a);
 
 /* cli_dataplane.c */
 int cli_dataplane_add(struct cli_ctx *ctx, const struct cli_args *a);

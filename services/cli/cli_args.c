@@ -168,3 +168,28 @@ cli_args_long(const struct cli_args *a, const char *name, long def, long max)
 		return -1;
 	return v;
 }
+
+int
+cli_args_word(const char *value, const char *words)
+{
+	size_t n = strlen(value), w;
+
+	while (n > 0 && *words != '\0') {
+		w = strcspn(words, " ");
+		if (w == n && strncmp(words, value, n) == 0)
+			return 1;
+		words += w;
+		words += strspn(words, " ");
+	}
+	return 0;
+}
+
+const char *
+cli_args_credential(const char *api_key, const char *admin_token)
+{
+	if (api_key != NULL && api_key[0] != '\0')
+		return api_key;
+	if (admin_token != NULL && admin_token[0] != '\0')
+		return admin_token;
+	return NULL;
+}

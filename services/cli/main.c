@@ -1,7 +1,7 @@
 /*
  * main.c: the slipway CLI — a table of {noun, verb, handler, options, usage}
  * and the dispatch over it (STYLE.md rule 4), plus the settings every
- * command shares (SLIPWAY_ADMIN_TOKEN, SLIPWAY_URL_*).
+ * command shares (SLIPWAY_API_KEY or SLIPWAY_ADMIN_TOKEN, SLIPWAY_URL_*).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +46,13 @@ static const struct cli_command commands[] = {
 	  .min_pos = 1, .max_pos = 1, .usage = "token list COMPONENT_ID" },
 	{ .noun = "token", .verb = "revoke", .run = cli_token_revoke,
 	  .min_pos = 2, .max_pos = 2, .usage = "token revoke COMPONENT_ID TOKEN_ID" },
+	{ .noun = "key", .verb = "create", .run = cli_key_create,
+	  .opts = "name= role=", .min_pos = 1, .max_pos = 1,
+	  .usage = "key create ORG --name N --role viewer|deployer|admin   (operator)" },
+	{ .noun = "key", .verb = "list", .run = cli_key_list,
+	  .min_pos = 1, .max_pos = 1, .usage = "key list ORG   (operator)" },
+	{ .noun = "key", .verb = "revoke", .run = cli_key_revoke,
+	  .min_pos = 2, .max_pos = 2, .usage = "key revoke ORG KEY_ID   (operator)" },
 	{ .noun = "dataplane", .verb = "add", .run = cli_dataplane_add,
 	  .opts = "public-key= rotate org=* shared", .min_pos = 1, .max_pos = 1,
 	  .usage = "dataplane add NAME --public-key B64 ((--org ORG)... | --shared) [--rotate]" },
@@ -99,8 +106,11 @@ usage(FILE *f, const char *noun)
 	if (noun == NULL)
 		fprintf(f, "\nEvery command takes --json (print the API's JSON); commands that print one\n"
 		    "object take --quiet (print only its id, for scripts).\n"
-		    "Environment: SLIPWAY_ADMIN_TOKEN, SLIPWAY_URL_REGISTRY, "
-		    "SLIPWAY_URL_COMPONENT, SLIPWAY_URL_DEPLOY, SLIPWAY_URL_WEBHOOK.\n"
+		    "Credentials: SLIPWAY_API_KEY (an org key, slk_..., from `key create`;\n"
+		    "it acts in its org with its role) or else SLIPWAY_ADMIN_TOKEN (the operator\n"
+		    "key: every org, data planes and keys).\n"
+		    "Environment: SLIPWAY_API_KEY, SLIPWAY_ADMIN_TOKEN, SLIPWAY_URL_REGISTRY, "
+		    "SLIPWAY_URL_COMPONENT,\nSLIPWAY_URL_DEPLOY, SLIPWAY_URL_WEBHOOK.\n"
 		    "Exit status: 0 ok, 1 the API or the network said no, 2 usage.\n"
 		    "\n`deploy status` and `deployments` show each endpoint's URL once a deployment\n"
 		    "is running, and the reason, exit code and log tail of a failed or crashed one.\n"
@@ -117,9 +127,8 @@ ctx_load(struct cli_ctx *ctx)
 	size_t i, n;
 
 	memset(ctx, 0, sizeof(*ctx));
-	ctx->token = getenv("SLIPWAY_ADMIN_TOKEN");
-	if (ctx->token != NULL && ctx->token[0] == '\0')
-		ctx->token = NULL;
+	ctx->token = cli_args_credential(getenv("SLIPWAY_API_KEY"),
+	    getenv("SLIPWAY_ADMIN_TOKEN"));
 	for (i = 0; i < CLI_SVC_COUNT; i++) {
 		v = getenv(service_urls[i].env);
 		if (v == NULL || v[0] == '\0')
@@ -139,7 +148,19 @@ ctx_load(struct cli_ctx *ctx)
 	return 0;
 }
 
-/* --check-config: the settings as JSON (the token only as "<set>"). */
+/* The message when neither key is set. */
+#define NO_KEY "error: config: neither SLIPWAY_API_KEY nor SLIPWAY_ADMIN_TOKEN is set\n"
+
+/* "<set>" or null: a key's presence, never its value. */
+static const char *
+check_config_secret(const char *env)
+{
+	const char *v = getenv(env);
+
+	return v != NULL && v[0] != '\0' ? "\"<set>\"" : "null";
+}
+
+/* --check-config: the settings as JSON (the keys only as "<set>"). */
 static int
 check_config(void)
 {
@@ -148,12 +169,14 @@ check_config(void)
 
 	if (ctx_load(&ctx) < 0)
 		return CLI_FAIL;
-	printf("{\"SLIPWAY_ADMIN_TOKEN\": %s", ctx.token ? "\"<set>\"" : "null");
+	printf("{\"SLIPWAY_API_KEY\": %s, \"SLIPWAY_ADMIN_TOKEN\": %s",
+	    check_config_secret("SLIPWAY_API_KEY"),
+	    check_config_secret("SLIPWAY_ADMIN_TOKEN"));
 	for (i = 0; i < CLI_SVC_COUNT; i++)
 		printf(", \"%s\": \"%s\"", service_urls[i].env, ctx.url[i]);
 	printf("}\n");
 	if (ctx.token == NULL) {
-		fprintf(stderr, "error: config: SLIPWAY_ADMIN_TOKEN is not set\n");
+		fprintf(stderr, NO_KEY);
 		return CLI_FAIL;
 	}
 	return CLI_OK;
@@ -217,7 +240,7 @@ command_run(const struct cli_command *cmd, int argc, const char *const *argv)
 	if (ctx_load(&ctx) < 0)
 		return CLI_USAGE;
 	if (!cmd->offline && ctx.token == NULL) {
-		fprintf(stderr, "error: config: SLIPWAY_ADMIN_TOKEN is not set\n");
+		fprintf(stderr, NO_KEY);
 		return CLI_USAGE;
 	}
 	/* --quiet is a machine mode too: handlers skip their tables. */

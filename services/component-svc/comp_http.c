@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "component.h"
+#include "apikey.h"
 #include "cache.h"
 #include "bus.h"
 #include "crypto.h"
@@ -37,6 +38,44 @@ comp_http_store_error(struct http_request *req, const struct error *err)
 		}
 	log_warnx("store error %s: %s", err->code, err->msg);
 	http_reply_error(req, 500, "internal", "", "internal error");
+}
+
+int
+comp_http_visible(struct http_request *req, const char *org)
+{
+	const struct apikey *key = http_request_key(req);
+
+	/*
+	 * The server already resolved the path's component to its org and
+	 * checked the key against it; this re-checks on the row the handler
+	 * acts on, so no later lookup can ever hand a key another org's data.
+	 */
+	if (key == NULL || (org != NULL && strcmp(key->org, org) == 0))
+		return 1;
+	http_reply_error(req, 404, "not_found", "", "no such component");
+	return 0;
+}
+
+/*
+ * The http_org_fn of /v1/components/{id}...: the component's org. A
+ * malformed id or no row is 1 (the handler answers 404 itself).
+ */
+static int
+comp_http_org_of(struct http_request *req, void *arg,
+    char org[HTTP_ORG_MAX + 1])
+{
+	struct comp_ctx *ctx = arg;
+	const char *id = http_request_param(req, "id");
+	struct error err;
+	int rc;
+
+	if (!crypto_uuid_valid(id))
+		return 1;
+	if ((rc = comp_store_org(ctx->db, id, org, HTTP_ORG_MAX + 1, &err)) < 0) {
+		log_warnx("component %s: cannot read its org: %s", id, err.msg);
+		return -1;
+	}
+	return rc == 1 ? 0 : 1;
 }
 
 /* org and project path parameters: slugs, else 400. */
@@ -78,7 +117,9 @@ comp_http_create_tx(struct store *s, void *arg, struct error *err)
 /*
  * The registry must be a live one of the org, and the image must live on it.
  * 0: known (host filled in); 1: not known (yet) and may_wait, nothing
- * replied; -1: replied.
+ * replied; -1: replied. The org is the path's, which the server matched to
+ * the caller's key, so a create resumed later (parked) still finds only a
+ * registry of the caller's own org.
  */
 static int
 comp_http_check_registry(struct http_request *req, struct comp_ctx *ctx,
@@ -228,12 +269,18 @@ comp_http_get(struct http_request *req, void *arg)
 		comp_http_store_error(req, &err);
 		return;
 	}
+	if (!comp_http_visible(req, json_string_value(json_object_get(o,
+	    "org")))) {
+		json_decref(o);
+		return;
+	}
 	http_reply_json(req, 200, o);
 }
 
 /* A PATCH inside one transaction: the row locked, merged, written, announced. */
 struct comp_patch_tx {
 	const char *id;
+	const char *key_org;    /* the caller's org key's org; NULL: operator */
 	json_t *body;
 	const char *trace;
 	int status;             /* the answer when the body is refused */
@@ -245,11 +292,17 @@ comp_http_patch_tx(struct store *s, void *arg, struct error *err)
 {
 	struct comp_patch_tx *tx = arg;
 	struct comp_input in;
+	const char *org;
 	json_t *row;
 	int rc = -1;
 
 	if ((row = comp_store_get_for_update(s, tx->id, err)) == NULL)
 		return -1;
+	org = json_string_value(json_object_get(row, "org"));
+	if (tx->key_org != NULL && (org == NULL || strcmp(tx->key_org, org) != 0)) {
+		error_set(err, "not_found", "", "no such component");
+		goto done;
+	}
 	if (comp_input_from_row(row, &in, err) < 0)
 		goto done;
 	if (comp_input_patch(tx->body, &in, &tx->status, &tx->input) < 0) {
@@ -271,7 +324,9 @@ static void
 comp_http_patch(struct http_request *req, void *arg)
 {
 	struct comp_ctx *ctx = arg;
+	const struct apikey *key = http_request_key(req);
 	struct comp_patch_tx tx = { .id = http_request_param(req, "id"),
+		.key_org = key != NULL ? key->org : NULL,
 		.trace = http_request_id(req) };
 	struct error err;
 	json_t *o;
@@ -298,17 +353,25 @@ comp_http_patch(struct http_request *req, void *arg)
 	http_reply_json(req, 200, o);
 }
 
+/*
+ * Who may call what (lib http.h): routes by id name their org through
+ * comp_http_org_of. CI tokens are a deployer's: they deploy, nothing more.
+ */
 static const struct http_route comp_routes[] = {
 	{ HTTP_POST, "/v1/orgs/{org}/projects/{project}/components",
-	  comp_http_create, HTTP_AUTH_ADMIN },
+	  comp_http_create, HTTP_AUTH_ORG_ADMIN, NULL },
 	{ HTTP_GET, "/v1/orgs/{org}/projects/{project}/components",
-	  comp_http_list, HTTP_AUTH_ADMIN },
-	{ HTTP_GET, "/v1/components/{id}", comp_http_get, HTTP_AUTH_ADMIN },
-	{ HTTP_PATCH, "/v1/components/{id}", comp_http_patch, HTTP_AUTH_ADMIN },
-	{ HTTP_POST, "/v1/components/{id}/tokens", tokens_create, HTTP_AUTH_ADMIN },
-	{ HTTP_GET, "/v1/components/{id}/tokens", tokens_list, HTTP_AUTH_ADMIN },
+	  comp_http_list, HTTP_AUTH_VIEWER, NULL },
+	{ HTTP_GET, "/v1/components/{id}", comp_http_get, HTTP_AUTH_VIEWER,
+	  comp_http_org_of },
+	{ HTTP_PATCH, "/v1/components/{id}", comp_http_patch,
+	  HTTP_AUTH_ORG_ADMIN, comp_http_org_of },
+	{ HTTP_POST, "/v1/components/{id}/tokens", tokens_create,
+	  HTTP_AUTH_DEPLOYER, comp_http_org_of },
+	{ HTTP_GET, "/v1/components/{id}/tokens", tokens_list, HTTP_AUTH_VIEWER,
+	  comp_http_org_of },
 	{ HTTP_DELETE, "/v1/components/{id}/tokens/{token_id}", tokens_revoke,
-	  HTTP_AUTH_ADMIN },
+	  HTTP_AUTH_DEPLOYER, comp_http_org_of },
 };
 
 /* /readyz: Postgres answers, the consumer has its partitions and Redis has
@@ -334,6 +397,7 @@ comp_http_new(struct comp_ctx *ctx, struct error *err)
 		.addr = ctx->cfg.http_addr,
 		.port = ctx->cfg.http_port,
 		.admin_token = ctx->cfg.admin_token,
+		.keys = ctx->keys,
 		.max_body = COMP_MAX_BODY,
 		.ready = comp_http_ready,
 	};

@@ -273,6 +273,25 @@ comp_store_list(struct store *s, const char *org, const char *project,
 	return arr;
 }
 
+/* The org a component belongs to: what the HTTP server checks keys against. */
+int
+comp_store_org(struct store *s, const char *id, char *org, size_t orglen,
+    struct error *err)
+{
+	const char *v[] = { id };
+	struct store_result *r;
+	int found;
+
+	if (comp_store_exec(s, &r, "SELECT org FROM component.components "
+	    "WHERE id = $1 AND deleted_at IS NULL", 1, v, err) < 0)
+		return -1;
+	found = store_result_rows(r) == 1;
+	if (found)
+		snprintf(org, orglen, "%s", store_result_get(r, 0, 0));
+	store_result_free(r);
+	return found;
+}
+
 /* signing_box: the sealed signing secret (lib signing.h), NULL for none. */
 int
 comp_store_token_insert(struct store *s, const char *id,

@@ -19,6 +19,7 @@ struct bus_producer;
 struct bus_consumer;
 struct outbox_relay;
 struct cache;
+struct apikeys;
 struct http_server;
 struct http_request;
 
@@ -52,6 +53,8 @@ struct comp_ctx {
 	struct outbox_relay *relay;
 	struct bus_consumer *consumer;
 	struct cache *cache;
+	struct apikeys *keys;   /* org keys, learnt from slipway.orgkeys */
+	struct bus_consumer *keys_consumer;
 	struct http_server *http;
 	struct park *waits;     /* creates parked on an unknown registry */
 };
@@ -149,6 +152,9 @@ json_t *comp_store_get_for_update(struct store *s, const char *id,
     struct error *err);
 json_t *comp_store_list(struct store *s, const char *org, const char *project,
     struct error *err);
+/* 1 with org filled when the component exists, 0 when not, -1 on error. */
+int comp_store_org(struct store *s, const char *id, char *org, size_t orglen,
+    struct error *err);
 int comp_store_token_insert(struct store *s, const char *id,
     const char *component_id, const char *name, const char *hash,
     const char *prefix, long long expires_days, const char *signing_box,
@@ -187,6 +193,11 @@ int comp_http_create_resume(void *ctx, struct http_request *req, void *in,
     enum park_why why);
 /* Shared by tokens.c: the reply for a store error (503 when the DB is down). */
 void comp_http_store_error(struct http_request *req, const struct error *err);
+/*
+ * 1 when the caller may see a component of org (the operator, or a key of
+ * that org); 0 after replying 404, as if it did not exist.
+ */
+int comp_http_visible(struct http_request *req, const char *org);
 
 /* tokens.c: CI token handlers. */
 void tokens_create(struct http_request *req, void *arg);

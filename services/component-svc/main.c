@@ -2,13 +2,15 @@
  * component-svc: components, their endpoints and CI tokens.
  *
  * Start-up order: config, Postgres (migrations), the list of parked creates,
- * topics, producer, outbox relay, the registry-events consumer, Redis, then
- * HTTP. Shutdown first answers the parked creates, then frees in the reverse
- * order, so no handler runs against a freed dependency.
+ * topics, producer, outbox relay, the registry-events consumer, Redis, the
+ * org keys (slipway.orgkeys, read from the beginning), then HTTP. Shutdown
+ * first answers the parked creates, then frees in the reverse order, so no
+ * handler runs against a freed dependency.
  */
 #include <stdlib.h>
 #include <event2/event.h>
 #include "component.h"
+#include "apikey.h"
 #include "bus.h"
 #include "cache.h"
 #include "config.h"
@@ -68,6 +70,10 @@ comp_stop(void *arg)
 
 	comp_stop_waits(c);
 	http_server_free(c->http);
+	/* The consumer writes into the keys: it goes first. */
+	if (c->keys_consumer != NULL)
+		bus_consumer_free(c->keys_consumer);
+	apikeys_free(c->keys);
 	if (c->consumer != NULL)
 		bus_consumer_free(c->consumer);
 	cache_free(c->cache);
@@ -117,6 +123,11 @@ main(int argc, char **argv)
 	    .user = ctx.cfg.redis_user, .password = ctx.cfg.redis_password },
 	    &err)) == NULL)
 		fatal("redis: %s", err.msg);
+	if ((ctx.keys = apikeys_new()) == NULL)
+		fatal("out of memory");
+	if ((ctx.keys_consumer = apikeys_consumer_start(ctx.base,
+	    ctx.cfg.brokers, "component-svc", ctx.keys, &err)) == NULL)
+		fatal("org keys consumer: %s", err.msg);
 	if ((ctx.http = comp_http_new(&ctx, &err)) == NULL)
 		fatal("http: %s", err.msg);
 	log_info("component-svc listening on %s:%d", ctx.cfg.http_addr,

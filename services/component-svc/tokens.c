@@ -36,8 +36,15 @@ tokens_component(struct http_request *req, struct comp_ctx *ctx)
 		http_reply_error(req, 404, "not_found", "", "no such component");
 		return NULL;
 	}
-	if ((c = comp_store_get(ctx->db, id, &err)) == NULL)
+	if ((c = comp_store_get(ctx->db, id, &err)) == NULL) {
 		comp_http_store_error(req, &err);
+		return NULL;
+	}
+	if (!comp_http_visible(req, json_string_value(json_object_get(c,
+	    "org")))) {
+		json_decref(c);
+		return NULL;
+	}
 	return c;
 }
 

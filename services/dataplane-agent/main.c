@@ -233,8 +233,9 @@ agent_http_main(void *arg)
 static void
 agent_http_start(struct agent *a)
 {
-	struct http_server_config hc = { AGENT_SERVICE, a->cfg.http_addr,
-	    a->cfg.http_port, NULL, 0, 0, agent_ready };
+	struct http_server_config hc = { .service = AGENT_SERVICE,
+	    .addr = a->cfg.http_addr, .port = a->cfg.http_port,
+	    .ready = agent_ready };
 	struct error err;
 	sigset_t block, old;
 	int rc;

@@ -7,7 +7,9 @@
  * the running <-> crashed cycle (deploy_state.c). A task's deployment ends
  * ready instead of running; its runs are executions (RunTask out,
  * ExecutionStatus back, deploy_exec_state.c), and changes of its settings
- * reach the agents as SetSchedule (deploy_schedule.c).
+ * reach the agents as SetSchedule (deploy_schedule.c). It is also the one
+ * store of org keys (deploy_keys.c), which every service learns from
+ * slipway.orgkeys; its routes hold org keys to their org (deploy_org.c).
  */
 #ifndef SLIPWAY_DEPLOY_H
 #define SLIPWAY_DEPLOY_H
@@ -15,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "apikey.h"
 #include "error.h"
 #include "imageref.h"
 #include "envelope.h"
@@ -59,6 +62,8 @@ struct deploy {
 	struct bus_consumer *consumer;
 	struct http_server *http;
 	struct park *parked;    /* deploys waiting for their component (park.h) */
+	struct apikeys *keys;   /* org keys, learnt from slipway.orgkeys */
+	struct bus_consumer *keys_consumer;
 };
 
 /* One endpoint of a component, as component.events carries it. */
@@ -445,6 +450,74 @@ void deploy_dataplanes_env_post(struct http_request *req, void *ctx);
 void deploy_dataplanes_env_list(struct http_request *req, void *ctx);
 int deploy_dataplanes_ensure_topics(struct deploy *d, const char *name,
     struct error *err);
+
+/* deploy_keys_input.c: an org key's body and record, checked (pure). */
+#define DEPLOY_KEY_NAME_MAX 63      /* characters */
+/* A POST /v1/orgs/{org}/keys body; name is borrowed from the JSON body. */
+struct deploy_key_request {
+	const char *name;
+	enum apikey_role role;
+};
+/* An org key as stored and published (never the key itself). */
+struct deploy_key {
+	char id[37];
+	char org[DEPLOY_NAME_MAX + 1];
+	char name[4 * DEPLOY_KEY_NAME_MAX + 1];
+	enum apikey_role role;
+	char hash[65];                          /* hex SHA-256 of the key */
+	char prefix[APIKEY_SHOWN_PREFIX_LEN + 1];
+	int revoked;
+	long long created_at_ms;
+	char created_at[40];                    /* RFC 3339, as the API shows it */
+};
+/* 1 when s is a key name: 1 to 63 characters of UTF-8, no control characters. */
+int deploy_keys_input_name_valid(const char *s);
+/*
+ * Checks a body {"name", "role"}: -1 with *status 400 (unknown_field,
+ * missing_field, invalid_field) or 422 (invalid_field "name", invalid_role)
+ * and err when it is not one.
+ */
+int deploy_keys_input_parse(json_t *body, struct deploy_key_request *out,
+    int *status, struct error *err);
+/* Points ok's fields into k, which must outlive ok. */
+void deploy_keys_input_to_proto(const struct deploy_key *k,
+    Slipway__V1__OrgKey *ok);
+
+/* deploy_keys.c: the org keys API (operator only; routes in deploy_http.c). */
+void deploy_keys_post(struct http_request *req, void *ctx);
+void deploy_keys_list(struct http_request *req, void *ctx);
+void deploy_keys_delete(struct http_request *req, void *ctx);
+
+/*
+ * deploy_org.c: the org of a resource a route addresses by id (the routes'
+ * http_org_fn, lib http.h), from deploy-svc's own tables: 0 with org, 1
+ * when there is no such resource (or the id is malformed), -1 when the
+ * database cannot tell now.
+ */
+int deploy_org_of_component(struct http_request *req, void *ctx,
+    char org[HTTP_ORG_MAX + 1]);
+int deploy_org_of_deployment(struct http_request *req, void *ctx,
+    char org[HTTP_ORG_MAX + 1]);
+int deploy_org_of_execution(struct http_request *req, void *ctx,
+    char org[HTTP_ORG_MAX + 1]);
+/* Who called, as the checks after the route's need it (a copy: it may be kept). */
+struct deploy_caller {
+	int is_operator;
+	char org[DEPLOY_NAME_MAX + 1];
+	enum apikey_role role;
+};
+void deploy_org_caller(const struct http_request *req, struct deploy_caller *out);
+/*
+ * May caller c act with role need on a resource of org? For resources a
+ * handler finds after the route's check (a component that became known
+ * while its deploy waited: the route saw none and checked nothing). 0 yes,
+ * 404 another org's (its existence is not revealed), 403 too weak a role.
+ */
+int deploy_org_check(const struct deploy_caller *c, const char *org,
+    enum apikey_role need);
+/* deploy_org_check, replying 404 not_found (no such what) or 403; 0 / -1. */
+int deploy_org_reply(struct http_request *req, const struct deploy_caller *c,
+    const char *org, enum apikey_role need, const char *what);
 
 /* deploy_http.c */
 int deploy_http_start(struct deploy *d, struct error *err);

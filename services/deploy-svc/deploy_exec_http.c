@@ -1,5 +1,6 @@
 /*
- * deploy_exec_http.c: the executions API (admin key), beside deployments.
+ * deploy_exec_http.c: the executions API, beside deployments (org routes:
+ * deploy_http.c gives their levels and how their org is found).
  *
  * POST /v1/components/{id}/executions starts one run of a task from the
  * environment's ready deployment: the execution row (pending, trigger
@@ -47,6 +48,7 @@ deploy_exec_http_component(struct http_request *req, struct deploy *d,
     struct deploy_component *comp)
 {
 	const char *id = http_request_param(req, "id");
+	struct deploy_caller caller;
 	struct error err;
 	int rc = 0;
 
@@ -60,6 +62,11 @@ deploy_exec_http_component(struct http_request *req, struct deploy *d,
 		http_reply_error(req, 404, "not_found", "", "no such component");
 		return -1;
 	}
+	/* The route checked the same row: this only makes the rule explicit. */
+	deploy_org_caller(req, &caller);
+	if (deploy_org_reply(req, &caller, comp->org, APIKEY_DEPLOYER,
+	    "component") == -1)
+		return -1;
 	if (!deploy_component_is_task(comp)) {
 		http_reply_error(req, 422, "not_a_task", "component", "a %s runs "
 		    "by deployment; only scheduled-task and manual-task components "

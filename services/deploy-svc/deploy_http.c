@@ -1,7 +1,9 @@
 /*
- * deploy_http.c: deploy-svc's management API (admin key): the route table,
- * the deployment endpoints, and the helpers the other handlers share
- * (executions are in deploy_exec_http.c).
+ * deploy_http.c: deploy-svc's management API: the route table with each
+ * route's level (operator, or an org key's weakest role), the deployment
+ * endpoints, and the helpers the other handlers share (executions are in
+ * deploy_exec_http.c, org keys in deploy_keys.c, the org of a resource
+ * addressed by id in deploy_org.c).
  *
  * A deployment made through the API is recorded exactly like one made from
  * ImagePushed: the row and its outbox events (DeploymentRequested,
@@ -14,6 +16,7 @@
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "deploy.h"
@@ -183,11 +186,15 @@ deploy_http_environment(struct http_request *req, struct deploy *d,
 /*
  * Loads the component and the named environment. 0: loaded; 1: the
  * component is not known (yet) and may_wait, nothing replied; -1: replied.
+ * Every caller of this deploys: the component must be of the caller's org
+ * (404 like an unknown one, otherwise) and its role at least deployer
+ * (403). The route checked both only when the component was known then; a
+ * deploy that waited for it is checked here.
  */
 static int
 deploy_http_load(struct http_request *req, struct deploy *d,
     const char *component_id, const char *env, struct deploy_http_req *r,
-    int may_wait)
+    int may_wait, const struct deploy_caller *caller)
 {
 	struct error err;
 	int rc = 0;
@@ -205,6 +212,9 @@ deploy_http_load(struct http_request *req, struct deploy *d,
 		deploy_http_fail(req, &err);
 		return -1;
 	}
+	if (deploy_org_reply(req, caller, r->comp.org, APIKEY_DEPLOYER,
+	    "component") == -1)
+		return -1;
 	return deploy_http_environment(req, d, r->comp.org, env, &r->target);
 }
 
@@ -317,10 +327,11 @@ deploy_http_status_of(const struct error *err)
  * One attempt at POST /v1/components/{id}/deployments: 1 when it replied, 0
  * when the component is not known (yet) and may_wait. The body is checked
  * again on every attempt: it is cheap, and a retry then needs nothing but
- * the request.
+ * the request and who called.
  */
 static int
-deploy_http_post_try(struct http_request *req, struct deploy *d, int may_wait)
+deploy_http_post_try(struct http_request *req, struct deploy *d, int may_wait,
+    const struct deploy_caller *caller)
 {
 	static const char *const keys[] = { "environment", "tag", "image",
 	    "from_deployment", NULL };
@@ -342,7 +353,7 @@ deploy_http_post_try(struct http_request *req, struct deploy *d, int may_wait)
 		return 1;
 	}
 	if ((rc = deploy_http_load(req, d, http_request_param(req, "id"), env,
-	    &r, may_wait)) != 0)
+	    &r, may_wait, caller)) != 0)
 		return rc == 1 ? 0 : 1;
 	if (deploy_http_resolve(d, body, &r, &err) == -1) {
 		http_reply_err(req, deploy_http_status_of(&err), &err);
@@ -357,7 +368,9 @@ deploy_http_post_try(struct http_request *req, struct deploy *d, int may_wait)
  * probably created a moment ago and its event is still on its way): retried
  * on every poll and notification, answered 404 not_found as before at the
  * deadline. At shutdown it is answered 503 without deploying anything, as
- * the client might never see the 202.
+ * the client might never see the 202. arg is the caller (struct
+ * deploy_caller), copied when it parked: the route found no component to
+ * check then, so the one that arrives is checked against it.
  */
 int
 deploy_http_post_resume(void *ctx, struct http_request *req, void *arg,
@@ -365,15 +378,15 @@ deploy_http_post_resume(void *ctx, struct http_request *req, void *arg,
 {
 	int replied;
 
-	(void)arg;
-	if (why == PARK_SHUTDOWN) {
+	/* Never parked without its caller; refuse rather than act as the operator. */
+	if (why == PARK_SHUTDOWN || arg == NULL) {
 		http_reply_error(req, 503, "unavailable", "",
 		    "deploy-svc is shutting down, retry later");
 		return 1;
 	}
 	/* A timer or the consumer runs this: log under the request's id. */
 	log_ctx_set("request_id", http_request_id(req));
-	replied = deploy_http_post_try(req, ctx, why != PARK_TIMEOUT);
+	replied = deploy_http_post_try(req, ctx, why != PARK_TIMEOUT, arg);
 	log_ctx_unset("request_id");
 	return replied;
 }
@@ -384,16 +397,22 @@ deploy_http_post(struct http_request *req, void *ctx)
 {
 	struct deploy *d = ctx;
 	const char *id = http_request_param(req, "id");
+	struct deploy_caller caller, *arg;
 
-	if (deploy_http_post_try(req, d, d->cfg.component_wait_ms > 0))
+	deploy_org_caller(req, &caller);
+	if (deploy_http_post_try(req, d, d->cfg.component_wait_ms > 0, &caller))
 		return;
-	/* Nothing but the request is needed to retry: no argument to keep. */
-	if (park_add(d->parked, id, req, NULL) == 0) {
-		log_info("component %s not known yet: waiting up to %d ms for it",
-		    id, d->cfg.component_wait_ms);
-		return;
+	/* The request and who called are all a retry needs: a copy of the latter. */
+	if ((arg = malloc(sizeof(*arg))) != NULL) {
+		*arg = caller;
+		if (park_add(d->parked, id, req, arg) == 0) {
+			log_info("component %s not known yet: waiting up to %d ms "
+			    "for it", id, d->cfg.component_wait_ms);
+			return;
+		}
 	}
-	deploy_http_post_try(req, d, 0);
+	free(arg);
+	deploy_http_post_try(req, d, 0, &caller);
 }
 
 /* Checks the source of a promotion; replies on failure. */
@@ -435,6 +454,7 @@ deploy_http_promote(struct http_request *req, void *ctx)
 {
 	static const char *const keys[] = { "to", NULL };
 	struct deploy *d = ctx;
+	struct deploy_caller caller, owner;
 	struct deploy_current cur;
 	struct deploy_http_req r;
 	struct error err;
@@ -453,7 +473,19 @@ deploy_http_promote(struct http_request *req, void *ctx)
 	if (deploy_http_promotable(req, d, http_request_param(req, "id"),
 	    &cur) == -1)
 		return;
-	if (deploy_http_load(req, d, cur.component_id, to, &r, 0) == -1)
+	/*
+	 * The route held the deployment to the caller's org and role; its
+	 * component, and so the environment it goes to, must be of the
+	 * deployment's org (they are by construction: this checks it).
+	 */
+	deploy_org_caller(req, &caller);
+	if (deploy_org_reply(req, &caller, cur.org, APIKEY_DEPLOYER,
+	    "deployment") == -1)
+		return;
+	memset(&owner, 0, sizeof(owner));
+	snprintf(owner.org, sizeof(owner.org), "%s", cur.org);
+	owner.role = APIKEY_ADMIN;
+	if (deploy_http_load(req, d, cur.component_id, to, &r, 0, &owner) == -1)
 		return;
 	snprintf(r.image, sizeof(r.image), "%s", cur.image);
 	snprintf(r.digest, sizeof(r.digest), "%s", cur.digest);
@@ -461,25 +493,43 @@ deploy_http_promote(struct http_request *req, void *ctx)
 	deploy_http_create(req, d, &r);
 }
 
+/*
+ * Every route's level (lib http.h): platform routes are the operator's;
+ * org routes name the weakest role allowed and, without {org} in the
+ * pattern, how to find the org of the resource they address.
+ */
+#define DEPLOY_ROUTE(m, p, h, a, o) \
+	{ .method = (m), .pattern = (p), .handler = (h), .auth = (a), \
+	  .org_of = (o) }
 static const struct http_route deploy_http_routes[] = {
-	{ HTTP_POST, "/v1/dataplanes", deploy_dataplanes_post, HTTP_AUTH_ADMIN },
-	{ HTTP_GET, "/v1/dataplanes", deploy_dataplanes_list, HTTP_AUTH_ADMIN },
-	{ HTTP_POST, "/v1/orgs/{org}/environments", deploy_dataplanes_env_post,
-	    HTTP_AUTH_ADMIN },
-	{ HTTP_GET, "/v1/orgs/{org}/environments", deploy_dataplanes_env_list,
-	    HTTP_AUTH_ADMIN },
-	{ HTTP_GET, "/v1/deployments/{id}", deploy_http_get, HTTP_AUTH_ADMIN },
-	{ HTTP_POST, "/v1/deployments/{id}/promote", deploy_http_promote,
-	    HTTP_AUTH_ADMIN },
-	{ HTTP_GET, "/v1/components/{id}/deployments", deploy_http_list,
-	    HTTP_AUTH_ADMIN },
-	{ HTTP_POST, "/v1/components/{id}/deployments", deploy_http_post,
-	    HTTP_AUTH_ADMIN },
-	{ HTTP_GET, "/v1/components/{id}/executions", deploy_exec_http_list,
-	    HTTP_AUTH_ADMIN },
-	{ HTTP_POST, "/v1/components/{id}/executions", deploy_exec_http_post,
-	    HTTP_AUTH_ADMIN },
-	{ HTTP_GET, "/v1/executions/{id}", deploy_exec_http_get, HTTP_AUTH_ADMIN },
+	DEPLOY_ROUTE(HTTP_POST, "/v1/dataplanes", deploy_dataplanes_post,
+	    HTTP_AUTH_ADMIN, NULL),
+	DEPLOY_ROUTE(HTTP_GET, "/v1/dataplanes", deploy_dataplanes_list,
+	    HTTP_AUTH_ADMIN, NULL),
+	DEPLOY_ROUTE(HTTP_POST, "/v1/orgs/{org}/environments",
+	    deploy_dataplanes_env_post, HTTP_AUTH_ORG_ADMIN, NULL),
+	DEPLOY_ROUTE(HTTP_GET, "/v1/orgs/{org}/environments",
+	    deploy_dataplanes_env_list, HTTP_AUTH_VIEWER, NULL),
+	DEPLOY_ROUTE(HTTP_POST, "/v1/orgs/{org}/keys", deploy_keys_post,
+	    HTTP_AUTH_ADMIN, NULL),
+	DEPLOY_ROUTE(HTTP_GET, "/v1/orgs/{org}/keys", deploy_keys_list,
+	    HTTP_AUTH_ADMIN, NULL),
+	DEPLOY_ROUTE(HTTP_DELETE, "/v1/orgs/{org}/keys/{id}", deploy_keys_delete,
+	    HTTP_AUTH_ADMIN, NULL),
+	DEPLOY_ROUTE(HTTP_GET, "/v1/deployments/{id}", deploy_http_get,
+	    HTTP_AUTH_VIEWER, deploy_org_of_deployment),
+	DEPLOY_ROUTE(HTTP_POST, "/v1/deployments/{id}/promote",
+	    deploy_http_promote, HTTP_AUTH_DEPLOYER, deploy_org_of_deployment),
+	DEPLOY_ROUTE(HTTP_GET, "/v1/components/{id}/deployments",
+	    deploy_http_list, HTTP_AUTH_VIEWER, deploy_org_of_component),
+	DEPLOY_ROUTE(HTTP_POST, "/v1/components/{id}/deployments",
+	    deploy_http_post, HTTP_AUTH_DEPLOYER, deploy_org_of_component),
+	DEPLOY_ROUTE(HTTP_GET, "/v1/components/{id}/executions",
+	    deploy_exec_http_list, HTTP_AUTH_VIEWER, deploy_org_of_component),
+	DEPLOY_ROUTE(HTTP_POST, "/v1/components/{id}/executions",
+	    deploy_exec_http_post, HTTP_AUTH_DEPLOYER, deploy_org_of_component),
+	DEPLOY_ROUTE(HTTP_GET, "/v1/executions/{id}", deploy_exec_http_get,
+	    HTTP_AUTH_VIEWER, deploy_org_of_execution),
 };
 
 /* Ready when Postgres answers and the consumer has partitions. */
@@ -499,6 +549,7 @@ deploy_http_start(struct deploy *d, struct error *err)
 		.addr = d->cfg.http_addr,
 		.port = d->cfg.http_port,
 		.admin_token = d->cfg.admin_token,
+		.keys = d->keys,
 		.max_body = DEPLOY_HTTP_MAX_BODY,
 		.ready = deploy_http_ready,
 	};

@@ -5,7 +5,9 @@
  * the consumer joins its group, and the HTTP server comes last so /readyz
  * never answers for a half-built process. The list of deploys parked on an
  * unknown component exists before the consumer, whose first ComponentCreated
- * may wake one, and is answered first at shutdown.
+ * may wake one, and is answered first at shutdown. The org keys are read
+ * from their topic (which this service writes) before the HTTP server
+ * starts, and freed after it stops.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@
 #define DEPLOY_WAIT_MAX_MS       30000   /* below the HTTP timeout (30 s) */
 #define DEPLOY_WAIT_MAX_PENDING  1024
 #define DEPLOY_WAIT_METRICS      "slipway_deploy_component"
+#define DEPLOY_KEYS_TOPIC_TIMEOUT_MS 15000
 
 extern const struct migration deploy_svc_migrations[];
 extern const unsigned long deploy_svc_migrations_count;
@@ -70,7 +73,30 @@ deploy_main_dataplane_topics(struct deploy *d)
 	store_result_free(r);
 }
 
-/* Postgres, topics, producer and relay, then the data planes' topics and the consumer. */
+/*
+ * The org keys topic exists before the relay may publish to it (backbone
+ * creates plain topics only); then its records are read into d->keys.
+ */
+static void
+deploy_main_keys(struct deploy *d)
+{
+	static const char *const topics[] = { TOPIC_ORG_KEYS, NULL };
+	struct error err;
+
+	if (bus_topic_ensure(d->cfg.brokers, topics, TOPIC_PARTITIONS, 1,
+	    DEPLOY_KEYS_TOPIC_TIMEOUT_MS, &err) == -1)
+		fatal("kafka topic %s: %s", TOPIC_ORG_KEYS, err.msg);
+	if ((d->keys = apikeys_new()) == NULL)
+		fatal("out of memory");
+	if ((d->keys_consumer = apikeys_consumer_start(d->base, d->cfg.brokers,
+	    DEPLOY_SERVICE, d->keys, &err)) == NULL)
+		fatal("org keys consumer: %s", err.msg);
+}
+
+/*
+ * The org keys topic, then Postgres, topics, producer and relay, then the
+ * data planes' topics and the consumer.
+ */
 static void
 deploy_main_backbone(struct deploy *d)
 {
@@ -83,6 +109,7 @@ deploy_main_backbone(struct deploy *d)
 	};
 	struct error err;
 
+	deploy_main_keys(d);
 	backbone_start(d->base, &bc, &d->store, &d->producer, &d->relay);
 	deploy_main_dataplane_topics(d);
 	if (deploy_consume_start(d, &err) == -1)
@@ -114,6 +141,8 @@ deploy_main_stop(void *arg)
 	deploy_main_stop_waits(d);
 	http_server_free(d->http);
 	bus_consumer_free(d->consumer);
+	bus_consumer_free(d->keys_consumer);
+	apikeys_free(d->keys);
 	backbone_stop(d->store, d->producer, d->relay);
 	config_free(deploy_config_vars, DEPLOY_NVARS);
 }

@@ -16,6 +16,7 @@
 #include "crypto.h"
 
 #define TOKEN_PREFIX "slp_"
+#define TOKEN_PREFIX_CHARS 4   /* every token kind's prefix: "slp_", "slk_" */
 #define TOKEN_RANDOM_LEN 32
 #define TOKEN_CHECK_LEN 6
 
@@ -132,35 +133,51 @@ token_checksum(const char *random, char out[TOKEN_CHECK_LEN])
 }
 
 void
-token_generate(char out[TOKEN_LEN + 1])
+token_generate_prefixed(const char *prefix, char out[TOKEN_LEN + 1])
 {
-	char *random = out + sizeof(TOKEN_PREFIX) - 1;
+	char *random = out + TOKEN_PREFIX_CHARS;
 	size_t i;
 
-	memcpy(out, TOKEN_PREFIX, sizeof(TOKEN_PREFIX) - 1);
+	/* A caller passing another length would get a token of another shape. */
+	if (prefix == NULL || strlen(prefix) != TOKEN_PREFIX_CHARS)
+		fatal("token_generate_prefixed: prefix must be %d characters",
+		    TOKEN_PREFIX_CHARS);
+	memcpy(out, prefix, TOKEN_PREFIX_CHARS);
 	for (i = 0; i < TOKEN_RANDOM_LEN; i++)
 		random[i] = base62[randombytes_uniform(62)];
 	token_checksum(random, random + TOKEN_RANDOM_LEN);
 	out[TOKEN_LEN] = '\0';
 }
 
+void
+token_generate(char out[TOKEN_LEN + 1])
+{
+	token_generate_prefixed(TOKEN_PREFIX, out);
+}
+
 int
-token_format_valid(const char *tok, size_t len)
+token_format_valid_prefixed(const char *prefix, const char *tok, size_t len)
 {
 	const char *random;
 	char check[TOKEN_CHECK_LEN];
 	size_t i;
 
-	if (tok == NULL || len != TOKEN_LEN ||
-	    memcmp(tok, TOKEN_PREFIX, sizeof(TOKEN_PREFIX) - 1) != 0)
+	if (prefix == NULL || strlen(prefix) != TOKEN_PREFIX_CHARS ||
+	    tok == NULL || len != TOKEN_LEN ||
+	    memcmp(tok, prefix, TOKEN_PREFIX_CHARS) != 0)
 		return 0;
-	random = tok + sizeof(TOKEN_PREFIX) - 1;
+	random = tok + TOKEN_PREFIX_CHARS;
 	for (i = 0; i < TOKEN_RANDOM_LEN + TOKEN_CHECK_LEN; i++)
-		if (tok[sizeof(TOKEN_PREFIX) - 1 + i] == '\0' ||
-		    strchr(base62, tok[sizeof(TOKEN_PREFIX) - 1 + i]) == NULL)
+		if (random[i] == '\0' || strchr(base62, random[i]) == NULL)
 			return 0;
 	token_checksum(random, check);
 	return memcmp(check, random + TOKEN_RANDOM_LEN, TOKEN_CHECK_LEN) == 0;
+}
+
+int
+token_format_valid(const char *tok, size_t len)
+{
+	return token_format_valid_prefixed(TOKEN_PREFIX, tok, len);
 }
 
 void

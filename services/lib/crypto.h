@@ -27,6 +27,13 @@ int crypto_uuid_valid(const char *s);
 void token_generate(char out[TOKEN_LEN + 1]);
 /* 1 when tok has the right shape and checksum. */
 int token_format_valid(const char *tok, size_t len);
+/*
+ * The same shape under another 4-character prefix (org keys: "slk_", lib
+ * apikey.h); prefix must be exactly 4 characters (fatal otherwise when
+ * generating, never valid when checking).
+ */
+void token_generate_prefixed(const char *prefix, char out[TOKEN_LEN + 1]);
+int token_format_valid_prefixed(const char *prefix, const char *tok, size_t len);
 
 /* Hex SHA-256 (64 chars + NUL). */
 void crypto_sha256_hex(const void *data, size_t len, char out[65]);

@@ -40,6 +40,7 @@ static const struct envelope_kind envelope_kinds[] = {
 	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_DEPLOYMENT_STATUS, "DeploymentStatus" },
 	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_SET_SCHEDULE, "SetSchedule" },
 	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_EXECUTION_STATUS, "ExecutionStatus" },
+	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_ORG_KEY, "OrgKey" },
 };
 
 #define ENVELOPE_NKINDS (sizeof(envelope_kinds) / sizeof(envelope_kinds[0]))

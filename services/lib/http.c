@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "http.h"
+#include "apikey.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -76,6 +77,12 @@ struct http_request {
 	size_t nparams;
 	char id[HTTP_REQUEST_ID_MAX + 1];
 	struct timespec start;
+	/*
+	 * The org key that called, copied: a revocation frees the table's
+	 * entry, and a deferred handler may still read this one.
+	 */
+	struct apikey key;
+	int has_key;
 };
 
 /* Set while this thread is inside http_dispatch (a synchronous reply). */
@@ -324,6 +331,12 @@ http_request_body(const struct http_request *req, size_t *len)
 	return req->body;
 }
 
+const struct apikey *
+http_request_key(const struct http_request *req)
+{
+	return req->has_key ? &req->key : NULL;
+}
+
 const char *
 http_request_id(const struct http_request *req)
 {
@@ -495,29 +508,182 @@ http_route_find(struct http_server *srv, struct http_request *req,
 	return NULL;
 }
 
-/* ---- admin auth ----------------------------------------------------- */
+/* ---- authentication and authorization ------------------------------- */
+
+/* The bearer value of an Authorization header, or NULL. */
+static const char *
+http_bearer(const char *authz)
+{
+	const char *tok;
+
+	if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
+		return NULL;
+	tok = authz + 7;
+	while (*tok == ' ')
+		tok++;
+	return tok;
+}
 
 /*
  * Compares the bearer token with the admin token in constant time. Both are
  * hashed first so neither the content nor the length leaks through timing.
  */
 static int
-http_admin_ok(const struct http_server *srv, const char *authz)
+http_admin_ok(const struct http_server *srv, const char *tok)
 {
 	unsigned char a[32], b[32];
-	const char *tok;
 
 	if (srv->admin_token == NULL || srv->admin_token[0] == '\0' ||
-	    authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
+	    tok == NULL)
 		return 0;
-	tok = authz + 7;
-	while (*tok == ' ')
-		tok++;
 	crypto_generichash(a, sizeof(a), (const unsigned char *)tok, strlen(tok),
 	    NULL, 0);
 	crypto_generichash(b, sizeof(b), (const unsigned char *)srv->admin_token,
 	    strlen(srv->admin_token), NULL, 0);
 	return sodium_memcmp(a, b, sizeof(a)) == 0;
+}
+
+/* The role an org route needs, by its auth level. */
+static enum apikey_role
+http_role_needed(int auth)
+{
+	switch (auth) {
+	case HTTP_AUTH_VIEWER:
+		return APIKEY_VIEWER;
+	case HTTP_AUTH_DEPLOYER:
+		return APIKEY_DEPLOYER;
+	case HTTP_AUTH_ORG_ADMIN:
+		return APIKEY_ADMIN;
+	default:
+		return APIKEY_NONE;
+	}
+}
+
+/* 1 when one whole segment of the pattern is "{org}". */
+static int
+http_pattern_has_org(const char *pattern)
+{
+	const char *p = pattern;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, "/");
+
+		if (n == 5 && strncmp(p, "{org}", 5) == 0)
+			return 1;
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return 0;
+}
+
+static void
+http_unauthorized(struct http_request *req)
+{
+	http_add_header(req, "WWW-Authenticate", "Bearer");
+	http_reply_error(req, 401, "unauthorized", NULL,
+	    "a valid operator key or org key is required");
+}
+
+/*
+ * The org the request addresses: 0 with org set, 1 when org_of says the
+ * resource does not exist, -1 when its org cannot be told now. An {org}
+ * too long for an org name becomes "", which no key's org is: truncated,
+ * it could equal one while the handler acts on the whole value.
+ */
+static int
+http_route_org(struct http_server *srv, struct http_request *req,
+    const struct http_route *r, char org[HTTP_ORG_MAX + 1])
+{
+	const char *p;
+
+	memset(org, 0, HTTP_ORG_MAX + 1);
+	if (http_pattern_has_org(r->pattern)) {
+		p = http_request_param(req, "org");
+		if (p != NULL && strlen(p) <= HTTP_ORG_MAX)
+			memcpy(org, p, strlen(p));
+		return 0;
+	}
+	return r->org_of(req, srv->ctx, org);
+}
+
+/*
+ * An org key on an org route: its own org's resources only, with a role at
+ * least the route's. Another org's resource answers exactly as a missing
+ * one would, so a key learns nothing of other orgs. Returns 0 when the
+ * handler may run; otherwise it has replied.
+ */
+static int
+http_org_allowed(struct http_server *srv, struct http_request *req,
+    const struct http_route *r)
+{
+	enum apikey_role need = http_role_needed(r->auth);
+	char org[HTTP_ORG_MAX + 1];
+	int rc = http_route_org(srv, req, r, org);
+
+	if (rc == -1) {
+		http_add_header(req, "Retry-After", "1");
+		http_reply_error(req, 503, "unavailable", NULL,
+		    "cannot tell the resource's org now; retry");
+		return -1;
+	}
+	/*
+	 * No such resource (yet): with a role the route allows, the handler
+	 * answers its own 404 (or waits for the resource, as a deploy does for
+	 * a component it has not heard of), so it must then check the org of
+	 * what it finds (http_request_key). With a weaker role the answer is
+	 * the 404 of another org's resource: a 403 here would tell a missing
+	 * resource from another org's, and the handler must never act for it.
+	 */
+	if (rc == 1 && req->key.role < need) {
+		http_reply_error(req, 404, "not_found", NULL, "no such resource");
+		return -1;
+	}
+	if (rc == 1)
+		return 0;
+	/* org_of may have filled all of org: unterminated means no match. */
+	if (rc != 0 || org[HTTP_ORG_MAX] != '\0' || strcmp(org, req->key.org) != 0) {
+		http_reply_error(req, 404, "not_found", NULL, "no such resource");
+		return -1;
+	}
+	if (req->key.role < need) {
+		http_reply_error(req, 403, "forbidden", NULL, "this route needs the "
+		    "%s role or higher; the key's role is %s", apikey_role_name(need),
+		    apikey_role_name(req->key.role));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Who may call route r: the operator key everywhere, an org key on the org
+ * routes of its org. Returns 0 when the handler may run; otherwise it has
+ * replied. The key itself is never logged: only its id, as context.
+ */
+static int
+http_authorize(struct http_server *srv, struct http_request *req,
+    const struct http_route *r)
+{
+	const char *tok = http_bearer(http_request_header(req, "Authorization"));
+	const struct apikey *k;
+
+	req->route = r->pattern;
+	if (http_admin_ok(srv, tok))
+		return 0;
+	k = tok != NULL ? apikeys_find(srv->cfg.keys, tok, strlen(tok)) : NULL;
+	if (k == NULL) {
+		http_unauthorized(req);
+		return -1;
+	}
+	req->key = *k;
+	req->has_key = 1;
+	log_ctx_set("key_id", req->key.id);
+	if (r->auth == HTTP_AUTH_ADMIN) {
+		http_reply_error(req, 403, "forbidden", NULL,
+		    "this route needs the operator key");
+		return -1;
+	}
+	return http_org_allowed(srv, req, r);
 }
 
 /* ---- built-in endpoints --------------------------------------------- */
@@ -735,14 +901,8 @@ http_route_request(struct http_server *srv, struct http_request *req)
 		http_reply_error(req, 404, "not_found", NULL, "no such endpoint");
 		return;
 	}
-	if (r->auth == HTTP_AUTH_ADMIN &&
-	    !http_admin_ok(srv, http_request_header(req, "Authorization"))) {
-		req->route = r->pattern;
-		http_add_header(req, "WWW-Authenticate", "Bearer");
-		http_reply_error(req, 401, "unauthorized", NULL,
-		    "a valid admin bearer token is required");
+	if (r->auth != HTTP_AUTH_NONE && http_authorize(srv, req, r) != 0)
 		return;
-	}
 	http_run(req, r, srv->ctx);
 }
 
@@ -798,6 +958,35 @@ http_server_copy(struct http_server *srv, const struct http_server_config *cfg,
 	return 0;
 }
 
+/*
+ * A route table the server can enforce: known auth levels, and every org
+ * route able to tell its org ({org} in the pattern, or org_of). A mistake
+ * here would open a route to every org, so it stops the start instead.
+ */
+static int
+http_routes_check(const struct http_route *routes, size_t nroutes,
+    struct error *err)
+{
+	size_t i;
+
+	for (i = 0; i < nroutes; i++) {
+		const struct http_route *r = &routes[i];
+
+		if (r->auth < HTTP_AUTH_NONE || r->auth > HTTP_AUTH_ORG_ADMIN) {
+			error_set(err, "http_routes", "", "route %s: unknown auth "
+			    "level %d", r->pattern, r->auth);
+			return -1;
+		}
+		if (r->auth >= HTTP_AUTH_VIEWER && r->org_of == NULL &&
+		    !http_pattern_has_org(r->pattern)) {
+			error_set(err, "http_routes", "", "org route %s has neither "
+			    "{org} in its pattern nor an org_of", r->pattern);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void
 http_configure(struct http_server *srv)
 {
@@ -820,8 +1009,11 @@ http_server_new(struct event_base *base, const struct http_server_config *cfg,
     const struct http_route *routes, size_t nroutes, void *ctx,
     struct error *err)
 {
-	struct http_server *srv = calloc(1, sizeof(*srv));
+	struct http_server *srv;
 
+	if (http_routes_check(routes, nroutes, err) != 0)
+		return NULL;
+	srv = calloc(1, sizeof(*srv));
 	if (sodium_init() < 0 || srv == NULL ||
 	    http_server_copy(srv, cfg, routes, nroutes) != 0) {
 		error_set(err, "http_init", "", "cannot allocate the HTTP server");

@@ -30,28 +30,55 @@
 struct event_base;
 struct http_server;
 struct http_request;
+struct apikey;
+struct apikeys;
 
 enum http_method {
 	HTTP_GET = 1, HTTP_POST, HTTP_PUT, HTTP_PATCH, HTTP_DELETE, HTTP_HEAD
 };
 
-#define HTTP_AUTH_NONE  0   /* open: webhook (checks its own tokens), probes */
-#define HTTP_AUTH_ADMIN 1   /* Authorization: Bearer $SLIPWAY_ADMIN_TOKEN */
+/*
+ * Who may call a route. The operator key ($SLIPWAY_ADMIN_TOKEN) may call
+ * every route. An org key (lib apikey.h) may call the org routes of its own
+ * org with at least the route's role: the route's org is its {org} path
+ * parameter, or what its org_of says of the resource it addresses. Another
+ * org's resource answers 404 not_found (its existence is not revealed), a
+ * weaker role 403 forbidden, a missing, unknown or revoked key 401.
+ */
+#define HTTP_AUTH_NONE     0   /* open: webhook (checks its own tokens), probes */
+#define HTTP_AUTH_ADMIN    1   /* the operator key only (platform routes) */
+#define HTTP_AUTH_VIEWER   2   /* org routes, by the weakest role allowed */
+#define HTTP_AUTH_DEPLOYER 3
+#define HTTP_AUTH_ORG_ADMIN 4
+
+#define HTTP_ORG_MAX 63
 
 typedef void (*http_handler)(struct http_request *req, void *ctx);
+/*
+ * The org of the resource a request addresses (from its path parameters):
+ * 0 with org filled, 1 when there is no such resource (for a key whose role
+ * the route allows the handler then runs, answers its own 404 or waits for
+ * the resource, and must check the org of what it finds against
+ * http_request_key; a weaker key gets 404), -1 when it cannot be told now
+ * (503).
+ */
+typedef int (*http_org_fn)(struct http_request *req, void *ctx,
+    char org[HTTP_ORG_MAX + 1]);
 
 struct http_route {
 	enum http_method method;
 	const char *pattern;
 	http_handler handler;
 	int auth;
+	http_org_fn org_of;   /* org routes without {org} in the pattern */
 };
 
 struct http_server_config {
 	const char *service;       /* for logs and metrics */
 	const char *addr;          /* "127.0.0.1" */
 	int port;
-	const char *admin_token;   /* required for HTTP_AUTH_ADMIN routes */
+	const char *admin_token;   /* the operator key: every route */
+	const struct apikeys *keys;/* org keys (lib apikey.h); NULL: none accepted */
 	size_t max_body;           /* bytes; 0 = 1 MiB */
 	int timeout_s;             /* 0 = 30 */
 	/* /readyz: returns 1 when ready; otherwise 0 and a reason in why. */
@@ -73,6 +100,11 @@ const char *http_request_param(const struct http_request *req, const char *name)
 const char *http_request_query(struct http_request *req, const char *name);
 const char *http_request_header(const struct http_request *req, const char *name);
 const unsigned char *http_request_body(const struct http_request *req, size_t *len);
+/*
+ * Who called: NULL for the operator key (or an open route), else the org
+ * key, valid until the reply. Handlers that list across orgs filter by it.
+ */
+const struct apikey *http_request_key(const struct http_request *req);
 /* The request id (X-Request-Id if sane, else a fresh UUID), also set as log context. */
 const char *http_request_id(const struct http_request *req);
 

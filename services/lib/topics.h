@@ -11,6 +11,9 @@
 #define TOPIC_IMAGE_PUSHED     "slipway.image.pushed"
 #define TOPIC_DEPLOY_EVENTS    "slipway.deploy.events"
 #define TOPIC_DATAPLANE_STATUS "slipway.dataplane.status"
+/* Compacted, key = key id: OrgKey records (deploy-svc), read whole by every
+ * management service (lib apikey.h). */
+#define TOPIC_ORG_KEYS         "slipway.orgkeys"
 #define TOPIC_PARTITIONS       3
 
 /* NULL-terminated list of the fixed topics (without data-plane topics). */

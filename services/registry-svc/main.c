@@ -7,7 +7,8 @@
  *                                     KEK (SLIPWAY_PG_URL, SLIPWAY_KEK_FILE)
  *
  * Start-up order: config, keyring, Postgres (migrations), topics, producer,
- * outbox relay, the deploy-events consumer, then HTTP. Shutdown frees in the
+ * outbox relay, the deploy-events consumer, the org keys (slipway.orgkeys,
+ * read from the beginning), then HTTP. Shutdown frees in the
  * reverse order. SIGHUP reloads the keyring, so a new KEK version encrypts
  * from then on without a restart.
  */
@@ -18,6 +19,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 #include "registry.h"
+#include "apikey.h"
 #include "bus.h"
 #include "config.h"
 #include "crypto.h"
@@ -159,6 +161,10 @@ reg_stop(void *arg)
 	if (c->sighup != NULL)
 		event_free(c->sighup);
 	http_server_free(c->http);
+	/* The consumer writes into the keys: it goes first. */
+	if (c->keys_consumer != NULL)
+		bus_consumer_free(c->keys_consumer);
+	apikeys_free(c->keys);
 	if (c->consumer != NULL)
 		bus_consumer_free(c->consumer);
 	backbone_stop(c->db, c->producer, c->relay);
@@ -209,6 +215,11 @@ main(int argc, char **argv)
 	config_main(argc, argv, reg_vars, REG_NVARS);
 	log_set_debug(ctx.cfg.debug);
 	reg_start_backbone(&ctx);
+	if ((ctx.keys = apikeys_new()) == NULL)
+		fatal("out of memory");
+	if ((ctx.keys_consumer = apikeys_consumer_start(ctx.base,
+	    ctx.cfg.brokers, "registry-svc", ctx.keys, &err)) == NULL)
+		fatal("org keys consumer: %s", err.msg);
 	if ((ctx.http = reg_http_new(&ctx, &err)) == NULL)
 		fatal("http: %s", err.msg);
 	log_info("registry-svc listening on %s:%d", ctx.cfg.http_addr,

@@ -246,14 +246,23 @@ reg_http_test(struct http_request *req, void *arg)
 	free(row.secret);
 }
 
+/*
+ * Who may call what (lib http.h): every route names its org in the path,
+ * and every statement below is scoped by it, so another org's registry is
+ * 404 whoever asks. Testing a registry is a deployer's (it reads nothing
+ * back but whether the login works).
+ */
 static const struct http_route reg_routes[] = {
-	{ HTTP_POST, "/v1/orgs/{org}/registries", reg_http_create, HTTP_AUTH_ADMIN },
-	{ HTTP_GET, "/v1/orgs/{org}/registries", reg_http_list, HTTP_AUTH_ADMIN },
-	{ HTTP_GET, "/v1/orgs/{org}/registries/{id}", reg_http_get, HTTP_AUTH_ADMIN },
+	{ HTTP_POST, "/v1/orgs/{org}/registries", reg_http_create,
+	  HTTP_AUTH_ORG_ADMIN, NULL },
+	{ HTTP_GET, "/v1/orgs/{org}/registries", reg_http_list, HTTP_AUTH_VIEWER,
+	  NULL },
+	{ HTTP_GET, "/v1/orgs/{org}/registries/{id}", reg_http_get,
+	  HTTP_AUTH_VIEWER, NULL },
 	{ HTTP_DELETE, "/v1/orgs/{org}/registries/{id}", reg_http_delete,
-	  HTTP_AUTH_ADMIN },
+	  HTTP_AUTH_ORG_ADMIN, NULL },
 	{ HTTP_POST, "/v1/orgs/{org}/registries/{id}/test", reg_http_test,
-	  HTTP_AUTH_ADMIN },
+	  HTTP_AUTH_DEPLOYER, NULL },
 };
 
 /* /readyz: Postgres answers and the consumer has its partitions. */
@@ -273,6 +282,7 @@ reg_http_new(struct reg_ctx *ctx, struct error *err)
 		.addr = ctx->cfg.http_addr,
 		.port = ctx->cfg.http_port,
 		.admin_token = ctx->cfg.admin_token,
+		.keys = ctx->keys,
 		.max_body = REG_MAX_BODY,
 		.ready = reg_http_ready,
 	};

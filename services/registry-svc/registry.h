@@ -18,6 +18,7 @@ struct bus_producer;
 struct bus_consumer;
 struct outbox_relay;
 struct keyring;
+struct apikeys;
 struct event;
 struct http_server;
 struct http_request;
@@ -49,6 +50,8 @@ struct reg_ctx {
 	struct bus_producer *producer;
 	struct outbox_relay *relay;
 	struct bus_consumer *consumer;
+	struct apikeys *keys;    /* org keys, learnt from slipway.orgkeys */
+	struct bus_consumer *keys_consumer;
 	struct http_server *http;
 	struct event *sighup;    /* reloads the keyring */
 };

@@ -447,7 +447,7 @@ hook_http_deploy(struct http_request *req, void *ctx)
 }
 
 static const struct http_route hook_http_routes[] = {
-	{ HTTP_POST, "/v1/hooks/deploy", hook_http_deploy, HTTP_AUTH_NONE },
+	{ HTTP_POST, "/v1/hooks/deploy", hook_http_deploy, HTTP_AUTH_NONE, NULL },
 };
 
 /* Ready once the revocation consumer has its partitions, unless Redis

@@ -973,9 +973,10 @@ class Harness:
         return api("POST", self.url("webhook-ingress", "/v1/hooks/deploy"),
                    body, token=token, headers=headers)
 
-    def cli(self, *args, stdin=None, timeout=30):
-        """Runs the slipway CLI against this platform: (exit status,
-        stdout, stderr)."""
+    def cli(self, *args, stdin=None, timeout=30, env=None):
+        """Runs the slipway CLI against this platform (env: more variables,
+        e.g. SLIPWAY_API_KEY): (exit status, stdout, stderr)."""
+        extra = env or {}
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("SLIPWAY_")}
         env.update({
@@ -985,6 +986,7 @@ class Harness:
             "SLIPWAY_URL_DEPLOY": self.url("deploy-svc"),
             "SLIPWAY_URL_WEBHOOK": self.url("webhook-ingress"),
         })
+        env.update(extra)
         r = subprocess.run([str(self.bin / "slipway")] + list(args), env=env,
                            input=(stdin or "").encode(),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -1,6 +1,7 @@
 /*
  * test_cli_args.c: the CLI's argument parser — options with and without
- * values, "--opt=value", "--", --json/--help anywhere, and every refusal.
+ * values, "--opt=value", "--", --json/--help anywhere, and every refusal —
+ * plus `key create`'s --role check and which key the CLI sends.
  */
 // uses: services/cli/cli_args.c
 #include <stdarg.h>
@@ -128,6 +129,44 @@ test_long_values(void **state)
 	assert_int_equal(cli_args_long(&a, "timeout", 300, 86400), -1);
 }
 
+/* `key create --role`: exactly one of the words, nothing near it. */
+static void
+test_role_words(void **state)
+{
+	static const char *const good[] = { "viewer", "deployer", "admin" };
+	static const char *const bad[] = { "", "owner", "Admin", "admi",
+	    "admins", "viewer ", " viewer", "deployer admin", "view" };
+	const char *argv[] = { "acme", "--name", "ci", "--role", "deployer" };
+	struct cli_args a;
+	char why[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(cli_args_word(good[i], "viewer deployer admin"));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (cli_args_word(bad[i], "viewer deployer admin"))
+			fail_msg("\"%s\" taken for a role", bad[i]);
+	assert_int_equal(cli_args_parse(5, argv, "name= role=", &a, why,
+	    sizeof(why)), 0);
+	assert_string_equal(a.pos[0], "acme");
+	assert_string_equal(cli_args_get(&a, "role"), "deployer");
+}
+
+/* SLIPWAY_API_KEY wins over SLIPWAY_ADMIN_TOKEN; an empty one is unset. */
+static void
+test_credential(void **state)
+{
+	(void)state;
+	assert_string_equal(cli_args_credential("slk_a", "op"), "slk_a");
+	assert_string_equal(cli_args_credential(NULL, "op"), "op");
+	assert_string_equal(cli_args_credential("", "op"), "op");
+	assert_string_equal(cli_args_credential("slk_a", NULL), "slk_a");
+	assert_string_equal(cli_args_credential("slk_a", ""), "slk_a");
+	assert_null(cli_args_credential(NULL, NULL));
+	assert_null(cli_args_credential("", ""));
+}
+
 int
 main(void)
 {
@@ -137,6 +176,8 @@ main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_long_values),
 		cmocka_unit_test(test_repeatable),
+		cmocka_unit_test(test_role_words),
+		cmocka_unit_test(test_credential),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,10 @@
  * test_http.c: the evhttp server end to end, over raw sockets on an
  * ephemeral 127.0.0.1 port: routing and params, admin auth, error shapes,
  * body and media-type checks, request ids, deferred replies (also after the
- * client went away), probes and metrics.
+ * client went away), probes and metrics; and who may call what: the
+ * operator key everywhere, an org key on its own org's routes by role
+ * (another org's resource 404, a weaker role 403, a bad key 401), the
+ * route's org from {org} or org_of, and the route-table checks at start.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,15 +21,37 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "lib/apikey.h"
+#include "lib/crypto.h"
+#include "lib/envelope.h"
 #include "lib/http.h"
 #include "lib/log.h"
 
 #define ADMIN "s3cret-admin-token"
+#define ORG_MAX_PLUS_ONE \
+    "a123456789012345678901234567890123456789012345678901234567890123"
+
+/* The org keys of the table the server authenticates with. */
+enum { K_VIEWER, K_DEPLOYER, K_ADMIN, K_GLOBEX, K_REVOKED, K_UNISSUED, NKEYS };
+static const struct {
+	const char *id, *org, *role;
+} key_defs[NKEYS] = {
+	{ "6f1d3b0e-1111-4a6b-8c9d-000000000001", "acme", "viewer" },
+	{ "6f1d3b0e-1111-4a6b-8c9d-000000000002", "acme", "deployer" },
+	{ "6f1d3b0e-1111-4a6b-8c9d-000000000003", "acme", "admin" },
+	{ "6f1d3b0e-1111-4a6b-8c9d-000000000004", "globex", "admin" },
+	{ "6f1d3b0e-1111-4a6b-8c9d-000000000005", "acme", "admin" },
+	{ "6f1d3b0e-1111-4a6b-8c9d-000000000006", "acme", "admin" },
+};
+static char keys_plain[NKEYS][APIKEY_LEN + 1];
+static char keys_authz[NKEYS][APIKEY_LEN + 32];
+static struct apikeys *keys;
 
 static struct event_base *base;
 static struct http_server *srv;
@@ -92,6 +117,52 @@ h_deferred(struct http_request *req, void *ctx)
 	event_base_once(base, -1, EV_TIMEOUT, deferred_fire, req, &tv);
 }
 
+/* Who called, as the handler sees it. */
+static void
+h_whoami(struct http_request *req, void *ctx)
+{
+	const struct apikey *k = http_request_key(req);
+
+	(void)ctx;
+	if (k == NULL) {
+		http_reply_json(req, 200, json_pack("{s:b}", "operator", 1));
+		return;
+	}
+	http_reply_json(req, 200, json_pack("{s:s, s:s, s:s}", "key_id", k->id,
+	    "org", k->org, "role", apikey_role_name(k->role)));
+}
+
+/* A resource handler: answers its own 404 for an app that does not exist. */
+static void
+h_app(struct http_request *req, void *ctx)
+{
+	const char *id = http_request_param(req, "id");
+
+	if (strcmp(id, "missing") == 0) {
+		http_reply_error(req, 404, "not_found", NULL, "no app %s", id);
+		return;
+	}
+	h_whoami(req, ctx);
+}
+
+/* Apps: a1 belongs to acme, g1 to globex; "down" cannot be told now. */
+static int
+app_org(struct http_request *req, void *ctx, char org[HTTP_ORG_MAX + 1])
+{
+	const char *id = http_request_param(req, "id");
+
+	(void)ctx;
+	if (strcmp(id, "a1") == 0)
+		snprintf(org, HTTP_ORG_MAX + 1, "acme");
+	else if (strcmp(id, "g1") == 0)
+		snprintf(org, HTTP_ORG_MAX + 1, "globex");
+	else if (strcmp(id, "down") == 0)
+		return -1;
+	else
+		return 1;
+	return 0;
+}
+
 static int
 ready_fn(void *ctx, char *why, size_t len)
 {
@@ -102,11 +173,16 @@ ready_fn(void *ctx, char *why, size_t len)
 }
 
 static const struct http_route routes[] = {
-	{ HTTP_GET, "/v1/things/{id}", h_thing, HTTP_AUTH_NONE },
-	{ HTTP_GET, "/v1/things/{id}/items/{item}", h_thing, HTTP_AUTH_NONE },
-	{ HTTP_POST, "/v1/things", h_create, HTTP_AUTH_NONE },
-	{ HTTP_GET, "/v1/admin", h_admin, HTTP_AUTH_ADMIN },
-	{ HTTP_POST, "/v1/deferred", h_deferred, HTTP_AUTH_NONE },
+	{ HTTP_GET, "/v1/things/{id}", h_thing, HTTP_AUTH_NONE, NULL },
+	{ HTTP_GET, "/v1/things/{id}/items/{item}", h_thing, HTTP_AUTH_NONE, NULL },
+	{ HTTP_POST, "/v1/things", h_create, HTTP_AUTH_NONE, NULL },
+	{ HTTP_GET, "/v1/admin", h_admin, HTTP_AUTH_ADMIN, NULL },
+	{ HTTP_POST, "/v1/deferred", h_deferred, HTTP_AUTH_NONE, NULL },
+	{ HTTP_GET, "/v1/orgs/{org}/things", h_whoami, HTTP_AUTH_VIEWER, NULL },
+	{ HTTP_POST, "/v1/orgs/{org}/deploy", h_whoami, HTTP_AUTH_DEPLOYER, NULL },
+	{ HTTP_DELETE, "/v1/orgs/{org}", h_whoami, HTTP_AUTH_ORG_ADMIN, NULL },
+	{ HTTP_GET, "/v1/apps/{id}", h_app, HTTP_AUTH_VIEWER, app_org },
+	{ HTTP_POST, "/v1/apps/{id}/deploy", h_app, HTTP_AUTH_DEPLOYER, app_org },
 };
 
 /* ---- client --------------------------------------------------------- */
@@ -420,7 +496,299 @@ test_metrics(void **state)
 	assert_true(has(r.body, "le=\"+Inf\""));
 }
 
+
+/* ---- org keys ------------------------------------------------------- */
+
+static void
+call(struct reply *r, const char *method, const char *path, int key)
+{
+	request(r, method, path, key >= 0 ? keys_authz[key] : NULL, NULL);
+}
+
+static void
+call_admin(struct reply *r, const char *method, const char *path)
+{
+	request(r, method, path, "Authorization: Bearer " ADMIN "\r\n", NULL);
+}
+
+static void
+assert_message(const struct reply *r, const char *msg)
+{
+	char want[256];
+
+	snprintf(want, sizeof(want), "\"message\":\"%s\"", msg);
+	if (!has(r->body, want))
+		fail_msg("body %s lacks %s", r->body, want);
+}
+
+static void
+test_operator_everywhere(void **state)
+{
+	static const struct {
+		const char *method, *path;
+	} all[] = {
+		{ "GET", "/v1/admin" }, { "GET", "/v1/orgs/acme/things" },
+		{ "POST", "/v1/orgs/globex/deploy" }, { "DELETE", "/v1/orgs/acme" },
+		{ "GET", "/v1/apps/a1" }, { "POST", "/v1/apps/g1/deploy" },
+	};
+	struct reply r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		call_admin(&r, all[i].method, all[i].path);
+		if (r.status != 200)
+			fail_msg("%s %s: %d", all[i].method, all[i].path, r.status);
+		if (i > 0)
+			assert_true(has(r.body, "\"operator\":true"));
+	}
+	/* The operator key never asks org_of: the handler decides. */
+	call_admin(&r, "GET", "/v1/apps/down");
+	assert_int_equal(r.status, 200);
+	call_admin(&r, "GET", "/v1/apps/missing");
+	assert_json_error(&r, 404, "not_found");
+}
+
+static void
+test_org_key_roles(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	call(&r, "GET", "/v1/orgs/acme/things", K_VIEWER);
+	assert_int_equal(r.status, 200);
+	assert_true(has(r.body, key_defs[K_VIEWER].id));
+	assert_true(has(r.body, "\"role\":\"viewer\""));
+	call(&r, "GET", "/v1/apps/a1", K_VIEWER);
+	assert_int_equal(r.status, 200);
+	call(&r, "POST", "/v1/orgs/acme/deploy", K_VIEWER);
+	assert_json_error(&r, 403, "forbidden");
+	assert_message(&r, "this route needs the deployer role or higher; the "
+	    "key's role is viewer");
+	call(&r, "POST", "/v1/apps/a1/deploy", K_VIEWER);
+	assert_json_error(&r, 403, "forbidden");
+	call(&r, "POST", "/v1/orgs/acme/deploy", K_DEPLOYER);
+	assert_int_equal(r.status, 200);
+	call(&r, "POST", "/v1/apps/a1/deploy", K_DEPLOYER);
+	assert_int_equal(r.status, 200);
+	call(&r, "DELETE", "/v1/orgs/acme", K_DEPLOYER);
+	assert_json_error(&r, 403, "forbidden");
+	assert_message(&r, "this route needs the admin role or higher; the "
+	    "key's role is deployer");
+	call(&r, "DELETE", "/v1/orgs/acme", K_ADMIN);
+	assert_int_equal(r.status, 200);
+	call(&r, "GET", "/v1/orgs/acme/things", K_ADMIN);
+	assert_int_equal(r.status, 200);
+}
+
+/* Another org's resources look exactly like missing ones. */
+static void
+test_org_key_other_org(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	call(&r, "GET", "/v1/orgs/globex/things", K_ADMIN);
+	assert_json_error(&r, 404, "not_found");
+	assert_message(&r, "no such resource");
+	call(&r, "GET", "/v1/apps/g1", K_ADMIN);
+	assert_json_error(&r, 404, "not_found");
+	assert_message(&r, "no such resource");
+	/* Not 403: the role is not even looked at for another org. */
+	call(&r, "POST", "/v1/apps/g1/deploy", K_VIEWER);
+	assert_json_error(&r, 404, "not_found");
+	call(&r, "DELETE", "/v1/orgs/globex", K_VIEWER);
+	assert_json_error(&r, 404, "not_found");
+	call(&r, "GET", "/v1/apps/a1", K_GLOBEX);
+	assert_json_error(&r, 404, "not_found");
+	call(&r, "GET", "/v1/apps/g1", K_GLOBEX);
+	assert_int_equal(r.status, 200);
+	/* An org name too long never matches, even truncated. */
+	call(&r, "GET", "/v1/orgs/" ORG_MAX_PLUS_ONE "/things", K_ADMIN);
+	assert_json_error(&r, 404, "not_found");
+	call(&r, "GET", "/v1/orgs/ACME/things", K_ADMIN);
+	assert_json_error(&r, 404, "not_found");
+}
+
+static void
+test_org_of(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	/*
+	 * No such app: with a role the route allows, the handler runs and
+	 * answers its own 404; with a weaker one the server answers the 404
+	 * of another org's resource, and the handler never runs for it.
+	 */
+	call(&r, "GET", "/v1/apps/missing", K_VIEWER);
+	assert_json_error(&r, 404, "not_found");
+	assert_true(has(r.body, "no app missing"));
+	call(&r, "POST", "/v1/apps/missing/deploy", K_VIEWER);
+	assert_json_error(&r, 404, "not_found");
+	assert_true(has(r.body, "no such resource"));
+	call(&r, "POST", "/v1/apps/missing/deploy", K_DEPLOYER);
+	assert_json_error(&r, 404, "not_found");
+	assert_true(has(r.body, "no app missing"));
+	call(&r, "GET", "/v1/apps/down", K_VIEWER);
+	assert_json_error(&r, 503, "unavailable");
+	assert_true(has(r.head, "Retry-After: 1"));
+}
+
+static void
+test_bad_keys(void **state)
+{
+	static const char *const bad[] = {
+		NULL,
+		"Authorization: Bearer\r\n",
+		"Authorization: Bearer slk_garbage\r\n",
+		"Authorization: Bearer " ADMIN "x\r\n",
+		"Authorization: Basic dXNlcjpwYXNz\r\n",
+	};
+	static const char *const paths[] = {
+		"/v1/orgs/acme/things", "/v1/apps/a1", "/v1/apps/missing", "/v1/admin",
+	};
+	struct reply r;
+	size_t i, j;
+
+	(void)state;
+	for (j = 0; j < sizeof(paths) / sizeof(paths[0]); j++) {
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			request(&r, "GET", paths[j], bad[i], NULL);
+			assert_json_error(&r, 401, "unauthorized");
+			assert_true(has(r.head, "WWW-Authenticate: Bearer"));
+			assert_message(&r, "a valid operator key or org key is required");
+		}
+		/* Well-formed but never issued, and revoked. */
+		call(&r, "GET", paths[j], K_UNISSUED);
+		assert_json_error(&r, 401, "unauthorized");
+		call(&r, "GET", paths[j], K_REVOKED);
+		assert_json_error(&r, 401, "unauthorized");
+	}
+}
+
+static void
+test_org_key_on_operator_route(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	call(&r, "GET", "/v1/admin", K_ADMIN);
+	assert_json_error(&r, 403, "forbidden");
+	assert_message(&r, "this route needs the operator key");
+	call(&r, "GET", "/v1/admin", K_GLOBEX);
+	assert_json_error(&r, 403, "forbidden");
+}
+
+/* The access log names the key by id, never by its value. */
+static void
+test_key_not_logged(void **state)
+{
+	char path[] = "/tmp/test_http_log_XXXXXX", buf[65536];
+	struct reply r;
+	int fd, saved;
+	ssize_t n;
+
+	(void)state;
+	fflush(stdout);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	saved = dup(STDOUT_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	call(&r, "GET", "/v1/orgs/acme/things", K_VIEWER);
+	call(&r, "POST", "/v1/orgs/acme/deploy", K_VIEWER);
+	call(&r, "GET", "/v1/admin", K_ADMIN);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	unlink(path);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_false(has(buf, keys_plain[K_VIEWER]));
+	assert_false(has(buf, keys_plain[K_ADMIN]));
+	assert_false(has(buf, "slk_"));
+	assert_true(has(buf, key_defs[K_VIEWER].id));
+}
+
+/* A table the server could not enforce stops the start. */
+static void
+test_route_table_checked(void **state)
+{
+	static const struct http_route no_org[] = {
+		{ HTTP_GET, "/v1/things/{id}", h_thing, HTTP_AUTH_VIEWER, NULL },
+	};
+	static const struct http_route org_prefix[] = {
+		{ HTTP_GET, "/v1/x/{orgs}/y", h_thing, HTTP_AUTH_ORG_ADMIN, NULL },
+	};
+	static const struct http_route bad_level[] = {
+		{ HTTP_GET, "/v1/orgs/{org}", h_thing, 7, NULL },
+	};
+	struct http_server_config cfg = { .service = "t", .port = 0,
+	    .admin_token = ADMIN, .keys = keys };
+	struct error err;
+
+	(void)state;
+	error_clear(&err);
+	assert_null(http_server_new(base, &cfg, no_org, 1, NULL, &err));
+	assert_true(has(err.msg, "/v1/things/{id}"));
+	assert_true(has(err.msg, "org_of"));
+	assert_null(http_server_new(base, &cfg, org_prefix, 1, NULL, &err));
+	assert_true(has(err.msg, "/v1/x/{orgs}/y"));
+	assert_null(http_server_new(base, &cfg, bad_level, 1, NULL, &err));
+	assert_true(has(err.msg, "auth level 7"));
+}
+
 /* ---- fixture -------------------------------------------------------- */
+
+/* Publishes (as deploy-svc would) the record of key i, revoked or not. */
+static void
+key_publish(int i, int revoked)
+{
+	Slipway__V1__OrgKey ok;
+	Envelope env;
+	struct error err;
+	char eid[37], hash[65], prefix[APIKEY_SHOWN_PREFIX_LEN + 1];
+	unsigned char *buf;
+	size_t len;
+
+	crypto_sha256_hex(keys_plain[i], strlen(keys_plain[i]), hash);
+	snprintf(prefix, sizeof(prefix), "%.*s", APIKEY_SHOWN_PREFIX_LEN,
+	    keys_plain[i]);
+	slipway__v1__org_key__init(&ok);
+	ok.key_id = (char *)(uintptr_t)key_defs[i].id;
+	ok.org = (char *)(uintptr_t)key_defs[i].org;
+	ok.role = (char *)(uintptr_t)key_defs[i].role;
+	ok.key_hash = hash;
+	ok.prefix = prefix;
+	ok.revoked = revoked;
+	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_ORG_KEY, eid,
+	    key_defs[i].org, NULL);
+	env.org_key = &ok;
+	buf = envelope_pack(&env, &len);
+	assert_non_null(buf);
+	if (apikeys_apply(keys, key_defs[i].id, buf, len, "OrgKey", &err) != 0)
+		fail_msg("apikeys_apply: %s", err.msg);
+	free(buf);
+}
+
+static void
+keys_setup(void)
+{
+	int i;
+
+	keys = apikeys_new();
+	assert_non_null(keys);
+	for (i = 0; i < NKEYS; i++) {
+		apikey_generate(keys_plain[i]);
+		snprintf(keys_authz[i], sizeof(keys_authz[i]),
+		    "Authorization: Bearer %.*s\r\n", APIKEY_LEN, keys_plain[i]);
+		if (i != K_UNISSUED)
+			key_publish(i, 0);
+	}
+	key_publish(K_REVOKED, 1);
+	assert_int_equal(apikeys_count(keys), NKEYS - 2);
+}
 
 static void *
 loop_main(void *arg)
@@ -442,6 +810,9 @@ setup(void **state)
 
 	(void)state;
 	log_init("test-http");
+	crypto_init();
+	keys_setup();
+	cfg.keys = keys;
 	evthread_use_pthreads();
 	base = event_base_new();
 	assert_non_null(base);
@@ -463,6 +834,7 @@ teardown(void **state)
 	pthread_join(loop_thread, NULL);
 	http_server_free(srv);
 	event_base_free(base);
+	apikeys_free(keys);
 	return 0;
 }
 
@@ -481,6 +853,14 @@ main(void)
 		cmocka_unit_test(test_request_id),
 		cmocka_unit_test(test_deferred),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_operator_everywhere),
+		cmocka_unit_test(test_org_key_roles),
+		cmocka_unit_test(test_org_key_other_org),
+		cmocka_unit_test(test_org_of),
+		cmocka_unit_test(test_bad_keys),
+		cmocka_unit_test(test_org_key_on_operator_route),
+		cmocka_unit_test(test_key_not_logged),
+		cmocka_unit_test(test_route_table_checked),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
