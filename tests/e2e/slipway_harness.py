@@ -623,19 +623,38 @@ class Harness:
                     break
         return found
 
-    def secret_leaks(self):
-        """Registry passwords, CI tokens and the admin key the tests used,
-        found in any service log, as problems."""
-        found = []
+    def _stored_texts(self):
+        """(where, text) of what the platform stores: every service log,
+        every Kafka log segment (every topic; the producers do not
+        compress) and a pg_dump of the whole database."""
+        texts = []
         for s in SERVICES:
             try:
-                text = self.log_path(s).read_text(errors="replace")
+                texts.append((str(self.log_path(s)),
+                              self.log_path(s).read_text(errors="replace")))
             except OSError:
                 continue
+        for seg in sorted((self.state / "kafka" / "data").glob("*/*.log")):
+            texts.append(("Kafka segment %s" % seg.parent.name,
+                          seg.read_bytes().decode("latin-1")))
+        if self.env.get("SLIPWAY_PG_ADMIN_URL"):
+            r = subprocess.run([str(_pg_bin() / "pg_dump"),
+                                self.env["SLIPWAY_PG_ADMIN_URL"]],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=60)
+            texts.append(("pg_dump", r.stdout.decode(errors="replace")))
+        return texts
+
+    def secret_leaks(self):
+        """Registry passwords, CI tokens, signing secrets, org keys and the
+        admin key the tests used, found in a service log, a Kafka topic or
+        the database, as problems."""
+        found = []
+        for where, text in self._stored_texts():
             for secret in sorted(self.secrets):
                 if len(secret) >= 8 and secret in text:
-                    found.append("%s: a secret (%s…) appears in %s" % (
-                        s, secret[:4], self.log_path(s)))
+                    found.append("a secret (%s…) appears in %s" % (
+                        secret[:4], where))
         return found
 
     def stop(self):
