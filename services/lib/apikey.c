@@ -36,6 +36,7 @@ struct apikeys {
 	struct apikey_entry **by_id;
 	size_t nbuckets;                  /* a power of two */
 	size_t n;
+	const struct bus_consumer *feed;  /* apikeys_consumer_start's, or NULL */
 };
 
 static const struct {
@@ -473,8 +474,16 @@ apikeys_consumer_start(struct event_base *base, const char *brokers,
 	if (bus_topic_ensure(brokers, topics, TOPIC_PARTITIONS, 1,
 	    APIKEYS_ENSURE_TIMEOUT_MS, err) == -1)
 		return NULL;
-	if ((c = bus_consumer_new(base, &cfg, apikeys_handle, keys, err)) != NULL)
+	if ((c = bus_consumer_new(base, &cfg, apikeys_handle, keys, err)) != NULL) {
+		keys->feed = c;
 		log_info("%s: reading org keys from %s", service != NULL ?
 		    service : "slipway", TOPIC_ORG_KEYS);
+	}
 	return c;
+}
+
+int
+apikeys_complete(const struct apikeys *k)
+{
+	return k != NULL && (k->feed == NULL || bus_consumer_caught_up(k->feed));
 }

@@ -78,6 +78,12 @@ int apikeys_apply(struct apikeys *k, const char *msg_key, const void *value,
  */
 const struct apikey *apikeys_find(const struct apikeys *k, const char *presented,
     size_t len);
+/*
+ * 1 once the consumer apikeys_consumer_start made has read slipway.orgkeys
+ * to its end (or none was started): before that a valid key may be
+ * unknown, so /readyz says not ready.
+ */
+int apikeys_complete(const struct apikeys *k);
 /* How many keys are known (metrics, tests). */
 size_t apikeys_count(const struct apikeys *k);
 /*

@@ -472,6 +472,9 @@ struct bus_consumer {
 	int closing;
 	char **topics;
 	int *assigned;              /* group-less: per topic */
+	int *partitions;            /* group-less: per topic, once assigned */
+	uint64_t *eof;              /* group-less: per topic, partitions read to their end */
+	_Atomic int caught_up;      /* group-less: every partition read to its end once */
 	size_t ntopics;
 	struct bus_hold *holds;
 	struct bus_dlq_wait *waits;
@@ -754,6 +757,32 @@ bus_dispatch(struct bus_consumer *c, const rd_kafka_message_t *rkm)
 		free(strs.v[i]);
 }
 
+/*
+ * Group-less: partition p of a topic was read to its end (librdkafka's
+ * PARTITION_EOF, also for an empty one). Once every partition of every
+ * topic was, the state the consumer replays is complete: a process that
+ * answers from it (org keys) is ready only then.
+ */
+static void
+bus_note_eof(struct bus_consumer *c, const rd_kafka_message_t *rkm)
+{
+	const char *topic = rd_kafka_topic_name(rkm->rkt);
+	int all = 1, need;
+
+	for (size_t i = 0; i < c->ntopics; i++) {
+		if (strcmp(c->topics[i], topic) == 0 && rkm->partition >= 0 &&
+		    rkm->partition < 64)
+			c->eof[i] |= (uint64_t)1 << rkm->partition;
+		/* More than 64 partitions: the first 64 stand for the topic. */
+		need = c->partitions[i] < 64 ? c->partitions[i] : 64;
+		if (!c->assigned[i] || __builtin_popcountll(c->eof[i]) < need)
+			all = 0;
+	}
+	if (all && !c->caught_up)
+		log_info("kafka: read every partition of its topics to the end");
+	c->caught_up = all;
+}
+
 static void
 bus_consumer_drain(struct bus_consumer *c)
 {
@@ -762,7 +791,9 @@ bus_consumer_drain(struct bus_consumer *c)
 	for (int i = 0; i < BUS_DRAIN_MAX && !c->closing; i++) {
 		if ((rkm = rd_kafka_consumer_poll(c->rk, 0)) == NULL)
 			return;
-		if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			bus_note_eof(c, rkm);
+		else if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR)
 			log_warnx("kafka consumer: %s", rd_kafka_message_errstr(rkm));
 		else
 			bus_dispatch(c, rkm);
@@ -832,7 +863,7 @@ bus_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 }
 
-/* Group-less: assigns every partition of one topic from the beginning. */
+/* Group-less: assigns every partition of one topic from the beginning; n or -1. */
 static int
 bus_assign_topic(struct bus_consumer *c, const char *topic)
 {
@@ -866,8 +897,9 @@ bus_assign_topic(struct bus_consumer *c, const char *topic)
 	}
 	log_info("kafka: reading all %d partitions of %s from the beginning", n,
 	    topic);
-	return 0;
+	return n;
 }
+
 
 /* Assigns the topics not assigned yet; retries later if some are missing. */
 static void
@@ -877,8 +909,12 @@ bus_assign_all(struct bus_consumer *c)
 	int missing = 0;
 
 	for (size_t i = 0; i < c->ntopics; i++) {
-		if (!c->assigned[i] && bus_assign_topic(c, c->topics[i]) == 0)
+		int n = c->assigned[i] ? 0 : bus_assign_topic(c, c->topics[i]);
+
+		if (n > 0) {
+			c->partitions[i] = n;
 			c->assigned[i] = 1;
+		}
 		missing += !c->assigned[i];
 	}
 	c->ready = missing == 0;
@@ -912,7 +948,9 @@ bus_consumer_conf(struct bus_consumer *c, const struct bus_consumer_config
 	    cfg->group ? "true" : "false", "enable.auto.offset.store", "false",
 	    "auto.offset.reset", "earliest", "session.timeout.ms", "6000",
 	    "heartbeat.interval.ms", "2000",
-	    "topic.metadata.refresh.interval.ms", "10000", NULL };
+	    "topic.metadata.refresh.interval.ms", "10000",
+	    /* Group-less: tells when the replay has reached the end. */
+	    "enable.partition.eof", cfg->group ? "false" : "true", NULL };
 
 	if (cfg->group != NULL)
 		snprintf(group, sizeof(group), "%s", cfg->group);
@@ -945,7 +983,10 @@ bus_consumer_topics(struct bus_consumer *c, const char *const *topics,
 	}
 	c->topics = calloc(n, sizeof(char *));
 	c->assigned = calloc(n, sizeof(int));
-	if (c->topics == NULL || c->assigned == NULL)
+	c->partitions = calloc(n, sizeof(int));
+	c->eof = calloc(n, sizeof(uint64_t));
+	if (c->topics == NULL || c->assigned == NULL || c->partitions == NULL ||
+	    c->eof == NULL)
 		goto oom;
 	for (c->ntopics = 0; c->ntopics < n; c->ntopics++)
 		if ((c->topics[c->ntopics] = strdup(topics[c->ntopics])) == NULL)
@@ -1063,6 +1104,14 @@ bus_consumer_ready(const struct bus_consumer *c)
 	return c != NULL && c->ready;
 }
 
+int
+bus_consumer_caught_up(const struct bus_consumer *c)
+{
+	if (c == NULL)
+		return 0;
+	return c->grouped ? c->ready : c->ready && c->caught_up;
+}
+
 void
 bus_consumer_free(struct bus_consumer *c)
 {
@@ -1094,6 +1143,8 @@ bus_consumer_free(struct bus_consumer *c)
 		free(c->topics[i]);
 	free(c->topics);
 	free(c->assigned);
+	free(c->partitions);
+	free(c->eof);
 	free(c);
 }
 

@@ -98,6 +98,11 @@ struct bus_consumer *bus_consumer_new(struct event_base *base,
     struct error *err);
 /* 1 once the consumer has partitions assigned (for /readyz); any thread. */
 int bus_consumer_ready(const struct bus_consumer *c);
+/*
+ * Group-less: 1 once every partition was also read to its end once, so the
+ * state replayed from the beginning is complete; grouped: as _ready.
+ */
+int bus_consumer_caught_up(const struct bus_consumer *c);
 /* Leaves the group cleanly (commits stored offsets). */
 void bus_consumer_free(struct bus_consumer *c);
 

@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "http.h"
+#include "topics.h"
 #include "apikey.h"
 #include "log.h"
 #include "metrics.h"
@@ -700,7 +701,12 @@ http_readyz(struct http_request *req, void *ctx)
 {
 	char why[256] = "";
 
-	if (req->srv->cfg.ready == NULL || req->srv->cfg.ready(ctx, why, sizeof(why))) {
+	/* Until the org keys are all read, a valid key would be refused. */
+	if (req->srv->cfg.keys != NULL && !apikeys_complete(req->srv->cfg.keys))
+		snprintf(why, sizeof(why), "org keys (%s) not read to the end yet",
+		    TOPIC_ORG_KEYS);
+	else if (req->srv->cfg.ready == NULL ||
+	    req->srv->cfg.ready(ctx, why, sizeof(why))) {
 		http_reply_json(req, 200, json_pack("{s:s}", "status", "ready"));
 		return;
 	}
