@@ -131,12 +131,15 @@ int cli_registry_test(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_registry_add(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_registry_list(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_registry_rm(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_registry_show(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_registry_update(struct cli_ctx *ctx, const struct cli_args *a);
 
 /* cli_component.c */
 int cli_component_create(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_component_list(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_component_show(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_component_update(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_component_rm(struct cli_ctx *ctx, const struct cli_args *a);
 
 /* cli_exec.c */
 int cli_exec_run(struct cli_ctx *ctx, const struct cli_args *a);

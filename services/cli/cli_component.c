@@ -258,18 +258,62 @@ cli_component_show(struct cli_ctx *ctx, const struct cli_args *a)
 	return rc;
 }
 
+/*
+ * The health / resources options given, merged into the stored objects: a
+ * PATCH replaces each object whole, so an option changes only its own key.
+ */
+static int
+update_workload_body(struct cli_ctx *ctx, const char *path,
+    const struct cli_args *a, json_t *body)
+{
+	static const char *const objects[] = { "health", "resources" };
+	json_t *given = json_object(), *cur = NULL, *merged, *stored;
+	int rc = CLI_OK;
+
+	if (workload_body(a, given) < 0) {
+		json_decref(given);
+		return CLI_USAGE;
+	}
+	if (json_object_size(given) > 0) {
+		struct cli_ctx silent = *ctx;   /* only the PATCH's answer prints */
+
+		silent.json = silent.quiet = 0;
+		rc = cli_http_call(&silent, CLI_SVC_COMPONENT, "GET", path, NULL,
+		    &cur);
+	}
+	for (size_t i = 0; rc == CLI_OK && i < 2; i++) {
+		if (json_object_get(given, objects[i]) == NULL)
+			continue;
+		stored = json_object_get(cur, objects[i]);
+		merged = json_is_object(stored) ? json_deep_copy(stored) :
+		    json_object();
+		json_object_update(merged, json_object_get(given, objects[i]));
+		json_object_set_new(body, objects[i], merged);
+	}
+	json_decref(cur);
+	json_decref(given);
+	return rc;
+}
+
 /* PATCH: only the options given change; a new schedule needs no redeploy. */
 int
 cli_component_update(struct cli_ctx *ctx, const struct cli_args *a)
 {
+	const char *image = cli_args_get(a, "image");
 	char path[512];
 	json_t *body = json_object(), *out = NULL;
 	int rc;
 
 	if (cli_http_path(path, sizeof(path), "/v1/components/{}", a->pos[0]) < 0 ||
-	    top_body(a, body) < 0) {
+	    top_body(a, body) < 0 || (image != NULL && json_object_set_new(body,
+	    "image", json_string(image)) < 0)) {
+		fprintf(stderr, "error: usage: --image must be UTF-8 text\n");
 		json_decref(body);
 		return CLI_USAGE;
+	}
+	if ((rc = update_workload_body(ctx, path, a, body)) != CLI_OK) {
+		json_decref(body);
+		return rc;
 	}
 	if (json_object_size(body) == 0) {
 		fprintf(stderr, "error: usage: give at least one option to change\n");
@@ -281,5 +325,20 @@ cli_component_update(struct cli_ctx *ctx, const struct cli_args *a)
 	if (rc == CLI_OK && !ctx->json)
 		component_print(out);
 	json_decref(out);
+	return rc;
+}
+
+/* DELETE: tokens revoked, containers and routes removed, history kept. */
+int
+cli_component_rm(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	char path[512];
+	int rc;
+
+	if (cli_http_path(path, sizeof(path), "/v1/components/{}", a->pos[0]) < 0)
+		return CLI_USAGE;
+	rc = cli_http_call(ctx, CLI_SVC_COMPONENT, "DELETE", path, NULL, NULL);
+	if (rc == CLI_OK && !ctx->json)
+		printf("component %s removed\n", a->pos[0]);
 	return rc;
 }

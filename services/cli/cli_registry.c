@@ -1,5 +1,6 @@
 /*
- * cli_registry.c: `slipway registry add|list|rm` against registry-svc.
+ * cli_registry.c: `slipway registry add|list|show|update|rm|test` against
+ * registry-svc.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,29 +85,106 @@ registry_auth(const struct cli_args *a, json_t *body, char *pw, size_t pwlen)
 	return 0;
 }
 
-int
-cli_registry_add(struct cli_ctx *ctx, const struct cli_args *a)
+/* 1 when any credential option was given. */
+static int
+registry_has_auth(const struct cli_args *a)
 {
-	char path[512], pw[PASSWORD_MAX + 2];
+	return cli_args_get(a, "username") != NULL ||
+	    cli_args_get(a, "auth") != NULL ||
+	    cli_args_get(a, "password") != NULL ||
+	    cli_args_has(a, "password-stdin");
+}
+
+/*
+ * The body of `registry add` (create: --name and --host required, the auth
+ * always) and `registry update` (--name if given, the auth only when a
+ * credential option is given). NULL (printed) on a usage error.
+ */
+static json_t *
+registry_body(const struct cli_args *a, int create, char *pw, size_t pwlen)
+{
+	const char *name = cli_args_get(a, "name");
+	json_t *body = json_object();
+
+	if (create && (name == NULL || cli_args_get(a, "host") == NULL)) {
+		fprintf(stderr, "error: usage: --name and --host are required\n");
+		goto fail;
+	}
+	if (name != NULL)
+		json_object_set_new(body, "name", json_string(name));
+	if (create)
+		json_object_set_new(body, "host", json_string(cli_args_get(a, "host")));
+	if ((create || registry_has_auth(a)) && registry_auth(a, body, pw, pwlen) < 0)
+		goto fail;
+	if (json_object_size(body) == 0) {
+		fprintf(stderr, "error: usage: nothing to change: give --name or "
+		    "credentials\n");
+		goto fail;
+	}
+	return body;
+fail:
+	json_decref(body);
+	return NULL;
+}
+
+/* POST (add) or PATCH (update) path with the body; prints the registry. */
+static int
+registry_send(struct cli_ctx *ctx, const struct cli_args *a, const char *method,
+    const char *path, int create)
+{
+	char pw[PASSWORD_MAX + 2];
 	json_t *body, *out = NULL;
 	int rc;
 
-	if (cli_http_path(path, sizeof(path), "/v1/orgs/{}/registries", a->pos[0]) < 0)
-		return CLI_USAGE;
-	if (cli_args_get(a, "name") == NULL || cli_args_get(a, "host") == NULL) {
-		fprintf(stderr, "error: usage: --name and --host are required\n");
-		return CLI_USAGE;
-	}
-	body = json_pack("{s:s, s:s}", "name", cli_args_get(a, "name"),
-	    "host", cli_args_get(a, "host"));
-	if (registry_auth(a, body, pw, sizeof(pw)) < 0) {
+	if ((body = registry_body(a, create, pw, sizeof(pw))) == NULL) {
 		sodium_memzero(pw, sizeof(pw));
-		json_decref(body);
 		return CLI_USAGE;
 	}
-	rc = cli_http_call(ctx, CLI_SVC_REGISTRY, "POST", path, body, &out);
+	rc = cli_http_call(ctx, CLI_SVC_REGISTRY, method, path, body, &out);
 	sodium_memzero(pw, sizeof(pw));
 	json_decref(body);
+	if (rc == CLI_OK && !ctx->json)
+		cli_out_fields(out, registry_fields);
+	json_decref(out);
+	return rc;
+}
+
+int
+cli_registry_add(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	char path[512];
+
+	if (cli_http_path(path, sizeof(path), "/v1/orgs/{}/registries", a->pos[0]) < 0)
+		return CLI_USAGE;
+	return registry_send(ctx, a, "POST", path, 1);
+}
+
+/*
+ * Renames the registry and/or rotates its credentials (a new auth type, or
+ * new credentials): the data planes use them for the next pull.
+ */
+int
+cli_registry_update(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	char path[512];
+
+	if (cli_http_path(path, sizeof(path), "/v1/orgs/{}/registries/{}",
+	    a->pos[0], a->pos[1]) < 0)
+		return CLI_USAGE;
+	return registry_send(ctx, a, "PATCH", path, 0);
+}
+
+int
+cli_registry_show(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	char path[512];
+	json_t *out = NULL;
+	int rc;
+
+	if (cli_http_path(path, sizeof(path), "/v1/orgs/{}/registries/{}",
+	    a->pos[0], a->pos[1]) < 0)
+		return CLI_USAGE;
+	rc = cli_http_call(ctx, CLI_SVC_REGISTRY, "GET", path, NULL, &out);
 	if (rc == CLI_OK && !ctx->json)
 		cli_out_fields(out, registry_fields);
 	json_decref(out);

@@ -16,6 +16,12 @@ static const struct cli_command commands[] = {
 	  .usage = "registry add ORG --name N --host H [--username U --password-stdin | --password P] [--auth anonymous|basic]" },
 	{ .noun = "registry", .verb = "list", .run = cli_registry_list,
 	  .min_pos = 1, .max_pos = 1, .usage = "registry list ORG" },
+	{ .noun = "registry", .verb = "show", .run = cli_registry_show,
+	  .min_pos = 2, .max_pos = 2, .usage = "registry show ORG ID" },
+	{ .noun = "registry", .verb = "update", .run = cli_registry_update,
+	  .opts = "name= username= password= password-stdin auth=",
+	  .min_pos = 2, .max_pos = 2,
+	  .usage = "registry update ORG ID [--name N] [--username U --password-stdin | --password P] [--auth anonymous|basic]" },
 	{ .noun = "registry", .verb = "rm", .run = cli_registry_rm,
 	  .min_pos = 2, .max_pos = 2, .usage = "registry rm ORG ID" },
 	{ .noun = "registry", .verb = "test", .run = cli_registry_test,
@@ -31,10 +37,15 @@ static const struct cli_command commands[] = {
 	      "      [--health-path /healthz] [--health-timeout S] [--memory-mb MB] [--cpu-millicores M] [--pids N] [--read-only-rootfs]\n"
 	      "      [--schedule CRON --timezone ZONE] [--concurrency forbid|allow|replace] [--starting-deadline S] [--active-deadline S]" },
 	{ .noun = "component", .verb = "update", .run = cli_component_update,
-	  .opts = "description= schedule= timezone= concurrency= "
-	      "starting-deadline= active-deadline=",
+	  .opts = "description= image= port= health-path= health-timeout= "
+	      "memory-mb= cpu-millicores= pids= read-only-rootfs schedule= "
+	      "timezone= concurrency= starting-deadline= active-deadline=",
 	  .min_pos = 1, .max_pos = 1,
-	  .usage = "component update ID [--description D] [--schedule CRON] [--timezone ZONE] [--concurrency P] [--starting-deadline S] [--active-deadline S]" },
+	  .usage = "component update ID [--description D] [--image REF] [--port P (web-app)]\n"
+	      "      [--health-path /healthz] [--health-timeout S] [--memory-mb MB] [--cpu-millicores M] [--pids N] [--read-only-rootfs]\n"
+	      "      [--schedule CRON] [--timezone ZONE] [--concurrency P] [--starting-deadline S] [--active-deadline S]" },
+	{ .noun = "component", .verb = "rm", .run = cli_component_rm,
+	  .min_pos = 1, .max_pos = 1, .usage = "component rm ID" },
 	{ .noun = "component", .verb = "list", .run = cli_component_list,
 	  .min_pos = 2, .max_pos = 2, .usage = "component list ORG PROJECT" },
 	{ .noun = "component", .verb = "show", .run = cli_component_show,

@@ -129,6 +129,24 @@ comp_events_token_revoked(struct store *s, const char *org,
 	return comp_events_write(s, component_id, &env, err);
 }
 
+/* ComponentDeleted: deploy-svc takes the component off its data planes. */
+int
+comp_events_component_deleted(struct store *s, const char *org,
+    const char *component_id, const char *trace, struct error *err)
+{
+	Slipway__V1__ComponentDeleted cd;
+	Envelope env;
+	char evid[37];
+
+	slipway__v1__component_deleted__init(&cd);
+	cd.component_id = comp_events_str(component_id);
+	cd.org = comp_events_str(org);
+	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_DELETED, evid,
+	    org, trace);
+	env.component_deleted = &cd;
+	return comp_events_write(s, component_id, &env, err);
+}
+
 /* --- consumer of slipway.registry.events ---------------------------------- */
 
 static const char *

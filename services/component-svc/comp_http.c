@@ -285,6 +285,7 @@ struct comp_patch_tx {
 	const char *trace;
 	int status;             /* the answer when the body is refused */
 	struct error input;     /* and its error */
+	json_t *live;           /* live tokens when the image changed, else NULL */
 };
 
 static int
@@ -292,6 +293,7 @@ comp_http_patch_tx(struct store *s, void *arg, struct error *err)
 {
 	struct comp_patch_tx *tx = arg;
 	struct comp_input in;
+	char old_image[sizeof(in.image)];
 	const char *org;
 	json_t *row;
 	int rc = -1;
@@ -305,10 +307,15 @@ comp_http_patch_tx(struct store *s, void *arg, struct error *err)
 	}
 	if (comp_input_from_row(row, &in, err) < 0)
 		goto done;
+	snprintf(old_image, sizeof(old_image), "%s", in.image);
 	if (comp_input_patch(tx->body, &in, &tx->status, &tx->input) < 0) {
 		error_set(err, "invalid_input", "", "refused");
 		goto done;
 	}
+	/* The tokens' Redis bindings carry the repository: rewritten after. */
+	if (strcmp(old_image, in.image) != 0 &&
+	    (tx->live = comp_store_token_live(s, tx->id, err)) == NULL)
+		goto done;
 	if (comp_store_update(s, tx->id, &in, err) == 0)
 		rc = comp_events_component(s, 1, tx->id, &in, tx->trace, err);
 done:
@@ -317,8 +324,11 @@ done:
 }
 
 /*
- * PATCH /v1/components/{id}: description and a task's settings. A changed
- * schedule reaches the data plane through ComponentUpdated, no redeploy.
+ * PATCH /v1/components/{id}: description, image (same registry host: the
+ * default of tag-only deploys and webhooks from then on), health,
+ * resources, a web app's port and a task's settings. A changed schedule
+ * reaches the data plane through ComponentUpdated, no redeploy; the rest
+ * applies from the next deployment.
  */
 static void
 comp_http_patch(struct http_request *req, void *arg)
@@ -338,6 +348,7 @@ comp_http_patch(struct http_request *req, void *arg)
 	if ((tx.body = http_request_json(req)) == NULL)
 		return;
 	if (store_tx(ctx->db, comp_http_patch_tx, &tx, &err) < 0) {
+		json_decref(tx.live);
 		if (strcmp(err.code, "invalid_input") == 0)
 			http_reply_err(req, tx.status, &tx.input);
 		else
@@ -346,11 +357,96 @@ comp_http_patch(struct http_request *req, void *arg)
 	}
 	outbox_relay_kick(ctx->relay);
 	log_info("component %s updated", tx.id);
-	if ((o = comp_store_get(ctx->db, tx.id, &err)) == NULL) {
+	o = comp_store_get(ctx->db, tx.id, &err);
+	if (o != NULL && tx.live != NULL)
+		tokens_rebind(ctx, o, tx.live);
+	else if (tx.live != NULL)
+		tokens_drop_bindings(ctx, tx.live);   /* the webhook asks Postgres */
+	json_decref(tx.live);
+	if (o == NULL) {
 		comp_http_store_error(req, &err);
 		return;
 	}
 	http_reply_json(req, 200, o);
+}
+
+/* A DELETE inside one transaction: marked deleted, tokens revoked, announced. */
+struct comp_delete_tx {
+	const char *id;
+	const char *key_org;    /* the caller's org key's org; NULL: operator */
+	const char *trace;
+	json_t *revoked;        /* [{"id","hash","prefix"}], for Redis after it */
+};
+
+static int
+comp_http_delete_tx(struct store *s, void *arg, struct error *err)
+{
+	struct comp_delete_tx *tx = arg;
+	const char *org;
+	json_t *row, *t;
+	size_t i;
+	int rc = -1;
+
+	if ((row = comp_store_get_for_update(s, tx->id, err)) == NULL)
+		return -1;
+	org = json_string_value(json_object_get(row, "org"));
+	if (org == NULL || (tx->key_org != NULL && strcmp(tx->key_org, org) != 0)) {
+		error_set(err, "not_found", "", "no such component");
+		goto done;
+	}
+	if ((rc = comp_store_delete(s, tx->id, err)) != 1) {
+		if (rc == 0)   /* never expected: the row is locked and live */
+			error_set(err, "not_found", "", "no such component");
+		rc = -1;
+		goto done;
+	}
+	rc = -1;
+	if ((tx->revoked = comp_store_token_revoke_all(s, tx->id, err)) == NULL)
+		goto done;
+	json_array_foreach(tx->revoked, i, t)
+		if (comp_events_token_revoked(s, org, tx->id,
+		    json_string_value(json_object_get(t, "id")),
+		    json_string_value(json_object_get(t, "hash")),
+		    json_string_value(json_object_get(t, "prefix")), tx->trace,
+		    err) < 0)
+			goto done;
+	rc = comp_events_component_deleted(s, org, tx->id, tx->trace, err);
+done:
+	json_decref(row);
+	return rc;
+}
+
+/*
+ * DELETE /v1/components/{id}: the row is kept, marked deleted (its name is
+ * free again), its CI tokens are revoked (TokenRevoked each, and their Redis
+ * bindings dropped at once), and ComponentDeleted tells deploy-svc to take
+ * it off every data plane. 204; a deleted component is 404 from then on.
+ */
+static void
+comp_http_delete(struct http_request *req, void *arg)
+{
+	struct comp_ctx *ctx = arg;
+	const struct apikey *key = http_request_key(req);
+	struct comp_delete_tx tx = { .id = http_request_param(req, "id"),
+		.key_org = key != NULL ? key->org : NULL,
+		.trace = http_request_id(req) };
+	struct error err;
+
+	if (!crypto_uuid_valid(tx.id)) {
+		http_reply_error(req, 404, "not_found", "", "no such component");
+		return;
+	}
+	if (store_tx(ctx->db, comp_http_delete_tx, &tx, &err) < 0) {
+		json_decref(tx.revoked);
+		comp_http_store_error(req, &err);
+		return;
+	}
+	tokens_drop_bindings(ctx, tx.revoked);
+	outbox_relay_kick(ctx->relay);
+	log_info("component %s deleted, %zu token(s) revoked", tx.id,
+	    json_array_size(tx.revoked));
+	json_decref(tx.revoked);
+	http_reply_empty(req, 204);
 }
 
 /*
@@ -365,6 +461,8 @@ static const struct http_route comp_routes[] = {
 	{ HTTP_GET, "/v1/components/{id}", comp_http_get, HTTP_AUTH_VIEWER,
 	  comp_http_org_of },
 	{ HTTP_PATCH, "/v1/components/{id}", comp_http_patch,
+	  HTTP_AUTH_ORG_ADMIN, comp_http_org_of },
+	{ HTTP_DELETE, "/v1/components/{id}", comp_http_delete,
 	  HTTP_AUTH_ORG_ADMIN, comp_http_org_of },
 	{ HTTP_POST, "/v1/components/{id}/tokens", tokens_create,
 	  HTTP_AUTH_DEPLOYER, comp_http_org_of },

@@ -398,15 +398,91 @@ bad:
 	return -1;
 }
 
+/* A PATCH's "image": another reference on the component's registry host. */
+static int
+comp_input_patch_image(json_t *body, struct comp_input *next,
+    const struct comp_input *cur, int *status, struct error *err)
+{
+	if (json_object_get(body, "image") == NULL)
+		return 0;
+	*status = 422;
+	error_clear(err);
+	if ((next->image_in = json_get_string(body, "image", IMAGE_REF_MAX, 1,
+	    err)) == NULL || comp_input_image(next, status, err) < 0)
+		return -1;
+	if (!image_ref_host_equal(next->registry_host, cur->registry_host)) {
+		*status = 422;
+		error_set(err, "image_registry_mismatch", "image", "the image is on "
+		    "%s but the component's registry is %s", next->registry_host,
+		    cur->registry_host);
+		return -1;
+	}
+	/* The stored host stays the registry's canonical spelling. */
+	snprintf(next->registry_host, sizeof(next->registry_host), "%s",
+	    cur->registry_host);
+	return 0;
+}
+
+/*
+ * A PATCH's "health" and "resources" replace the stored objects whole
+ * (null removes them: the defaults apply); "port" is a web app's one
+ * endpoint. The health port is checked against the endpoints that result.
+ */
+static int
+comp_input_patch_workload(json_t *body, struct comp_input *next, int *status,
+    struct error *err)
+{
+	if (json_object_get(body, "port") != NULL &&
+	    comp_input_web_app(body, next, status, err) < 0)
+		return -1;
+	if (json_object_get(body, "health") != NULL) {
+		if (comp_input_present(body, "health") &&
+		    comp_input_is_task(next->type))
+			return comp_input_fail(status, 422, err,
+			    "health_not_allowed", "health", "only service and "
+			    "web-app components have a health check");
+		memset(&next->health, 0, sizeof(next->health));
+	}
+	if (json_object_get(body, "resources") != NULL)
+		memset(&next->resources, 0, sizeof(next->resources));
+	if (comp_input_workload(body, next, status, err) < 0)
+		return -1;
+	return comp_input_health_port(next, status, err);
+}
+
+/* A PATCH's task settings, on a task only. */
+static int
+comp_input_patch_task(json_t *body, struct comp_input *next, int *status,
+    struct error *err)
+{
+	const char *key = comp_input_task_key(body);
+	struct workload_task *t = &next->task;
+
+	if (key != NULL && !comp_input_is_task(next->type))
+		return comp_input_fail(status, 422, err, "invalid_field", key,
+		    "schedule, timezone, concurrency_policy and the deadlines are "
+		    "only for task components");
+	if (key != NULL && workload_task_parse(body, t, status, err) < 0)
+		return -1;
+	if (strcmp(next->type, "manual-task") == 0 &&
+	    (t->schedule[0] != '\0' || t->timezone[0] != '\0'))
+		return comp_input_fail(status, 422, err, "invalid_field",
+		    t->schedule[0] != '\0' ? "schedule" : "timezone",
+		    "schedule and timezone are only for scheduled-task components");
+	return 0;
+}
+
+/* Everything is checked on a copy: in changes only when all of it passes. */
 int
 comp_input_patch(json_t *body, struct comp_input *in, int *status,
     struct error *err)
 {
-	static const char *const allowed[] = { "description", "schedule",
-		"timezone", "concurrency_policy", "starting_deadline_s",
-		"active_deadline_s", NULL };
-	const char *desc, *key = comp_input_task_key(body);
-	struct workload_task t = in->task;
+	static const char *const allowed[] = { "description", "image", "health",
+		"resources", "port", "schedule", "timezone", "concurrency_policy",
+		"starting_deadline_s", "active_deadline_s", NULL };
+	struct comp_input *next;
+	const char *desc;
+	int rc = -1;
 
 	error_clear(err);
 	*status = 400;
@@ -415,19 +491,18 @@ comp_input_patch(json_t *body, struct comp_input *in, int *status,
 	desc = json_get_string(body, "description", COMP_DESC_MAX, 0, err);
 	if (desc == NULL && err->code[0] != '\0')
 		return -1;
-	if (key != NULL && !comp_input_is_task(in->type))
-		return comp_input_fail(status, 422, err, "invalid_field", key,
-		    "schedule, timezone, concurrency_policy and the deadlines are "
-		    "only for task components");
-	if (key != NULL && workload_task_parse(body, &t, status, err) < 0)
-		return -1;
-	if (strcmp(in->type, "manual-task") == 0 &&
-	    (t.schedule[0] != '\0' || t.timezone[0] != '\0'))
-		return comp_input_fail(status, 422, err, "invalid_field",
-		    t.schedule[0] != '\0' ? "schedule" : "timezone",
-		    "schedule and timezone are only for scheduled-task components");
-	if (desc != NULL)
-		in->description = desc;
-	in->task = t;
-	return 0;
+	if ((next = malloc(sizeof(*next))) == NULL)
+		return comp_input_fail(status, 500, err, "internal", "",
+		    "out of memory");
+	*next = *in;
+	if (comp_input_patch_image(body, next, in, status, err) == 0 &&
+	    comp_input_patch_workload(body, next, status, err) == 0 &&
+	    comp_input_patch_task(body, next, status, err) == 0) {
+		if (desc != NULL)
+			next->description = desc;
+		*in = *next;
+		rc = 0;
+	}
+	free(next);
+	return rc;
 }

@@ -159,7 +159,7 @@ comp_store_insert(struct store *s, const char *id, const struct comp_input *in,
 	return rc;
 }
 
-/* Writes back what a PATCH may change: description and the settings. */
+/* Writes back what a PATCH may change: description, image and the settings. */
 int
 comp_store_update(struct store *s, const char *id, const struct comp_input *in,
     struct error *err)
@@ -169,11 +169,13 @@ comp_store_update(struct store *s, const char *id, const struct comp_input *in,
 
 	if (comp_store_cols_make(in, &c, err) == 0) {
 		const char *v[] = { id, in->description != NULL ?
-			in->description : "", c.schedule, c.timezone, c.task };
+			in->description : "", c.schedule, c.timezone, c.task,
+			in->image, c.eps, c.health, c.resources };
 		rc = comp_store_exec(s, NULL, "UPDATE component.components SET "
 		    "description = $2, schedule = $3, timezone = $4, "
-		    "task = $5::jsonb, updated_at = now() WHERE id = $1 AND "
-		    "deleted_at IS NULL", 5, v, err);
+		    "task = $5::jsonb, image = $6, endpoints = $7::jsonb, "
+		    "health = $8::jsonb, resources = $9::jsonb, updated_at = now() "
+		    "WHERE id = $1 AND deleted_at IS NULL", 9, v, err);
 	}
 	comp_store_cols_free(&c);
 	return rc;
@@ -417,4 +419,79 @@ comp_store_registry_delete(struct store *s, const char *id, struct error *err)
 
 	return comp_store_exec(s, NULL, "UPDATE component.registries SET "
 	    "deleted = true, updated_at = now() WHERE id = $1", 1, v, err);
+}
+
+/*
+ * Marks a live component deleted (the unique name index skips deleted rows,
+ * so the name is free again). 1 deleted now, 0 no live component.
+ */
+int
+comp_store_delete(struct store *s, const char *id, struct error *err)
+{
+	const char *v[] = { id };
+	struct store_result *r;
+	int rows;
+
+	if (comp_store_exec(s, &r, "UPDATE component.components SET deleted_at = "
+	    "now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL "
+	    "RETURNING id", 1, v, err) < 0)
+		return -1;
+	rows = store_result_rows(r);
+	store_result_free(r);
+	return rows == 1;
+}
+
+/* Revokes every live token of a component: [{"id","hash","prefix"}]. */
+json_t *
+comp_store_token_revoke_all(struct store *s, const char *component_id,
+    struct error *err)
+{
+	const char *v[] = { component_id };
+	struct store_result *r;
+	json_t *arr;
+	int i;
+
+	if (comp_store_exec(s, &r, "UPDATE component.tokens SET revoked_at = now() "
+	    "WHERE component_id = $1 AND revoked_at IS NULL "
+	    "RETURNING id, token_hash, prefix", 1, v, err) < 0)
+		return NULL;
+	arr = json_array();
+	for (i = 0; i < store_result_rows(r); i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}",
+		    "id", store_result_get(r, i, 0),
+		    "hash", store_result_get(r, i, 1),
+		    "prefix", store_result_get(r, i, 2)));
+	store_result_free(r);
+	return arr;
+}
+
+/*
+ * The live (not revoked, not expired) tokens of a component, with what
+ * their Redis binding holds: [{"id","hash","expires_at_ms","signing_box"}].
+ */
+json_t *
+comp_store_token_live(struct store *s, const char *component_id,
+    struct error *err)
+{
+	const char *v[] = { component_id };
+	struct store_result *r;
+	json_t *arr;
+	int i;
+
+	if (comp_store_exec(s, &r, "SELECT id, token_hash, COALESCE(floor("
+	    "extract(epoch FROM expires_at) * 1000)::bigint, 0), "
+	    "COALESCE(signing_secret_box, '') FROM component.tokens WHERE "
+	    "component_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL "
+	    "OR expires_at > now())", 1, v, err) < 0)
+		return NULL;
+	arr = json_array();
+	for (i = 0; i < store_result_rows(r); i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:s}",
+		    "id", store_result_get(r, i, 0),
+		    "hash", store_result_get(r, i, 1),
+		    "expires_at_ms", (json_int_t)strtoll(store_result_get(r, i, 2),
+		    NULL, 10),
+		    "signing_box", store_result_get(r, i, 3)));
+	store_result_free(r);
+	return arr;
 }

@@ -129,9 +129,10 @@ int comp_input_parse(json_t *body, struct comp_input *in, int *status,
  */
 int comp_input_from_row(json_t *row, struct comp_input *in, struct error *err);
 /*
- * Applies a PATCH body to in (a stored component): description and, for
- * tasks, the task settings. -1 with *status 400/422 and nothing changed
- * that the caller keeps.
+ * Applies a PATCH body to in (a stored component): description, image
+ * (on the same registry host), health, resources, a web app's port and,
+ * for tasks, the task settings. -1 with *status 400/422 and nothing
+ * changed that the caller keeps.
  */
 int comp_input_patch(json_t *body, struct comp_input *in, int *status,
     struct error *err);
@@ -166,6 +167,14 @@ json_t *comp_store_token_list(struct store *s, const char *component_id,
 /* 1 revoked now (hash/prefix filled), 0 already revoked, -1 error (not_found). */
 int comp_store_token_revoke(struct store *s, const char *component_id,
     const char *token_id, char hash[65], char prefix[16], struct error *err);
+/* 1 marked deleted now, 0 no live component, -1 error. */
+int comp_store_delete(struct store *s, const char *id, struct error *err);
+/* Revokes every live token: [{"id","hash","prefix"}] of those revoked now. */
+json_t *comp_store_token_revoke_all(struct store *s, const char *component_id,
+    struct error *err);
+/* Live tokens: [{"id","hash","expires_at_ms","signing_box"}]. */
+json_t *comp_store_token_live(struct store *s, const char *component_id,
+    struct error *err);
 int comp_store_registry_upsert(struct store *s, const char *id,
     const char *org, const char *host, const char *auth_type,
     struct error *err);
@@ -183,6 +192,8 @@ int comp_events_token_issued(struct store *s, const char *org,
 int comp_events_token_revoked(struct store *s, const char *org,
     const char *component_id, const char *token_id, const char *hash,
     const char *prefix, const char *trace, struct error *err);
+int comp_events_component_deleted(struct store *s, const char *org,
+    const char *component_id, const char *trace, struct error *err);
 struct bus_consumer *comp_events_consumer_new(struct comp_ctx *ctx,
     struct error *err);
 
@@ -203,5 +214,14 @@ int comp_http_visible(struct http_request *req, const char *org);
 void tokens_create(struct http_request *req, void *arg);
 void tokens_list(struct http_request *req, void *arg);
 void tokens_revoke(struct http_request *req, void *arg);
+/*
+ * After a commit: drops the Redis bindings of tokens ([{"hash"}]), or
+ * rewrites those of live tokens ([{"id","hash","expires_at_ms",
+ * "signing_box"}]) for component (comp_store_get's JSON) after its image
+ * changed. With Redis down a dropped binding still goes when the webhook
+ * consumes TokenRevoked.
+ */
+void tokens_drop_bindings(struct comp_ctx *ctx, json_t *tokens);
+void tokens_rebind(struct comp_ctx *ctx, json_t *component, json_t *tokens);
 
 #endif

@@ -148,32 +148,69 @@ tokens_binding_ttl(long long expires_at_ms)
 	    TOKEN_BINDING_TTL_MAX_S : (int)left;
 }
 
+/* Writes one token's binding for component: what the webhook trusts. */
 static void
-tokens_cache_binding(struct comp_ctx *ctx, const struct tokens_issue *t)
+tokens_cache_write(struct comp_ctx *ctx, json_t *component,
+    const char *token_id, const char *hash, long long expires_at_ms,
+    const char *box)
 {
 	struct token_binding b;
 	char key[TOKEN_BINDING_KEY_MAX], *text;
 
 	memset(&b, 0, sizeof(b));
-	snprintf(b.token_id, sizeof(b.token_id), "%s", t->id);
+	snprintf(b.token_id, sizeof(b.token_id), "%s", token_id);
 	snprintf(b.component_id, sizeof(b.component_id), "%s",
-	    tokens_str(t->component, "id"));
-	snprintf(b.org, sizeof(b.org), "%s", tokens_str(t->component, "org"));
+	    tokens_str(component, "id"));
+	snprintf(b.org, sizeof(b.org), "%s", tokens_str(component, "org"));
 	snprintf(b.registry_host, sizeof(b.registry_host), "%s",
-	    tokens_str(t->component, "registry_host"));
-	b.expires_at_ms = json_integer_value(json_object_get(t->row,
-	    "expires_at_ms"));
-	b.signing = t->signing;
-	snprintf(b.signing_box, sizeof(b.signing_box), "%s", t->box);
+	    tokens_str(component, "registry_host"));
+	b.expires_at_ms = expires_at_ms;
+	b.signing = box[0] != '\0';
+	snprintf(b.signing_box, sizeof(b.signing_box), "%s", box);
+	token_binding_key(hash, key, sizeof(key));
 	/* No binding beats a wrong one: the webhook then asks Postgres. */
-	if (token_binding_repository(tokens_str(t->component, "image"),
+	if (token_binding_repository(tokens_str(component, "image"),
 	    b.repository, sizeof(b.repository)) < 0 ||
-	    (text = token_binding_json(&b)) == NULL)
+	    (text = token_binding_json(&b)) == NULL) {
+		cache_del(ctx->cache, key);
 		return;
-	token_binding_key(t->hash, key, sizeof(key));
+	}
 	cache_set(ctx->cache, key, text, strlen(text),
 	    tokens_binding_ttl(b.expires_at_ms));
 	free(text);
+}
+
+static void
+tokens_cache_binding(struct comp_ctx *ctx, const struct tokens_issue *t)
+{
+	tokens_cache_write(ctx, t->component, t->id, t->hash,
+	    json_integer_value(json_object_get(t->row, "expires_at_ms")),
+	    t->signing ? t->box : "");
+}
+
+void
+tokens_rebind(struct comp_ctx *ctx, json_t *component, json_t *tokens)
+{
+	json_t *t;
+	size_t i;
+
+	json_array_foreach(tokens, i, t)
+		tokens_cache_write(ctx, component, tokens_str(t, "id"),
+		    tokens_str(t, "hash"), json_integer_value(json_object_get(t,
+		    "expires_at_ms")), tokens_str(t, "signing_box"));
+}
+
+void
+tokens_drop_bindings(struct comp_ctx *ctx, json_t *tokens)
+{
+	char key[TOKEN_BINDING_KEY_MAX];
+	json_t *t;
+	size_t i;
+
+	json_array_foreach(tokens, i, t) {
+		token_binding_key(tokens_str(t, "hash"), key, sizeof(key));
+		cache_del(ctx->cache, key);
+	}
 }
 
 /* The 201: the token, and a signing token's secret, both shown only now. */

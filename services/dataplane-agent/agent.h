@@ -595,6 +595,13 @@ int agent_execs_submit(struct agent_execs *xs, struct agent_exec *x);
 int agent_execs_active(struct agent_execs *xs, const char *component_id,
     const char *environment, char *id, size_t idlen);
 /*
+ * Stops every unfinished execution of a slot (RemoveComponent): a pending
+ * one ends failed with reason before it starts, a running one is stopped
+ * by the watcher and ends failed with reason. Returns how many.
+ */
+int agent_execs_cancel(struct agent_execs *xs, const char *component_id,
+    const char *environment, const char *reason);
+/*
  * 1 once every unfinished execution recovered at start was looked at
  * (adopted, found exited or lost): until then the scheduler would take a
  * run that ended while the agent was down for one still running.

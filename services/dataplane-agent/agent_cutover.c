@@ -53,7 +53,7 @@ struct cutover {
 };
 
 static void cutover_tidy(struct agent_ctx *ag, const struct agent_slot *sl,
-    const char *keep, int with_execs);
+    const char *keep);
 
 static int
 cutover_stopping(const struct agent_ctx *ag)
@@ -635,7 +635,7 @@ cutover_pin(void *ctx, struct agent_apply *a, struct error *err)
 	if (cutover_commit(c, a, err) == -1)
 		return -1;
 	if (had_service)
-		cutover_tidy(c->ag, sl, NULL, 0);
+		cutover_tidy(c->ag, sl, NULL);
 	agent_sched_serve(c->ag->sched, &sl->serving, sl->rec.digest,
 	    agent_cutover_task(sl));
 	log_info("task %s pinned to %s", a->spec->deployment_id, a->digest);
@@ -643,12 +643,12 @@ cutover_pin(void *ctx, struct agent_apply *a, struct error *err)
 }
 
 /*
- * Removes every container of the slot except keep (leftovers); a task's
- * executions only when with_execs (the component is removed).
+ * Removes every container of the slot except keep (leftovers); never a
+ * task's executions: their watcher ends them (agent_execs.c).
  */
 static void
 cutover_tidy(struct agent_ctx *ag, const struct agent_slot *sl,
-    const char *keep, int with_execs)
+    const char *keep)
 {
 	struct engine_summary *v;
 	struct error err;
@@ -661,7 +661,7 @@ cutover_tidy(struct agent_ctx *ag, const struct agent_slot *sl,
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(v[i].component, sl->component_id) == 0 &&
 		    strcmp(v[i].environment, sl->environment) == 0 &&
-		    (with_execs || v[i].execution[0] == '\0') &&
+		    v[i].execution[0] == '\0' &&
 		    (v[i].dataplane[0] == '\0' ||
 		    strcmp(v[i].dataplane, ag->dataplane) == 0) &&
 		    (keep == NULL || strcmp(v[i].name, keep) != 0)) {
@@ -697,7 +697,7 @@ cutover_retire(void *ctx, struct agent_apply *a)
 		    a->nports, GATEWAY_READY, NULL, NULL, 0, &err) == -1)
 			log_warnx("gateway: %s", err.msg);
 	}
-	cutover_tidy(c->ag, c->slot, a->container, 0);
+	cutover_tidy(c->ag, c->slot, a->container);
 }
 
 static void
@@ -757,7 +757,7 @@ cutover_rereport(struct agent_ctx *ag, struct agent_slot *sl,
 		return agent_report_send(ag, &r);
 	}
 	r.naddr = cutover_addresses(ag, s, sl->ports, sl->nports, addr);
-	cutover_tidy(ag, sl, sl->container, 0);
+	cutover_tidy(ag, sl, sl->container);
 	return agent_report_send(ag, &r);
 }
 
@@ -839,19 +839,27 @@ cutover_apply(struct agent_ctx *ag, struct agent_slot *sl, const void *cmd,
 	return rc;
 }
 
-/* RemoveComponent: the containers and routes go, and the record. */
+/*
+ * RemoveComponent: the routes go, then the schedule (no new run starts),
+ * the executions (stopped by their watcher, each reported failed with the
+ * reason), the containers and the record.
+ */
 static int
 cutover_remove(struct agent_ctx *ag, struct agent_slot *sl)
 {
 	struct error err;
+	int n;
 
 	if (sl->rec.serving[0] != '\0' && cutover_unroute(ag, &sl->serving,
 	    &err) == -1) {
 		log_warnx("gateway: %s", err.msg);
 		return -1;
 	}
-	cutover_tidy(ag, sl, NULL, 1);
 	agent_sched_forget(ag->sched, sl->component_id, sl->environment);
+	if ((n = agent_execs_cancel(ag->execs, sl->component_id, sl->environment,
+	    "removed: the component was removed from this environment")) > 0)
+		log_info("stopping %d execution(s) of the removed component", n);
+	cutover_tidy(ag, sl, NULL);
 	agent_journal_record_remove(ag->journal, sl->component_id,
 	    sl->environment);
 	memset(&sl->rec, 0, sizeof(sl->rec));

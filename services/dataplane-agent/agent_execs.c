@@ -161,6 +161,27 @@ agent_execs_active(struct agent_execs *xs, const char *component_id,
 }
 
 int
+agent_execs_cancel(struct agent_execs *xs, const char *component_id,
+    const char *environment, const char *reason)
+{
+	int n = 0;
+
+	if (xs == NULL)
+		return 0;
+	pthread_mutex_lock(&xs->lock);
+	for (struct agent_exec *x = xs->head; x != NULL; x = x->next)
+		if (!agent_exec_final(x->state) &&
+		    strcmp(x->component_id, component_id) == 0 &&
+		    strcmp(x->environment, environment) == 0) {
+			snprintf(x->stop_reason, sizeof(x->stop_reason), "%s",
+			    reason);
+			n++;
+		}
+	pthread_mutex_unlock(&xs->lock);
+	return n;
+}
+
+int
 agent_execs_owns(const struct engine_summary *c)
 {
 	return c->execution[0] != '\0';

@@ -40,6 +40,12 @@ struct http_server;
 #define DEPLOY_NAME_MAX  63     /* org, environment, project names */
 #define DEPLOY_REASON_MAX 500
 #define DEPLOY_UNKNOWN_COMPONENT_ATTEMPTS 30
+/*
+ * An ImagePushed off the component's repository is retried this often
+ * (about 3 s of bus backoff) before it is recorded failed: a PATCH of the
+ * image may have reached the webhook before its ComponentUpdated reached us.
+ */
+#define DEPLOY_MISMATCH_ATTEMPTS 5
 
 struct deploy_config {
 	char *http_addr;
@@ -411,6 +417,18 @@ int deploy_schedule_changed(const struct workload_task *old,
     const struct workload_task *now);
 /* SetSchedule for every environment with a ready deployment of comp. */
 int deploy_schedule_announce(struct store *s, const struct deploy_component *comp,
+    struct error *err);
+
+/* deploy_remove.c: a deleted component leaves its data planes. */
+/*
+ * Marks the local copy deleted and writes a RemoveComponent for every
+ * (environment, data plane) with a deployment of it not failed. org: the
+ * event's (the deployments' own when empty).
+ */
+int deploy_remove_component(struct store *s, const char *component_id,
+    const char *org, struct error *err);
+/* 1 when component-svc deleted the component, 0 when not (or unknown), -1. */
+int deploy_remove_is_deleted(struct store *s, const char *component_id,
     struct error *err);
 
 /* deploy_consume.c */

@@ -161,7 +161,13 @@ deploy_consume_image_pushed(struct deploy *d, const Envelope *env,
 	if ((rc = deploy_store_component_get(d->store, ip->component_id, &comp,
 	    err)) == -1)
 		return -1;
-	if (rc == 0) {
+	if (rc == 0 && (rc = deploy_remove_is_deleted(d->store,
+	    ip->component_id, err)) != 0) {
+		if (rc == -1)
+			return -1;
+		dn.org = env->org;
+		dn.failed_reason = "component_deleted: the component was deleted";
+	} else if (rc == 0) {
 		/* component.events may lag behind image.pushed: wait a while. */
 		if (bus_message_attempt(m) < DEPLOY_UNKNOWN_COMPONENT_ATTEMPTS) {
 			error_set(err, "retry", "", "component %s not known yet",
@@ -176,6 +182,14 @@ deploy_consume_image_pushed(struct deploy *d, const Envelope *env,
 		if (deploy_consume_place(d, &comp, &ref, &target, &dn.failed_reason,
 		    err) == -1)
 			return -1;
+		if (dn.failed_reason != NULL &&
+		    strncmp(dn.failed_reason, "image_", 6) == 0 &&
+		    bus_message_attempt(m) < DEPLOY_MISMATCH_ATTEMPTS) {
+			error_set(err, "retry", "", "component %s: %.60s (its "
+			    "ComponentUpdated may be on its way)", ip->component_id,
+			    dn.failed_reason);
+			return -1;
+		}
 	}
 	rc = deploy_store_deployment_create(d->store, &dn, err);
 	if (rc == 1)
@@ -262,6 +276,14 @@ deploy_consume_status(struct deploy *d, const Envelope *env,
 	if (strcmp(ds->dataplane, cur.dataplane) != 0)
 		return deploy_consume_bad(err, "report from data plane \"%.48s\" "
 		    "on a deployment sent to \"%s\"", ds->dataplane, cur.dataplane);
+	/* A deleted component's history stays as it was when it was deleted. */
+	if ((rc = deploy_remove_is_deleted(d->store, cur.component_id, err)) != 0) {
+		if (rc == 1)
+			log_info("deployment %s: report %s ignored: its component "
+			    "%s was deleted", ds->deployment_id,
+			    deploy_state_name(to), cur.component_id);
+		return rc == 1 ? 0 : -1;
+	}
 	newer = ds->observed_at_ms > cur.observed_at_ms;
 	switch (deploy_state_transition(from, to, newer)) {
 	case DEPLOY_MOVE_ALLOWED:
@@ -340,6 +362,10 @@ deploy_consume_component_wake(const Envelope *env)
 	return c != NULL ? c->component_id : NULL;
 }
 
+/*
+ * ComponentDeleted: the local copy is marked deleted (deploys of it are 404
+ * from then on) and RemoveComponent goes to every data plane it runs on.
+ */
 static int
 deploy_consume_component_deleted(struct deploy *d, const Envelope *env,
     const struct bus_message *m, struct error *err)
@@ -349,7 +375,8 @@ deploy_consume_component_deleted(struct deploy *d, const Envelope *env,
 	(void)m;
 	if (cd == NULL || !crypto_uuid_valid(cd->component_id))
 		return deploy_consume_bad(err, "%s", "component id is not a UUID");
-	return deploy_store_component_delete(d->store, cd->component_id, err);
+	return deploy_remove_component(d->store, cd->component_id,
+	    cd->org[0] != '\0' ? cd->org : env->org, err);
 }
 
 /* EndpointsChanged: every endpoint, and the first one's port and type. */

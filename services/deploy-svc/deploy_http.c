@@ -202,6 +202,13 @@ deploy_http_load(struct http_request *req, struct deploy *d,
 	if (crypto_uuid_valid(component_id))
 		rc = deploy_store_component_get(d->store, component_id, &r->comp,
 		    &err);
+	/* Deleted is final: no waiting for it to come back. */
+	if (rc == 0 && crypto_uuid_valid(component_id) &&
+	    (rc = deploy_remove_is_deleted(d->store, component_id, &err)) == 1) {
+		http_reply_error(req, 404, "not_found", "", "no such component "
+		    "(it was deleted)");
+		return -1;
+	}
 	if (rc == 0 && may_wait && crypto_uuid_valid(component_id))
 		return 1;
 	if (rc == 0) {

@@ -7,7 +7,7 @@
  *                                     KEK (SLIPWAY_PG_URL, SLIPWAY_KEK_FILE)
  *
  * Start-up order: config, keyring, Postgres (migrations), topics, producer,
- * outbox relay, the deploy-events consumer, the org keys (slipway.orgkeys,
+ * outbox relay, the consumer of deploy and component events, the org keys (slipway.orgkeys,
  * read from the beginning), then HTTP. Shutdown frees in the
  * reverse order. SIGHUP reloads the keyring, so a new KEK version encrypts
  * from then on without a restart.
@@ -178,7 +178,7 @@ static void
 reg_start_backbone(struct reg_ctx *c)
 {
 	static const char *const topics[] = { TOPIC_REGISTRY_EVENTS,
-		TOPIC_DEPLOY_EVENTS, NULL };
+		TOPIC_DEPLOY_EVENTS, TOPIC_COMPONENT_EVENTS, NULL };
 	const struct backbone_config bc = {
 		.service = "registry-svc", .pg_url = c->cfg.pg_url,
 		.schema = REG_SCHEMA, .migrations = registry_svc_migrations,

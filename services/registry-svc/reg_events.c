@@ -2,9 +2,11 @@
  * reg_events.c: the envelopes registry-svc writes to its outbox, and the
  * consumer of slipway.deploy.events that learns data planes, their grants
  * and the environments bound to them, and seals each org's registries to
- * the data planes that serve it.
+ * the data planes that serve it; the same consumer reads
+ * slipway.component.events to learn which components use which registry.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "registry.h"
@@ -12,6 +14,7 @@
 #include "crypto.h"
 #include "dedup.h"
 #include "envelope.h"
+#include "json.h"
 #include "outbox.h"
 #include "topics.h"
 
@@ -26,28 +29,66 @@ reg_events_str(const char *s)
 	return (char *)(uintptr_t)(s != NULL ? s : "");
 }
 
-int
-reg_events_created(struct store *s, const char *id, const struct reg_input *in,
-    const char *trace, struct error *err)
+/* RegistryCreated or RegistryUpdated: the registry, never a secret. */
+static int
+reg_events_registry(struct store *s, int updated, const char *id,
+    const struct reg_input *in, const char *trace, struct error *err)
 {
 	Slipway__V1__Registry r;
 	Slipway__V1__RegistryCreated rc;
+	Slipway__V1__RegistryUpdated ru;
 	Envelope env;
 	char evid[37];
 
 	slipway__v1__registry__init(&r);
-	slipway__v1__registry_created__init(&rc);
 	r.registry_id = reg_events_str(id);
 	r.org = reg_events_str(in->org);
 	r.name = reg_events_str(in->name);
 	r.host = reg_events_str(in->host);
 	r.auth_type = (Slipway__V1__AuthType)in->auth;
 	r.vendor = reg_events_str(in->vendor);
-	rc.registry = &r;
-	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_REGISTRY_CREATED, evid,
-	    in->org, trace);
-	env.registry_created = &rc;
+	if (updated) {
+		slipway__v1__registry_updated__init(&ru);
+		ru.registry = &r;
+		envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_REGISTRY_UPDATED,
+		    evid, in->org, trace);
+		env.registry_updated = &ru;
+	} else {
+		slipway__v1__registry_created__init(&rc);
+		rc.registry = &r;
+		envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_REGISTRY_CREATED,
+		    evid, in->org, trace);
+		env.registry_created = &rc;
+	}
 	return envelope_outbox(s, TOPIC_REGISTRY_EVENTS, id, &env, err);
+}
+
+int
+reg_events_created(struct store *s, const char *id, const struct reg_input *in,
+    const char *trace, struct error *err)
+{
+	return reg_events_registry(s, 0, id, in, trace, err);
+}
+
+int
+reg_events_updated(struct store *s, json_t *reg, const char *trace,
+    struct error *err)
+{
+	struct reg_input in;
+	const char *auth = json_string_value(json_object_get(reg, "auth_type"));
+	enum reg_auth a;
+
+	memset(&in, 0, sizeof(in));
+	in.org = json_string_value(json_object_get(reg, "org"));
+	in.name = json_string_value(json_object_get(reg, "name"));
+	in.vendor = json_string_value(json_object_get(reg, "vendor"));
+	snprintf(in.host, sizeof(in.host), "%s",
+	    reg_events_str(json_string_value(json_object_get(reg, "host"))));
+	for (a = REG_AUTH_ANONYMOUS; a <= REG_AUTH_VENDOR; a++)
+		if (auth != NULL && strcmp(reg_input_auth_name(a), auth) == 0)
+			in.auth = a;
+	return reg_events_registry(s, 1,
+	    json_string_value(json_object_get(reg, "id")), &in, trace, err);
 }
 
 int
@@ -445,6 +486,104 @@ reg_events_on_dataplane(struct reg_ctx *ctx, const Envelope *env,
 	return BUS_DONE;
 }
 
+/* --- consumer of slipway.component.events --------------------------------- */
+
+/*
+ * Which live component uses which registry, so that DELETE can refuse a
+ * registry in use. Only the registry reference is kept; the rest of the
+ * component is component-svc's.
+ */
+struct reg_comp_tx {
+	const Envelope *env;
+	struct reg_component c;   /* id only for a delete */
+	int deleted;
+};
+
+static int
+reg_events_component_tx(struct store *s, void *arg, struct error *err)
+{
+	struct reg_comp_tx *t = arg;
+	int rc;
+
+	if ((rc = dedup_claim(s, t->env->event_id, REG_CONSUMER, err)) <= 0)
+		return rc;
+	return t->deleted ? reg_store_component_delete(s, t->c.id, err) :
+	    reg_store_component_put(s, &t->c, err);
+}
+
+/* A string from the bus: present, UTF-8, at most max bytes. */
+static int
+reg_events_text_ok(const char *s, size_t max)
+{
+	return s != NULL && s[0] != '\0' && json_utf8_valid(s, max);
+}
+
+/* Fills t from ComponentCreated / Updated / Deleted; -1 when malformed. */
+static int
+reg_events_component_payload(const Envelope *env, struct reg_comp_tx *t)
+{
+	const Slipway__V1__Component *c = NULL;
+
+	if (env->payload_case == SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_DELETED) {
+		if (env->component_deleted == NULL)
+			return -1;
+		t->deleted = 1;
+		t->c.id = env->component_deleted->component_id;
+		return reg_events_text_ok(t->c.id, 63) ? 0 : -1;
+	}
+	if (env->payload_case == SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_CREATED &&
+	    env->component_created != NULL)
+		c = env->component_created->component;
+	else if (env->component_updated != NULL)
+		c = env->component_updated->component;
+	if (c == NULL || !reg_events_text_ok(c->component_id, 63) ||
+	    !reg_events_name_ok(c->org) || !reg_events_text_ok(c->project, 63) ||
+	    !reg_events_text_ok(c->name, 255) || !crypto_uuid_valid(c->registry_id))
+		return -1;
+	t->c.id = c->component_id;
+	t->c.org = c->org;
+	t->c.project = c->project;
+	t->c.name = c->name;
+	t->c.registry_id = c->registry_id;
+	return 0;
+}
+
+static enum bus_result
+reg_events_on_component(struct reg_ctx *ctx, const Envelope *env,
+    struct error *reason)
+{
+	struct reg_comp_tx t;
+
+	memset(&t, 0, sizeof(t));
+	t.env = env;
+	if (reg_events_component_payload(env, &t) < 0) {
+		error_set(reason, "bad_event", "", "a component event needs a "
+		    "component id, org, project, name and registry id");
+		return BUS_REJECT;
+	}
+	log_ctx_set("component_id", t.c.id);
+	if (store_tx(ctx->db, reg_events_component_tx, &t, reason) < 0)
+		return strcmp(reason->code, "unavailable") == 0 ? BUS_RETRY :
+		    BUS_REJECT;
+	log_debug("component %s: %s", t.c.id, t.deleted ? "deleted" :
+	    "uses its registry");
+	return BUS_DONE;
+}
+
+/* The event types this consumer handles; any other is skipped undecoded. */
+static const char *const reg_events_types[] = { "DataPlaneRegistered",
+	"EnvironmentChanged", "ComponentCreated", "ComponentUpdated",
+	"ComponentDeleted", NULL };
+
+static int
+reg_events_wanted(const char *type)
+{
+	for (size_t i = 0; reg_events_types[i] != NULL; i++)
+		if (strcmp(type, reg_events_types[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static enum bus_result
 reg_events_handle(const struct bus_message *m, void *arg, struct error *reason)
 {
@@ -457,8 +596,7 @@ reg_events_handle(const struct bus_message *m, void *arg, struct error *reason)
 	val = bus_message_value(m, &len);
 	if (val == NULL)
 		return BUS_DONE;
-	if (type != NULL && strcmp(type, "DataPlaneRegistered") != 0 &&
-	    strcmp(type, "EnvironmentChanged") != 0)
+	if (type != NULL && !reg_events_wanted(type))
 		return BUS_DONE;   /* not ours: skip without decoding */
 	if ((env = envelope_decode(val, len, type, reason)) == NULL)
 		return BUS_REJECT;
@@ -468,6 +606,11 @@ reg_events_handle(const struct bus_message *m, void *arg, struct error *reason)
 	else if (env->payload_case ==
 	    SLIPWAY__V1__ENVELOPE__PAYLOAD_ENVIRONMENT_CHANGED)
 		res = reg_events_on_environment(arg, env, reason);
+	else if (env->payload_case ==
+	    SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_CREATED ||
+	    env->payload_case == SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_UPDATED ||
+	    env->payload_case == SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_DELETED)
+		res = reg_events_on_component(arg, env, reason);
 	envelope_free(env);
 	log_ctx_clear();
 	return res;
@@ -476,7 +619,8 @@ reg_events_handle(const struct bus_message *m, void *arg, struct error *reason)
 struct bus_consumer *
 reg_events_consumer_new(struct reg_ctx *ctx, struct error *err)
 {
-	static const char *const topics[] = { TOPIC_DEPLOY_EVENTS, NULL };
+	static const char *const topics[] = { TOPIC_DEPLOY_EVENTS,
+		TOPIC_COMPONENT_EVENTS, NULL };
 	struct bus_consumer_config cfg = {
 		.brokers = ctx->cfg.brokers,
 		.group = REG_CONSUMER,

@@ -1,9 +1,11 @@
 /*
- * reg_input.c: validation of a registry create request. Each auth type says
- * which fields it takes (a table); any other credential field is refused, so
- * a password sent with auth_type anonymous is an error, not silently dropped.
+ * reg_input.c: validation of a registry create or update (PATCH) request.
+ * Each auth type says which fields it takes (a table); any other credential
+ * field is refused, so a password sent with auth_type anonymous is an error,
+ * not silently dropped. A PATCH runs the same checks on what it is given.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "registry.h"
@@ -297,24 +299,30 @@ reg_input_no_extra(json_t *body, const struct reg_auth_spec *spec, int *status,
 	return 0;
 }
 
+/* name, when given (required on create): 1-100 bytes, no control characters. */
 static int
-reg_input_common(json_t *body, struct reg_input *in, int *status,
+reg_input_name(json_t *body, struct reg_input *in, int *status,
     struct error *err)
 {
-	static const char *const allowed[] = { "name", "host", "auth_type",
-		"username", "password", "docker_config", "vendor", NULL };
-	const char *host;
-
-	*status = 400;
-	if (json_only_keys(body, allowed, err) < 0)
-		return -1;
 	*status = 422;
-	if ((in->name = json_get_string(body, "name", REG_NAME_MAX, 1, err)) == NULL ||
-	    (host = json_get_string(body, "host", REG_HOST_MAX, 1, err)) == NULL)
+	if ((in->name = json_get_string(body, "name", REG_NAME_MAX, 1, err)) == NULL)
 		return -1;
 	if (reg_input_has_control(in->name))
 		return reg_input_fail(status, 422, err, "invalid_name", "name",
 		    "name must not contain control characters");
+	return 0;
+}
+
+/* host into out, canonical (image_ref_host_canon). */
+static int
+reg_input_host(json_t *body, char *out, size_t outlen, int *status,
+    struct error *err)
+{
+	const char *host;
+
+	*status = 422;
+	if ((host = json_get_string(body, "host", REG_HOST_MAX, 1, err)) == NULL)
+		return -1;
 	if (strstr(host, "://") != NULL || strchr(host, '/') != NULL)
 		return reg_input_fail(status, 422, err, "invalid_host", "host",
 		    "host is a registry host such as ghcr.io or 127.0.0.1:5000, "
@@ -322,24 +330,82 @@ reg_input_common(json_t *body, struct reg_input *in, int *status,
 	if (!reg_input_host_valid(host))
 		return reg_input_fail(status, 422, err, "invalid_host", "host",
 		    "host must be hostname[:port] or IP[:port] (at most 253 bytes)");
-	image_ref_host_canon(host, in->host, sizeof(in->host));
+	image_ref_host_canon(host, out, outlen);
 	return 0;
+}
+
+static const char *const reg_input_keys[] = { "name", "host", "auth_type",
+	"username", "password", "docker_config", "vendor", NULL };
+
+/* The auth type and its credentials, for in->host (already set). */
+static int
+reg_input_creds(json_t *body, struct reg_input *in, int *status,
+    struct error *err)
+{
+	const struct reg_auth_spec *spec;
+
+	if ((spec = reg_input_auth(body, status, err)) == NULL ||
+	    reg_input_no_extra(body, spec, status, err) < 0)
+		return -1;
+	in->auth = spec->auth;
+	return spec->parse != NULL ? spec->parse(body, in, status, err) : 0;
 }
 
 int
 reg_input_parse(json_t *body, struct reg_input *in, int *status,
     struct error *err)
 {
-	const struct reg_auth_spec *spec;
+	error_clear(err);
+	*status = 400;
+	if (json_only_keys(body, reg_input_keys, err) < 0)
+		return -1;
+	if (reg_input_name(body, in, status, err) < 0 ||
+	    reg_input_host(body, in->host, sizeof(in->host), status, err) < 0)
+		return -1;
+	return reg_input_creds(body, in, status, err);
+}
+
+/* 1 when the body names the auth type or any credential field. */
+static int
+reg_input_has_creds(json_t *body)
+{
+	size_t i;
+
+	if (json_object_get(body, "auth_type") != NULL)
+		return 1;
+	for (i = 0; reg_cred_fields[i] != NULL; i++)
+		if (json_object_get(body, reg_cred_fields[i]) != NULL)
+			return 1;
+	return 0;
+}
+
+int
+reg_input_patch(json_t *body, const char *host, struct reg_input *in,
+    int *status, struct error *err)
+{
+	char given[REG_HOST_MAX + 1];
 
 	error_clear(err);
-	if (reg_input_common(body, in, status, err) < 0)
+	*status = 400;
+	if (json_only_keys(body, reg_input_keys, err) < 0)
 		return -1;
-	if ((spec = reg_input_auth(body, status, err)) == NULL ||
-	    reg_input_no_extra(body, spec, status, err) < 0)
+	snprintf(in->host, sizeof(in->host), "%s", host);
+	in->name = NULL;
+	in->auth = 0;
+	if (json_object_get(body, "name") != NULL &&
+	    reg_input_name(body, in, status, err) < 0)
 		return -1;
-	in->auth = spec->auth;
-	return spec->parse != NULL ? spec->parse(body, in, status, err) : 0;
+	/* The host names the registry (and its docker-config entry): fixed. */
+	if (json_object_get(body, "host") != NULL) {
+		if (reg_input_host(body, given, sizeof(given), status, err) < 0)
+			return -1;
+		if (strcmp(given, in->host) != 0)
+			return reg_input_fail(status, 422, err, "host_immutable",
+			    "host", "a registry's host cannot change; add a "
+			    "registry for the new host instead");
+	}
+	return reg_input_has_creds(body) ? reg_input_creds(body, in, status, err) :
+	    0;
 }
 
 void

@@ -130,6 +130,85 @@ reg_store_delete(struct store *s, const char *org, const char *id,
 	return found ? 0 : -1;
 }
 
+/*
+ * PATCH: the name when in->name is set; the auth type, username, vendor and
+ * secret together when in->auth is set (a rotation). -1 not_found.
+ */
+int
+reg_store_update(struct store *s, const char *org, const char *id,
+    const struct reg_input *in, const unsigned char *secret, size_t len,
+    struct error *err)
+{
+	const int rotate = in->auth != 0;
+	const char *v[] = { id, org, in->name,
+		rotate ? reg_input_auth_name(in->auth) : NULL,
+		rotate ? reg_store_nullable(in->username) : NULL,
+		rotate ? in->vendor : NULL, (const char *)secret };
+	const int lens[] = { -1, -1, -1, -1, -1, -1, (int)len };
+	struct store_result *r;
+	int found;
+
+	if (store_exec(s, &r, "UPDATE registry.registries SET name = "
+	    "COALESCE($3::text, name), auth_type = COALESCE($4::text, auth_type), "
+	    "username = CASE WHEN $4::text IS NULL THEN username ELSE $5::text END, "
+	    "vendor = CASE WHEN $4::text IS NULL THEN vendor ELSE $6::text END, "
+	    "secret = COALESCE($7::bytea, secret) WHERE id = $1 AND org = $2 "
+	    "RETURNING id", 7, v, lens, err) < 0)
+		return -1;
+	found = store_result_rows(r) == 1;
+	store_result_free(r);
+	if (!found)
+		error_set(err, "not_found", "", "no registry %s in org %s", id, org);
+	return found ? 0 : -1;
+}
+
+/*
+ * The live components of org that use the registry, as
+ * [{"id","name","project"}] by name (learnt from slipway.component.events).
+ */
+json_t *
+reg_store_users(struct store *s, const char *org, const char *id,
+    struct error *err)
+{
+	const char *v[] = { id, org };
+	struct store_result *r;
+	json_t *arr;
+	int i;
+
+	if (store_exec(s, &r, "SELECT id, name, project FROM registry.components "
+	    "WHERE registry_id = $1 AND org = $2 ORDER BY name, id FOR SHARE", 2,
+	    v, NULL, err) < 0)
+		return NULL;
+	arr = json_array();
+	for (i = 0; i < store_result_rows(r); i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "id",
+		    store_result_get(r, i, 0), "name", store_result_get(r, i, 1),
+		    "project", store_result_get(r, i, 2)));
+	store_result_free(r);
+	return arr;
+}
+
+int
+reg_store_component_put(struct store *s, const struct reg_component *c,
+    struct error *err)
+{
+	const char *v[] = { c->id, c->org, c->project, c->name, c->registry_id };
+
+	return store_exec(s, NULL, "INSERT INTO registry.components (id, org, "
+	    "project, name, registry_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT "
+	    "(id) DO UPDATE SET org = $2, project = $3, name = $4, registry_id = "
+	    "$5, updated_at = now()", 5, v, NULL, err);
+}
+
+int
+reg_store_component_delete(struct store *s, const char *id, struct error *err)
+{
+	const char *v[] = { id };
+
+	return store_exec(s, NULL, "DELETE FROM registry.components WHERE id = $1",
+	    1, v, NULL, err);
+}
+
 int
 reg_store_dataplanes(struct store *s, struct reg_dataplane **out, size_t *n,
     struct error *err)

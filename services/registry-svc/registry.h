@@ -91,6 +91,14 @@ const char *reg_input_auth_name(enum reg_auth a);
 /* 0, or -1 with err and *status (400 shape / 422 meaning). */
 int reg_input_parse(json_t *body, struct reg_input *in, int *status,
     struct error *err);
+/*
+ * A PATCH body against the registry's stored (canonical) host: the same
+ * fields and checks as a create. in->name is NULL when not renamed, in->auth
+ * 0 when the credentials stay; a host that differs is 422 host_immutable.
+ * 0, or -1 with err and *status.
+ */
+int reg_input_patch(json_t *body, const char *host, struct reg_input *in,
+    int *status, struct error *err);
 void reg_input_free(struct reg_input *in);
 
 /* reg_creds.c: docker-config parsing, the sealed plaintext. */
@@ -134,6 +142,24 @@ int reg_store_delete(struct store *s, const char *org, const char *id,
     struct reg_row *row, struct error *err);
 int reg_store_dataplanes(struct store *s, struct reg_dataplane **out,
     size_t *n, struct error *err);
+/*
+ * PATCH: the name when in->name is set; the auth type, username, vendor and
+ * secret when in->auth is set. -1 not_found.
+ */
+int reg_store_update(struct store *s, const char *org, const char *id,
+    const struct reg_input *in, const unsigned char *secret, size_t len,
+    struct error *err);
+/* The live components of org that use registry id: [{"id","name","project"}]. */
+json_t *reg_store_users(struct store *s, const char *org, const char *id,
+    struct error *err);
+/* A component as registry-svc knows it (from slipway.component.events). */
+struct reg_component {
+	const char *id, *org, *project, *name, *registry_id;
+};
+int reg_store_component_put(struct store *s, const struct reg_component *c,
+    struct error *err);
+int reg_store_component_delete(struct store *s, const char *id,
+    struct error *err);
 /* A list of names, malloc'd (free: reg_names_free). */
 struct reg_names {
 	char **v;
@@ -191,9 +217,15 @@ int reg_store_secret_set(struct store *s, const char *id,
 size_t reg_served_diff(char *const *from, size_t nfrom, char *const *minus,
     size_t nminus, const char **out);
 
-/* reg_events.c: outgoing envelopes and the deploy-events consumer. */
+/*
+ * reg_events.c: outgoing envelopes and the consumer of deploy events (data
+ * planes, bindings) and component events (which components use a registry).
+ */
 int reg_events_created(struct store *s, const char *id,
     const struct reg_input *in, const char *trace, struct error *err);
+/* RegistryUpdated from the row as it is now (reg_store_get's JSON). */
+int reg_events_updated(struct store *s, json_t *reg, const char *trace,
+    struct error *err);
 int reg_events_deleted(struct store *s, const struct reg_row *row,
     const char *trace, struct error *err);
 /* Seals pt to the data plane and writes CredentialsSealed to its topic. */

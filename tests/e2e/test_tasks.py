@@ -372,7 +372,9 @@ def test_task_settings_are_validated_and_patched(slipway, org, project):
     # A refused PATCH changes nothing.
     for bad, status_want, code in (({"schedule": "0 25 * * *"}, 422,
                                     "invalid_schedule"),
-                                   ({"image": "x/y:1"}, 400, "unknown_field"),
+                                   ({"image": "x/y:1"}, 422,
+                                    "image_registry_mismatch"),
+                                   ({"name": "x"}, 400, "unknown_field"),
                                    ({"schedule": 5}, 400, "invalid_field")):
         status, resp = api("PATCH", url, bad)
         assert status == status_want and error_code(resp) == code, (bad, resp)
