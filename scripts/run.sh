@@ -126,6 +126,7 @@ service_env() {
 		;;
 	deploy-svc)
 		echo "SLIPWAY_PG_URL=$SLIPWAY_PG_DEPLOY_URL"
+		echo "SLIPWAY_KEK_FILE=$KEK"
 		;;
 	registry-svc)
 		echo "SLIPWAY_PG_URL=$SLIPWAY_PG_REGISTRY_URL"

@@ -150,6 +150,17 @@ int cli_exec_show(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_token_create(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_token_list(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_token_revoke(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_token_snippet(struct cli_ctx *ctx, const struct cli_args *a);
+
+/* cli_snippet.c */
+/* --snippet's value as a set of snippets (NULL: all, "none": 0); -1 if unknown. */
+int cli_snippet_kinds(const char *value);
+/*
+ * Reads the component and prints the chosen CI snippets for its webhook to
+ * f (a signing token's snippets sign the call); CLI_OK or the failure.
+ */
+int cli_snippet_show(const struct cli_ctx *ctx, const char *component_id,
+    int signing, int kinds, FILE *f);
 
 /* cli_key.c */
 int cli_key_create(struct cli_ctx *ctx, const struct cli_args *a);
@@ -162,6 +173,14 @@ int cli_dataplane_list(struct cli_ctx *ctx, const struct cli_args *a);
 
 /* cli_deploy.c */
 int cli_deploy_create(struct cli_ctx *ctx, const struct cli_args *a);
+
+/* cli_config.c: variables and secrets per component and environment. */
+int cli_config_set(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_config_unset(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_config_list(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_secret_set(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_secret_list(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_secret_rm(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_deploy_list(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_deploy_status(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_deploy_promote(struct cli_ctx *ctx, const struct cli_args *a);

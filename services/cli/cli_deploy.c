@@ -342,8 +342,12 @@ deploy_body(const struct cli_args *a)
 			n++;
 		}
 	}
+	if (body != NULL && cli_args_has(a, "config-only")) {
+		json_object_set_new(body, "config_only", json_true());
+		n++;
+	}
 	if (body == NULL || n != 1) {
-		fprintf(stderr, "error: usage: give exactly one of --tag, --image, --previous\n");
+		fprintf(stderr, "error: usage: give exactly one of --tag, --image, --previous, --config-only\n");
 		json_decref(body);
 		return NULL;
 	}

@@ -1,5 +1,6 @@
 /*
- * cli_token.c: `slipway token create|list|revoke` — CI tokens of a component.
+ * cli_token.c: `slipway token create|list|revoke|snippet` — CI tokens of a
+ * component, and the CI snippets that use them (cli_snippet.c).
  */
 #include <stdio.h>
 
@@ -42,24 +43,53 @@ int
 cli_token_create(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	const char *name = cli_args_get(a, "name");
+	const char *which = cli_args_get(a, "snippet");
+	int kinds = cli_snippet_kinds(which), signing = cli_args_has(a, "signing");
 	char path[512];
-	json_t *body = json_object(), *out = NULL;
+	json_t *body, *out = NULL;
 	int rc;
 
+	if (kinds < 0) {
+		fprintf(stderr, "error: usage: --snippet must be curl, github, gitlab or none\n");
+		return CLI_USAGE;
+	}
+	body = json_object();
 	if (cli_http_path(path, sizeof(path), "/v1/components/{}/tokens", a->pos[0]) < 0) {
 		json_decref(body);
 		return CLI_USAGE;
 	}
 	if (name != NULL)
 		json_object_set_new(body, "name", json_string(name));
-	if (cli_args_has(a, "signing"))
+	if (signing)
 		json_object_set_new(body, "signing", json_true());
 	rc = cli_http_call(ctx, CLI_SVC_COMPONENT, "POST", path, body, &out);
 	json_decref(body);
 	if (rc == CLI_OK && !ctx->json)
 		cli_token_print_issued(out);
 	json_decref(out);
+	/*
+	 * Snippets go to stderr, so stdout stays the token (and secret) alone;
+	 * in a machine mode (--json, --quiet) only when asked for by name.
+	 */
+	if (rc == CLI_OK && (!ctx->json || which != NULL) &&
+	    cli_snippet_show(ctx, a->pos[0], signing, kinds, stderr) != CLI_OK)
+		fprintf(stderr, "warning: the token was created; `slipway token "
+		    "snippet %s` prints the snippets again\n", a->pos[0]);
 	return rc;
+}
+
+/* The snippets again, on stdout, with no token value (it is never shown twice). */
+int
+cli_token_snippet(struct cli_ctx *ctx, const struct cli_args *a)
+{
+	int kinds = cli_snippet_kinds(cli_args_get(a, "snippet"));
+
+	if (kinds < 0) {
+		fprintf(stderr, "error: usage: --snippet must be curl, github, gitlab or none\n");
+		return CLI_USAGE;
+	}
+	return cli_snippet_show(ctx, a->pos[0], cli_args_has(a, "signing"),
+	    kinds, stdout);
 }
 
 int

@@ -29,7 +29,8 @@
 #define AGENT_PASSWORD_MAX  16384   /* GAR passwords are service-account JSON */
 #define AGENT_REASON_MAX    256
 #define AGENT_DIGEST_MAX    136
-#define AGENT_ENV_MAX       64      /* environment variables per container */
+/* Environment variables per container: the configuration's 200, a run's 64. */
+#define AGENT_ENV_MAX       280
 #define AGENT_ENDPOINTS_MAX 16
 #define AGENT_NAME_MAX      300     /* container names */
 #define AGENT_URL_MAX       512
@@ -208,7 +209,15 @@ struct agent_spec {
 	struct agent_resources res;
 	char **env;                     /* "K=V", NULL-terminated, owned */
 	struct workload_task task;      /* task.set for the two task types */
+	unsigned config_version;        /* the configuration it runs */
+	/*
+	 * Why the sealed configuration did not open ("" when it did, or there
+	 * was none): the deployment then fails with it, before any pull.
+	 */
+	char env_error[160];
 };
+/* The keys sealed configurations are opened with (set once at start-up). */
+void agent_spec_keys(const struct agent_keys *k);
 /* Validates env's ApplyDeployment into s; err code invalid_command. */
 int agent_spec_from_apply(const Envelope *env, struct agent_spec *s,
     struct error *err);

@@ -18,6 +18,7 @@
 #include "agent.h"
 #include "envelope.h"
 #include "metrics.h"
+#include "regauth.h"
 #include "slipway/v1/registry.pb-c.h"
 
 #define CREDS_MAX         10000
@@ -142,6 +143,22 @@ creds_copy(char *dst, size_t cap, const char *s)
 	return 0;
 }
 
+/*
+ * The pair, or an identity token as (REGAUTH_IDENTITY_USER, token): the
+ * resolver exchanges it at the realm, the engine gets it as identitytoken.
+ */
+static int
+creds_copy_secret(struct agent_cred *cr, const Slipway__V1__RegistryCredentials *rc)
+{
+	if (rc->identity_token != NULL && rc->identity_token[0] != '\0')
+		return creds_copy(cr->username, sizeof(cr->username),
+		    REGAUTH_IDENTITY_USER) ||
+		    creds_copy(cr->password, sizeof(cr->password),
+		    rc->identity_token);
+	return creds_copy(cr->username, sizeof(cr->username), rc->username) ||
+	    creds_copy(cr->password, sizeof(cr->password), rc->password);
+}
+
 /* Validates the opened plaintext and turns it into an entry. */
 static struct agent_cred *
 creds_from_plain(const Slipway__V1__CredentialsSealed *cs,
@@ -160,12 +177,13 @@ creds_from_plain(const Slipway__V1__CredentialsSealed *cs,
 	    rc->auth_type > SLIPWAY__V1__AUTH_TYPE__AUTH_TYPE_VENDOR ||
 	    creds_copy(cr->registry_id, sizeof(cr->registry_id), rc->registry_id) ||
 	    creds_copy(cr->host, sizeof(cr->host), rc->host) ||
-	    creds_copy(cr->username, sizeof(cr->username), rc->username) ||
-	    creds_copy(cr->password, sizeof(cr->password), rc->password);
+	    creds_copy_secret(cr, rc);
 	if (cr != NULL)
 		cr->auth_type = (int)rc->auth_type;
 	if (rc->password != NULL)
 		sodium_memzero(rc->password, strlen(rc->password));
+	if (rc->identity_token != NULL)
+		sodium_memzero(rc->identity_token, strlen(rc->identity_token));
 	slipway__v1__registry_credentials__free_unpacked(rc, NULL);
 	if (bad && cr != NULL) {
 		creds_entry_free(cr);

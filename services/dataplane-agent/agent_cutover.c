@@ -363,6 +363,11 @@ cutover_resolve(void *ctx, struct agent_apply *a, struct error *err)
 	struct oci_resolve_opts o = { .insecure = c->ag->insecure,
 	    .timeout_s = 20, .targets = c->ag->targets };
 
+	/* Without its configuration a version never starts (agent_spec.c). */
+	if (a->spec->env_error[0] != '\0') {
+		error_set(err, "config_unsealed", "", "%s", a->spec->env_error);
+		return -1;
+	}
 	c->have_cred = cutover_creds(c->ag, a->spec->registry_id, &c->cred) == 0;
 	if ((cr = cutover_cred_for(c, a)) != NULL) {
 		o.username = cr->username;

@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "agent.h"
+#include "crypto.h"
+#include "envelope.h"
 
 #define SPEC_SAFE "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
 	"0123456789_.-"
@@ -186,12 +190,89 @@ agent_spec_env_list(Slipway__V1__EnvVar *const *in, size_t nin, char ***out)
 	return 0;
 }
 
+/* Zeroed as freed: the strings may hold secrets. */
 void
 agent_spec_strv_free(char **v)
 {
 	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
+		crypto_free_secret(v[i], strlen(v[i]));
 	free(v);
+}
+
+/* The data plane's keys, for ApplyDeployment.sealed_env. */
+static const struct agent_keys *spec_keys;
+
+void
+agent_spec_keys(const struct agent_keys *k)
+{
+	spec_keys = k;
+}
+
+/* Appends the opened variables of se to s->env; -1 when they do not fit. */
+static int
+spec_env_append(struct agent_spec *s, const Slipway__V1__SealedEnv *se)
+{
+	char **add, **v;
+	size_t n = 0, m = 0;
+
+	if (agent_spec_env_list(se->vars, se->n_vars, &add) == -1) {
+		agent_spec_strv_free(add);
+		return -1;
+	}
+	while (s->env != NULL && s->env[n] != NULL)
+		n++;
+	while (add[m] != NULL)
+		m++;
+	if (n + m > AGENT_ENV_MAX || (v = calloc(n + m + 1, sizeof(*v))) == NULL) {
+		agent_spec_strv_free(add);
+		return -1;
+	}
+	memcpy(v, s->env, n * sizeof(*v));
+	memcpy(v + n, add, m * sizeof(*v));
+	free(s->env);
+	free(add);
+	s->env = v;
+	return 0;
+}
+
+/*
+ * Opens ApplyDeployment.sealed_env into s->env. A blob that does not open
+ * (sealed to another key, damaged) is not a malformed command: the
+ * deployment is recorded and fails with s->env_error. Nothing of the
+ * plaintext is logged, and its buffers are zeroed.
+ */
+static int
+spec_sealed_env(const Slipway__V1__ApplyDeployment *ad, struct agent_spec *s)
+{
+	Slipway__V1__SealedEnv *se = NULL;
+	unsigned char *plain = NULL;
+	size_t plen = 0;
+
+	s->config_version = ad->config_version;
+	if (ad->sealed_env.len == 0)
+		return 0;
+	if (spec_keys == NULL || ad->sealed_env.len > ENVELOPE_MAX ||
+	    crypto_seal_open(spec_keys->pk, spec_keys->sk, ad->sealed_env.data,
+	    ad->sealed_env.len, &plain, &plen) != 0 || plain == NULL) {
+		snprintf(s->env_error, sizeof(s->env_error), "config_unsealed: the "
+		    "configuration (version %u) does not open with this data "
+		    "plane's key", ad->config_version);
+		return 0;
+	}
+	if ((se = slipway__v1__sealed_env__unpack(NULL, plen, plain)) == NULL ||
+	    spec_env_append(s, se) == -1)
+		snprintf(s->env_error, sizeof(s->env_error), "config_invalid: the "
+		    "configuration (version %u) holds invalid or too many "
+		    "variables", ad->config_version);
+	if (se != NULL) {
+		for (size_t i = 0; i < se->n_vars; i++)
+			if (se->vars[i]->value != NULL)
+				sodium_memzero(se->vars[i]->value,
+				    strlen(se->vars[i]->value));
+		slipway__v1__sealed_env__free_unpacked(se, NULL);
+	}
+	crypto_free_secret(plain, plen);
+	return 0;
 }
 
 int
@@ -271,7 +352,8 @@ agent_spec_from_apply(const Envelope *env, struct agent_spec *s,
 	if (agent_spec_resources(ad->resources, &s->res) == -1)
 		goto bad;
 	what = "environment variables";
-	if (agent_spec_env_list(ad->env, ad->n_env, &s->env) == -1)
+	if (agent_spec_env_list(ad->env, ad->n_env, &s->env) == -1 ||
+	    spec_sealed_env(ad, s) == -1)
 		goto bad;
 	what = "task settings";
 	if (spec_task(ad, s) == -1)

@@ -225,12 +225,19 @@ engine_ping(struct engine *e)
 	return ok;
 }
 
-/* X-Registry-Auth: base64url of {"username","password","serveraddress"}. */
+/*
+ * X-Registry-Auth: base64url of {"username","password","serveraddress"},
+ * or {"identitytoken","serveraddress"} for an identity token.
+ */
 static struct curl_slist *
 engine_auth_header(const char *username, const char *password,
     const char *server)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s}", "username", username,
+	/* Docker's AuthConfig carries an identity token on its own. */
+	json_t *o = regauth_identity(username) ?
+	    json_pack("{s:s, s:s}", "identitytoken", password ? password : "",
+	    "serveraddress", server) :
+	    json_pack("{s:s, s:s, s:s}", "username", username,
 	    "password", password ? password : "", "serveraddress", server);
 	char *js = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	struct curl_slist *l = NULL;

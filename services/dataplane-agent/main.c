@@ -422,6 +422,7 @@ agent_start(struct agent *a, struct event_base *base)
 	agent_names(a);
 	if (agent_keys_load(a->cfg.key_file, &a->keys, &err) == -1)
 		fatal("SLIPWAY_DATAPLANE_KEY_FILE: %s", err.msg);
+	agent_spec_keys(&a->keys);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
 	agent_context(a);

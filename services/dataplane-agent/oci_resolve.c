@@ -71,6 +71,7 @@ struct oci_auth {
 	const char *username;     /* basic, when not NULL */
 	const char *password;
 	const char *bearer;       /* bearer token, when not NULL */
+	const char *form;         /* POST body (form-encoded), when not NULL */
 };
 
 static size_t
@@ -199,6 +200,8 @@ oci_fetch(const char *method, const char *url, const char *kind,
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "slipway-dataplane-agent/1");
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	if (a->form != NULL)   /* POST, application/x-www-form-urlencoded */
+		curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, a->form);
 	/*
 	 * Docker's insecure-registry rule for loopback: TLS without
 	 * certificate checks (a CA-signed certificate for 127.0.0.1 is rare,
@@ -212,6 +215,14 @@ oci_fetch(const char *method, const char *url, const char *kind,
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
 	return r->rc == CURLE_OK ? 0 : -1;
+}
+
+/* Wipes and frees a request body that holds a secret. */
+static void
+oci_free_secret(char *form)
+{
+	sodium_memzero(form, strlen(form));
+	free(form);
 }
 
 /* A failed oci_fetch as an error; who: "registry X", "token server of X". */
@@ -267,16 +278,43 @@ oci_token_from_body(const struct oci_resp *r)
 	return tok;
 }
 
-/* GETs a pull token for ref from the bearer realm. */
+/*
+ * An identity token's request: POST to the realm itself with
+ * grant_type=refresh_token (distribution token spec, OAuth2 form); the
+ * answer's access_token is the Bearer. form gets the malloc'd body.
+ */
+static int
+oci_identity_form(const struct regauth_challenge *ch,
+    const struct image_ref *ref, const struct oci_resolve_opts *o,
+    char **form, char *url, size_t urllen, struct error *err)
+{
+	size_t len = strlen(o->password) * 3 + 1024;
+
+	if ((*form = malloc(len)) == NULL ||
+	    regauth_refresh_form(ch->service, ref->path, o->password, *form,
+	    len) < 0 || (size_t)snprintf(url, urllen, "%s", ch->realm) >= urllen) {
+		error_set(err, "registry_unreachable", "", "registry_unreachable: "
+		    "cannot build the identity token exchange for %s", ref->domain);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * GETs a pull token for ref from the bearer realm, or, for an identity
+ * token, exchanges it there (POST grant_type=refresh_token).
+ */
 static int
 oci_token(const struct regauth_challenge *ch, const struct image_ref *ref,
     const struct oci_resolve_opts *o, char **token, struct error *err)
 {
-	struct oci_auth a = { o->username, o->password, NULL };
+	int identity = regauth_identity(o->username);
+	struct oci_auth a = { identity ? NULL : o->username,
+	    identity ? NULL : o->password, NULL, NULL };
 	struct oci_resp r = { 0 };
 	char url[2048], scope[400], host[256], who[300];
-	char *svc, *sc;
-	int n;
+	char *svc, *sc, *form = NULL;
+	int n, rc;
 
 	snprintf(scope, sizeof(scope), "repository:%s:pull", ref->path);
 	svc = curl_easy_escape(NULL, ch->service, 0);
@@ -301,8 +339,17 @@ oci_token(const struct regauth_challenge *ch, const struct image_ref *ref,
 		return -1;
 	}
 	snprintf(who, sizeof(who), "token server of %s", ref->domain);
-	if (oci_fetch("GET", url, "token realm", &a, o, &r) == -1 ||
-	    r.redirected) {
+	if (identity && oci_identity_form(ch, ref, o, &form, url, sizeof(url),
+	    err) < 0) {
+		if (form != NULL)
+			oci_free_secret(form);
+		return -1;
+	}
+	a.form = form;
+	rc = oci_fetch(identity ? "POST" : "GET", url, "token realm", &a, o, &r);
+	if (form != NULL)
+		oci_free_secret(form);
+	if (rc == -1 || r.redirected) {
 		if (r.redirected)
 			oci_redirect_error(err, who, "the token request", &r);
 		else
@@ -377,6 +424,12 @@ oci_login(char *base, const struct image_ref *ref,
 		if (ch.scheme == REGAUTH_SCHEME_BEARER) {
 			rc = oci_token(&ch, ref, o, token, err);
 			a->bearer = *token;
+		} else if (ch.scheme == REGAUTH_SCHEME_BASIC &&
+		    regauth_identity(o->username)) {
+			error_set(err, "unauthorized", "", "unauthorized: registry "
+			    "%s asks for Basic authentication; an identity token "
+			    "is exchanged only at a Bearer token realm", ref->domain);
+			rc = -1;
 		} else if (ch.scheme == REGAUTH_SCHEME_BASIC) {
 			a->username = o->username;
 			a->password = o->password;
@@ -482,7 +535,7 @@ oci_resolve(const struct image_ref *ref, const struct oci_resolve_opts *opts,
     char digest[AGENT_DIGEST_MAX], struct error *err)
 {
 	struct oci_resolve_opts o = *opts;
-	struct oci_auth a = { NULL, NULL, NULL };
+	struct oci_auth a = { NULL, NULL, NULL, NULL };
 	char base[300], url[1024], *token = NULL;
 	const char *reference = ref->digest[0] ? ref->digest : ref->tag;
 	int rc;

@@ -32,6 +32,7 @@ struct bus_producer;
 struct bus_consumer;
 struct outbox_relay;
 struct http_server;
+struct keyring;
 
 /* protobuf-c string members are char *; the messages only borrow them. */
 #define DEPLOY_STR(s) ((char *)(uintptr_t)(s))
@@ -56,6 +57,7 @@ struct deploy_config {
 	int log_debug;
 	char *default_dataplane;
 	int component_wait_ms;   /* how long a deploy waits for an unknown component */
+	char *kek_file;          /* keyring of secrets at rest ("": no secrets) */
 };
 
 /* The whole process: everything runs on one event loop thread. */
@@ -70,6 +72,7 @@ struct deploy {
 	struct park *parked;    /* deploys waiting for their component (park.h) */
 	struct apikeys *keys;   /* org keys, learnt from slipway.orgkeys */
 	struct bus_consumer *keys_consumer;
+	struct keyring *keyring; /* NULL without SLIPWAY_KEK_FILE: secrets refused */
 };
 
 /* One endpoint of a component, as component.events carries it. */
@@ -168,6 +171,15 @@ struct deploy_new {
 	const char *digest;
 	const char *source;
 	const char *failed_reason;  /* non-NULL: recorded failed, no command */
+	/* Opens the secrets to seal them into ApplyDeployment (NULL: none may be). */
+	const struct keyring *keyring;
+	/*
+	 * config_pinned: the deployment runs configuration version
+	 * config_version (a redeploy of an earlier one); else the
+	 * environment's current version.
+	 */
+	int config_pinned;
+	int config_version;
 };
 
 /* The columns of a deployment that the state machine needs. */
@@ -298,6 +310,82 @@ json_t *deploy_store_deployment_json(struct store *s, const char *id,
     struct error *err);
 json_t *deploy_store_deployments_json(struct store *s, const char *component_id,
     struct error *err);
+
+/* deploy_config_input.c: configuration and secrets input, checked (pure). */
+#define DEPLOY_CONFIG_NAME_MAX   255
+#define DEPLOY_CONFIG_VALUE_MAX  (32 * 1024)      /* bytes */
+#define DEPLOY_CONFIG_VARS_MAX   200              /* vars and secrets together */
+/*
+ * Names and values of one component+environment together: the sealed copy
+ * travels inside one ApplyDeployment, which must stay below ENVELOPE_MAX.
+ */
+#define DEPLOY_CONFIG_TOTAL_MAX  (128 * 1024)
+/* 1 when s is a POSIX environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
+int deploy_config_input_name_valid(const char *s);
+/* 1 for names the platform sets itself (PORT). */
+int deploy_config_input_name_reserved(const char *s);
+/*
+ * Checks one name (and value, when not NULL): -1 with *status 422 and err
+ * (invalid_name, reserved_name, value_too_large, invalid_value) when bad.
+ */
+int deploy_config_input_check(const char *name, const char *value,
+    size_t value_len, int *status, struct error *err);
+/*
+ * Checks a PUT .../config body {"vars": {NAME: string}}: -1 with *status
+ * 400 (malformed) or 422 (a bad name or value, too many) and err.
+ */
+int deploy_config_input_vars(json_t *body, int *status, struct error *err);
+/*
+ * The value of a PUT .../secrets/{KEY} body {"value": string}, borrowed
+ * from body; NULL with *status and err when it is not one.
+ */
+const char *deploy_config_input_secret(json_t *body, size_t *len, int *status,
+    struct error *err);
+/*
+ * 422 too_many_variables when n names exceed DEPLOY_CONFIG_VARS_MAX, or
+ * config_too_large when their total bytes exceed DEPLOY_CONFIG_TOTAL_MAX.
+ */
+int deploy_config_input_count(size_t n, size_t total, int *status,
+    struct error *err);
+/* The bytes of every name and value of a vars or secrets object. */
+size_t deploy_config_input_total(json_t *vars, json_t *secrets);
+
+/* deploy_config_store.c: the versions of a component+environment's configuration. */
+/* One version: vars {NAME: value}, secrets {NAME: {"id","ciphertext","set_at"}}. */
+struct deploy_config_snap {
+	int version;            /* 0: nothing set yet */
+	json_t *vars;
+	json_t *secrets;
+};
+void deploy_config_snap_clear(struct deploy_config_snap *c);
+/* Version v (-1: the newest) into out; 1 found (or v <= 0: empty), 0 none, -1. */
+int deploy_config_store_get(struct store *s, const char *component_id,
+    const char *environment, int v, struct deploy_config_snap *out,
+    struct error *err);
+/* Locks the configuration of component+environment for this transaction. */
+int deploy_config_store_lock(struct store *s, const char *component_id,
+    const char *environment, struct error *err);
+/* Inserts c as version c->version (the caller made it newest + 1). */
+int deploy_config_store_put(struct store *s, const char *component_id,
+    const char *environment, const struct deploy_config_snap *c,
+    struct error *err);
+/*
+ * Version *version (-1: current, then set) of component+environment,
+ * secrets opened with k, packed as SealedEnv and sealed to dataplane's
+ * public key: *blob malloc'd (NULL when there is nothing to carry). -1
+ * with err code "config_unavailable" (no keyring, a secret does not
+ * open, no data plane key) or a store code.
+ */
+int deploy_config_store_seal(struct store *s, const struct keyring *k,
+    const char *component_id, const char *environment, const char *dataplane,
+    int *version, unsigned char **blob, size_t *len, struct error *err);
+
+/* deploy_config_http.c: the configuration and secrets API (routes in deploy_http.c). */
+void deploy_config_http_put(struct http_request *req, void *ctx);
+void deploy_config_http_get(struct http_request *req, void *ctx);
+void deploy_config_http_secret_put(struct http_request *req, void *ctx);
+void deploy_config_http_secret_delete(struct http_request *req, void *ctx);
+void deploy_config_http_secrets(struct http_request *req, void *ctx);
 
 /* deploy_exec_state.c: one execution of a task. */
 enum deploy_exec_status {

@@ -158,6 +158,7 @@ deploy_consume_image_pushed(struct deploy *d, const Envelope *env,
 	dn.digest = ip->digest[0] != '\0' ? ip->digest : ref.digest;
 	dn.source = ip->source[0] != '\0' ? ip->source : "event";
 	dn.target = &target;
+	dn.keyring = d->keyring;
 	if ((rc = deploy_store_component_get(d->store, ip->component_id, &comp,
 	    err)) == -1)
 		return -1;

@@ -27,7 +27,8 @@
 #include "service.h"
 #include "store.h"
 
-#define DEPLOY_HTTP_MAX_BODY (64 * 1024)
+/* A PUT .../config body of DEPLOY_CONFIG_TOTAL_MAX bytes, JSON-escaped. */
+#define DEPLOY_HTTP_MAX_BODY (512 * 1024)
 
 /* What a POST .../deployments or .../promote asks for, once resolved. */
 struct deploy_http_req {
@@ -37,6 +38,9 @@ struct deploy_http_req {
 	char digest[136];
 	char id[37];
 	const char *source;
+	const struct keyring *keyring;
+	int config_pinned;       /* a redeploy: the earlier configuration */
+	int config_version;
 };
 
 /* Environment names: [a-z0-9][a-z0-9-]{0,62}. */
@@ -127,6 +131,9 @@ deploy_http_create_tx(struct store *s, void *arg, struct error *err)
 	dn.image = r->image;
 	dn.digest = r->digest;
 	dn.source = r->source;
+	dn.keyring = r->keyring;
+	dn.config_pinned = r->config_pinned;
+	dn.config_version = r->config_version;
 	return deploy_store_deployment_create(s, &dn, err) == -1 ? -1 : 0;
 }
 
@@ -139,6 +146,7 @@ deploy_http_create(struct http_request *req, struct deploy *d,
 	json_t *o;
 
 	crypto_uuid(r->id);
+	r->keyring = d->keyring;
 	if (store_tx(d->store, deploy_http_create_tx, r, &err) == -1 ||
 	    (o = deploy_store_deployment_json(d->store, r->id, &err)) == NULL) {
 		deploy_http_fail(req, &err);
@@ -269,6 +277,26 @@ deploy_http_from_image(struct deploy_http_req *r, const char *image,
 	return 0;
 }
 
+/* The configuration version deployment id ran with, pinned into r. */
+static int
+deploy_http_config_of(struct deploy *d, const char *id,
+    struct deploy_http_req *r, struct error *err)
+{
+	struct store_result *res;
+	const char *vals[] = { id };
+	int rc = deploy_store_one(d->store, &res, "SELECT config_version FROM "
+	    "deployments WHERE id = $1", 1, vals, err);
+
+	if (rc == -1)
+		return -1;
+	if (rc == 1) {
+		r->config_pinned = 1;
+		r->config_version = atoi(store_result_get(res, 0, 0));
+		store_result_free(res);
+	}
+	return 0;
+}
+
 /* "from_deployment": redeploy an earlier image of the same component. */
 static int
 deploy_http_from_previous(struct deploy *d, struct deploy_http_req *r,
@@ -288,6 +316,42 @@ deploy_http_from_previous(struct deploy *d, struct deploy_http_req *r,
 		return -1;
 	snprintf(r->image, sizeof(r->image), "%s", cur.image);
 	snprintf(r->digest, sizeof(r->digest), "%s", cur.digest);
+	/*
+	 * The release is digest and configuration: the same environment gets
+	 * the very version it ran with. Versions count per environment, so a
+	 * redeploy into another one takes that environment's current.
+	 */
+	if (strcmp(cur.environment, r->target.environment) == 0)
+		return deploy_http_config_of(d, prev, r, err);
+	return 0;
+}
+
+/*
+ * "config_only": the environment's current image (its newest running,
+ * crashed or ready deployment's digest) with its current configuration.
+ */
+static int
+deploy_http_from_current(struct deploy *d, struct deploy_http_req *r,
+    struct error *err)
+{
+	struct store_result *res;
+	const char *vals[] = { r->comp.id, r->target.environment };
+	int rc = deploy_store_one(d->store, &res, "SELECT image, digest FROM "
+	    "deployments WHERE component_id = $1 AND environment = $2 AND "
+	    "status IN ('running', 'crashed', 'ready') AND digest <> '' "
+	    "ORDER BY created_at DESC, id DESC LIMIT 1", 2, vals, err);
+
+	if (rc == -1)
+		return -1;
+	if (rc == 0) {
+		error_set(err, "nothing_deployed", "config_only", "nothing runs in "
+		    "%s to roll the configuration out with", r->target.environment);
+		return -1;
+	}
+	snprintf(r->image, sizeof(r->image), "%s", store_result_get(res, 0, 0));
+	snprintf(r->digest, sizeof(r->digest), "%s", store_result_get(res, 0, 1));
+	store_result_free(res);
+	r->source = "config";
 	return 0;
 }
 
@@ -299,14 +363,23 @@ deploy_http_resolve(struct deploy *d, json_t *body, struct deploy_http_req *r,
 	const char *tag = json_get_string(body, "tag", 128, 0, err);
 	const char *image = json_get_string(body, "image", IMAGE_REF_MAX, 0, err);
 	const char *prev = json_get_string(body, "from_deployment", 36, 0, err);
+	json_t *co = json_object_get(body, "config_only");
 
 	if (err->code[0] != '\0')
 		return -1;
-	if ((tag != NULL) + (image != NULL) + (prev != NULL) != 1) {
-		error_set(err, "invalid_request", "",
-		    "give exactly one of tag, image, from_deployment");
+	if (co != NULL && !json_is_boolean(co)) {
+		error_set(err, "invalid_field", "config_only",
+		    "config_only is true or false");
 		return -1;
 	}
+	if ((tag != NULL) + (image != NULL) + (prev != NULL) +
+	    json_is_true(co) != 1) {
+		error_set(err, "invalid_request", "", "give exactly one of tag, "
+		    "image, from_deployment, config_only");
+		return -1;
+	}
+	if (json_is_true(co))
+		return deploy_http_from_current(d, r, err);
 	if (tag != NULL)
 		return deploy_http_from_tag(r, tag, err);
 	if (image != NULL)
@@ -327,6 +400,8 @@ deploy_http_status_of(const struct error *err)
 	if (strcmp(err->code, "missing_field") == 0 ||
 	    strcmp(err->code, "unknown_field") == 0)
 		return 400;
+	if (strcmp(err->code, "nothing_deployed") == 0)
+		return 409;
 	return 422;
 }
 
@@ -341,7 +416,7 @@ deploy_http_post_try(struct http_request *req, struct deploy *d, int may_wait,
     const struct deploy_caller *caller)
 {
 	static const char *const keys[] = { "environment", "tag", "image",
-	    "from_deployment", NULL };
+	    "from_deployment", "config_only", NULL };
 	struct deploy_http_req r;
 	struct error err;
 	const char *env;
@@ -537,6 +612,21 @@ static const struct http_route deploy_http_routes[] = {
 	    deploy_exec_http_post, HTTP_AUTH_DEPLOYER, deploy_org_of_component),
 	DEPLOY_ROUTE(HTTP_GET, "/v1/executions/{id}", deploy_exec_http_get,
 	    HTTP_AUTH_VIEWER, deploy_org_of_execution),
+	DEPLOY_ROUTE(HTTP_GET, "/v1/components/{id}/environments/{env}/config",
+	    deploy_config_http_get, HTTP_AUTH_VIEWER, deploy_org_of_component),
+	DEPLOY_ROUTE(HTTP_PUT, "/v1/components/{id}/environments/{env}/config",
+	    deploy_config_http_put, HTTP_AUTH_ORG_ADMIN, deploy_org_of_component),
+	DEPLOY_ROUTE(HTTP_GET, "/v1/components/{id}/environments/{env}/secrets",
+	    deploy_config_http_secrets, HTTP_AUTH_VIEWER,
+	    deploy_org_of_component),
+	DEPLOY_ROUTE(HTTP_PUT,
+	    "/v1/components/{id}/environments/{env}/secrets/{key}",
+	    deploy_config_http_secret_put, HTTP_AUTH_ORG_ADMIN,
+	    deploy_org_of_component),
+	DEPLOY_ROUTE(HTTP_DELETE,
+	    "/v1/components/{id}/environments/{env}/secrets/{key}",
+	    deploy_config_http_secret_delete, HTTP_AUTH_ORG_ADMIN,
+	    deploy_org_of_component),
 };
 
 /* Ready when Postgres answers and the consumer has partitions. */

@@ -9,13 +9,15 @@
 #include <string.h>
 
 #include "deploy.h"
+#include "crypto.h"
 #include "store.h"
 #include "topics.h"
 
 #define DEPLOY_COLUMNS \
 	"id, component_id, org, environment, dataplane, image, digest, status, " \
 	"reason, source, " DEPLOY_TIME("created_at") ", " DEPLOY_TIME("updated_at") \
-	", endpoints::text, exit_code, log_tail, probe, restarts"
+	", endpoints::text, exit_code, log_tail, probe, restarts, config_version, " \
+	"endpoints_ran_with::text"
 /* What deploy_store_current_fill reads, in its order; more columns go after. */
 #define DEPLOY_CURRENT_COLUMNS \
 	"status, component_id, org, environment, image, digest, observed_at_ms, " \
@@ -384,9 +386,16 @@ deploy_store_emit_requested(struct store *s, const struct deploy_new *d,
 }
 
 /* ApplyDeployment on the data plane's commands topic, key component id. */
+/* The configuration a deployment runs, sealed to its data plane. */
+struct deploy_store_sealed {
+	int version;
+	unsigned char *blob;
+	size_t len;
+};
+
 static int
 deploy_store_emit_apply(struct store *s, const struct deploy_new *d,
-    struct error *err)
+    const struct deploy_store_sealed *cs, struct error *err)
 {
 	Slipway__V1__ApplyDeployment ad;
 	struct deploy_component_proto parts;
@@ -404,6 +413,9 @@ deploy_store_emit_apply(struct store *s, const struct deploy_new *d,
 	ad.environment = DEPLOY_STR(d->target->environment);
 	ad.image = DEPLOY_STR(d->image);
 	ad.digest = DEPLOY_STR(d->digest);
+	ad.sealed_env.data = cs->blob;
+	ad.sealed_env.len = cs->len;
+	ad.config_version = (uint32_t)cs->version;
 	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_APPLY_DEPLOYMENT,
 	    event_id, d->org, NULL);
 	env.apply_deployment = &ad;
@@ -434,35 +446,102 @@ deploy_store_emit_failed(struct store *s, const struct deploy_new *d,
  * Returns 1 when created, 0 when that id exists already (a redelivery: the
  * first one did all the work), -1 on error.
  */
+/*
+ * The configuration d runs, sealed (none for a deployment failed already).
+ * A configuration that cannot be sealed (no keyring, a secret that does not
+ * open, a data plane without a key) fails the deployment with the reason in
+ * reason; -1 only for a store error.
+ */
+static int
+deploy_store_config(struct store *s, const struct deploy_new *d,
+    struct deploy_store_sealed *cs, char *reason, size_t rlen,
+    struct error *err)
+{
+	memset(cs, 0, sizeof(*cs));
+	cs->version = d->config_pinned ? d->config_version : -1;
+	if (d->failed_reason != NULL || d->comp == NULL) {
+		cs->version = 0;
+		return 0;
+	}
+	if (deploy_config_store_seal(s, d->keyring, d->component_id,
+	    d->target->environment, d->target->dataplane, &cs->version,
+	    &cs->blob, &cs->len, err) == 0)
+		return 0;
+	if (strcmp(err->code, "config_unavailable") != 0)
+		return -1;
+	snprintf(reason, rlen, "config_unavailable: %s", err->msg);
+	error_clear(err);
+	if (cs->version < 0)
+		cs->version = 0;
+	return 0;
+}
+
+/* The row of d (status st, configuration cs); 1 inserted, 0 it exists, -1. */
+static int
+deploy_store_deployment_insert(struct store *s, const struct deploy_new *d,
+    enum deploy_status st, const char *reason,
+    const struct deploy_store_sealed *cs, struct error *err)
+{
+	struct store_result *r;
+	json_t *eps = d->comp != NULL ? deploy_component_endpoints_json(d->comp) :
+	    json_array();
+	char rank[8], cv[16], *ran = json_dumps(eps, JSON_COMPACT);
+	long n;
+
+	json_decref(eps);
+	snprintf(rank, sizeof(rank), "%d", (int)st);
+	snprintf(cv, sizeof(cv), "%d", cs->version);
+	const char *vals[] = { d->id, d->component_id, d->org,
+	    d->target->environment, d->target->dataplane, d->image, d->digest,
+	    deploy_state_name(st), reason, d->source, rank, cv,
+	    ran != NULL ? ran : "[]" };
+	if (deploy_store_q(s, &r, "INSERT INTO deployments (id, component_id, "
+	    "org, environment, dataplane, image, digest, status, reason, source, "
+	    "status_rank, config_version, endpoints_ran_with) VALUES ($1, $2, $3, "
+	    "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+	    "ON CONFLICT (id) DO NOTHING", 13, vals, err) == -1) {
+		free(ran);
+		return -1;
+	}
+	free(ran);
+	n = store_result_affected(r);
+	store_result_free(r);
+	return n == 0 ? 0 : 1;
+}
+
+/*
+ * Records a deployment and its events: DeploymentRequested, then either
+ * ApplyDeployment (pending) or DeploymentStatusChanged (failed at once).
+ * Returns 1 when created, 0 when that id exists already (a redelivery: the
+ * first one did all the work), -1 on error.
+ */
 int
 deploy_store_deployment_create(struct store *s, const struct deploy_new *d,
     struct error *err)
 {
-	enum deploy_status st = d->failed_reason != NULL ? DEPLOY_FAILED :
-	    DEPLOY_PENDING;
-	struct store_result *r;
-	char rank[8];
-	long n;
+	struct deploy_store_sealed cs;
+	struct deploy_new failed;
+	char reason[DEPLOY_REASON_MAX + 1] = "";
+	int rc;
 
-	snprintf(rank, sizeof(rank), "%d", (int)st);
-	const char *vals[] = { d->id, d->component_id, d->org,
-	    d->target->environment, d->target->dataplane, d->image, d->digest,
-	    deploy_state_name(st), d->failed_reason ? d->failed_reason : "",
-	    d->source, rank };
-	if (deploy_store_q(s, &r, "INSERT INTO deployments (id, component_id, "
-	    "org, environment, dataplane, image, digest, status, reason, source, "
-	    "status_rank) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
-	    "ON CONFLICT (id) DO NOTHING", 11, vals, err) == -1)
+	if (deploy_store_config(s, d, &cs, reason, sizeof(reason), err) == -1)
 		return -1;
-	n = store_result_affected(r);
-	store_result_free(r);
-	if (n == 0)
-		return 0;
-	if (deploy_store_emit_requested(s, d, err) == -1)
-		return -1;
-	if (d->failed_reason != NULL)
-		return deploy_store_emit_failed(s, d, err) == -1 ? -1 : 1;
-	return deploy_store_emit_apply(s, d, err) == -1 ? -1 : 1;
+	if (reason[0] != '\0') {
+		failed = *d;
+		failed.failed_reason = reason;
+		d = &failed;
+	}
+	rc = deploy_store_deployment_insert(s, d, d->failed_reason != NULL ?
+	    DEPLOY_FAILED : DEPLOY_PENDING, d->failed_reason ? d->failed_reason :
+	    "", &cs, err);
+	if (rc == 1 && deploy_store_emit_requested(s, d, err) == -1)
+		rc = -1;
+	else if (rc == 1 && d->failed_reason != NULL)
+		rc = deploy_store_emit_failed(s, d, err) == -1 ? -1 : 1;
+	else if (rc == 1)
+		rc = deploy_store_emit_apply(s, d, &cs, err) == -1 ? -1 : 1;
+	free(cs.blob);
+	return rc;
 }
 
 /* One row of a DEPLOY_CURRENT_COLUMNS query. */
@@ -657,6 +736,14 @@ deploy_store_row_json(const struct store_result *r, int i)
 	    json_string(store_result_get(r, i, (int)k + 3)));
 	json_object_set_new(o, "restarts",
 	    json_integer(atoi(store_result_get(r, i, (int)k + 4))));
+	/* Migration 006: the release's configuration and endpoints. */
+	json_object_set_new(o, "config_version",
+	    json_integer(atoi(store_result_get(r, i, (int)k + 5))));
+	eps = json_loads(store_result_get(r, i, (int)k + 6), 0, NULL);
+	json_object_set_new(o, "endpoints_ran_with",
+	    json_is_array(eps) ? eps : json_array());
+	if (!json_is_array(eps))
+		json_decref(eps);
 	return o;
 }
 

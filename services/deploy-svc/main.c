@@ -18,6 +18,7 @@
 #include "deploy.h"
 #include "bus.h"
 #include "config.h"
+#include "crypto.h"
 #include "outbox.h"
 #include "backbone.h"
 #include "service.h"
@@ -52,6 +53,10 @@ static const struct config_var deploy_config_vars[] = {
 	    "how long a deployment request waits for a component not yet "
 	    "learnt from component events (0-30000, 0 = no wait)",
 	    &deploy.cfg.component_wait_ms },
+	{ "SLIPWAY_KEK_FILE", CONFIG_KEY_FILE, NULL, 0,
+	    "keyring file of key-encryption keys for secrets at rest (the one "
+	    "registry-svc uses; unset: secrets are refused with 503)",
+	    &deploy.cfg.kek_file },
 };
 #define DEPLOY_NVARS (sizeof(deploy_config_vars) / sizeof(deploy_config_vars[0]))
 
@@ -144,6 +149,7 @@ deploy_main_stop(void *arg)
 	bus_consumer_free(d->keys_consumer);
 	apikeys_free(d->keys);
 	backbone_stop(d->store, d->producer, d->relay);
+	keyring_free(d->keyring);
 	config_free(deploy_config_vars, DEPLOY_NVARS);
 }
 
@@ -162,6 +168,14 @@ main(int argc, char **argv)
 	    deploy.cfg.component_wait_ms, DEPLOY_WAIT_POLL_MS,
 	    DEPLOY_WAIT_MAX_PENDING, deploy_http_post_resume, &deploy)) == NULL)
 		fatal("out of memory");
+	if (deploy.cfg.kek_file != NULL && deploy.cfg.kek_file[0] != '\0') {
+		if ((deploy.keyring = keyring_load(deploy.cfg.kek_file,
+		    &err)) == NULL)
+			fatal("SLIPWAY_KEK_FILE: %s", err.msg);
+		log_info("keyring %s: new secrets are wrapped under KEK version %u",
+		    deploy.cfg.kek_file, keyring_newest(deploy.keyring));
+	} else
+		log_info("no SLIPWAY_KEK_FILE: secrets are refused");
 	deploy_main_backbone(&deploy);
 	if (deploy_http_start(&deploy, &err) == -1)
 		fatal("http: %s", err.msg);

@@ -292,6 +292,77 @@ regauth_realm_allowed(const char *realm, const char *registry,
 	return plain_http_ok(registry, insecure) && plain_http_ok(host, insecure);
 }
 
+/* --- identity tokens ----------------------------------------------------- */
+
+int
+regauth_identity(const char *username)
+{
+	return username != NULL && strcmp(username, REGAUTH_IDENTITY_USER) == 0;
+}
+
+/* Appends s percent-encoded (RFC 3986 unreserved kept); -1 when full. */
+static int
+form_escape(const char *s, char *out, size_t len, size_t *n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p != '\0'; p++) {
+		int keep = (*p >= 'a' && *p <= 'z') ||
+		    (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' ||
+		    *p == '~';
+
+		if (*n + (keep ? 1 : 3) >= len)
+			return -1;
+		if (keep) {
+			out[(*n)++] = (char)*p;
+		} else {
+			out[(*n)++] = '%';
+			out[(*n)++] = hex[*p >> 4];
+			out[(*n)++] = hex[*p & 0xf];
+		}
+	}
+	out[*n] = '\0';
+	return 0;
+}
+
+/* Appends the literal s; -1 when full. */
+static int
+form_literal(const char *s, char *out, size_t len, size_t *n)
+{
+	size_t l = strlen(s);
+
+	if (*n + l >= len)
+		return -1;
+	memcpy(out + *n, s, l + 1);
+	*n += l;
+	return 0;
+}
+
+int
+regauth_refresh_form(const char *service, const char *repo,
+    const char *refresh_token, char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (len == 0 || refresh_token == NULL || refresh_token[0] == '\0')
+		return -1;
+	out[0] = '\0';
+	if (form_literal("grant_type=refresh_token&service=", out, len, &n) < 0 ||
+	    form_escape(service != NULL ? service : "", out, len, &n) < 0)
+		return -1;
+	if (repo != NULL && (repo[0] == '\0' ||
+	    form_literal("&scope=", out, len, &n) < 0 ||
+	    form_escape("repository:", out, len, &n) < 0 ||
+	    form_escape(repo, out, len, &n) < 0 ||
+	    form_escape(":pull", out, len, &n) < 0))
+		return -1;
+	if (form_literal("&client_id=slipway&refresh_token=", out, len, &n) < 0 ||
+	    form_escape(refresh_token, out, len, &n) < 0)
+		return -1;
+	return 0;
+}
+
 /* --- resolved addresses -------------------------------------------------- */
 
 /* An address as bytes: IPv4 in the first 4 of b. */

@@ -67,6 +67,28 @@ int regauth_url_host(const char *url, char *out, size_t len);
 int regauth_realm_allowed(const char *realm, const char *registry,
     const char *insecure);
 
+/* --- identity tokens (OAuth2 refresh tokens) ----------------------------- */
+
+/*
+ * The username that marks the password as an identity token (a docker
+ * config's "identitytoken", what `az acr login --expose-token` writes):
+ * Docker's credential-store convention, used from registry-svc's parse to
+ * the agent's pull, so a credential pair can carry one unchanged.
+ */
+#define REGAUTH_IDENTITY_USER "<token>"
+
+/* 1 when username is REGAUTH_IDENTITY_USER. */
+int regauth_identity(const char *username);
+/*
+ * The body of the refresh-token exchange at a Bearer realm (distribution
+ * token spec, OAuth2 form, POSTed as application/x-www-form-urlencoded):
+ * "grant_type=refresh_token&service=S&scope=repository:R:pull&client_id=
+ * slipway&refresh_token=T", every value percent-encoded. repo NULL asks for
+ * no scope (a login check). -1 when out is too small or a value is empty.
+ */
+int regauth_refresh_form(const char *service, const char *repo,
+    const char *refresh_token, char *out, size_t len);
+
 /* --- resolved addresses -------------------------------------------------- */
 
 enum regauth_addr_class {

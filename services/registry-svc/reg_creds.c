@@ -11,6 +11,7 @@
 #include "registry.h"
 #include "crypto.h"
 #include "imageref.h"
+#include "regauth.h"
 #include "slipway/v1/registry.pb-c.h"
 
 static int
@@ -119,6 +120,36 @@ reg_creds_from_pair(json_t *entry, char *username, size_t userlen,
 	return 0;
 }
 
+/*
+ * "identitytoken": a refresh token the data plane exchanges at the realm.
+ * It is kept as the pair (REGAUTH_IDENTITY_USER, token), Docker's own
+ * credential-store convention; the username beside it (ACR writes
+ * 00000000-0000-0000-0000-000000000000) plays no part in the exchange.
+ */
+static int
+reg_creds_from_identity(json_t *entry, char *username, size_t userlen,
+    char **password, size_t *passlen, struct error *err)
+{
+	json_t *t = json_object_get(entry, "identitytoken");
+
+	if (json_object_get(entry, "auth") != NULL ||
+	    json_object_get(entry, "password") != NULL)
+		return reg_creds_fail(err, "invalid_docker_config", "the auths "
+		    "entry has both an identitytoken and a password: give one");
+	if (!json_is_string(t) || json_string_length(t) == 0 ||
+	    json_string_length(t) > REG_PASSWORD_MAX ||
+	    strlen(json_string_value(t)) != json_string_length(t) ||
+	    strcspn(json_string_value(t), "\r\n") != json_string_length(t))
+		return reg_creds_fail(err, "invalid_docker_config", "the auths "
+		    "entry's identitytoken must be a non-empty string of at "
+		    "most 8 KiB on one line");
+	snprintf(username, userlen, "%s", REGAUTH_IDENTITY_USER);
+	*passlen = json_string_length(t);
+	if ((*password = strdup(json_string_value(t))) == NULL)
+		return reg_creds_fail(err, "internal", "out of memory");
+	return 0;
+}
+
 static int
 reg_creds_entry(json_t *entry, char *username, size_t userlen,
     char **password, size_t *passlen, struct error *err)
@@ -128,11 +159,14 @@ reg_creds_entry(json_t *entry, char *username, size_t userlen,
 	if (!json_is_object(entry))
 		return reg_creds_fail(err, "invalid_docker_config",
 		    "the auths entry must be an object");
-	if (json_object_get(entry, "identitytoken") != NULL ||
-	    json_object_get(entry, "registrytoken") != NULL)
+	if (json_object_get(entry, "registrytoken") != NULL)
 		return reg_creds_fail(err, "docker_config_unsupported",
-		    "identity and registry tokens are not supported: give "
-		    "auth (base64 user:password) or username and password");
+		    "registry tokens are not supported (they expire within "
+		    "minutes): give identitytoken, auth (base64 user:password) "
+		    "or username and password");
+	if (json_object_get(entry, "identitytoken") != NULL)
+		return reg_creds_from_identity(entry, username, userlen,
+		    password, passlen, err);
 	if (auth != NULL && (!json_is_string(auth) || json_string_length(auth) == 0))
 		return reg_creds_fail(err, "invalid_docker_config",
 		    "the auths entry's auth must be a non-empty string");
@@ -218,8 +252,13 @@ reg_creds_pack(const char *id, const char *host, enum reg_auth auth,
 	rc.registry_id = reg_creds_str(id);
 	rc.host = reg_creds_str(host);
 	rc.auth_type = (Slipway__V1__AuthType)auth;
-	rc.username = reg_creds_str(username);
-	rc.password = reg_creds_str(password);
+	/* An identity token travels in its own field, no pair beside it. */
+	if (regauth_identity(username)) {
+		rc.identity_token = reg_creds_str(password);
+	} else {
+		rc.username = reg_creds_str(username);
+		rc.password = reg_creds_str(password);
+	}
 	*len = slipway__v1__registry_credentials__get_packed_size(&rc);
 	if ((buf = malloc(*len + 1)) == NULL)
 		return NULL;

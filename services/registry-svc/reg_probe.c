@@ -50,7 +50,8 @@ struct reg_probe {
 	enum reg_auth auth;
 	char host[REG_HOST_MAX + 1];
 	char *username;              /* from the decrypted credentials, or NULL */
-	char *password;
+	char *password;              /* or the identity token (regauth_identity) */
+	char *form;                  /* the refresh-token exchange's body, or NULL */
 	const struct regauth_policy *targets;   /* the service's, outlives us */
 	struct regauth_guard guard;  /* of the transfer in flight */
 	char challenge[PROBE_CHALLENGE_MAX];
@@ -115,7 +116,10 @@ reg_probe_get(struct reg_probe *p, int with_creds, const char *kind)
 	curl_easy_setopt(p->easy, CURLOPT_WRITEDATA, p);
 	curl_easy_setopt(p->easy, CURLOPT_HEADERFUNCTION, reg_probe_on_header);
 	curl_easy_setopt(p->easy, CURLOPT_HEADERDATA, p);
-	if (with_creds && p->username != NULL) {
+	if (with_creds && p->form != NULL) {
+		/* An identity token is never Basic: it is POSTed, form-encoded. */
+		curl_easy_setopt(p->easy, CURLOPT_COPYPOSTFIELDS, p->form);
+	} else if (with_creds && p->username != NULL) {
 		curl_easy_setopt(p->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(p->easy, CURLOPT_USERNAME, p->username);
 		curl_easy_setopt(p->easy, CURLOPT_PASSWORD, p->password);
@@ -153,6 +157,20 @@ reg_probe_redirected(struct reg_probe *p, const char *request, long code,
 	    where[0] ? " to " : "", where);
 }
 
+/*
+ * An identity token is exchanged (grant_type=refresh_token, no scope: a
+ * login check) at the realm, the same exchange the agent makes for a pull.
+ */
+static int
+reg_probe_identity_form(struct reg_probe *p, const struct regauth_challenge *ch)
+{
+	size_t len = strlen(p->password) * 3 + 512;
+
+	if ((p->form = malloc(len)) == NULL)
+		return -1;
+	return regauth_refresh_form(ch->service, NULL, p->password, p->form, len);
+}
+
 /* 401 Bearer: the realm must pass the shared rule before it gets anything. */
 static void
 reg_probe_bearer(struct reg_probe *p, const struct regauth_challenge *ch)
@@ -171,6 +189,11 @@ reg_probe_bearer(struct reg_probe *p, const struct regauth_challenge *ch)
 		return;
 	}
 	p->stage = PROBE_TOKEN;
+	if (regauth_identity(p->username) && reg_probe_identity_form(p, ch) < 0) {
+		reg_probe_finish(p, 0, "unreachable", "registry_unreachable: "
+		    "cannot build the identity token exchange");
+		return;
+	}
 	if (reg_probe_token_url(p, ch) < 0 || reg_probe_get(p, 1,
 	    "token realm") < 0)
 		reg_probe_finish(p, 0, "unreachable", "registry_unreachable: "
@@ -181,6 +204,12 @@ reg_probe_bearer(struct reg_probe *p, const struct regauth_challenge *ch)
 static void
 reg_probe_basic(struct reg_probe *p)
 {
+	if (regauth_identity(p->username)) {
+		reg_probe_finish(p, 0, "unauthorized", "unauthorized: the registry "
+		    "asks for Basic authentication, but an identity token is "
+		    "exchanged only at a Bearer token realm");
+		return;
+	}
 	if (p->username == NULL) {
 		reg_probe_finish(p, p->auth == REG_AUTH_VENDOR, p->auth ==
 		    REG_AUTH_VENDOR ? "ok" : "unauthorized", "%s",
@@ -299,6 +328,8 @@ reg_probe_free(struct reg_probe *p)
 		crypto_free_secret(p->username, strlen(p->username));
 	if (p->password != NULL)
 		crypto_free_secret(p->password, strlen(p->password));
+	if (p->form != NULL)
+		crypto_free_secret(p->form, strlen(p->form));
 	free(p);
 }
 
@@ -338,7 +369,12 @@ reg_probe_creds(struct reg_ctx *ctx, struct reg_probe *p,
 		error_set(err, "internal", "", "stored credentials do not decode");
 		return -1;
 	}
-	if (rc->username[0] != '\0' && rc->password[0] != '\0') {
+	if (rc->identity_token != NULL && rc->identity_token[0] != '\0') {
+		p->username = strdup(REGAUTH_IDENTITY_USER);
+		p->password = strdup(rc->identity_token);
+		ok = p->username != NULL && p->password != NULL;
+		explicit_bzero(rc->identity_token, strlen(rc->identity_token));
+	} else if (rc->username[0] != '\0' && rc->password[0] != '\0') {
 		p->username = strdup(rc->username);
 		p->password = strdup(rc->password);
 		ok = p->username != NULL && p->password != NULL;

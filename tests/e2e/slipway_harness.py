@@ -394,7 +394,7 @@ class Harness:
                     SLIPWAY_ADMIN_TOKEN=self.admin_token)
         self._start("deploy-svc", common,
                     SLIPWAY_PG_URL=env["SLIPWAY_PG_DEPLOY_URL"],
-                    SLIPWAY_ADMIN_TOKEN=self.admin_token,
+                    SLIPWAY_ADMIN_TOKEN=self.admin_token, SLIPWAY_KEK_FILE=kek,
                     SLIPWAY_DEFAULT_DATAPLANE=self.dataplane)
         for s in ("registry-svc", "component-svc", "deploy-svc"):
             self._wait_ready(s)
@@ -1172,3 +1172,172 @@ def endpoints_yaml(port, context="/"):
             "  type: REST\n"
             "  networkVisibility: Public\n"
             "  context: %s\n" % (port, context))
+
+
+# --- a registry token server (distribution token spec) ------------------------
+
+class TokenServer:
+    """A token server on 127.0.0.1:port for a registry run with
+    `auth: {token: {realm, service, issuer, rootcertbundle}}`.
+
+    POST /token with grant_type=refresh_token (OAuth2 form, what an identity
+    token is exchanged with) checks refresh_token; GET /token with HTTP basic
+    (user, password) is docker login's way. Both answer an RS256 JWT for the
+    scope asked ({"token", "access_token", "expires_in"}), signed with a key
+    whose self-signed certificate (self.cert_path) the registry trusts; the
+    certificate rides in the JWT's x5c header. Every request is recorded in
+    self.requests as (method, {field: value}) without its secret."""
+
+    def __init__(self, state_dir, port, refresh_token, basic=None,
+                 service="slipway-token-test", issuer="slipway-token-test"):
+        import threading
+        self.port, self.service, self.issuer = port, service, issuer
+        self.refresh_token, self.basic = refresh_token, basic
+        self.requests = []
+        self.realm = "http://127.0.0.1:%d/token" % port
+        self.dir = Path(state_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.key_path = self.dir / "token.key"
+        self.cert_path = self.dir / "token.crt"
+        _run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+              "-keyout", str(self.key_path), "-out", str(self.cert_path),
+              "-days", "2", "-subj", "/CN=slipway-token-test"])
+        der = subprocess.run(["openssl", "x509", "-in", str(self.cert_path),
+                              "-outform", "DER"], stdout=subprocess.PIPE,
+                             check=True).stdout
+        self._x5c = base64.b64encode(der).decode()
+        self._lock = threading.Lock()
+        self._server = None
+
+    # JWTs ------------------------------------------------------------------
+
+    @staticmethod
+    def _b64url(raw):
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    def _sign(self, data):
+        try:
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import padding
+            key = serialization.load_pem_private_key(
+                self.key_path.read_bytes(), password=None)
+            return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        except ImportError:
+            return subprocess.run(["openssl", "dgst", "-sha256", "-sign",
+                                   str(self.key_path)], input=data,
+                                  stdout=subprocess.PIPE, check=True).stdout
+
+    def jwt(self, subject, access):
+        now = int(time.time())
+        header = {"alg": "RS256", "typ": "JWT", "x5c": [self._x5c]}
+        claims = {"iss": self.issuer, "sub": subject, "aud": self.service,
+                  "exp": now + 300, "nbf": now - 10, "iat": now,
+                  "jti": uuid.uuid4().hex, "access": access}
+        signing_input = ("%s.%s" % (
+            self._b64url(json.dumps(header).encode()),
+            self._b64url(json.dumps(claims).encode()))).encode()
+        return signing_input.decode() + "." + self._b64url(
+            self._sign(signing_input))
+
+    @staticmethod
+    def _access(scopes):
+        """[{type, name, actions}] for "repository:demo/hello:pull,push"."""
+        out = []
+        for scope in scopes:
+            parts = scope.split(":")
+            if len(parts) >= 3 and parts[0] == "repository":
+                out.append({"type": "repository", "name": ":".join(parts[1:-1]),
+                            "actions": parts[-1].split(",")})
+        return out
+
+    # HTTP --------------------------------------------------------------------
+
+    def _handle(self, method, path, headers, body):
+        url = urllib.parse.urlsplit(path)
+        if url.path != "/token":
+            return 404, {"error": "not_found"}
+        if method == "POST":
+            # containers/image (podman) sends the form in the query string
+            # of its POST; the distribution spec puts it in the body.
+            form = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+            for k, v in urllib.parse.parse_qs(body.decode(errors="replace"),
+                                              keep_blank_values=True).items():
+                form.setdefault(k, []).extend(v)
+            fields = {k: v[0] for k, v in form.items()}
+            ok = (fields.get("grant_type") == "refresh_token" and
+                  fields.get("refresh_token") == self.refresh_token and
+                  fields.get("service") == self.service)
+            scopes = form.get("scope", [])
+            scopes = [s for v in scopes for s in v.split(" ") if s]
+            subject = "identity"
+        else:
+            fields = {k: v[0] for k, v in urllib.parse.parse_qs(
+                url.query, keep_blank_values=True).items()}
+            scopes = urllib.parse.parse_qs(url.query).get("scope", [])
+            auth = headers.get("Authorization", "")
+            ok = self.basic is not None and auth == "Basic " + \
+                base64.b64encode(("%s:%s" % self.basic).encode()).decode()
+            subject = self.basic[0] if self.basic else "anonymous"
+        safe = {k: v for k, v in fields.items() if k != "refresh_token"}
+        with self._lock:
+            self.requests.append((method, safe))
+        if not ok:
+            return 401, {"errors": [{"code": "UNAUTHORIZED",
+                                     "message": "bad credentials"}]}
+        token = self.jwt(subject, self._access(scopes))
+        return 200, {"token": token, "access_token": token, "expires_in": 300,
+                     "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                time.gmtime())}
+
+    def start(self):
+        import http.server
+        import threading
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _body(self):
+                # Go's clients (podman's containers/image) send the form
+                # chunked.
+                if "chunked" in self.headers.get("Transfer-Encoding", ""):
+                    body = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0], 16)
+                        chunk = self.rfile.read(size + 2)[:size]
+                        if size == 0:
+                            return body
+                        body += chunk
+                        if len(body) > 65536:
+                            return body
+                n = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(min(n, 65536)) if n > 0 else b""
+
+            def _serve(self, method):
+                body = self._body()
+                status, out = owner._handle(method, self.path, self.headers,
+                                            body)
+                raw = json.dumps(out).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_GET(self):
+                self._serve("GET")
+
+            def do_POST(self):
+                self._serve("POST")
+
+            def log_message(self, *args):
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port),
+                                                       Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
