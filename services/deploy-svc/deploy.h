@@ -629,6 +629,9 @@ int deploy_org_reply(struct http_request *req, const struct deploy_caller *c,
 int deploy_http_start(struct deploy *d, struct error *err);
 int deploy_http_name_valid(const char *s);
 void deploy_http_fail(struct http_request *req, const struct error *err);
+/* The component of the {id} path parameter; 0, or -1 when it replied (404, 503). */
+int deploy_http_component_load(struct http_request *req, struct deploy *d,
+    struct deploy_component *comp);
 /* The org's environment env into out; -1 when it replied (422, 5xx). */
 int deploy_http_environment(struct http_request *req, struct deploy *d,
     const char *org, const char *env, struct deploy_target *out);

@@ -37,21 +37,10 @@ deploy_config_http_target(struct http_request *req, struct deploy *d,
     struct deploy_component *comp, const char **env)
 {
 	struct deploy_target target;
-	const char *id = http_request_param(req, "id");
-	struct error err;
-	int rc = 0;
 
 	*env = http_request_param(req, "env");
-	if (crypto_uuid_valid(id))
-		rc = deploy_store_component_get(d->store, id, comp, &err);
-	if (rc == -1) {
-		deploy_http_fail(req, &err);
+	if (deploy_http_component_load(req, d, comp) == -1)
 		return -1;
-	}
-	if (rc == 0) {
-		http_reply_error(req, 404, "not_found", "", "no such component");
-		return -1;
-	}
 	if (!deploy_http_name_valid(*env)) {
 		http_reply_error(req, 422, "unknown_environment", "environment",
 		    "no such environment");

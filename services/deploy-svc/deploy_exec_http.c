@@ -47,21 +47,10 @@ static int
 deploy_exec_http_component(struct http_request *req, struct deploy *d,
     struct deploy_component *comp)
 {
-	const char *id = http_request_param(req, "id");
 	struct deploy_caller caller;
-	struct error err;
-	int rc = 0;
 
-	if (crypto_uuid_valid(id))
-		rc = deploy_store_component_get(d->store, id, comp, &err);
-	if (rc == -1) {
-		deploy_http_fail(req, &err);
+	if (deploy_http_component_load(req, d, comp) == -1)
 		return -1;
-	}
-	if (rc == 0) {
-		http_reply_error(req, 404, "not_found", "", "no such component");
-		return -1;
-	}
 	/* The route checked the same row: this only makes the rule explicit. */
 	deploy_org_caller(req, &caller);
 	if (deploy_org_reply(req, &caller, comp->org, APIKEY_DEPLOYER,

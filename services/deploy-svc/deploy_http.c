@@ -297,6 +297,28 @@ deploy_http_config_of(struct deploy *d, const char *id,
 	return 0;
 }
 
+/* The component of the {id} path parameter; 0, or -1 when it replied (404, 503). */
+int
+deploy_http_component_load(struct http_request *req, struct deploy *d,
+    struct deploy_component *comp)
+{
+	const char *id = http_request_param(req, "id");
+	struct error err;
+	int rc = 0;
+
+	if (crypto_uuid_valid(id))
+		rc = deploy_store_component_get(d->store, id, comp, &err);
+	if (rc == -1) {
+		deploy_http_fail(req, &err);
+		return -1;
+	}
+	if (rc == 0) {
+		http_reply_error(req, 404, "not_found", "", "no such component");
+		return -1;
+	}
+	return 0;
+}
+
 /* "from_deployment": redeploy an earlier image of the same component. */
 static int
 deploy_http_from_previous(struct deploy *d, struct deploy_http_req *r,
