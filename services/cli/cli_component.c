@@ -179,15 +179,29 @@ component_print(json_t *c)
 	}
 }
 
+/* Sends body (consumed) and prints the component the answer holds. */
+static int
+component_send(struct cli_ctx *ctx, const char *method, const char *path,
+    json_t *body)
+{
+	json_t *out = NULL;
+	int rc = cli_http_call(ctx, CLI_SVC_COMPONENT, method, path, body, &out);
+
+	json_decref(body);
+	if (rc == CLI_OK && !ctx->json)
+		component_print(out);
+	json_decref(out);
+	return rc;
+}
+
 int
 cli_component_create(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	static const char *const required[] = { "name", "registry", "image" };
 	const char *eps = cli_args_get(a, "endpoints"), *type = cli_args_get(a, "type");
 	char path[512];
-	json_t *body, *out = NULL, *text;
+	json_t *body, *text;
 	size_t i;
-	int rc;
 
 	if (cli_http_path(path, sizeof(path), "/v1/orgs/{}/projects/{}/components",
 	    a->pos[0], a->pos[1]) < 0)
@@ -216,12 +230,7 @@ cli_component_create(struct cli_ctx *ctx, const struct cli_args *a)
 		json_decref(body);
 		return CLI_USAGE;
 	}
-	rc = cli_http_call(ctx, CLI_SVC_COMPONENT, "POST", path, body, &out);
-	json_decref(body);
-	if (rc == CLI_OK && !ctx->json)
-		component_print(out);
-	json_decref(out);
-	return rc;
+	return component_send(ctx, "POST", path, body);
 }
 
 int
@@ -301,7 +310,7 @@ cli_component_update(struct cli_ctx *ctx, const struct cli_args *a)
 {
 	const char *image = cli_args_get(a, "image");
 	char path[512];
-	json_t *body = json_object(), *out = NULL;
+	json_t *body = json_object();
 	int rc;
 
 	if (cli_http_path(path, sizeof(path), "/v1/components/{}", a->pos[0]) < 0 ||
@@ -320,12 +329,7 @@ cli_component_update(struct cli_ctx *ctx, const struct cli_args *a)
 		json_decref(body);
 		return CLI_USAGE;
 	}
-	rc = cli_http_call(ctx, CLI_SVC_COMPONENT, "PATCH", path, body, &out);
-	json_decref(body);
-	if (rc == CLI_OK && !ctx->json)
-		component_print(out);
-	json_decref(out);
-	return rc;
+	return component_send(ctx, "PATCH", path, body);
 }
 
 /* DELETE: tokens revoked, containers and routes removed, history kept. */
