@@ -17,7 +17,8 @@
 #define CLI_FAIL 1
 #define CLI_USAGE 2
 
-#define CLI_MAX_POS 4
+/* `config set C KEY=VALUE...`: a component and up to 200 variables */
+#define CLI_MAX_POS 201
 #define CLI_MAX_OPTS 112   /* room for `dataplane add` with 100 --org */
 
 struct cli_opt {
@@ -123,6 +124,10 @@ void cli_out_table_rows(json_t *arr, const struct cli_column *cols,
 void cli_out_clean(FILE *f, const char *s, size_t n);
 /* Prints "key: value" lines for the given keys of an object. */
 void cli_out_fields(json_t *obj, const char *const *keys);
+
+/* A whole file of at most max bytes, NUL-terminated, *len its size; NULL
+ * (printed) when it cannot be read or is larger. free() it. */
+char *cli_file_read(const char *path, size_t max, size_t *len);
 /* A JSON value as display text ("-" when absent or null); valid until next call. */
 const char *cli_out_text(json_t *v);
 

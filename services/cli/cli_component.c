@@ -63,27 +63,16 @@ static const struct cli_column endpoint_cols[] = {
 	{ "VISIBILITY", "visibility" }, { "CONTEXT", "context" },
 };
 
-/* Reads a whole file (at most ENDPOINTS_MAX bytes) as text; NULL (printed) on failure. */
+/* A whole file (at most ENDPOINTS_MAX bytes) as a JSON string; NULL (printed) on failure. */
 static json_t *
 read_text_file(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
 	size_t n;
+	char *buf = cli_file_read(path, ENDPOINTS_MAX, &n);
 	json_t *s;
 
-	if (f == NULL) {
-		fprintf(stderr, "error: usage: cannot read %s\n", path);
+	if (buf == NULL)
 		return NULL;
-	}
-	buf = malloc(ENDPOINTS_MAX + 1);
-	n = buf ? fread(buf, 1, ENDPOINTS_MAX + 1, f) : 0;
-	fclose(f);
-	if (buf == NULL || n > ENDPOINTS_MAX) {
-		fprintf(stderr, "error: usage: %s is larger than %d bytes\n", path, ENDPOINTS_MAX);
-		free(buf);
-		return NULL;
-	}
 	s = json_stringn(buf, n);
 	free(buf);
 	if (s == NULL)

@@ -49,29 +49,65 @@ password_from_stdin(char *buf, size_t len)
 	return 0;
 }
 
-/* Fills the auth fields of the request body; -1 (printed) on a usage error. */
-static int
-registry_auth(const struct cli_args *a, json_t *body, char *pw, size_t pwlen)
+#define DOCKER_CONFIG_MAX (64 * 1024)
+
+/* The auth type the options ask for: --auth, else what the options imply. */
+static const char *
+registry_auth_type(const struct cli_args *a)
 {
-	const char *user = cli_args_get(a, "username");
 	const char *auth = cli_args_get(a, "auth");
+
+	if (auth != NULL)
+		return auth;
+	if (cli_args_get(a, "docker-config") != NULL)
+		return "docker-config";
+	if (cli_args_get(a, "vendor") != NULL)
+		return "vendor";
+	return cli_args_get(a, "username") != NULL ? "basic" : "anonymous";
+}
+
+/* -1 (printed) when an option of another auth type than auth was given. */
+static int
+registry_auth_only(const struct cli_args *a, const char *auth,
+    const char *const *mine)
+{
+	static const char *const all[] = { "username", "password",
+	    "password-stdin", "docker-config", "vendor", NULL };
+
+	for (size_t i = 0; all[i] != NULL; i++) {
+		size_t j;
+
+		for (j = 0; mine[j] != NULL && strcmp(mine[j], all[i]) != 0; j++)
+			;
+		if (mine[j] == NULL && cli_args_has(a, all[i])) {
+			fprintf(stderr, "error: usage: --%s does not go with %s "
+			    "auth\n", all[i], auth);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+auth_anonymous(const struct cli_args *a, json_t *body, char *pw, size_t pwlen)
+{
+	static const char *const mine[] = { NULL };
+
+	(void)body, (void)pw, (void)pwlen;
+	return registry_auth_only(a, "anonymous", mine);
+}
+
+static int
+auth_basic(const struct cli_args *a, json_t *body, char *pw, size_t pwlen)
+{
+	static const char *const mine[] = { "username", "password",
+	    "password-stdin", NULL };
+	const char *user = cli_args_get(a, "username");
 	const char *flagpw = cli_args_get(a, "password");
 	int stdin_pw = cli_args_has(a, "password-stdin");
 
-	if (auth == NULL)
-		auth = user != NULL ? "basic" : "anonymous";
-	if (strcmp(auth, "anonymous") != 0 && strcmp(auth, "basic") != 0) {
-		fprintf(stderr, "error: usage: --auth must be anonymous or basic\n");
+	if (registry_auth_only(a, "basic", mine) < 0)
 		return -1;
-	}
-	if (strcmp(auth, "anonymous") == 0) {
-		if (user != NULL || flagpw != NULL || stdin_pw) {
-			fprintf(stderr, "error: usage: anonymous registries take no credentials\n");
-			return -1;
-		}
-		json_object_set_new(body, "auth_type", json_string("anonymous"));
-		return 0;
-	}
 	if (user == NULL || (flagpw == NULL) == !stdin_pw) {
 		fprintf(stderr, "error: usage: basic auth needs --username and one of "
 		    "--password-stdin or --password\n");
@@ -79,20 +115,96 @@ registry_auth(const struct cli_args *a, json_t *body, char *pw, size_t pwlen)
 	}
 	if (stdin_pw && password_from_stdin(pw, pwlen) < 0)
 		return -1;
-	json_object_set_new(body, "auth_type", json_string("basic"));
 	json_object_set_new(body, "username", json_string(user));
 	json_object_set_new(body, "password", json_string(stdin_pw ? pw : flagpw));
 	return 0;
+}
+
+/* The Docker config.json file goes as text; registry-svc checks that it has
+ * exactly one auths entry, for this registry's host. */
+static int
+auth_docker_config(const struct cli_args *a, json_t *body, char *pw, size_t pwlen)
+{
+	static const char *const mine[] = { "docker-config", NULL };
+	const char *path = cli_args_get(a, "docker-config");
+	char *text;
+	size_t len;
+	json_t *v;
+
+	(void)pw, (void)pwlen;
+	if (registry_auth_only(a, "docker-config", mine) < 0)
+		return -1;
+	if (path == NULL) {
+		fprintf(stderr, "error: usage: docker-config auth needs "
+		    "--docker-config FILE\n");
+		return -1;
+	}
+	if ((text = cli_file_read(path, DOCKER_CONFIG_MAX, &len)) == NULL)
+		return -1;
+	v = json_stringn(text, len);
+	sodium_memzero(text, len);
+	free(text);
+	if (v == NULL) {
+		fprintf(stderr, "error: usage: %s is not UTF-8 text\n", path);
+		return -1;
+	}
+	json_object_set_new(body, "docker_config", v);
+	return 0;
+}
+
+static int
+auth_vendor(const struct cli_args *a, json_t *body, char *pw, size_t pwlen)
+{
+	static const char *const mine[] = { "vendor", NULL };
+	const char *vendor = cli_args_get(a, "vendor");
+
+	(void)pw, (void)pwlen;
+	if (registry_auth_only(a, "vendor", mine) < 0)
+		return -1;
+	if (vendor == NULL) {
+		fprintf(stderr, "error: usage: vendor auth needs --vendor "
+		    "acr|gar|ecr|ghcr\n");
+		return -1;
+	}
+	json_object_set_new(body, "vendor", json_string(vendor));
+	return 0;
+}
+
+static const struct {
+	const char *type;
+	int (*fill)(const struct cli_args *, json_t *, char *, size_t);
+} registry_auths[] = {
+	{ "anonymous", auth_anonymous }, { "basic", auth_basic },
+	{ "docker-config", auth_docker_config }, { "vendor", auth_vendor },
+};
+
+/* Fills the auth fields of the request body; -1 (printed) on a usage error. */
+static int
+registry_auth(const struct cli_args *a, json_t *body, char *pw, size_t pwlen)
+{
+	const char *auth = registry_auth_type(a);
+
+	for (size_t i = 0; i < sizeof(registry_auths) / sizeof(registry_auths[0]); i++)
+		if (strcmp(auth, registry_auths[i].type) == 0) {
+			json_object_set_new(body, "auth_type", json_string(auth));
+			return registry_auths[i].fill(a, body, pw, pwlen);
+		}
+	fprintf(stderr, "error: usage: --auth must be anonymous, basic, "
+	    "docker-config or vendor\n");
+	return -1;
 }
 
 /* 1 when any credential option was given. */
 static int
 registry_has_auth(const struct cli_args *a)
 {
-	return cli_args_get(a, "username") != NULL ||
-	    cli_args_get(a, "auth") != NULL ||
-	    cli_args_get(a, "password") != NULL ||
-	    cli_args_has(a, "password-stdin");
+	static const char *const opts[] = { "username", "auth", "password",
+	    "password-stdin", "docker-config", "vendor", NULL };
+
+	for (size_t i = 0; opts[i] != NULL; i++)
+		if (cli_args_has(a, opts[i]))
+			return 1;
+	return 0;
 }
 
 /*

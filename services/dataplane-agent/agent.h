@@ -218,6 +218,13 @@ struct agent_spec {
 };
 /* The keys sealed configurations are opened with (set once at start-up). */
 void agent_spec_keys(const struct agent_keys *k);
+/*
+ * An environment vector sealed to this data plane's own key, as base64, for
+ * records on disk (an execution's variables include opened secrets): NULL
+ * on failure, "" for no variables. agent_spec_env_unseal reverses it.
+ */
+char *agent_spec_env_seal(char *const *env);
+int agent_spec_env_unseal(const char *b64, char ***out);
 /* Validates env's ApplyDeployment into s; err code invalid_command. */
 int agent_spec_from_apply(const Envelope *env, struct agent_spec *s,
     struct error *err);

@@ -334,26 +334,33 @@ exec_strv_json(char *const *v)
 	return a;
 }
 
+/*
+ * The record: the variables are sealed (they hold the deployment's opened
+ * secrets), the rest is plain.
+ */
 char *
 agent_exec_json(const struct agent_exec *x)
 {
 	json_t *o;
-	char *s;
+	char *s, *env;
 
+	if ((env = agent_spec_env_seal(x->env)) == NULL)
+		return NULL;
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-	    "s:s, s:I, s:o*, s:o, s:{s:i, s:i, s:i, s:b}, s:I, s:s, s:s}",
+	    "s:s, s:I, s:o*, s:s, s:{s:i, s:i, s:i, s:b}, s:I, s:s, s:s}",
 	    "id", x->id, "component_id", x->component_id, "environment",
 	    x->environment, "deployment_id", x->deployment_id, "org", x->org,
 	    "project", x->project, "component", x->component, "image", x->image,
 	    "digest", x->digest, "registry_id", x->registry_id, "trace_id",
 	    x->trace_id, "trigger", x->trigger, "scheduled_for_ms",
 	    (json_int_t)x->scheduled_for_ms, "args", x->args ?
-	    exec_strv_json(x->args) : NULL, "env", exec_strv_json(x->env),
+	    exec_strv_json(x->args) : NULL, "env_sealed", env,
 	    "resources", "memory_mb", x->res.memory_mb, "cpu_millicores",
 	    x->res.cpu_millicores, "pids", x->res.pids, "read_only_rootfs",
 	    x->res.read_only_rootfs, "active_deadline_s",
 	    (json_int_t)x->active_deadline_s, "replaces", x->replaces,
 	    "replace_reason", x->replace_reason);
+	free(env);
 	if (o == NULL)
 		return NULL;
 	json_object_update_new(o, json_pack("{s:s, s:b, s:I, s:I, s:b, s:i, s:s, "
@@ -403,6 +410,18 @@ exec_get_strv(json_t *o, const char *key, char ***out)
 	return 0;
 }
 
+/* The sealed variables; a record written before they were sealed has them
+ * plain ("env"), read once and sealed on its next save. */
+static int
+exec_get_env(json_t *o, char ***out)
+{
+	const char *sealed = json_string_value(json_object_get(o, "env_sealed"));
+
+	if (sealed == NULL)
+		return exec_get_strv(o, "env", out);
+	return agent_spec_env_unseal(sealed, out);
+}
+
 static int
 exec_state_of(const char *name, enum agent_exec_state *out)
 {
@@ -437,7 +456,7 @@ exec_parse_what(json_t *o, struct agent_exec *x)
 	    exec_get(o, "replaces", x->replaces, sizeof(x->replaces)) ||
 	    exec_get(o, "replace_reason", x->replace_reason,
 	    sizeof(x->replace_reason)) ||
-	    exec_get_strv(o, "args", &x->args) || exec_get_strv(o, "env", &x->env))
+	    exec_get_strv(o, "args", &x->args) || exec_get_env(o, &x->env))
 		return -1;
 	x->scheduled_for_ms = exec_int(o, "scheduled_for_ms");
 	x->active_deadline_s = (unsigned)exec_int(o, "active_deadline_s");

@@ -208,6 +208,67 @@ agent_spec_keys(const struct agent_keys *k)
 	spec_keys = k;
 }
 
+char *
+agent_spec_env_seal(char *const *env)
+{
+	json_t *a = json_array();
+	unsigned char *sealed = NULL;
+	size_t slen = 0;
+	char *text, *b64 = NULL;
+
+	for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+		json_array_append_new(a, json_string(env[i]));
+	if (json_array_size(a) == 0) {
+		json_decref(a);
+		return strdup("");
+	}
+	text = json_dumps(a, JSON_COMPACT);
+	json_decref(a);   /* its strings are copies: freed, not zeroed (jansson) */
+	if (text != NULL && spec_keys != NULL &&
+	    crypto_seal(spec_keys->pk, text, strlen(text), &sealed, &slen) == 0)
+		b64 = crypto_b64_encode(sealed, slen);
+	if (text != NULL)
+		crypto_free_secret(text, strlen(text));
+	free(sealed);
+	return b64;
+}
+
+int
+agent_spec_env_unseal(const char *b64, char ***out)
+{
+	unsigned char *sealed, *plain = NULL;
+	size_t slen, plen = 0, i;
+	json_t *a, *v;
+	int rc = -1;
+
+	*out = NULL;
+	if (b64[0] == '\0')
+		return 0;
+	if (spec_keys == NULL || (sealed = crypto_b64_decode(b64, &slen)) == NULL)
+		return -1;
+	if (crypto_seal_open(spec_keys->pk, spec_keys->sk, sealed, slen, &plain,
+	    &plen) == 0 && (a = json_loadb((const char *)plain, plen, 0, NULL)) !=
+	    NULL) {
+		if (json_is_array(a) && json_array_size(a) <= AGENT_ENV_MAX &&
+		    (*out = calloc(json_array_size(a) + 1, sizeof(**out))) != NULL) {
+			rc = 0;
+			json_array_foreach(a, i, v)
+				if (!json_is_string(v) || ((*out)[i] =
+				    strdup(json_string_value(v))) == NULL)
+					rc = -1;
+		}
+		json_decref(a);
+	}
+	free(sealed);
+	if (plain != NULL)
+		crypto_free_secret(plain, plen);
+	if (rc == -1) {
+		agent_spec_strv_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 /* Appends the opened variables of se to s->env; -1 when they do not fit. */
 static int
 spec_env_append(struct agent_spec *s, const Slipway__V1__SealedEnv *se)

@@ -229,6 +229,13 @@ def test_cli_config_and_secrets(slipway, org, project, app):
     assert rc == 0, (out, err)
     rc, out, err = slipway.cli("config", "list", cid, "--env", "development")
     assert rc == 0 and out.strip() == "B=two words", (out, err)
+    many = ["V%d=%d" % (i, i) for i in range(40)]
+    rc, out, err = slipway.cli("config", "set", cid, "--env", "development",
+                               *many)
+    assert rc == 0, (out, err)
+    rc, out, err = slipway.cli("config", "unset", cid, "--env", "development",
+                               *[kv.split("=")[0] for kv in many])
+    assert rc == 0, (out, err)
     rc, out, err = slipway.cli("secret", "set", cid, "--env", "development",
                                "TOKEN", "--value-stdin", stdin=value + "\n")
     assert rc == 0 and value not in out, (out, err)
@@ -240,7 +247,7 @@ def test_cli_config_and_secrets(slipway, org, project, app):
     rc, out, err = slipway.cli("config", "set", cid, "--env", "development",
                                "1X=bad")
     assert rc != 0 and "invalid_name" in err, (out, err)
-    assert _version(slipway, cid) == 4
+    assert _version(slipway, cid) == 6
 
 
 def test_a_tasks_executions_get_the_configuration(slipway, org, project):
@@ -261,6 +268,12 @@ def test_a_tasks_executions_get_the_configuration(slipway, org, project):
                                timeout=120)
     assert rc == 0, (rc, out, err)
     assert "db=postgres://db pw=%d" % len(pw) in out, out
+    # The agent's records on disk (the execution's among them) hold the
+    # variables sealed: the secret is in none of its files.
+    files = [f for f in (slipway.state / "agent").rglob("*") if f.is_file()]
+    assert any("exec" in str(f) for f in files), files
+    for f in files:
+        assert pw.encode() not in f.read_bytes(), f
 
 
 def test_a_configuration_that_does_not_open_fails_the_deployment(

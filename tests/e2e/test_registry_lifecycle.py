@@ -3,6 +3,9 @@ credentials (the data plane pulls with the new ones next time), DELETE is
 refused while a component uses it, and every refused change leaves the
 registry exactly as it was."""
 
+import base64
+import json
+import os
 import time
 
 import pytest
@@ -251,6 +254,51 @@ def test_cli_show_and_update(slipway, org):
     rc, out, err = slipway.cli("registry", "update", org, reg["id"],
                                "--username", "u")
     assert rc == 2, (rc, out, err)
+
+
+def test_cli_docker_config_and_vendor(slipway, org, tmp_path):
+    """`registry add --docker-config FILE` sends the file's one auths entry;
+    the registry's login test passes with it. --vendor needs no secret; a
+    mix of two auth types is a usage error and creates nothing."""
+    env = slipway.env
+    host = env["SLIPWAY_REGISTRY_HOST"]
+    auth = base64.b64encode(("%s:%s" % (env["SLIPWAY_REGISTRY_USER"],
+                             env["SLIPWAY_REGISTRY_PASSWORD"])).encode())
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"auths": {host: {"auth": auth.decode()}}}))
+    os.chmod(cfg, 0o600)
+    slipway.secrets.add(auth.decode())
+    name = unique("dcfg")
+    rc, out, err = slipway.cli("registry", "add", org, "--name", name,
+                               "--host", host, "--docker-config", str(cfg),
+                               "--json")
+    assert rc == 0, (rc, out, err)
+    reg = json.loads(out)
+    assert reg["auth_type"] == "docker-config", reg
+    assert reg["username"] == env["SLIPWAY_REGISTRY_USER"], reg
+    rc, out, err = slipway.cli("registry", "test", org, reg["id"])
+    assert rc == 0, (rc, out, err)
+
+    rc, out, err = slipway.cli("registry", "add", org, "--name", unique("v"),
+                               "--host", "myreg.azurecr.io", "--vendor", "acr",
+                               "--json")
+    assert rc == 0 and json.loads(out)["auth_type"] == "vendor", (out, err)
+
+    before = _list_names(slipway, org)
+    for extra in (["--docker-config", str(cfg), "--username", "u"],
+                  ["--vendor", "acr", "--password", "p"],
+                  ["--auth", "docker-config"],
+                  ["--docker-config", str(tmp_path / "missing.json")]):
+        rc, out, err = slipway.cli("registry", "add", org, "--name",
+                                   unique("bad"), "--host", host, *extra)
+        assert rc == 2 and "usage" in err, (extra, rc, out, err)
+    assert _list_names(slipway, org) == before
+
+
+def _list_names(slipway, org):
+    status, body = api("GET", _reg_url(slipway, org))
+    assert status == 200, body
+    return sorted(r["name"] for r in body["registries"])
 
 
 def _org_key(slipway, org, role):

@@ -174,6 +174,7 @@ test_record_round_trip(void **state)
 {
 	struct runtask r;
 	struct agent_exec *x, *y, *c;
+	struct agent_keys keys, other;
 	struct error err;
 	char *js;
 
@@ -193,8 +194,15 @@ test_record_round_trip(void **state)
 	snprintf(x->reason, sizeof(x->reason), "exited with code 3");
 	snprintf(x->log_tail, sizeof(x->log_tail), "hi\nünïcode\n");
 	snprintf(x->replaces, sizeof(x->replaces), "other");
+	/* The variables (opened secrets among them) go sealed to the data
+	 * plane's own key: without the key there is no record. */
+	agent_spec_keys(NULL);
+	assert_null(agent_exec_json(x));
+	crypto_box_keygen(keys.pk, keys.sk);
+	agent_spec_keys(&keys);
 	js = agent_exec_json(x);
 	assert_non_null(js);
+	assert_null(strstr(js, "GREETING"));
 	y = agent_exec_parse(js, strlen(js));
 	assert_non_null(y);
 	assert_string_equal(y->id, x->id);
@@ -219,6 +227,11 @@ test_record_round_trip(void **state)
 	assert_int_equal(c->acked, 0);
 	assert_string_equal(c->reason, "");
 	assert_string_equal(c->args[2], "echo hi; exit 3");
+	/* Under another data plane's key the record does not open. */
+	crypto_box_keygen(other.pk, other.sk);
+	agent_spec_keys(&other);
+	assert_null(agent_exec_parse(js, strlen(js)));
+	agent_spec_keys(&keys);
 	free(js);
 	agent_exec_free(x);
 	agent_exec_free(y);
