@@ -629,13 +629,19 @@ int deploy_org_reply(struct http_request *req, const struct deploy_caller *c,
 int deploy_http_start(struct deploy *d, struct error *err);
 int deploy_http_name_valid(const char *s);
 void deploy_http_fail(struct http_request *req, const struct error *err);
-/* The component of the {id} path parameter; 0, or -1 when it replied (404, 503). */
+/*
+ * The component of the {id} path parameter; 0, or -1 when it replied (404,
+ * 503) or parked the request. A component not known yet (created a moment
+ * ago, its event still on its way) parks the request when rerun is given:
+ * once the component arrives and is of the caller's org, rerun (the route's
+ * handler) runs again; at the deadline it is 404.
+ */
 int deploy_http_component_load(struct http_request *req, struct deploy *d,
-    struct deploy_component *comp);
+    struct deploy_component *comp, http_handler rerun);
 /* The org's environment env into out; -1 when it replied (422, 5xx). */
 int deploy_http_environment(struct http_request *req, struct deploy *d,
     const char *org, const char *env, struct deploy_target *out);
-/* The park_fn of deployment requests parked on an unknown component. */
+/* The park_fn of requests parked on an unknown component. */
 int deploy_http_post_resume(void *ctx, struct http_request *req, void *arg,
     enum park_why why);
 

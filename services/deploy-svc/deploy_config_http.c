@@ -31,15 +31,18 @@ struct deploy_config_change {
 	char set_at[32];
 };
 
-/* Loads the addressed component and environment; 0, or -1 when it replied. */
+/*
+ * Loads the addressed component and environment; 0, or -1 when it replied
+ * or parked the request until the component is known (then self runs again).
+ */
 static int
 deploy_config_http_target(struct http_request *req, struct deploy *d,
-    struct deploy_component *comp, const char **env)
+    struct deploy_component *comp, const char **env, http_handler self)
 {
 	struct deploy_target target;
 
 	*env = http_request_param(req, "env");
-	if (deploy_http_component_load(req, d, comp) == -1)
+	if (deploy_http_component_load(req, d, comp, self) == -1)
 		return -1;
 	if (!deploy_http_name_valid(*env)) {
 		http_reply_error(req, 422, "unknown_environment", "environment",
@@ -184,7 +187,8 @@ deploy_config_http_put(struct http_request *req, void *ctx)
 		http_reply_err(req, status, &err);
 		return;
 	}
-	if (deploy_config_http_target(req, ctx, &comp, &c.environment) == -1)
+	if (deploy_config_http_target(req, ctx, &comp, &c.environment,
+	    deploy_config_http_put) == -1)
 		return;
 	c.component_id = comp.id;
 	c.vars = json_object_get(body, "vars");
@@ -205,7 +209,8 @@ deploy_config_http_get(struct http_request *req, void *ctx)
 	struct error err;
 	const char *env;
 
-	if (deploy_config_http_target(req, d, &comp, &env) == -1)
+	if (deploy_config_http_target(req, d, &comp, &env,
+	    deploy_config_http_get) == -1)
 		return;
 	if (deploy_config_store_get(d->store, comp.id, env, -1, &c, &err) == -1) {
 		deploy_http_fail(req, &err);
@@ -255,7 +260,8 @@ deploy_config_http_secret_put(struct http_request *req, void *ctx)
 		http_reply_err(req, status, &err);
 		return;
 	}
-	if (deploy_config_http_target(req, ctx, &comp, &c.environment) == -1)
+	if (deploy_config_http_target(req, ctx, &comp, &c.environment,
+	    deploy_config_http_secret_put) == -1)
 		return;
 	c.component_id = comp.id;
 	if (deploy_config_http_change(req, &c) == -1)
@@ -273,7 +279,8 @@ deploy_config_http_secret_delete(struct http_request *req, void *ctx)
 	struct deploy_component comp;
 
 	if ((c.name = deploy_config_http_secret_name(req, ctx)) == NULL ||
-	    deploy_config_http_target(req, ctx, &comp, &c.environment) == -1)
+	    deploy_config_http_target(req, ctx, &comp, &c.environment,
+	    deploy_config_http_secret_delete) == -1)
 		return;
 	c.component_id = comp.id;
 	if (deploy_config_http_change(req, &c) == -1)
@@ -293,7 +300,8 @@ deploy_config_http_secrets(struct http_request *req, void *ctx)
 	const char *env, *name;
 	json_t *arr, *v;
 
-	if (deploy_config_http_target(req, d, &comp, &env) == -1)
+	if (deploy_config_http_target(req, d, &comp, &env,
+	    deploy_config_http_secrets) == -1)
 		return;
 	if (deploy_config_store_get(d->store, comp.id, env, -1, &c, &err) == -1) {
 		deploy_http_fail(req, &err);

@@ -49,7 +49,7 @@ deploy_exec_http_component(struct http_request *req, struct deploy *d,
 {
 	struct deploy_caller caller;
 
-	if (deploy_http_component_load(req, d, comp) == -1)
+	if (deploy_http_component_load(req, d, comp, deploy_exec_http_post) == -1)
 		return -1;
 	/* The route checked the same row: this only makes the rule explicit. */
 	deploy_org_caller(req, &caller);

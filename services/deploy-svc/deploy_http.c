@@ -297,10 +297,40 @@ deploy_http_config_of(struct deploy *d, const char *id,
 	return 0;
 }
 
-/* The component of the {id} path parameter; 0, or -1 when it replied (404, 503). */
+/*
+ * What a request parked on an unknown component needs to go on: who called
+ * (the route found no component to check then, so the one that arrives is
+ * checked against it), and the handler to run again; NULL for a POST
+ * .../deployments, which retries through deploy_http_post_try.
+ */
+struct deploy_parked {
+	struct deploy_caller caller;
+	http_handler rerun;
+};
+
+/* Parks req on component id; 0, or -1 (nothing parked: the caller replies). */
+static int
+deploy_http_park(struct http_request *req, struct deploy *d, const char *id,
+    http_handler rerun)
+{
+	struct deploy_parked *p;
+
+	if (d->cfg.component_wait_ms <= 0 || (p = malloc(sizeof(*p))) == NULL)
+		return -1;
+	deploy_org_caller(req, &p->caller);
+	p->rerun = rerun;
+	if (park_add(d->parked, id, req, p) == -1) {
+		free(p);
+		return -1;
+	}
+	log_info("component %s not known yet: waiting up to %d ms for it", id,
+	    d->cfg.component_wait_ms);
+	return 0;
+}
+
 int
 deploy_http_component_load(struct http_request *req, struct deploy *d,
-    struct deploy_component *comp)
+    struct deploy_component *comp, http_handler rerun)
 {
 	const char *id = http_request_param(req, "id");
 	struct error err;
@@ -312,11 +342,40 @@ deploy_http_component_load(struct http_request *req, struct deploy *d,
 		deploy_http_fail(req, &err);
 		return -1;
 	}
-	if (rc == 0) {
+	if (rc == 0 && (rerun == NULL || !crypto_uuid_valid(id) ||
+	    deploy_http_park(req, d, id, rerun) == -1)) {
 		http_reply_error(req, 404, "not_found", "", "no such component");
 		return -1;
 	}
-	return 0;
+	return rc == 0 ? -1 : 0;
+}
+
+/*
+ * A parked handler's request, offered again: 0 while its component is still
+ * unknown, else it is answered (404 at the deadline or for another org's
+ * component, otherwise by its handler, which now finds the component).
+ */
+static int
+deploy_http_rerun(struct http_request *req, struct deploy *d,
+    const struct deploy_parked *p, enum park_why why)
+{
+	struct deploy_component comp;
+	struct error err;
+	int rc = deploy_store_component_get(d->store,
+	    http_request_param(req, "id"), &comp, &err);
+
+	if (rc == 0 && why != PARK_TIMEOUT)
+		return 0;
+	if (rc == -1 && why != PARK_TIMEOUT)
+		return 0;   /* the database may be back on the next poll */
+	if (rc == 1 && (p->caller.is_operator ||
+	    strcmp(p->caller.org, comp.org) == 0))
+		p->rerun(req, d);
+	else if (rc == -1)
+		deploy_http_fail(req, &err);
+	else
+		http_reply_error(req, 404, "not_found", "", "no such component");
+	return 1;
 }
 
 /* "from_deployment": redeploy an earlier image of the same component. */
@@ -468,29 +527,32 @@ deploy_http_post_try(struct http_request *req, struct deploy *d, int may_wait,
 }
 
 /*
- * A deploy parked on a component this process has not heard of yet (it was
+ * A request parked on a component this process has not heard of yet (it was
  * probably created a moment ago and its event is still on its way): retried
  * on every poll and notification, answered 404 not_found as before at the
- * deadline. At shutdown it is answered 503 without deploying anything, as
- * the client might never see the 202. arg is the caller (struct
- * deploy_caller), copied when it parked: the route found no component to
- * check then, so the one that arrives is checked against it.
+ * deadline. At shutdown it is answered 503 without acting, as the client
+ * might never see the answer.
  */
 int
 deploy_http_post_resume(void *ctx, struct http_request *req, void *arg,
     enum park_why why)
 {
+	const struct deploy_parked *p = arg;
 	int replied;
 
 	/* Never parked without its caller; refuse rather than act as the operator. */
-	if (why == PARK_SHUTDOWN || arg == NULL) {
+	if (why == PARK_SHUTDOWN || p == NULL) {
 		http_reply_error(req, 503, "unavailable", "",
 		    "deploy-svc is shutting down, retry later");
 		return 1;
 	}
 	/* A timer or the consumer runs this: log under the request's id. */
 	log_ctx_set("request_id", http_request_id(req));
-	replied = deploy_http_post_try(req, ctx, why != PARK_TIMEOUT, arg);
+	if (p->rerun != NULL)
+		replied = deploy_http_rerun(req, ctx, p, why);
+	else
+		replied = deploy_http_post_try(req, ctx, why != PARK_TIMEOUT,
+		    &p->caller);
 	log_ctx_unset("request_id");
 	return replied;
 }
@@ -500,23 +562,13 @@ static void
 deploy_http_post(struct http_request *req, void *ctx)
 {
 	struct deploy *d = ctx;
-	const char *id = http_request_param(req, "id");
-	struct deploy_caller caller, *arg;
+	struct deploy_caller caller;
 
 	deploy_org_caller(req, &caller);
 	if (deploy_http_post_try(req, d, d->cfg.component_wait_ms > 0, &caller))
 		return;
-	/* The request and who called are all a retry needs: a copy of the latter. */
-	if ((arg = malloc(sizeof(*arg))) != NULL) {
-		*arg = caller;
-		if (park_add(d->parked, id, req, arg) == 0) {
-			log_info("component %s not known yet: waiting up to %d ms "
-			    "for it", id, d->cfg.component_wait_ms);
-			return;
-		}
-	}
-	free(arg);
-	deploy_http_post_try(req, d, 0, &caller);
+	if (deploy_http_park(req, d, http_request_param(req, "id"), NULL) == -1)
+		deploy_http_post_try(req, d, 0, &caller);
 }
 
 /* Checks the source of a promotion; replies on failure. */

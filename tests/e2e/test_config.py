@@ -10,6 +10,9 @@ slipway.secrets, so stop() also finds it in no log, Kafka segment or
 pg_dump.
 """
 
+import os
+import signal
+import threading
 import time
 
 import pytest
@@ -297,3 +300,32 @@ def test_a_configuration_that_does_not_open_fails_the_deployment(
                      "decode('%s', 'hex') WHERE name = '%s'" % (old, dp))
     failed = slipway.wait_deployment(dep_id, "failed", timeout=60)
     assert "config_unsealed" in failed["reason"], failed
+
+
+def test_configuration_waits_for_a_component_just_created(slipway, org,
+                                                          project):
+    """deploy-svc learns components from their events: a PUT config right
+    after the component was created waits for it instead of answering 404.
+    The broker is held (SIGSTOP) so the event is surely still on its way."""
+    reg = slipway.create_registry(org, auth_type="basic")
+    slipway.create_component(org, project, reg["id"])  # registry now known
+    pid = slipway.kafka_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        comp = slipway.create_component(org, project, reg["id"])
+        result = {}
+        t = threading.Thread(target=lambda: result.update(
+            answer=_put_vars(slipway, comp["id"], {"EARLY": "1"})))
+        t.start()
+        time.sleep(1.0)
+        assert t.is_alive(), result   # it waits: no early 404
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    t.join(30)
+    status, body = result["answer"]
+    assert status == 200 and body["version"] == 1, (status, body)
+    # A component that never comes is 404 after the wait.
+    status, body = _put_vars(slipway, "00000000-0000-4000-8000-000000000000",
+                             {"A": "1"})
+    assert status == 404 and error_code(body) == "not_found", body
