@@ -33,6 +33,8 @@ struct bus_consumer;
 struct outbox_relay;
 struct http_server;
 struct keyring;
+struct event;
+struct rewrap_ops;
 
 /* protobuf-c string members are char *; the messages only borrow them. */
 #define DEPLOY_STR(s) ((char *)(uintptr_t)(s))
@@ -73,6 +75,7 @@ struct deploy {
 	struct apikeys *keys;   /* org keys, learnt from slipway.orgkeys */
 	struct bus_consumer *keys_consumer;
 	struct keyring *keyring; /* NULL without SLIPWAY_KEK_FILE: secrets refused */
+	struct event *sighup;    /* reloads the keyring */
 };
 
 /* One endpoint of a component, as component.events carries it. */
@@ -624,6 +627,10 @@ int deploy_org_check(const struct deploy_caller *c, const char *org,
 /* deploy_org_check, replying 404 not_found (no such what) or 403; 0 / -1. */
 int deploy_org_reply(struct http_request *req, const struct deploy_caller *c,
     const char *org, enum apikey_role need, const char *what);
+
+/* deploy_config_rewrap.c: the configuration versions as lib rewrap.h
+ * walks them (`deploy-svc rewrap`). */
+extern const struct rewrap_ops deploy_config_rewrap_ops;
 
 /* deploy_http.c */
 int deploy_http_start(struct deploy *d, struct error *err);

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "outbox.h"
+#include "rewrap.h"
 #include "backbone.h"
 #include "service.h"
 #include "store.h"
@@ -59,6 +60,39 @@ static const struct config_var deploy_config_vars[] = {
 	    &deploy.cfg.kek_file },
 };
 #define DEPLOY_NVARS (sizeof(deploy_config_vars) / sizeof(deploy_config_vars[0]))
+
+/* What `deploy-svc rewrap` reads: the same rows, no HTTP, Kafka or key. */
+static const struct config_var rewrap_vars[] = {
+	CONFIG_VAR_PG_URL(CONFIG_PG_URL_DEFAULT, &deploy.cfg.pg_url),
+	{ "SLIPWAY_KEK_FILE", CONFIG_KEY_FILE, NULL, CONFIG_REQUIRED,
+	    "keyring file of key-encryption keys for secrets at rest",
+	    &deploy.cfg.kek_file },
+	CONFIG_VAR_LOG_DEBUG(&deploy.cfg.log_debug),
+};
+#define REWRAP_NVARS (sizeof(rewrap_vars) / sizeof(rewrap_vars[0]))
+
+/* `deploy-svc rewrap`: exits 0 when no secret is left under an older KEK. */
+static void
+deploy_main_rewrap(int argc)
+{
+	struct error err;
+	int rc;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: deploy-svc rewrap\n");
+		exit(2);
+	}
+	log_init(DEPLOY_SERVICE);
+	crypto_init();
+	error_clear(&err);
+	if (config_load(rewrap_vars, REWRAP_NVARS, &err) < 0)
+		fatal("configuration: %s", err.msg);
+	log_set_debug(deploy.cfg.log_debug);
+	rc = rewrap_main(DEPLOY_SERVICE, deploy.cfg.pg_url, DEPLOY_SCHEMA,
+	    deploy.cfg.kek_file, &deploy_config_rewrap_ops);
+	config_free(rewrap_vars, REWRAP_NVARS);
+	exit(rc);
+}
 
 /* Makes sure every registered data plane's topics exist (e.g. after a broker reset). */
 static void
@@ -149,6 +183,8 @@ deploy_main_stop(void *arg)
 	bus_consumer_free(d->keys_consumer);
 	apikeys_free(d->keys);
 	backbone_stop(d->store, d->producer, d->relay);
+	if (d->sighup != NULL)
+		event_free(d->sighup);
 	keyring_free(d->keyring);
 	config_free(deploy_config_vars, DEPLOY_NVARS);
 }
@@ -158,6 +194,8 @@ main(int argc, char **argv)
 {
 	struct error err;
 
+	if (argc >= 2 && strcmp(argv[1], "rewrap") == 0)
+		deploy_main_rewrap(argc);
 	config_main(argc, argv, deploy_config_vars, DEPLOY_NVARS);
 	deploy.base = service_init(DEPLOY_SERVICE);
 	log_set_debug(deploy.cfg.log_debug);
@@ -174,6 +212,9 @@ main(int argc, char **argv)
 			fatal("SLIPWAY_KEK_FILE: %s", err.msg);
 		log_info("keyring %s: new secrets are wrapped under KEK version %u",
 		    deploy.cfg.kek_file, keyring_newest(deploy.keyring));
+		if ((deploy.sighup = rewrap_keyring_on_sighup(deploy.base,
+		    deploy.cfg.kek_file, &deploy.keyring)) == NULL)
+			fatal("cannot install the SIGHUP handler");
 	} else
 		log_info("no SLIPWAY_KEK_FILE: secrets are refused");
 	deploy_main_backbone(&deploy);

@@ -79,32 +79,10 @@ reg_keygen(int argc, char **argv)
 	exit(0);
 }
 
-/* Prints the outcome; 0 when every row is under the newest KEK. */
-static int
-reg_rewrap_report(const struct reg_rewrap_stats *st)
-{
-	printf("registry-svc rewrap: %ld re-wrapped, %ld already current, "
-	    "%ld failed, %ld left under an older key (newest KEK version %u)\n",
-	    st->rewrapped, st->current, st->failed, st->left, st->version);
-	fflush(stdout);
-	if (st->failed > 0)
-		fprintf(stderr, "registry-svc rewrap: %ld row(s) do not open with "
-		    "this keyring (their ids are logged above): keep their KEK "
-		    "version in the file\n", st->failed);
-	else if (st->left > 0)
-		fprintf(stderr, "registry-svc rewrap: %ld row(s) were locked or "
-		    "written under an older KEK meanwhile (is every registry-svc "
-		    "reloaded?): run rewrap again\n", st->left);
-	return st->failed == 0 && st->left == 0 ? 0 : 1;
-}
-
 /* `registry-svc rewrap`: exits 0 when no row is left under an older KEK. */
 static void
 reg_rewrap(int argc, char **argv)
 {
-	struct reg_rewrap_stats st;
-	struct keyring *k;
-	struct store *db;
 	struct error err;
 	int rc;
 
@@ -119,38 +97,10 @@ reg_rewrap(int argc, char **argv)
 	if (config_load(rewrap_vars, REWRAP_NVARS, &err) < 0)
 		fatal("configuration: %s", err.msg);
 	log_set_debug(ctx.cfg.debug);
-	if ((k = keyring_load(ctx.cfg.kek_file, &err)) == NULL)
-		fatal("SLIPWAY_KEK_FILE: %s", err.msg);
-	if ((db = store_new(ctx.cfg.pg_url, REG_SCHEMA, &err)) == NULL)
-		fatal("postgres: %s", err.msg);
-	if (reg_rewrap_run(db, k, &st, &err) < 0)
-		fatal("rewrap stopped (the batches committed so far stay "
-		    "re-wrapped; run it again): %s", err.msg);
-	rc = reg_rewrap_report(&st);
-	store_free(db);
-	keyring_free(k);
+	rc = rewrap_main("registry-svc", ctx.cfg.pg_url, REG_SCHEMA,
+	    ctx.cfg.kek_file, &reg_rewrap_ops);
 	config_free(rewrap_vars, REWRAP_NVARS);
 	exit(rc);
-}
-
-/* SIGHUP: the keyring file again; one that does not load changes nothing. */
-static void
-reg_on_sighup(evutil_socket_t sig, short what, void *arg)
-{
-	struct reg_ctx *c = arg;
-	struct keyring *k;
-	struct error err;
-
-	(void)sig;
-	(void)what;
-	if ((k = keyring_load(c->cfg.kek_file, &err)) == NULL) {
-		log_warnx("SIGHUP: the keyring stays as it was: %s", err.msg);
-		return;
-	}
-	keyring_free(c->keyring);
-	c->keyring = k;
-	log_info("SIGHUP: keyring reloaded from %s; new secrets are wrapped "
-	    "under KEK version %u", c->cfg.kek_file, keyring_newest(k));
 }
 
 static void
@@ -192,8 +142,8 @@ reg_start_backbone(struct reg_ctx *c)
 		fatal("SLIPWAY_KEK_FILE: %s", err.msg);
 	log_info("keyring %s: new secrets are wrapped under KEK version %u",
 	    c->cfg.kek_file, keyring_newest(c->keyring));
-	if ((c->sighup = evsignal_new(c->base, SIGHUP, reg_on_sighup, c)) == NULL ||
-	    evsignal_add(c->sighup, NULL) != 0)
+	if ((c->sighup = rewrap_keyring_on_sighup(c->base, c->cfg.kek_file,
+	    &c->keyring)) == NULL)
 		fatal("cannot install the SIGHUP handler");
 	backbone_start(c->base, &bc, &c->db, &c->producer, &c->relay);
 	if ((c->consumer = reg_events_consumer_new(c, &err)) == NULL)

@@ -6,6 +6,7 @@
 #ifndef SLIPWAY_REGISTRY_H
 #define SLIPWAY_REGISTRY_H
 
+#include "rewrap.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -248,16 +249,11 @@ void reg_probe_start(struct reg_ctx *ctx, struct http_request *req,
     const struct reg_row *row);
 
 /* reg_rewrap.c: `registry-svc rewrap`, the data keys under the newest KEK. */
-struct reg_rewrap_stats {
-	uint32_t version;   /* the newest KEK version, the one wrapped under */
-	long rewrapped;     /* rows this run moved to it */
-	long current;       /* rows already under it when the run began */
-	long failed;        /* rows whose secret does not open (ids logged) */
-	long left;          /* rows under an older key at the end, failed included */
-};
-/* Re-wraps every stale row, batch by batch; -1 only on a database error. */
+/* The registries as lib rewrap.h walks them; reg_rewrap_run runs it over
+ * every stale row, batch by batch (-1 only on a database error). */
+extern const struct rewrap_ops reg_rewrap_ops;
 int reg_rewrap_run(struct store *s, const struct keyring *k,
-    struct reg_rewrap_stats *st, struct error *err);
+    struct rewrap_stats *st, struct error *err);
 
 /* reg_http.c: the management API. */
 struct http_server *reg_http_new(struct reg_ctx *ctx, struct error *err);

@@ -1,8 +1,11 @@
 """KEK rotation as an operator does it: a new version line in the keyring
-file, registry-svc restarted (or sent SIGHUP), `registry-svc rewrap`, then the
-old versions removed. Every registry keeps working throughout: the registry
-test logs in with the stored credentials and a deployment reaches running.
-And key files that group or others may read are refused at start."""
+file, registry-svc and deploy-svc restarted (or sent SIGHUP), `registry-svc
+rewrap` and `deploy-svc rewrap`, then the old versions removed. Every
+registry and every configuration secret keeps working throughout: the
+registry test logs in with the stored credentials, and a deployment whose
+configuration holds a secret reaches running (deploy-svc opened it to seal
+it to the data plane). And key files that group or others may read are
+refused at start."""
 
 import base64
 import os
@@ -16,7 +19,7 @@ import time
 from slipway_harness import api, unique
 
 REWRAP_LINE = re.compile(
-    r"registry-svc rewrap: (\d+) re-wrapped, (\d+) already current, "
+    r"(?:registry|deploy)-svc rewrap: (\d+) re-wrapped, (\d+) already current, "
     r"(\d+) failed, (\d+) left under an older key \(newest KEK version (\d+)\)")
 
 
@@ -31,11 +34,11 @@ def _add_kek(slipway, version):
     assert os.stat(_kek_file(slipway)).st_mode & 0o777 == 0o600
 
 
-def _rewrap(slipway, env=None):
-    """Runs `registry-svc rewrap` with registry-svc's environment; returns
+def _rewrap(slipway, env=None, service="registry-svc"):
+    """Runs `<service> rewrap` with the service's environment; returns
     (exit code, {rewrapped, current, failed, left, version}, output)."""
-    r = subprocess.run([str(slipway.bin / "registry-svc"), "rewrap"],
-                       env=env or slipway.service_env["registry-svc"],
+    r = subprocess.run([str(slipway.bin / service), "rewrap"],
+                       env=env or slipway.service_env[service],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=120)
     out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
@@ -58,65 +61,105 @@ def _registry_test(slipway, org, reg_id):
     assert status == 200 and body.get("ok") is True, (status, body)
 
 
-def _sighup(slipway):
-    """SIGHUP to registry-svc; waits for its log to report the reload."""
-    log = slipway.log_path("registry-svc")
-    before = log.read_text(errors="replace").count("keyring reloaded")
-    slipway.procs["registry-svc"].send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while log.read_text(errors="replace").count("keyring reloaded") == before:
-        assert time.monotonic() < deadline, slipway.log_tail("registry-svc")
-        time.sleep(0.1)
+def _secret_header(slipway, comp_id):
+    """The format byte and KEK version of the component's newest secret."""
+    return slipway.psql(
+        "SELECT encode(substring(decode(secrets->'API_TOKEN'->>'ciphertext', "
+        "'base64') FROM 1 FOR 5), 'hex') FROM deploy.config_versions WHERE "
+        "component_id = '%s' ORDER BY version DESC LIMIT 1" % comp_id)
+
+
+def _sighup(slipway, services=("registry-svc", "deploy-svc")):
+    """SIGHUP to each service; waits for its log to report the reload."""
+    for service in services:
+        log = slipway.log_path(service)
+        before = log.read_text(errors="replace").count("keyring reloaded")
+        slipway.procs[service].send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while log.read_text(errors="replace").count(
+                "keyring reloaded") == before:
+            assert time.monotonic() < deadline, slipway.log_tail(service)
+            time.sleep(0.1)
+
+
+def _rewrap_both(slipway, version):
+    for service in ("registry-svc", "deploy-svc"):
+        rc, got, out = _rewrap(slipway, service=service)
+        assert rc == 0, out
+        assert (got["failed"], got["left"], got["version"]) == (
+            0, 0, version), (service, got)
+        assert slipway.env["SLIPWAY_REGISTRY_PASSWORD"] not in out
+        for secret in slipway.secrets:
+            assert secret not in out, service
+
+
+def _deploy_running(slipway, comp_id, tag):
+    status, dep = api("POST", slipway.url(
+        "deploy-svc", "/v1/components/%s/deployments" % comp_id),
+        {"environment": "development", "tag": tag})
+    assert status == 202, dep
+    slipway.wait_deployment(dep["id"], "running", timeout=90)
 
 
 def test_rotation_rewrap_keeps_every_registry_working(slipway, org, project,
                                                       app_ports):
     reg = slipway.create_registry(org, auth_type="basic")
     assert _header(slipway, reg["id"]) == "0200000001"
+    comp = slipway.create_component(org, project, reg["id"],
+                                    port=app_ports.take())
+    token = "tok-" + unique("kek")
+    slipway.secrets.add(token)
+    status, body = api("PUT", slipway.url(
+        "deploy-svc", "/v1/components/%s/environments/development/secrets/"
+        "API_TOKEN" % comp["id"]), {"value": token})
+    assert status == 200, body
+    assert _secret_header(slipway, comp["id"]) == "0200000001"
 
-    # 1. A second version in the file, and registry-svc restarted to learn it.
+    # 1. A second version in the file: registry-svc restarted to learn it,
+    # deploy-svc sent SIGHUP.
     _add_kek(slipway, 2)
     slipway.kill_service("registry-svc", sig=signal.SIGTERM)
     slipway.restart_service("registry-svc")
+    _sighup(slipway, ("deploy-svc",))
     _registry_test(slipway, org, reg["id"])       # still under version 1
     fresh_org = unique("org")
     fresh = slipway.create_registry(fresh_org, auth_type="basic")
     assert _header(slipway, fresh["id"]) == "0200000002"
 
-    # 2. rewrap moves the older rows to version 2, with the service running.
+    # 2. rewrap moves the older rows to version 2, with the services running.
     rc, got, out = _rewrap(slipway)
     assert rc == 0, out
     assert got["rewrapped"] >= 1 and got["current"] >= 1, got
     assert (got["failed"], got["left"], got["version"]) == (0, 0, 2), got
     assert _header(slipway, reg["id"]) == "0200000002"
     assert slipway.env["SLIPWAY_REGISTRY_PASSWORD"] not in out
+    rc, dgot, out = _rewrap(slipway, service="deploy-svc")
+    assert rc == 0 and dgot["rewrapped"] >= 1 and dgot["left"] == 0, out
+    assert token not in out
+    assert _secret_header(slipway, comp["id"]) == "0200000002"
 
     # 3. The stored credentials still log in, and a deployment from that
-    # registry reaches running.
+    # registry, with that secret, reaches running.
     _registry_test(slipway, org, reg["id"])
-    comp = slipway.create_component(org, project, reg["id"],
-                                    port=app_ports.take())
-    status, dep = api("POST", slipway.url(
-        "deploy-svc", "/v1/components/%s/deployments" % comp["id"]),
-        {"environment": "development", "tag": "v1"})
-    assert status == 202, dep
-    slipway.wait_deployment(dep["id"], "running", timeout=90)
+    _deploy_running(slipway, comp["id"], "v1")
 
     # 4. Idempotent: nothing is left to do.
     rc, again, out = _rewrap(slipway)
     assert rc == 0, out
     assert again["rewrapped"] == 0 and again["left"] == 0, again
     assert again["current"] == got["rewrapped"] + got["current"], (again, got)
+    rc, again, out = _rewrap(slipway, service="deploy-svc")
+    assert rc == 0 and again["rewrapped"] == 0 and again["left"] == 0, out
 
     # 5. Without a restart: version 3, SIGHUP, rewrap, then versions 1 and 2
-    # removed and SIGHUP again; every registry still opens.
+    # removed and SIGHUP again; every registry and secret still opens.
     _add_kek(slipway, 3)
     _sighup(slipway)
     newest_org = unique("org")
     newest = slipway.create_registry(newest_org, auth_type="basic")
     assert _header(slipway, newest["id"]) == "0200000003"
-    rc, third, out = _rewrap(slipway)
-    assert rc == 0 and third["left"] == 0 and third["version"] == 3, out
+    _rewrap_both(slipway, 3)
+    assert _secret_header(slipway, comp["id"]) == "0200000003"
     lines = open(_kek_file(slipway)).read().splitlines()
     with open(_kek_file(slipway), "w") as f:
         f.write("".join(line + "\n" for line in lines
@@ -124,6 +167,7 @@ def test_rotation_rewrap_keeps_every_registry_working(slipway, org, project,
     _sighup(slipway)
     for o, r in ((org, reg), (fresh_org, fresh), (newest_org, newest)):
         _registry_test(slipway, o, r["id"])
+    _deploy_running(slipway, comp["id"], "v2")
 
 
 def test_rewrap_names_a_row_it_cannot_open(slipway, org):

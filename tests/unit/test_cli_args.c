@@ -71,7 +71,6 @@ test_refusals(void **state)
 		{ 1, { "--name" }, "option --name needs a value" },
 		{ 1, { "--wait=1" }, "option --wait takes no value" },
 		{ 4, { "--name", "a", "--name", "b" }, "option --name given twice" },
-		{ 5, { "a", "b", "c", "d", "e" }, "too many arguments" },
 		{ 1, { "--a-very-long-option-name-that-is-not-in-the-spec" }, "unknown option" },
 	};
 	struct cli_args a;
@@ -84,6 +83,18 @@ test_refusals(void **state)
 		assert_int_equal(parse(&a, why, cases[i].argv, cases[i].argc), -1);
 		if (strstr(why, cases[i].want) == NULL)
 			fail_msg("case %zu: \"%s\", want \"%s\"", i, why, cases[i].want);
+	}
+	/* CLI_MAX_POS positionals fit (a component and 200 variables), one more
+	 * does not. */
+	{
+		const char *many[CLI_MAX_POS + 1];
+
+		for (i = 0; i < CLI_MAX_POS + 1; i++)
+			many[i] = "KEY=VALUE";
+		assert_int_equal(parse(&a, why, many, CLI_MAX_POS), 0);
+		assert_int_equal(a.npos, CLI_MAX_POS);
+		assert_int_equal(parse(&a, why, many, CLI_MAX_POS + 1), -1);
+		assert_non_null(strstr(why, "too many arguments"));
 	}
 }
 

@@ -252,7 +252,7 @@ static void
 test_rewrap_two_versions(void **state)
 {
 	unsigned char key[32], *before4, *before5;
-	struct reg_rewrap_stats st;
+	struct rewrap_stats st;
 	struct fake_row *r[6];
 	struct error err;
 	int i;
@@ -304,7 +304,7 @@ test_rewrap_two_versions(void **state)
 static void
 test_rewrap_batches(void **state)
 {
-	struct reg_rewrap_stats st;
+	struct rewrap_stats st;
 	struct error err;
 	size_t i;
 
@@ -338,7 +338,7 @@ static void
 test_rewrap_database_error(void **state)
 {
 	unsigned char hdr[SECRET_HEADER_LEN];
-	struct reg_rewrap_stats st;
+	struct rewrap_stats st;
 	struct error err;
 	size_t i;
 
