@@ -2,6 +2,8 @@
  * dedup.c: processed-event records. The primary key on event_id does the
  * work: a second insert of the same id affects no row.
  */
+#include <stdio.h>
+
 #include "dedup.h"
 #include "store.h"
 
@@ -9,6 +11,10 @@ const char dedup_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS processed_events ("
     " event_id text PRIMARY KEY, consumer text NOT NULL,"
     " processed_at timestamptz NOT NULL DEFAULT now());";
+
+const char dedup_index_sql[] =
+    "CREATE INDEX IF NOT EXISTS processed_events_at ON processed_events "
+    "(processed_at);";
 
 int
 dedup_claim(struct store *s, const char *event_id, const char *consumer,
@@ -29,4 +35,25 @@ dedup_claim(struct store *s, const char *event_id, const char *consumer,
 	n = store_result_affected(r);
 	store_result_free(r);
 	return n > 0 ? 1 : 0;
+}
+
+long
+dedup_purge(struct store *s, long retention_s, struct error *err)
+{
+	char secs[24], lim[16];
+	const char *vals[2] = { secs, lim };
+	struct store_result *r;
+	long n;
+
+	snprintf(secs, sizeof(secs), "%ld", retention_s);
+	snprintf(lim, sizeof(lim), "%d", DEDUP_PURGE_BATCH);
+	/* Oldest first, by the index; a batch at a time keeps each short. */
+	if (store_exec(s, &r, "DELETE FROM processed_events WHERE event_id IN "
+	    "(SELECT event_id FROM processed_events WHERE processed_at < now() - "
+	    "$1::bigint * interval '1 second' ORDER BY processed_at LIMIT "
+	    "$2::integer)", 2, vals, NULL, err) == -1)
+		return -1;
+	n = store_result_affected(r);
+	store_result_free(r);
+	return n;
 }

@@ -15,8 +15,27 @@ struct store;
 /* DDL of the processed_events table, run with search_path = the schema. */
 extern const char dedup_schema_sql[];
 
+/* Its index on processed_at, for dedup_purge (a later migration). */
+extern const char dedup_index_sql[];
+
 /* 1: first time (now recorded), 0: already processed, -1: error. */
 int dedup_claim(struct store *s, const char *event_id, const char *consumer,
     struct error *err);
+
+/*
+ * How long a processed event is remembered: longer than any redelivery can
+ * come. The oldest event a consumer can be handed again is as old as the
+ * topic's retention (Kafka's default, 7 days, for every topic Slipway
+ * creates: a group whose offsets expired re-reads from the earliest), so a
+ * day more.
+ */
+#define DEDUP_RETENTION_S (8 * 24 * 3600)
+#define DEDUP_PURGE_BATCH 5000
+
+/*
+ * Forgets up to DEDUP_PURGE_BATCH events processed more than retention_s
+ * ago; the number forgotten, or -1 with err.
+ */
+long dedup_purge(struct store *s, long retention_s, struct error *err);
 
 #endif
