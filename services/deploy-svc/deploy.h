@@ -293,6 +293,10 @@ int deploy_store_deployment_create(struct store *s, const struct deploy_new *d,
     struct error *err);
 int deploy_store_deployment_lock(struct store *s, const char *id,
     struct deploy_current *out, struct error *err);
+/* The same without a lock: what a request reads before its own transaction
+ * (a deployment's digest, image and component never change). */
+int deploy_store_deployment_get(struct store *s, const char *id,
+    struct deploy_current *out, struct error *err);
 /*
  * Moves a locked deployment to st with cur's digest and evidence (already
  * merged); observed_at_ms only ever raises the stored clock.

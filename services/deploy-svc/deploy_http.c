@@ -387,7 +387,7 @@ deploy_http_from_previous(struct deploy *d, struct deploy_http_req *r,
 	int rc;
 
 	if (!crypto_uuid_valid(prev) ||
-	    (rc = deploy_store_deployment_lock(d->store, prev, &cur, err)) == 0 ||
+	    (rc = deploy_store_deployment_get(d->store, prev, &cur, err)) == 0 ||
 	    (rc == 1 && strcmp(cur.component_id, r->comp.id) != 0)) {
 		error_set(err, "unknown_deployment", "from_deployment",
 		    "no such deployment of this component");
@@ -580,7 +580,7 @@ deploy_http_promotable(struct http_request *req, struct deploy *d,
 	int rc;
 
 	if (!crypto_uuid_valid(id) ||
-	    (rc = deploy_store_deployment_lock(d->store, id, cur, &err)) == 0) {
+	    (rc = deploy_store_deployment_get(d->store, id, cur, &err)) == 0) {
 		http_reply_error(req, 404, "not_found", "id", "no such deployment");
 		return -1;
 	}

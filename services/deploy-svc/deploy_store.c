@@ -300,11 +300,28 @@ deploy_store_dataplane_granted(struct store *s, const char *org,
 	return 0;
 }
 
+struct deploy_store_defaults {
+	const char *org;
+	const char *dataplane;
+};
+
+/* Both default environments and their events, or neither. */
+static int
+deploy_store_defaults_put(struct store *s, void *arg, struct error *err)
+{
+	const struct deploy_store_defaults *d = arg;
+
+	return deploy_store_environment_put(s, d->org, "development",
+	    d->dataplane, 0, err) == -1 || deploy_store_environment_put(s,
+	    d->org, "production", d->dataplane, 1, err) == -1 ? -1 : 0;
+}
+
 /*
  * The org's first environment (lowest position). An org without any gets
  * development (0) and production (1) on the default data plane, when that
- * one is granted to it (else -1, dataplane_not_granted). Returns 0 when no
- * data plane is registered at all.
+ * one is granted to it (else -1, dataplane_not_granted), in one transaction
+ * (the caller's, or its own). Returns 0 when no data plane is registered
+ * at all.
  */
 int
 deploy_store_environment_first(struct store *s, const char *org,
@@ -312,6 +329,7 @@ deploy_store_environment_first(struct store *s, const char *org,
 {
 	struct store_result *r;
 	const char *vals[] = { org };
+	struct deploy_store_defaults def;
 	char dp[48];
 	int rc = deploy_store_one(s, &r, "SELECT name, dataplane FROM "
 	    "environments WHERE org = $1 ORDER BY position, name LIMIT 1",
@@ -325,8 +343,9 @@ deploy_store_environment_first(struct store *s, const char *org,
 	rc = deploy_store_default_dataplane(s, default_dp, dp, sizeof(dp), err);
 	if (rc <= 0)
 		return rc;
-	if (deploy_store_environment_put(s, org, "development", dp, 0, err) == -1 ||
-	    deploy_store_environment_put(s, org, "production", dp, 1, err) == -1)
+	def = (struct deploy_store_defaults){ org, dp };
+	if ((store_in_tx(s) ? deploy_store_defaults_put(s, &def, err) :
+	    store_tx(s, deploy_store_defaults_put, &def, err)) == -1)
 		return -1;
 	deploy_store_copy(out->environment, sizeof(out->environment), "development");
 	deploy_store_copy(out->dataplane, sizeof(out->dataplane), dp);
@@ -577,21 +596,36 @@ deploy_store_current_fill(const struct store_result *r, int i,
 	    &out->ev, err);
 }
 
-/* Reads a deployment and locks its row until the transaction ends. */
-int
-deploy_store_deployment_lock(struct store *s, const char *id,
+static int
+deploy_store_deployment_read(struct store *s, const char *sql, const char *id,
     struct deploy_current *out, struct error *err)
 {
 	struct store_result *r;
 	const char *vals[] = { id };
-	int rc = deploy_store_one(s, &r, "SELECT " DEPLOY_CURRENT_COLUMNS
-	    " FROM deployments WHERE id = $1 FOR UPDATE", 1, vals, err);
+	int rc = deploy_store_one(s, &r, sql, 1, vals, err);
 
 	if (rc <= 0)
 		return rc;
 	rc = deploy_store_current_fill(r, 0, out, err) == -1 ? -1 : 1;
 	store_result_free(r);
 	return rc;
+}
+
+/* Reads a deployment and locks its row until the transaction ends. */
+int
+deploy_store_deployment_lock(struct store *s, const char *id,
+    struct deploy_current *out, struct error *err)
+{
+	return deploy_store_deployment_read(s, "SELECT " DEPLOY_CURRENT_COLUMNS
+	    " FROM deployments WHERE id = $1 FOR UPDATE", id, out, err);
+}
+
+int
+deploy_store_deployment_get(struct store *s, const char *id,
+    struct deploy_current *out, struct error *err)
+{
+	return deploy_store_deployment_read(s, "SELECT " DEPLOY_CURRENT_COLUMNS
+	    " FROM deployments WHERE id = $1", id, out, err);
 }
 
 int

@@ -418,6 +418,17 @@ image_ref_parse(const char *s, struct image_ref *out, struct error *err)
 		return -1;
 	if (out->tag[0] == '\0' && out->digest[0] == '\0')
 		snprintf(out->tag, sizeof(out->tag), "latest");
+	/*
+	 * Normalising adds "docker.io/", "library/" or ":latest": the limit
+	 * holds for that form too, so every service stores and passes on what
+	 * it accepted, whole.
+	 */
+	if (image_ref_format(out, buf, sizeof(buf)) == -1) {
+		error_set(err, "invalid_image", "image", "image reference is "
+		    "longer than %d characters once normalised (docker.io/, "
+		    "library/, :latest added)", IMAGE_REF_MAX);
+		return -1;
+	}
 	return 0;
 }
 

@@ -219,6 +219,20 @@ store_run(struct store *s, const char *sql, int nparams,
 	return res;
 }
 
+/*
+ * 1 for a SELECT ... FOR UPDATE/SHARE outside BEGIN: in autocommit its lock
+ * ends with the statement, so whatever the caller does next is unguarded
+ * (a data-modifying statement that locks in a CTE is atomic and fine).
+ */
+static int
+store_locking_read_alone(const struct store *s, const char *sql)
+{
+	return !s->in_tx && strncmp(sql, "SELECT", 6) == 0 &&
+	    (strstr(sql, " FOR UPDATE") != NULL ||
+	    strstr(sql, " FOR SHARE") != NULL ||
+	    strstr(sql, " FOR NO KEY UPDATE") != NULL);
+}
+
 int
 store_exec(struct store *s, struct store_result **out, const char *sql,
     int nparams, const char *const *vals, const int *lens, struct error *err)
@@ -228,6 +242,13 @@ store_exec(struct store *s, struct store_result **out, const char *sql,
 
 	if (out != NULL)
 		*out = NULL;
+	if (store_locking_read_alone(s, sql)) {
+		log_warnx("refused outside a transaction (its lock would end at "
+		    "once): %.120s", sql);
+		error_set(err, "internal", "", "a locking read outside a "
+		    "transaction");
+		return -1;
+	}
 	if (store_ensure(s, err) == -1)
 		return -1;
 	res = store_run(s, sql, nparams, vals, lens);
@@ -299,6 +320,12 @@ store_rollback(struct store *s)
 	    PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		(void)store_command(s, "ROLLBACK", &err);
 	s->in_tx = 0;
+}
+
+int
+store_in_tx(const struct store *s)
+{
+	return s->in_tx;
 }
 
 int

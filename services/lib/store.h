@@ -48,6 +48,8 @@ int store_begin(struct store *s, struct error *err);
 int store_commit(struct store *s, struct error *err);
 void store_rollback(struct store *s);
 
+/* 1 between store_begin and its commit or rollback. */
+int store_in_tx(const struct store *s);
 /* Runs fn inside BEGIN/COMMIT; rolls back when fn returns -1. */
 int store_tx(struct store *s, int (*fn)(struct store *, void *, struct error *),
     void *arg, struct error *err);
