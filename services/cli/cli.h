@@ -99,6 +99,10 @@ int cli_http_path(char *buf, size_t len, const char *tmpl, ...);
 /* One request; 0 when an HTTP answer came (any status), -1 (printed) when not. */
 int cli_http_do(const struct cli_ctx *ctx, enum cli_svc svc, const char *method,
     const char *path, json_t *body, struct cli_reply *r);
+/* The same with a body of len bytes of content_type (NULL body: none). */
+int cli_http_send(const struct cli_ctx *ctx, enum cli_svc svc,
+    const char *method, const char *path, const char *content_type,
+    const void *body, size_t len, struct cli_reply *r);
 void cli_reply_free(struct cli_reply *r);
 /* Prints "error: <code>: <message>" for a non-2xx reply. */
 void cli_http_print_error(const struct cli_reply *r);
@@ -145,6 +149,11 @@ int cli_component_list(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_component_show(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_component_update(struct cli_ctx *ctx, const struct cli_args *a);
 int cli_component_rm(struct cli_ctx *ctx, const struct cli_args *a);
+
+/* cli_endpoints.c */
+int cli_endpoints_set(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_endpoints_show(struct cli_ctx *ctx, const struct cli_args *a);
+int cli_endpoints_schema(struct cli_ctx *ctx, const struct cli_args *a);
 
 /* cli_exec.c */
 int cli_exec_run(struct cli_ctx *ctx, const struct cli_args *a);

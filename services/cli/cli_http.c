@@ -92,15 +92,18 @@ reply_write(char *data, size_t size, size_t nmemb, void *arg)
 	return buf_append(&r->body, &r->len, REPLY_MAX, data, n) == 0 ? n : 0;
 }
 
+/* content_type: the body's, NULL when there is no body. */
 static struct curl_slist *
-request_headers(const struct cli_ctx *ctx, int has_body)
+request_headers(const struct cli_ctx *ctx, const char *content_type)
 {
 	struct curl_slist *h = NULL;
-	char auth[1024];
+	char auth[1024], ct[256];
 
 	h = curl_slist_append(h, "Accept: application/json");
-	if (has_body)
-		h = curl_slist_append(h, "Content-Type: application/json");
+	if (content_type != NULL) {
+		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+		h = curl_slist_append(h, ct);
+	}
 	if (ctx->token != NULL) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", ctx->token);
 		h = curl_slist_append(h, auth);
@@ -111,7 +114,7 @@ request_headers(const struct cli_ctx *ctx, int has_body)
 
 static void
 request_setup(CURL *c, const char *url, const char *method, const char *body,
-    struct curl_slist *h, struct cli_reply *r)
+    size_t len, struct curl_slist *h, struct cli_reply *r)
 {
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -124,44 +127,37 @@ request_setup(CURL *c, const char *url, const char *method, const char *body,
 #endif
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	if (body != NULL)
+	if (body != NULL) {
+		/* The size first: a body may hold NUL bytes (a file). */
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	else if (strcmp(method, "HEAD") == 0)
+	} else if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 }
 
 int
-cli_http_do(const struct cli_ctx *ctx, enum cli_svc svc, const char *method,
-    const char *path, json_t *body, struct cli_reply *r)
+cli_http_send(const struct cli_ctx *ctx, enum cli_svc svc, const char *method,
+    const char *path, const char *content_type, const void *body, size_t len,
+    struct cli_reply *r)
 {
-	char url[1024], *text = NULL;
+	char url[1024];
 	struct curl_slist *h;
 	CURL *c;
 	CURLcode rc;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(url, sizeof(url), "%s%s", ctx->url[svc], path);
-	if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) == NULL) {
-		fprintf(stderr, "error: internal: cannot encode the request\n");
-		return -1;
-	}
 	if ((c = curl_easy_init()) == NULL) {
-		free(text);
 		fprintf(stderr, "error: internal: libcurl failed to start\n");
 		return -1;
 	}
-	h = request_headers(ctx, text != NULL);
-	request_setup(c, url, method, text, h, r);
+	h = request_headers(ctx, body != NULL ? content_type : NULL);
+	request_setup(c, url, method, body, len, h, r);
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
-	if (text != NULL) {
-		/* The body may hold a password: do not leave it in freed memory. */
-		memset(text, 0, strlen(text));
-		free(text);
-	}
 	if (rc != CURLE_OK) {
 		fprintf(stderr, "error: unreachable: %s %s (%s): %s\n", method, url,
 		    svc_names[svc], curl_easy_strerror(rc));
@@ -171,6 +167,28 @@ cli_http_do(const struct cli_ctx *ctx, enum cli_svc svc, const char *method,
 	if (r->body != NULL && r->len > 0)
 		r->json = json_loadb(r->body, r->len, 0, NULL);
 	return 0;
+}
+
+int
+cli_http_do(const struct cli_ctx *ctx, enum cli_svc svc, const char *method,
+    const char *path, json_t *body, struct cli_reply *r)
+{
+	char *text = NULL;
+	int rc;
+
+	if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) == NULL) {
+		memset(r, 0, sizeof(*r));
+		fprintf(stderr, "error: internal: cannot encode the request\n");
+		return -1;
+	}
+	rc = cli_http_send(ctx, svc, method, path, "application/json", text,
+	    text != NULL ? strlen(text) : 0, r);
+	if (text != NULL) {
+		/* The body may hold a password: do not leave it in freed memory. */
+		memset(text, 0, strlen(text));
+		free(text);
+	}
+	return rc;
 }
 
 void

@@ -1,6 +1,7 @@
 /*
  * comp_http.c: component-svc's management API: the route table and the
- * component handlers (tokens.c has the token ones).
+ * component handlers (tokens.c has the token ones, comp_endpoints.c the
+ * endpoints and schema files).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -455,21 +456,27 @@ comp_http_delete(struct http_request *req, void *arg)
  */
 static const struct http_route comp_routes[] = {
 	{ HTTP_POST, "/v1/orgs/{org}/projects/{project}/components",
-	  comp_http_create, HTTP_AUTH_ORG_ADMIN, NULL },
+	  comp_http_create, HTTP_AUTH_ORG_ADMIN, NULL, 0 },
 	{ HTTP_GET, "/v1/orgs/{org}/projects/{project}/components",
-	  comp_http_list, HTTP_AUTH_VIEWER, NULL },
+	  comp_http_list, HTTP_AUTH_VIEWER, NULL, 0 },
 	{ HTTP_GET, "/v1/components/{id}", comp_http_get, HTTP_AUTH_VIEWER,
-	  comp_http_org_of },
+	  comp_http_org_of, 0 },
 	{ HTTP_PATCH, "/v1/components/{id}", comp_http_patch,
-	  HTTP_AUTH_ORG_ADMIN, comp_http_org_of },
+	  HTTP_AUTH_ORG_ADMIN, comp_http_org_of, 0 },
 	{ HTTP_DELETE, "/v1/components/{id}", comp_http_delete,
-	  HTTP_AUTH_ORG_ADMIN, comp_http_org_of },
+	  HTTP_AUTH_ORG_ADMIN, comp_http_org_of, 0 },
+	{ HTTP_PUT, "/v1/components/{id}/endpoints", comp_endpoints_put,
+	  HTTP_AUTH_ORG_ADMIN, comp_http_org_of, COMP_ENDPOINTS_MAX_BODY },
+	{ HTTP_GET, "/v1/components/{id}/endpoints", comp_endpoints_get,
+	  HTTP_AUTH_VIEWER, comp_http_org_of, 0 },
+	{ HTTP_GET, "/v1/components/{id}/endpoints/schemas/{file}",
+	  comp_endpoints_schema, HTTP_AUTH_VIEWER, comp_http_org_of, 0 },
 	{ HTTP_POST, "/v1/components/{id}/tokens", tokens_create,
-	  HTTP_AUTH_DEPLOYER, comp_http_org_of },
+	  HTTP_AUTH_DEPLOYER, comp_http_org_of, 0 },
 	{ HTTP_GET, "/v1/components/{id}/tokens", tokens_list, HTTP_AUTH_VIEWER,
-	  comp_http_org_of },
+	  comp_http_org_of, 0 },
 	{ HTTP_DELETE, "/v1/components/{id}/tokens/{token_id}", tokens_revoke,
-	  HTTP_AUTH_DEPLOYER, comp_http_org_of },
+	  HTTP_AUTH_DEPLOYER, comp_http_org_of, 0 },
 };
 
 /* /readyz: Postgres answers, the consumer has its partitions and Redis has

@@ -506,3 +506,24 @@ comp_input_patch(json_t *body, struct comp_input *in, int *status,
 	free(next);
 	return rc;
 }
+
+int
+comp_input_set_endpoints(struct comp_input *in, const struct endpoints *eps,
+    int *status, struct error *err)
+{
+	struct endpoints old = in->endpoints;
+
+	error_clear(err);
+	if (strcmp(in->type, "service") != 0)
+		return comp_input_fail(status, 422, err, "endpoints_not_allowed",
+		    "endpoints", strcmp(in->type, "web-app") == 0 ?
+		    "a web-app keeps its one generated \"web\" endpoint (change "
+		    "its port with PATCH); only services have endpoints.yaml" :
+		    "a task has no endpoints; only services have endpoints.yaml");
+	in->endpoints = *eps;
+	if (comp_input_health_port(in, status, err) < 0) {
+		in->endpoints = old;
+		return -1;
+	}
+	return 0;
+}

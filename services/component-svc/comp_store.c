@@ -495,3 +495,110 @@ comp_store_token_live(struct store *s, const char *component_id,
 	store_result_free(r);
 	return arr;
 }
+
+/* ---- endpoint schema files (migration 005) ----------------------------- */
+
+static int
+comp_store_schema_insert(struct store *s, const char *id,
+    const struct schema_file *f, struct error *err)
+{
+	char size[24];
+	const char *v[] = { id, f->name, f->kind, f->media_type,
+		(const char *)f->data, f->sha256, size };
+	const int lens[] = { -1, -1, -1, -1, (int)f->len, -1, -1 };
+
+	snprintf(size, sizeof(size), "%zu", f->len);
+	return store_exec(s, NULL, "INSERT INTO component.endpoint_schemas "
+	    "(component_id, file, kind, media_type, content, sha256, size, "
+	    "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7::int, now())", 7, v,
+	    lens, err);
+}
+
+/* Inside the caller's transaction: the whole set replaced, and stamped. */
+int
+comp_store_schemas_replace(struct store *s, const char *id,
+    const struct schema_set *set, struct error *err)
+{
+	const char *v[] = { id };
+	size_t i;
+
+	if (comp_store_exec(s, NULL, "DELETE FROM component.endpoint_schemas "
+	    "WHERE component_id = $1", 1, v, err) < 0)
+		return -1;
+	for (i = 0; i < set->n; i++)
+		if (comp_store_schema_insert(s, id, &set->f[i], err) < 0)
+			return -1;
+	return comp_store_exec(s, NULL, "UPDATE component.components SET "
+	    "endpoints_updated_at = now() WHERE id = $1", 1, v, err);
+}
+
+/* The files' [{"file","type","media_type","size","sha256"}], by name. */
+static json_t *
+comp_store_schema_rows(struct store *s, const char *id, struct error *err)
+{
+	const char *v[] = { id };
+	struct store_result *r;
+	json_t *arr;
+	int i;
+
+	if (comp_store_exec(s, &r, "SELECT file, kind, media_type, size, sha256 "
+	    "FROM component.endpoint_schemas WHERE component_id = $1 ORDER BY "
+	    "file", 1, v, err) < 0)
+		return NULL;
+	arr = json_array();
+	for (i = 0; arr != NULL && i < store_result_rows(r); i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:s}",
+		    "file", store_result_get(r, i, 0),
+		    "type", store_result_get(r, i, 1),
+		    "media_type", store_result_get(r, i, 2),
+		    "size", (json_int_t)strtoll(store_result_get(r, i, 3), NULL, 10),
+		    "sha256", store_result_get(r, i, 4)));
+	store_result_free(r);
+	return arr;
+}
+
+json_t *
+comp_store_schemas(struct store *s, const char *id, struct error *err)
+{
+	const char *v[] = { id };
+	struct store_result *r;
+	json_t *arr, *o = NULL;
+
+	if (comp_store_exec(s, &r, "SELECT " TS("COALESCE(endpoints_updated_at, "
+	    "created_at)") " FROM component.components WHERE id = $1 AND "
+	    "deleted_at IS NULL", 1, v, err) < 0)
+		return NULL;
+	if (store_result_rows(r) != 1) {
+		store_result_free(r);
+		error_set(err, "not_found", "", "no component %s", id);
+		return NULL;
+	}
+	if ((arr = comp_store_schema_rows(s, id, err)) != NULL)
+		o = json_pack("{s:o, s:s}", "schemas", arr, "updated_at",
+		    store_result_get(r, 0, 0));
+	store_result_free(r);
+	return o;
+}
+
+unsigned char *
+comp_store_schema_get(struct store *s, const char *id, const char *file,
+    size_t *len, char *media_type, size_t mtlen, struct error *err)
+{
+	const char *v[] = { id, file };
+	struct store_result *r;
+	unsigned char *bytes = NULL;
+
+	if (comp_store_exec(s, &r, "SELECT content, media_type FROM "
+	    "component.endpoint_schemas WHERE component_id = $1 AND file = $2",
+	    2, v, err) < 0)
+		return NULL;
+	if (store_result_rows(r) != 1) {
+		error_set(err, "not_found", "", "no schema file %.100s", file);
+	} else if ((bytes = store_result_bytes(r, 0, 0, len)) == NULL) {
+		error_set(err, "db_error", "", "schema file does not read back");
+	} else {
+		snprintf(media_type, mtlen, "%s", store_result_get(r, 0, 1));
+	}
+	store_result_free(r);
+	return bytes;
+}

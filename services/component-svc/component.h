@@ -77,6 +77,7 @@ struct endpoint {
 	char visibility[16];   /* Public | Organization | Project */
 	char context[ENDPOINT_CONTEXT_MAX + 1];          /* "" when absent */
 	char schema_file_path[ENDPOINT_PATH_MAX + 1];    /* "" when absent */
+	size_t schema_line;    /* its line in the YAML; 0 when not parsed */
 };
 
 struct endpoints {
@@ -94,6 +95,60 @@ int endpoints_parse(const char *text, size_t len, struct endpoints *out,
     struct error *err);
 /* [{"name","port","type","visibility","context","schema_file_path"}] */
 json_t *endpoints_to_json(const struct endpoints *e);
+
+/*
+ * schemas.c, schema_openapi.c, schema_graphql.c: the schema files uploaded
+ * with endpoints.yaml (PUT /v1/components/{id}/endpoints). A REST
+ * endpoint's schemaFilePath names an OpenAPI document (2 or 3, YAML or
+ * JSON), a GraphQL endpoint's an SDL file; by file name only.
+ */
+#define SCHEMAS_MAX     10
+#define SCHEMA_FILE_MAX (1024 * 1024)
+#define SCHEMA_NAME_MAX 255
+
+struct schema_file {
+	char name[SCHEMA_NAME_MAX + 1];
+	const unsigned char *data;   /* not owned: the request's bytes */
+	size_t len;
+	const char *kind;            /* "openapi" | "graphql", once checked */
+	const char *media_type;      /* application/yaml, /json or /graphql */
+	char sha256[65];
+};
+
+struct schema_set {
+	size_t n;
+	struct schema_file f[SCHEMAS_MAX];
+};
+
+/* 1 for [A-Za-z0-9._-]{1,255} not starting with '.': a name, never a path. */
+int schema_name_valid(const char *name);
+/* 1 when s is UTF-8 without NUL bytes, overlong forms or surrogates. */
+int schema_utf8_valid(const unsigned char *s, size_t len);
+/*
+ * Adds one uploaded file (data must outlive set): -1 with *status 422
+ * (invalid_schema_name, duplicate_schema, too_many_schemas) or 413
+ * (schema_too_large) and err.
+ */
+int schemas_add(struct schema_set *set, const char *name,
+    const unsigned char *data, size_t len, int *status, struct error *err);
+/*
+ * Every schemaFilePath of eps is a valid name of an uploaded file
+ * (missing_schema names it and its YAML line), every file is named
+ * (unused_schema), and each parses as its endpoint's kind (invalid_schema:
+ * "file line N: ..."). Fills kind, media_type and sha256. 0, or -1 with
+ * err, all of them answered 422.
+ */
+int schemas_check(const struct endpoints *eps, struct schema_set *set,
+    struct error *err);
+/*
+ * The content checks: 0, or -1 with err code "invalid_schema", field
+ * "schemas", and a message starting with the file name and where
+ * ("openapi.yaml line 4: ...", "schema.graphql line 3, column 7: ...").
+ */
+int schema_openapi_check(const char *file, const unsigned char *text,
+    size_t len, struct error *err);
+int schema_graphql_check(const char *file, const unsigned char *text,
+    size_t len, struct error *err);
 
 /*
  * comp_input.c: validation of a component create request. health and
@@ -136,6 +191,13 @@ int comp_input_from_row(json_t *row, struct comp_input *in, struct error *err);
  */
 int comp_input_patch(json_t *body, struct comp_input *in, int *status,
     struct error *err);
+/*
+ * The endpoints of a PUT .../endpoints replace in's: a service's only (a
+ * web app keeps its one "web" endpoint, a task has none), and the health
+ * check's port must stay one of theirs. -1 with *status 422 and in unchanged.
+ */
+int comp_input_set_endpoints(struct comp_input *in,
+    const struct endpoints *eps, int *status, struct error *err);
 
 /* comp_store.c: SQL on the component schema. */
 int comp_store_registry_host(struct store *s, const char *org,
@@ -180,6 +242,19 @@ int comp_store_registry_upsert(struct store *s, const char *id,
     struct error *err);
 int comp_store_registry_delete(struct store *s, const char *id,
     struct error *err);
+/*
+ * Inside the caller's transaction: the component's schema files become
+ * set (the set's bytes as given) and endpoints_updated_at now.
+ */
+int comp_store_schemas_replace(struct store *s, const char *id,
+    const struct schema_set *set, struct error *err);
+/* {"schemas":[{"file","type","media_type","size","sha256"}],"updated_at"}. */
+json_t *comp_store_schemas(struct store *s, const char *id,
+    struct error *err);
+/* One file's bytes (malloc'd, *len) and media type; NULL + not_found. */
+unsigned char *comp_store_schema_get(struct store *s, const char *id,
+    const char *file, size_t *len, char *media_type, size_t mtlen,
+    struct error *err);
 
 /* comp_events.c: outgoing envelopes and the registry-events consumer. */
 /* ComponentCreated, or ComponentUpdated when updated: the whole component. */
@@ -209,6 +284,18 @@ void comp_http_store_error(struct http_request *req, const struct error *err);
  * that org); 0 after replying 404, as if it did not exist.
  */
 int comp_http_visible(struct http_request *req, const char *org);
+
+/*
+ * comp_endpoints.c: PUT/GET /v1/components/{id}/endpoints and GET
+ * .../endpoints/schemas/{file}. A PUT's body: endpoints.yaml and up to
+ * SCHEMAS_MAX files of SCHEMA_FILE_MAX bytes, with room for the multipart
+ * framing.
+ */
+#define COMP_ENDPOINTS_MAX_BODY \
+	(SCHEMAS_MAX * SCHEMA_FILE_MAX + ENDPOINTS_YAML_MAX + 64 * 1024)
+void comp_endpoints_put(struct http_request *req, void *arg);
+void comp_endpoints_get(struct http_request *req, void *arg);
+void comp_endpoints_schema(struct http_request *req, void *arg);
 
 /* tokens.c: CI token handlers. */
 void tokens_create(struct http_request *req, void *arg);

@@ -336,6 +336,9 @@ ep_pair(struct ep_parser *p, struct endpoint *e, unsigned *seen)
 	if (ep_fields[idx].set(e, ep_scalar(p), p->ev.data.scalar.length, why,
 	    sizeof(why)) < 0)
 		return ep_fail(p, ep_line(p), "%s", why);
+	/* A PUT's errors about the schema file name the line it is on. */
+	if (ep_fields[idx].set == ep_set_schema)
+		e->schema_line = ep_line(p);
 	return 0;
 }
 
@@ -356,13 +359,14 @@ ep_finish(struct ep_parser *p, struct endpoint *e, unsigned seen, size_t line)
 		snprintf(e->visibility, sizeof(e->visibility), "Public");
 	ctx_needed = strcmp(e->type, "REST") == 0 ||
 	    strcmp(e->type, "GraphQL") == 0 || strcmp(e->type, "WS") == 0;
-	schema_ok = strcmp(e->type, "REST") == 0 || strcmp(e->type, "WS") == 0;
+	schema_ok = strcmp(e->type, "REST") == 0 ||
+	    strcmp(e->type, "GraphQL") == 0 || strcmp(e->type, "WS") == 0;
 	if (ctx_needed && e->context[0] == '\0')
 		return ep_fail(p, line, "context is required for %s endpoints",
 		    e->type);
 	if (!schema_ok && e->schema_file_path[0] != '\0')
-		return ep_fail(p, line, "schemaFilePath is only allowed for REST "
-		    "and WS endpoints");
+		return ep_fail(p, line, "schemaFilePath is only allowed for REST, "
+		    "GraphQL and WS endpoints");
 	return 0;
 }
 

@@ -233,6 +233,23 @@ http_reply_empty(struct http_request *req, int status)
 	http_finish(req, status, NULL);
 }
 
+void
+http_reply_bytes(struct http_request *req, int status,
+    const char *content_type, const void *data, size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	if (buf == NULL || evbuffer_add(buf, data, len) != 0) {
+		if (buf != NULL)
+			evbuffer_free(buf);
+		log_warnx("http: cannot buffer a %zu-byte reply", len);
+		http_finish(req, 500, NULL);
+		return;
+	}
+	http_content_type(req, content_type);
+	http_finish(req, status, buf);
+}
+
 static void
 http_reply_verror(struct http_request *req, int status, const char *code,
     const char *field, const char *fmt, va_list ap)
@@ -365,6 +382,28 @@ int
 http_request_is_json(const struct http_request *req)
 {
 	return http_is_json_type(http_request_header(req, "Content-Type"));
+}
+
+int
+http_request_media_type(const struct http_request *req, char *buf,
+    size_t len)
+{
+	const char *ct = http_request_header(req, "Content-Type");
+	size_t n, i;
+
+	if (len == 0)
+		return -1;
+	buf[0] = '\0';
+	if (ct == NULL)
+		return 0;
+	ct += strspn(ct, " \t");
+	n = strcspn(ct, "; \t");
+	if (n >= len)
+		return -1;
+	for (i = 0; i < n; i++)
+		buf[i] = (char)tolower((unsigned char)ct[i]);
+	buf[n] = '\0';
+	return 0;
 }
 
 json_t *
@@ -829,14 +868,21 @@ http_request_new(struct http_server *srv, struct evhttp_request *evreq)
 	return req;
 }
 
-/* Copies the body when within the cap; returns -1 when too large. */
+/* The body cap of a request for r (NULL: no route): its own, else the server's. */
+static size_t
+http_body_cap(const struct http_server *srv, const struct http_route *r)
+{
+	return r != NULL && r->max_body > 0 ? r->max_body : srv->cfg.max_body;
+}
+
+/* Copies the body when within cap; returns -1 when too large. */
 static int
-http_take_body(struct http_request *req)
+http_take_body(struct http_request *req, size_t cap)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req->evreq);
 	size_t len = evbuffer_get_length(in);
 
-	if (len > req->srv->cfg.max_body)
+	if (len > cap)
 		return -1;
 	req->body = malloc(len + 1);
 	if (req->body == NULL)
@@ -898,6 +944,12 @@ http_route_request(struct http_server *srv, struct http_request *req)
 	}
 	if (r == NULL && !known)
 		r = http_route_find(srv, req, &known);
+	/* A body too large is refused first, whatever the path, uncopied. */
+	if (http_take_body(req, http_body_cap(srv, r)) != 0) {
+		http_reply_error(req, 413, "body_too_large", NULL,
+		    "the request body exceeds %zu bytes", http_body_cap(srv, r));
+		return;
+	}
 	if (r == NULL && known) {
 		http_reply_error(req, 405, "method_not_allowed", NULL,
 		    "method %s is not allowed on %.200s", req->method_name, req->path);
@@ -927,12 +979,7 @@ http_dispatch(struct evhttp_request *evreq, void *arg)
 		return;
 	}
 	log_ctx_set("request_id", req->id);
-	if (http_take_body(req) != 0) {
-		http_reply_error(req, 413, "body_too_large", NULL,
-		    "the request body exceeds %zu bytes", srv->cfg.max_body);
-	} else {
-		http_route_request(srv, req);
-	}
+	http_route_request(srv, req);
 	http_in_dispatch = 0;
 	log_ctx_clear();
 }
@@ -996,8 +1043,13 @@ http_routes_check(const struct http_route *routes, size_t nroutes,
 static void
 http_configure(struct http_server *srv)
 {
-	size_t hard = srv->cfg.max_body * 4;
+	size_t hard = srv->cfg.max_body, i;
 
+	/* evhttp has one limit per server: the largest route's decides it. */
+	for (i = 0; i < srv->nroutes; i++)
+		if (srv->routes[i].max_body > hard)
+			hard = srv->routes[i].max_body;
+	hard *= 4;
 	if (hard < HTTP_HARD_BODY_MIN)
 		hard = HTTP_HARD_BODY_MIN;
 	evhttp_set_max_headers_size(srv->evh, HTTP_MAX_HEADERS);

@@ -8,9 +8,10 @@
  * (415), and answers 404/405 with JSON errors. It serves GET /healthz,
  * GET /readyz and GET /metrics itself.
  *
- * Bodies over max_body get a JSON 413 body_too_large; bodies declared or
- * streamed past max(4 * max_body, 8 MiB) are refused by evhttp itself (413,
- * HTML page, connection closed) before they are read.
+ * Bodies over the route's cap (its max_body, else the server's) get a JSON
+ * 413 body_too_large; bodies declared or streamed past max(4 * the largest
+ * cap, 8 MiB) are refused by evhttp itself (413, HTML page, connection
+ * closed) before they are read.
  *
  * Replies must be made on the event-loop thread (e.g. from a callback the
  * loop runs), never from a library thread. A deferred reply after the
@@ -71,6 +72,7 @@ struct http_route {
 	http_handler handler;
 	int auth;
 	http_org_fn org_of;   /* org routes without {org} in the pattern */
+	size_t max_body;      /* body cap in bytes; 0 = the server's max_body */
 };
 
 struct http_server_config {
@@ -110,6 +112,13 @@ const char *http_request_id(const struct http_request *req);
 
 /* 1 when Content-Type is application/json (parameters allowed). */
 int http_request_is_json(const struct http_request *req);
+/*
+ * The media type of Content-Type, lower-cased, without its parameters
+ * ("multipart/form-data" of "multipart/form-data; boundary=x"): "" when
+ * there is no Content-Type, -1 when it does not fit in len.
+ */
+int http_request_media_type(const struct http_request *req, char *buf,
+    size_t len);
 
 /*
  * Parses the body as a JSON object. On failure replies 415 (wrong media type)
@@ -121,6 +130,9 @@ json_t *http_request_json(struct http_request *req);
 /* Replies. Each frees the request. body is stolen (json_decref'd). */
 void http_reply_json(struct http_request *req, int status, json_t *body);
 void http_reply_empty(struct http_request *req, int status);
+/* len bytes of data (copied) with the given Content-Type. */
+void http_reply_bytes(struct http_request *req, int status,
+    const char *content_type, const void *data, size_t len);
 void http_reply_error(struct http_request *req, int status, const char *code,
     const char *field, const char *fmt, ...) LOG_PRINTF(5, 6);
 /* Replies with err->code / err->field / err->msg. */

@@ -404,17 +404,17 @@ reg_http_test(struct http_request *req, void *arg)
  */
 static const struct http_route reg_routes[] = {
 	{ HTTP_POST, "/v1/orgs/{org}/registries", reg_http_create,
-	  HTTP_AUTH_ORG_ADMIN, NULL },
+	  HTTP_AUTH_ORG_ADMIN, NULL, 0 },
 	{ HTTP_GET, "/v1/orgs/{org}/registries", reg_http_list, HTTP_AUTH_VIEWER,
-	  NULL },
+	  NULL, 0 },
 	{ HTTP_GET, "/v1/orgs/{org}/registries/{id}", reg_http_get,
-	  HTTP_AUTH_VIEWER, NULL },
+	  HTTP_AUTH_VIEWER, NULL, 0 },
 	{ HTTP_PATCH, "/v1/orgs/{org}/registries/{id}", reg_http_update,
-	  HTTP_AUTH_ORG_ADMIN, NULL },
+	  HTTP_AUTH_ORG_ADMIN, NULL, 0 },
 	{ HTTP_DELETE, "/v1/orgs/{org}/registries/{id}", reg_http_delete,
-	  HTTP_AUTH_ORG_ADMIN, NULL },
+	  HTTP_AUTH_ORG_ADMIN, NULL, 0 },
 	{ HTTP_POST, "/v1/orgs/{org}/registries/{id}/test", reg_http_test,
-	  HTTP_AUTH_DEPLOYER, NULL },
+	  HTTP_AUTH_DEPLOYER, NULL, 0 },
 };
 
 /* /readyz: Postgres answers and the consumer has its partitions. */

@@ -447,7 +447,8 @@ hook_http_deploy(struct http_request *req, void *ctx)
 }
 
 static const struct http_route hook_http_routes[] = {
-	{ HTTP_POST, "/v1/hooks/deploy", hook_http_deploy, HTTP_AUTH_NONE, NULL },
+	{ HTTP_POST, "/v1/hooks/deploy", hook_http_deploy, HTTP_AUTH_NONE, NULL,
+	  0 },
 };
 
 /* Ready once the revocation consumer has its partitions, unless Redis

@@ -187,12 +187,64 @@ test_patch_effects(void **state)
 	free(in);
 }
 
+/* PUT .../endpoints: a service's only, and the health port must stay. */
+static void
+test_set_endpoints(void **state)
+{
+	static const char two[] = "version: 0.1\nendpoints:\n- name: a\n"
+	    "  port: 8080\n  context: /a\n- name: b\n  port: 9090\n"
+	    "  type: GraphQL\n  context: /b\n";
+	static const char other[] = "version: 0.1\nendpoints:\n- name: a\n"
+	    "  port: 7070\n  context: /a\n";
+	static const char *const refused[] = { WEB, MANUAL };
+	struct comp_input *in, *before = malloc(sizeof(*before));
+	struct endpoints eps;
+	struct error err;
+	json_t *create, *patch;
+	int status;
+
+	(void)state;
+	assert_non_null(before);
+	in = patch_component(SVC, &create);
+	assert_int_equal(endpoints_parse(two, strlen(two), &eps, &err), 0);
+	assert_int_equal(comp_input_set_endpoints(in, &eps, &status, &err), 0);
+	assert_int_equal(in->endpoints.n, 2);
+	assert_string_equal(in->endpoints.ep[1].type, "GraphQL");
+	/* health.port 8080 is not one of 7070's: refused, nothing changed. */
+	patch = json_loads("{\"health\":{\"port\":8080}}", 0, NULL);
+	assert_int_equal(comp_input_patch(patch, in, &status, &err), 0);
+	json_decref(patch);
+	memcpy(before, in, sizeof(*in));
+	assert_int_equal(endpoints_parse(other, strlen(other), &eps, &err), 0);
+	assert_int_equal(comp_input_set_endpoints(in, &eps, &status, &err), -1);
+	assert_int_equal(status, 422);
+	assert_string_equal(err.code, "invalid_health");
+	assert_memory_equal(before, in, sizeof(*in));
+	json_decref(create);
+	free(in);
+	for (size_t i = 0; i < 2; i++) {
+		in = patch_component(refused[i], &create);
+		memcpy(before, in, sizeof(*in));
+		assert_int_equal(comp_input_set_endpoints(in, &eps, &status, &err),
+		    -1);
+		assert_int_equal(status, 422);
+		assert_string_equal(err.code, "endpoints_not_allowed");
+		assert_non_null(strstr(err.msg, i == 0 ? "\"web\" endpoint" :
+		    "a task has no endpoints"));
+		assert_memory_equal(before, in, sizeof(*in));
+		json_decref(create);
+		free(in);
+	}
+	free(before);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_patch_table),
 		cmocka_unit_test(test_patch_effects),
+		cmocka_unit_test(test_set_endpoints),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

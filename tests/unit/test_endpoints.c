@@ -74,7 +74,7 @@ static const struct bad_case bad_cases[] = {
 	{ "version: 0.1\nendpoints:\n- name: g\n  port: 80\n  context: /a?b\n",
 	  "context must be a URL path" },
 	{ "version: 0.1\nendpoints:\n- name: g\n  port: 80\n  type: GRPC\n  schemaFilePath: a.proto\n",
-	  "line 3: schemaFilePath is only allowed for REST and WS" },
+	  "line 3: schemaFilePath is only allowed for REST, GraphQL and WS" },
 	{ "version: 0.1\nendpoints:\n- name: g\n  port: 80\n  context: /g\n  schemaFilePath: /etc/passwd\n",
 	  "line 6: schemaFilePath must be a relative path" },
 	{ "version: 0.1\nendpoints:\n- name: g\n  port: 80\n  context: /g\n  schemaFilePath: ../x.yaml\n",

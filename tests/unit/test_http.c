@@ -117,6 +117,24 @@ h_deferred(struct http_request *req, void *ctx)
 	event_base_once(base, -1, EV_TIMEOUT, deferred_fire, req, &tv);
 }
 
+/* Echoes the body as raw bytes, with the request's media type. */
+static void
+h_upload(struct http_request *req, void *ctx)
+{
+	const unsigned char *body;
+	char type[64];
+	size_t len;
+
+	(void)ctx;
+	body = http_request_body(req, &len);
+	if (http_request_media_type(req, type, sizeof(type)) < 0 ||
+	    type[0] == '\0') {
+		http_reply_error(req, 415, "unsupported_media_type", NULL, "no type");
+		return;
+	}
+	http_reply_bytes(req, 200, type, body, len);
+}
+
 /* Who called, as the handler sees it. */
 static void
 h_whoami(struct http_request *req, void *ctx)
@@ -173,16 +191,18 @@ ready_fn(void *ctx, char *why, size_t len)
 }
 
 static const struct http_route routes[] = {
-	{ HTTP_GET, "/v1/things/{id}", h_thing, HTTP_AUTH_NONE, NULL },
-	{ HTTP_GET, "/v1/things/{id}/items/{item}", h_thing, HTTP_AUTH_NONE, NULL },
-	{ HTTP_POST, "/v1/things", h_create, HTTP_AUTH_NONE, NULL },
-	{ HTTP_GET, "/v1/admin", h_admin, HTTP_AUTH_ADMIN, NULL },
-	{ HTTP_POST, "/v1/deferred", h_deferred, HTTP_AUTH_NONE, NULL },
-	{ HTTP_GET, "/v1/orgs/{org}/things", h_whoami, HTTP_AUTH_VIEWER, NULL },
-	{ HTTP_POST, "/v1/orgs/{org}/deploy", h_whoami, HTTP_AUTH_DEPLOYER, NULL },
-	{ HTTP_DELETE, "/v1/orgs/{org}", h_whoami, HTTP_AUTH_ORG_ADMIN, NULL },
-	{ HTTP_GET, "/v1/apps/{id}", h_app, HTTP_AUTH_VIEWER, app_org },
-	{ HTTP_POST, "/v1/apps/{id}/deploy", h_app, HTTP_AUTH_DEPLOYER, app_org },
+	{ HTTP_GET, "/v1/things/{id}", h_thing, HTTP_AUTH_NONE, NULL, 0 },
+	{ HTTP_GET, "/v1/things/{id}/items/{item}", h_thing, HTTP_AUTH_NONE, NULL, 0 },
+	{ HTTP_POST, "/v1/things", h_create, HTTP_AUTH_NONE, NULL, 0 },
+	{ HTTP_GET, "/v1/admin", h_admin, HTTP_AUTH_ADMIN, NULL, 0 },
+	{ HTTP_POST, "/v1/deferred", h_deferred, HTTP_AUTH_NONE, NULL, 0 },
+	{ HTTP_GET, "/v1/orgs/{org}/things", h_whoami, HTTP_AUTH_VIEWER, NULL, 0 },
+	{ HTTP_POST, "/v1/orgs/{org}/deploy", h_whoami, HTTP_AUTH_DEPLOYER, NULL, 0 },
+	{ HTTP_DELETE, "/v1/orgs/{org}", h_whoami, HTTP_AUTH_ORG_ADMIN, NULL, 0 },
+	{ HTTP_GET, "/v1/apps/{id}", h_app, HTTP_AUTH_VIEWER, app_org, 0 },
+	{ HTTP_POST, "/v1/apps/{id}/deploy", h_app, HTTP_AUTH_DEPLOYER, app_org, 0 },
+	/* Its own body cap, above the server's 1024 bytes. */
+	{ HTTP_POST, "/v1/uploads", h_upload, HTTP_AUTH_NONE, NULL, 4096 },
 };
 
 /* ---- client --------------------------------------------------------- */
@@ -415,6 +435,31 @@ test_body_too_large(void **state)
 	    "Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{");
 	raw(&r, buf, (size_t)n);
 	assert_int_equal(r.status, 413);
+}
+
+/* A route's own cap replaces the server's, for that route only. */
+static void
+test_route_body_cap(void **state)
+{
+	static char body[3000 + 1], big[4096 + 2];
+	struct reply r;
+
+	(void)state;
+	memset(body, 'x', sizeof(body) - 1);
+	memset(big, 'y', sizeof(big) - 1);
+	request(&r, "POST", "/v1/uploads",
+	    "Content-Type: Text/Plain; charset=utf-8\r\n", body);
+	assert_int_equal(r.status, 200);
+	assert_true(has(r.head, "Content-Type: text/plain"));
+	assert_true(has(r.body, "xxxxxxxx"));
+	request(&r, "POST", "/v1/uploads", "Content-Type: text/plain\r\n", big);
+	assert_json_error(&r, 413, "body_too_large");
+	assert_true(has(r.body, "4096 bytes"));
+	request(&r, "POST", "/v1/uploads", "", "abc");
+	assert_json_error(&r, 415, "unsupported_media_type");
+	request(&r, "POST", "/v1/things", "Content-Type: application/json\r\n",
+	    body);
+	assert_json_error(&r, 413, "body_too_large");
 }
 
 static void
@@ -716,13 +761,13 @@ static void
 test_route_table_checked(void **state)
 {
 	static const struct http_route no_org[] = {
-		{ HTTP_GET, "/v1/things/{id}", h_thing, HTTP_AUTH_VIEWER, NULL },
+		{ HTTP_GET, "/v1/things/{id}", h_thing, HTTP_AUTH_VIEWER, NULL, 0 },
 	};
 	static const struct http_route org_prefix[] = {
-		{ HTTP_GET, "/v1/x/{orgs}/y", h_thing, HTTP_AUTH_ORG_ADMIN, NULL },
+		{ HTTP_GET, "/v1/x/{orgs}/y", h_thing, HTTP_AUTH_ORG_ADMIN, NULL, 0 },
 	};
 	static const struct http_route bad_level[] = {
-		{ HTTP_GET, "/v1/orgs/{org}", h_thing, 7, NULL },
+		{ HTTP_GET, "/v1/orgs/{org}", h_thing, 7, NULL, 0 },
 	};
 	struct http_server_config cfg = { .service = "t", .port = 0,
 	    .admin_token = ADMIN, .keys = keys };
@@ -849,6 +894,7 @@ main(void)
 		cmocka_unit_test(test_admin_auth),
 		cmocka_unit_test(test_json_body),
 		cmocka_unit_test(test_body_too_large),
+		cmocka_unit_test(test_route_body_cap),
 		cmocka_unit_test(test_chunked),
 		cmocka_unit_test(test_request_id),
 		cmocka_unit_test(test_deferred),
