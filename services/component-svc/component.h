@@ -110,7 +110,7 @@ struct schema_file {
 	char name[SCHEMA_NAME_MAX + 1];
 	const unsigned char *data;   /* not owned: the request's bytes */
 	size_t len;
-	const char *kind;            /* "openapi" | "graphql", once checked */
+	const char *kind;            /* "openapi" | "graphql" | "asyncapi", once checked */
 	const char *media_type;      /* application/yaml, /json or /graphql */
 	char sha256[65];
 };
@@ -146,6 +146,8 @@ int schemas_check(const struct endpoints *eps, struct schema_set *set,
  * ("openapi.yaml line 4: ...", "schema.graphql line 3, column 7: ...").
  */
 int schema_openapi_check(const char *file, const unsigned char *text,
+    size_t len, struct error *err);
+int schema_asyncapi_check(const char *file, const unsigned char *text,
     size_t len, struct error *err);
 int schema_graphql_check(const char *file, const unsigned char *text,
     size_t len, struct error *err);

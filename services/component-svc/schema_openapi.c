@@ -1,6 +1,9 @@
 /*
  * schema_openapi.c: the top-level shape of an OpenAPI document, Swagger 2.0
- * ("swagger": "2.0") or OpenAPI 3 ("openapi": 3.x.y), in YAML or JSON.
+ * ("swagger": "2.0") or OpenAPI 3 ("openapi": 3.x.y), in YAML or JSON; and of
+ * an AsyncAPI document ("asyncapi": 2.x.y or 3.x.y, a WS endpoint's schema),
+ * which has the same outline: a version field, info, and channels where
+ * OpenAPI has paths.
  *
  * libyaml reads JSON as the YAML it is, so one event walk serves both and
  * every error has the line it was found on. As in endpoints.c, the event
@@ -23,6 +26,7 @@ struct oa_parser {
 	yaml_event_t ev;
 	int have;            /* ev holds an event to delete */
 	const char *file;
+	int async;           /* checking an AsyncAPI document */
 	struct error *err;
 };
 
@@ -30,7 +34,7 @@ struct oa_parser {
 struct oa_doc {
 	int major, minor;        /* 2.0, 3.0, 3.1... ; 0 when no version field */
 	size_t version_line;
-	int info, paths, components, webhooks;
+	int info, paths, components, webhooks, channels;
 };
 
 static int oa_fail(struct oa_parser *p, size_t line, const char *fmt, ...)
@@ -135,12 +139,27 @@ oa_number(const char *s, int *out)
 	return v < 1000 ? s : NULL;
 }
 
-/* openapi: 3.x.y (a suffix such as -rc1 allowed); swagger: "2.0". */
+/* "M.m.p" (a suffix such as -rc1 allowed) into major and minor; -1 if not. */
 static int
-oa_version(struct oa_parser *p, struct oa_doc *d, int swagger)
+oa_semver(const char *s, int *major, int *minor)
+{
+	int patch;
+
+	if ((s = oa_number(s, major)) == NULL || *s++ != '.' ||
+	    (s = oa_number(s, minor)) == NULL || *s++ != '.' ||
+	    (s = oa_number(s, &patch)) == NULL || (*s != '\0' && *s != '-'))
+		return -1;
+	return 0;
+}
+
+/*
+ * The version field (its key just read): openapi: 3.x.y or swagger: "2.0",
+ * or for AsyncAPI asyncapi: 2.x.y or 3.x.y.
+ */
+static int
+oa_version(struct oa_parser *p, struct oa_doc *d, const char *key)
 {
 	const char *s;
-	int patch;
 
 	if (d->major != 0)
 		return oa_fail(p, oa_line(p), "both swagger and openapi are given");
@@ -148,19 +167,24 @@ oa_version(struct oa_parser *p, struct oa_doc *d, int swagger)
 	if (oa_next(p) < 0)
 		return -1;
 	if (p->ev.type != YAML_SCALAR_EVENT)
-		return oa_fail(p, oa_line(p), "%s must be a version string",
-		    swagger ? "swagger" : "openapi");
+		return oa_fail(p, oa_line(p), "%s must be a version string", key);
 	s = oa_scalar(p);
-	if (swagger) {
+	if (strcmp(key, "swagger") == 0) {
 		if (strcmp(s, "2.0") != 0)
 			return oa_fail(p, oa_line(p), "swagger must be \"2.0\"");
 		d->major = 2;
 		return 0;
 	}
-	if ((s = oa_number(s, &d->major)) == NULL || *s++ != '.' ||
-	    (s = oa_number(s, &d->minor)) == NULL || *s++ != '.' ||
-	    (s = oa_number(s, &patch)) == NULL || (*s != '\0' && *s != '-') ||
-	    d->major != 3) {
+	if (strcmp(key, "asyncapi") == 0) {
+		if (oa_semver(s, &d->major, &d->minor) == -1 ||
+		    (d->major != 2 && d->major != 3)) {
+			d->major = 0;
+			return oa_fail(p, oa_line(p), "asyncapi must be a 2.x.y or "
+			    "3.x.y version");
+		}
+		return 0;
+	}
+	if (oa_semver(s, &d->major, &d->minor) == -1 || d->major != 3) {
 		d->major = 0;
 		return oa_fail(p, oa_line(p), "openapi must be a 3.x.y version "
 		    "(Swagger 2.0 documents use swagger: \"2.0\")");
@@ -242,6 +266,19 @@ oa_paths(struct oa_parser *p)
 	}
 }
 
+/* channels (AsyncAPI): a mapping of channel names; what is in it is the
+ * owner's. */
+static int
+oa_channels(struct oa_parser *p)
+{
+	if (oa_next(p) < 0)
+		return -1;
+	if (p->ev.type != YAML_MAPPING_START_EVENT)
+		return oa_fail(p, oa_line(p), "channels must be a mapping of "
+		    "channel names");
+	return oa_skip(p);
+}
+
 /* A top-level key other than the ones checked: skipped after its mark. */
 static int
 oa_other(struct oa_parser *p, int *flag)
@@ -251,37 +288,64 @@ oa_other(struct oa_parser *p, int *flag)
 	return oa_next(p) < 0 ? -1 : oa_skip(p);
 }
 
+/*
+ * The top-level keys looked at, by position: each document kind checks its
+ * own and refuses the other's version field with a word on which endpoint
+ * type that document is for.
+ */
+enum oa_key { OA_OPENAPI, OA_SWAGGER, OA_ASYNCAPI, OA_INFO, OA_PATHS,
+	OA_CHANNELS, OA_COMPONENTS, OA_WEBHOOKS, OA_NKEYS };
+static const char *const oa_keys[OA_NKEYS] = { "openapi", "swagger",
+	"asyncapi", "info", "paths", "channels", "components", "webhooks" };
+
 /* One "key: value" of the top level (key event read); seen tracks dups. */
 static int
 oa_top_pair(struct oa_parser *p, struct oa_doc *d, unsigned *seen)
 {
-	static const char *const known[] = { "openapi", "swagger", "info",
-		"paths", "components", "webhooks", NULL };
 	const char *key;
-	size_t i;
+	unsigned i;
 
 	if (p->ev.type != YAML_SCALAR_EVENT)
 		return oa_fail(p, oa_line(p), "top-level keys must be strings");
 	key = oa_scalar(p);
-	for (i = 0; known[i] != NULL && strcmp(known[i], key) != 0; i++)
+	for (i = 0; i < OA_NKEYS && strcmp(oa_keys[i], key) != 0; i++)
 		;
-	if (known[i] == NULL)
+	if (i == OA_NKEYS)
 		return oa_other(p, NULL);
 	if (*seen & (1u << i))
-		return oa_fail(p, oa_line(p), "duplicate key %s", known[i]);
+		return oa_fail(p, oa_line(p), "duplicate key %s", oa_keys[i]);
 	*seen |= 1u << i;
-	switch (i) {
-	case 0:
-	case 1:
-		return oa_version(p, d, i == 1);
-	case 2:
+	switch ((enum oa_key)i) {
+	case OA_OPENAPI:
+	case OA_SWAGGER:
+		if (p->async)
+			return oa_fail(p, oa_line(p), "this is an OpenAPI document "
+			    "(for a REST endpoint); a WS endpoint's schema is an "
+			    "AsyncAPI document (asyncapi: 2.x.y or 3.x.y)");
+		return oa_version(p, d, oa_keys[i]);
+	case OA_ASYNCAPI:
+		if (!p->async)
+			return oa_fail(p, oa_line(p), "this is an AsyncAPI document "
+			    "(for a WS endpoint); a REST endpoint's schema is an "
+			    "OpenAPI document");
+		return oa_version(p, d, oa_keys[i]);
+	case OA_INFO:
 		d->info = 1;
 		return oa_info(p);
-	case 3:
+	case OA_PATHS:
+		if (p->async)
+			return oa_other(p, NULL);
 		d->paths = 1;
 		return oa_paths(p);
+	case OA_CHANNELS:
+		if (!p->async)
+			return oa_other(p, NULL);
+		d->channels = 1;
+		return oa_channels(p);
+	case OA_COMPONENTS:
+		return oa_other(p, &d->components);
 	default:
-		return oa_other(p, i == 4 ? &d->components : &d->webhooks);
+		return oa_other(p, &d->webhooks);
 	}
 }
 
@@ -289,6 +353,18 @@ oa_top_pair(struct oa_parser *p, struct oa_doc *d, unsigned *seen)
 static int
 oa_finish(struct oa_parser *p, const struct oa_doc *d)
 {
+	if (p->async) {
+		if (d->major == 0)
+			return oa_fail(p, 1, "not an AsyncAPI document: it needs "
+			    "asyncapi: 2.x.y or 3.x.y");
+		if (!d->info)
+			return oa_fail(p, 1, "info (with title and version) is "
+			    "required");
+		/* AsyncAPI 3 moved operations out: channels became optional. */
+		if (d->major == 2 && !d->channels)
+			return oa_fail(p, 1, "channels is required");
+		return 0;
+	}
 	if (d->major == 0)
 		return oa_fail(p, 1, "not an OpenAPI document: it needs "
 		    "openapi: 3.x.y or swagger: \"2.0\"");
@@ -336,8 +412,8 @@ oa_document(struct oa_parser *p)
 	return 0;
 }
 
-int
-schema_openapi_check(const char *file, const unsigned char *text, size_t len,
+static int
+oa_check(const char *file, int async, const unsigned char *text, size_t len,
     struct error *err)
 {
 	struct oa_parser p;
@@ -345,6 +421,7 @@ schema_openapi_check(const char *file, const unsigned char *text, size_t len,
 
 	memset(&p, 0, sizeof(p));
 	p.file = file;
+	p.async = async;
 	p.err = err;
 	if (len > SCHEMA_FILE_MAX)
 		return oa_fail(&p, 1, "the file is larger than %d bytes",
@@ -361,4 +438,18 @@ schema_openapi_check(const char *file, const unsigned char *text, size_t len,
 		yaml_event_delete(&p.ev);
 	yaml_parser_delete(&p.yp);
 	return rc;
+}
+
+int
+schema_openapi_check(const char *file, const unsigned char *text, size_t len,
+    struct error *err)
+{
+	return oa_check(file, 0, text, len, err);
+}
+
+int
+schema_asyncapi_check(const char *file, const unsigned char *text, size_t len,
+    struct error *err)
+{
+	return oa_check(file, 1, text, len, err);
 }

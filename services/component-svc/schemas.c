@@ -79,62 +79,9 @@ schemas_find(struct schema_set *set, const char *name)
 	return NULL;
 }
 
-/* What an endpoint type's schema file must be; NULL: it cannot have one. */
-static const char *
-schemas_kind_of(const char *endpoint_type)
-{
-	static const struct { const char *type, *kind; } kinds[] = {
-		{ "REST", "openapi" },
-		{ "GraphQL", "graphql" },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (strcmp(kinds[i].type, endpoint_type) == 0)
-			return kinds[i].kind;
-	return NULL;
-}
-
-/* One endpoint's schemaFilePath: a name, of a file uploaded, of its kind. */
-static int
-schemas_endpoint(const struct endpoint *e, struct schema_set *set,
-    struct error *err)
-{
-	const char *kind = schemas_kind_of(e->type);
-	struct schema_file *f;
-
-	if (!schema_name_valid(e->schema_file_path)) {
-		error_set(err, "invalid_endpoints", "endpoints", "endpoints.yaml "
-		    "line %zu: schemaFilePath must be a file name (letters, digits, "
-		    "'.', '_', '-'; not starting with '.'), not a path",
-		    e->schema_line);
-		return -1;
-	}
-	if (kind == NULL) {
-		error_set(err, "invalid_endpoints", "endpoints", "endpoints.yaml "
-		    "line %zu: schema files are checked for REST (OpenAPI) and "
-		    "GraphQL (SDL) endpoints only, not %s", e->schema_line, e->type);
-		return -1;
-	}
-	if ((f = schemas_find(set, e->schema_file_path)) == NULL) {
-		error_set(err, "missing_schema", "endpoints", "endpoints.yaml line "
-		    "%zu: endpoint \"%.64s\" names schema file %.100s, which was not "
-		    "uploaded", e->schema_line, e->name, e->schema_file_path);
-		return -1;
-	}
-	if (f->kind != NULL && strcmp(f->kind, kind) != 0) {
-		error_set(err, "invalid_endpoints", "endpoints", "endpoints.yaml "
-		    "line %zu: %.100s is named by a REST and a GraphQL endpoint",
-		    e->schema_line, f->name);
-		return -1;
-	}
-	f->kind = kind;
-	return 0;
-}
-
 /* JSON when the first significant byte opens an object. */
 static const char *
-schemas_openapi_media_type(const struct schema_file *f)
+schemas_yaml_or_json(const struct schema_file *f)
 {
 	size_t i;
 
@@ -146,19 +93,86 @@ schemas_openapi_media_type(const struct schema_file *f)
 	    "application/yaml";
 }
 
+static const char *
+schemas_graphql_type(const struct schema_file *f)
+{
+	(void)f;
+	return "application/graphql";
+}
+
+/* What each endpoint type's schema file is, how it is checked and served. */
+static const struct schema_kind {
+	const char *endpoint_type, *kind, *what;
+	int (*check)(const char *, const unsigned char *, size_t, struct error *);
+	const char *(*media_type)(const struct schema_file *);
+} schema_kinds[] = {
+	{ "REST", "openapi", "OpenAPI", schema_openapi_check,
+	  schemas_yaml_or_json },
+	{ "GraphQL", "graphql", "GraphQL SDL", schema_graphql_check,
+	  schemas_graphql_type },
+	{ "WS", "asyncapi", "AsyncAPI", schema_asyncapi_check,
+	  schemas_yaml_or_json },
+};
+#define NSCHEMA_KINDS (sizeof(schema_kinds) / sizeof(schema_kinds[0]))
+
+/* By endpoint type (NULL: it cannot have a schema file) or by kind. */
+static const struct schema_kind *
+schemas_kind_find(const char *endpoint_type, const char *kind)
+{
+	for (size_t i = 0; i < NSCHEMA_KINDS; i++)
+		if ((endpoint_type != NULL && strcmp(schema_kinds[i].endpoint_type,
+		    endpoint_type) == 0) || (kind != NULL &&
+		    strcmp(schema_kinds[i].kind, kind) == 0))
+			return &schema_kinds[i];
+	return NULL;
+}
+
+/* One endpoint's schemaFilePath: a name, of a file uploaded, of its kind. */
+static int
+schemas_endpoint(const struct endpoint *e, struct schema_set *set,
+    struct error *err)
+{
+	const struct schema_kind *k = schemas_kind_find(e->type, NULL);
+	struct schema_file *f;
+
+	if (!schema_name_valid(e->schema_file_path)) {
+		error_set(err, "invalid_endpoints", "endpoints", "endpoints.yaml "
+		    "line %zu: schemaFilePath must be a file name (letters, digits, "
+		    "'.', '_', '-'; not starting with '.'), not a path",
+		    e->schema_line);
+		return -1;
+	}
+	if (k == NULL) {
+		error_set(err, "invalid_endpoints", "endpoints", "endpoints.yaml "
+		    "line %zu: schema files are for REST (OpenAPI), GraphQL (SDL) "
+		    "and WS (AsyncAPI) endpoints, not %s", e->schema_line, e->type);
+		return -1;
+	}
+	if ((f = schemas_find(set, e->schema_file_path)) == NULL) {
+		error_set(err, "missing_schema", "endpoints", "endpoints.yaml line "
+		    "%zu: endpoint \"%.64s\" names schema file %.100s, which was not "
+		    "uploaded", e->schema_line, e->name, e->schema_file_path);
+		return -1;
+	}
+	if (f->kind != NULL && strcmp(f->kind, k->kind) != 0) {
+		error_set(err, "invalid_endpoints", "endpoints", "endpoints.yaml "
+		    "line %zu: %.100s is named by endpoints of different types "
+		    "(one file is one kind of schema)", e->schema_line, f->name);
+		return -1;
+	}
+	f->kind = k->kind;
+	return 0;
+}
+
 /* The file's content, by its kind. */
 static int
 schemas_content(struct schema_file *f, struct error *err)
 {
-	if (strcmp(f->kind, "openapi") == 0) {
-		if (schema_openapi_check(f->name, f->data, f->len, err) < 0)
-			return -1;
-		f->media_type = schemas_openapi_media_type(f);
-	} else {
-		if (schema_graphql_check(f->name, f->data, f->len, err) < 0)
-			return -1;
-		f->media_type = "application/graphql";
-	}
+	const struct schema_kind *k = schemas_kind_find(NULL, f->kind);
+
+	if (k->check(f->name, f->data, f->len, err) < 0)
+		return -1;
+	f->media_type = k->media_type(f);
 	crypto_sha256_hex(f->data, f->len, f->sha256);
 	return 0;
 }

@@ -196,6 +196,32 @@ def test_schemas_upload_served_back_and_deployed(slipway, service,
     assert _schema(slipway, cid, "openapi.yaml")[0] == 404
 
 
+ASYNCAPI_JSON = (b'{"asyncapi": "2.6.0", "info": {"title": "Chat", '
+                 b'"version": "1"},\n "channels": {"room": {"subscribe": '
+                 b'{"message": {"payload": {"type": "string"}}}}}}\n')
+
+
+def test_ws_endpoint_takes_an_asyncapi_schema(slipway, service, app_ports):
+    """A WS endpoint's schemaFilePath names an AsyncAPI document; an OpenAPI
+    one given for it is refused with the file and line."""
+    cid = service["id"]
+    yaml = ("version: 0.1\nendpoints:\n- name: chat\n  port: %d\n"
+            "  type: WS\n  context: /chat\n  schemaFilePath: chat.json\n"
+            % app_ports.take()).encode()
+    status, body = _put(slipway, cid, yaml, [("chat.json", OPENAPI_JSON)])
+    assert status == 422 and error_code(body) == "invalid_schema", body
+    assert "chat.json line 2: this is an OpenAPI document" in \
+        body["error"]["message"], body
+    status, body = _put(slipway, cid, yaml, [("chat.json", ASYNCAPI_JSON)])
+    assert status == 200, (status, body)
+    assert body["schemas"] == [
+        {"file": "chat.json", "type": "asyncapi",
+         "media_type": "application/json", "size": len(ASYNCAPI_JSON),
+         "sha256": _sha(ASYNCAPI_JSON)}], body
+    assert _schema(slipway, cid, "chat.json") == (
+        200, ASYNCAPI_JSON, "application/json")
+
+
 def test_cli_sets_shows_and_prints_schemas(slipway, service, app_ports,
                                            tmp_path):
     cid = service["id"]

@@ -3,8 +3,8 @@
 // uses: services/component-svc/schema_graphql.c
 // uses: services/component-svc/endpoints.c
 /*
- * test_schemas.c: the schema files of PUT .../endpoints: OpenAPI 2/3 in
- * YAML and JSON, GraphQL SDL, and the rules of a set (names, every named
+ * test_schemas.c: the schema files of PUT .../endpoints: OpenAPI 2/3 and
+ * AsyncAPI 2/3 in YAML and JSON, GraphQL SDL, and the rules of a set (names, every named
  * file uploaded, every upload named, kind by endpoint type). Table-driven:
  * each bad document and the message it must fail with, line (and column)
  * included.
@@ -73,6 +73,28 @@ static const struct doc_case openapi_cases[] = {
 	{ "a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
 	  "1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
 	  "nested deeper than 64 levels" },
+};
+
+static const struct doc_case asyncapi_cases[] = {
+	{ "asyncapi: 2.6.0\ninfo:\n  title: Chat\n  version: 1.0.0\n"
+	  "channels:\n  room/{id}:\n    subscribe: {message: {payload: {}}}\n",
+	  NULL },
+	{ "{\"asyncapi\": \"3.0.0\", \"info\": {\"title\": \"T\", \"version\": "
+	  "\"1\"}}", NULL },
+	{ "asyncapi: 3.0.0\ninfo: {title: T, version: 1}\nchannels: {}\n"
+	  "operations: {}\n", NULL },
+	{ "asyncapi: 2.6.0\ninfo: {title: T, version: 1}\n",
+	  "line 1: channels is required" },
+	{ "asyncapi: 1.2.0\ninfo: {title: T, version: 1}\nchannels: {}\n",
+	  "line 1: asyncapi must be a 2.x.y or 3.x.y version" },
+	{ "asyncapi: 2.6.0\ninfo: {title: T, version: 1}\nchannels: [a]\n",
+	  "line 3: channels must be a mapping" },
+	{ "asyncapi: 2.6.0\ninfo:\n  title: T\nchannels: {}\n",
+	  "line 2: info must have a version" },
+	{ "openapi: 3.0.0\ninfo: {title: T, version: 1}\npaths: {}\n",
+	  "line 1: this is an OpenAPI document (for a REST endpoint)" },
+	{ "info: {title: T, version: 1}\nchannels: {}\n",
+	  "not an AsyncAPI document" },
 };
 
 static const struct doc_case graphql_cases[] = {
@@ -175,6 +197,23 @@ test_openapi(void **state)
 	(void)state;
 	run_cases(openapi_cases, sizeof(openapi_cases) / sizeof(openapi_cases[0]),
 	    "api.yaml", schema_openapi_check);
+}
+
+static void
+test_asyncapi(void **state)
+{
+	static const char aa[] = "asyncapi: 2.6.0\ninfo: {title: T, version: 1}\n"
+	    "channels: {}\n";
+	struct error err;
+
+	(void)state;
+	run_cases(asyncapi_cases, sizeof(asyncapi_cases) /
+	    sizeof(asyncapi_cases[0]), "api.yaml", schema_asyncapi_check);
+	/* An OpenAPI check says where an AsyncAPI document belongs. */
+	assert_int_equal(schema_openapi_check("api.yaml", (const unsigned char *)
+	    aa, strlen(aa), &err), -1);
+	assert_non_null(strstr(err.msg, "line 1: this is an AsyncAPI document "
+	    "(for a WS endpoint)"));
 }
 
 static void
@@ -287,6 +326,16 @@ test_set_good(void **state)
 	assert_int_equal(add(&set, "api.json", oa_json, &status, &err), 0);
 	assert_int_equal(schemas_check(&e, &set, &err), 0);
 	assert_string_equal(set.f[0].media_type, "application/json");
+
+	memset(&set, 0, sizeof(set));
+	parse_eps("version: 0.1\nendpoints:\n- name: chat\n  port: 1\n"
+	    "  type: WS\n  context: /chat\n  schemaFilePath: chat.yaml\n", &e);
+	assert_int_equal(add(&set, "chat.yaml", "asyncapi: 3.0.0\ninfo: {title: "
+	    "T, version: 1}\n", &status, &err), 0);
+	if (schemas_check(&e, &set, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(set.f[0].kind, "asyncapi");
+	assert_string_equal(set.f[0].media_type, "application/yaml");
 }
 
 struct set_case {
@@ -312,12 +361,13 @@ static const struct set_case set_cases[] = {
 	  "file name" },
 	{ "version: 0.1\nendpoints:\n- name: a\n  port: 1\n  type: WS\n"
 	  "  context: /a\n  schemaFilePath: async.yaml\n", { { "async.yaml", oa } },
-	  "invalid_endpoints", "line 7: schema files are checked for REST "
-	  "(OpenAPI) and GraphQL (SDL) endpoints only, not WS" },
+	  "invalid_schema", "async.yaml line 1: this is an OpenAPI document (for "
+	  "a REST endpoint); a WS endpoint's schema is an AsyncAPI document" },
 	{ "version: 0.1\nendpoints:\n- name: a\n  port: 1\n  context: /a\n"
 	  "  schemaFilePath: s\n- name: b\n  port: 2\n  type: GraphQL\n"
 	  "  context: /b\n  schemaFilePath: s\n", { { "s", oa } },
-	  "invalid_endpoints", "line 11: s is named by a REST and a GraphQL" },
+	  "invalid_endpoints", "line 11: s is named by endpoints of different "
+	  "types" },
 	{ "version: 0.1\nendpoints:\n- name: a\n  port: 1\n  context: /a\n",
 	  { { "openapi.yaml", oa } }, "unused_schema", "no endpoint's "
 	  "schemaFilePath names it" },
@@ -382,6 +432,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_openapi),
+		cmocka_unit_test(test_asyncapi),
 		cmocka_unit_test(test_graphql),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_utf8),

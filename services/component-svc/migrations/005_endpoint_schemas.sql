@@ -7,7 +7,7 @@
 CREATE TABLE component.endpoint_schemas (
 	component_id uuid NOT NULL REFERENCES component.components (id),
 	file text NOT NULL CHECK (length(file) BETWEEN 1 AND 255),
-	kind text NOT NULL CHECK (kind IN ('openapi', 'graphql')),
+	kind text NOT NULL CHECK (kind IN ('openapi', 'graphql', 'asyncapi')),
 	media_type text NOT NULL,
 	content bytea NOT NULL,
 	sha256 text NOT NULL,
