@@ -696,9 +696,16 @@ bus_verdict(struct bus_consumer *c, const rd_kafka_message_t *rkm,
 {
 	const char *topic = rd_kafka_topic_name(rkm->rkt);
 
+	/*
+	 * Only a group-less consumer has no dead-letter producer (creation
+	 * refuses a grouped one without): it replays a state topic from the
+	 * beginning and stores no offsets, so a record it cannot use is
+	 * skipped, loudly, rather than holding every later record back.
+	 */
 	if (res == BUS_REJECT && c->dlq == NULL) {
-		log_warnx("%s[%d]@%lld rejected (no dead-letter producer): %s",
-		    topic, (int)rkm->partition, (long long)rkm->offset, reason->msg);
+		log_warnx("%s[%d]@%lld rejected, skipped (a state topic replayed "
+		    "without a group): %s", topic, (int)rkm->partition,
+		    (long long)rkm->offset, reason->msg);
 		res = BUS_DONE;
 	}
 	if (res == BUS_DONE) {
@@ -707,11 +714,16 @@ bus_verdict(struct bus_consumer *c, const rd_kafka_message_t *rkm,
 			bus_hold_free(h);
 		return;
 	}
+	/*
+	 * Without its hold the partition would flow on and the next DONE would
+	 * store an offset past this message: exit instead, and the restarted
+	 * service reads again from the last stored offset.
+	 */
 	if (h == NULL &&
-	    (h = bus_hold_new(c, topic, rkm->partition, rkm->offset)) == NULL) {
-		log_warnx("out of memory holding %s[%d]", topic, (int)rkm->partition);
-		return;
-	}
+	    (h = bus_hold_new(c, topic, rkm->partition, rkm->offset)) == NULL)
+		fatal("out of memory holding %s[%d]@%lld: stopping rather than "
+		    "skipping it", topic, (int)rkm->partition,
+		    (long long)rkm->offset);
 	h->attempts = attempt;
 	bus_pause(c, topic, rkm->partition);
 	if (res == BUS_REJECT) {
@@ -752,6 +764,9 @@ bus_dispatch(struct bus_consumer *c, const rd_kafka_message_t *rkm)
 		log_debug("%s[%d]@%lld retry (attempt %d)", topic,
 		    (int)rkm->partition, (long long)rkm->offset, m.attempt);
 	bus_verdict(c, rkm, h, m.attempt, res, &reason);
+	/* The ids the handler logged under are its message's alone: the loop's
+	 * next line (a timer, another consumer) must not carry them. */
+	log_ctx_clear();
 	free(m.key);
 	for (size_t i = 0; i < strs.n; i++)
 		free(strs.v[i]);
@@ -1082,9 +1097,13 @@ bus_consumer_new(struct event_base *base, const struct bus_consumer_config *cfg,
 	c->dlq = cfg->dlq;
 	c->grouped = cfg->group != NULL;
 	c->wake.fds[0] = c->wake.fds[1] = -1;
-	if (c->grouped && c->dlq == NULL)
-		log_warnx("kafka consumer %s has no dead-letter producer",
-		    cfg->group);
+	if (c->grouped && c->dlq == NULL) {
+		/* Its rejected messages would have nowhere to go but away. */
+		error_set(err, "internal", "", "kafka consumer %s has no "
+		    "dead-letter producer", cfg->group);
+		bus_consumer_free(c);
+		return NULL;
+	}
 	if (c->grouped)
 		bus_ensure_dlq(cfg);
 	if (bus_consumer_topics(c, cfg->topics, err) == -1 ||

@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 
+#include "envelope.h"
 #include "outbox.h"
 #include "bus.h"
 #include "store.h"
@@ -94,8 +95,12 @@ outbox_add(struct store *s, const char *topic, const char *key,
 	const char *vals[5] = { topic, key, payload, event_id, event_type };
 	int lens[5] = { -1, -1, (int)len, -1, -1 };
 
-	if (len > 64 * 1024 * 1024) {
-		error_set(err, "too_large", "payload", "outbox payload too large");
+	/* What every consumer accepts (envelope.h): a larger row would be
+	 * published, then refused by all of them. */
+	if (len > ENVELOPE_MAX) {
+		error_set(err, "too_large", "payload", "outbox payload of %zu "
+		    "bytes, more than the %d every consumer accepts", len,
+		    ENVELOPE_MAX);
 		return -1;
 	}
 	return store_exec(s, NULL, "INSERT INTO outbox (topic, key, payload, "

@@ -344,6 +344,23 @@ test_dlq_headers(void **state)
 	bus_consumer_free(c);
 }
 
+/* A grouped consumer without a dead-letter producer is refused: its
+ * rejected messages would have nowhere to go but away. */
+static void
+test_grouped_needs_dlq(void **state)
+{
+	struct fixture *f = *state;
+	const char *topics[] = { "t.nodlq", NULL };
+	struct bus_consumer_config cfg = { .brokers = f->brokers,
+	    .group = "g-nodlq", .topics = topics, .dlq = NULL };
+	struct seen s = { .verdict = mixed };
+	struct error err;
+
+	error_clear(&err);
+	assert_null(bus_consumer_new(f->base, &cfg, record, &s, &err));
+	assert_non_null(strstr(err.msg, "no dead-letter producer"));
+}
+
 int
 main(void)
 {
@@ -353,6 +370,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_produce_while_broker_down,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dlq_headers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grouped_needs_dlq, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_retry_redelivers_and_stores_nothing, setup, teardown),
 	};
