@@ -11,6 +11,8 @@
 #include "store.h"
 #include "log.h"
 
+#define STORE_CONNECT_TIMEOUT_S "5"
+
 struct store {
 	PGconn *conn;
 	char *schema;
@@ -98,6 +100,20 @@ store_set_path(struct store *s, struct error *err)
 	return ok ? 0 : -1;
 }
 
+/*
+ * Connects with a bound on each attempt (libpq waits forever otherwise, and
+ * a service's loop with it): STORE_CONNECT_TIMEOUT_S unless the URL sets its
+ * own connect_timeout (a later parameter wins). PQreset reuses it.
+ */
+static PGconn *
+store_connect(const char *conninfo)
+{
+	const char *const keys[] = { "connect_timeout", "dbname", NULL };
+	const char *const vals[] = { STORE_CONNECT_TIMEOUT_S, conninfo, NULL };
+
+	return PQconnectdbParams(keys, vals, 1);
+}
+
 struct store *
 store_new(const char *conninfo, const char *schema, struct error *err)
 {
@@ -113,7 +129,7 @@ store_new(const char *conninfo, const char *schema, struct error *err)
 		error_set(err, "internal", "", "out of memory");
 		return NULL;
 	}
-	s->conn = PQconnectdb(conninfo);
+	s->conn = store_connect(conninfo);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		/* PQerrorMessage names host and port, never the password. */
 		error_set(err, "unavailable", "", "cannot connect to postgres: %s",
