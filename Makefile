@@ -34,6 +34,8 @@ endif
 endif
 
 SERVICES := registry-svc component-svc deploy-svc webhook-ingress dataplane-agent
+# Operator tools built like a service (one folder, no migrations).
+TOOLS    := slipway-kafka-acl
 
 PROTOS     := $(wildcard proto/slipway/v1/*.proto)
 PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
@@ -44,7 +46,7 @@ LIB_SRC    := $(wildcard services/lib/*.c)
 LIB_O      := $(patsubst services/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(PROTO_O)
 LIB_A      := $(BUILD)/lib/libslipway.a
 
-BINS       := $(addprefix $(BUILD)/bin/,$(SERVICES) slipway)
+BINS       := $(addprefix $(BUILD)/bin/,$(SERVICES) $(TOOLS) slipway)
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -89,7 +91,7 @@ $(BUILD)/bin/$(1): $$($(1)_O) $(LIB_A)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
-$(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
+$(foreach s,$(SERVICES) $(TOOLS),$(eval $(call service_rule,$(s))))
 
 CLI_O := $(patsubst services/%.c,$(BUILD)/obj/%.o,$(wildcard services/cli/*.c))
 $(BUILD)/bin/slipway: $(CLI_O) $(LIB_A)
@@ -146,8 +148,10 @@ bench: setup
 	$(MAKE) all kafka
 	SLIPWAY_BUILD=$(BUILD) bash tests/bench/run.sh
 
+# stack.sh grants the Kafka ACLs with slipway-kafka-acl: built first.
 stack-up: setup kafka
-	bash scripts/stack.sh up
+	$(MAKE) $(BUILD)/bin/slipway-kafka-acl
+	SLIPWAY_BUILD=$(BUILD) bash scripts/stack.sh up
 
 stack-down:
 	bash scripts/stack.sh down

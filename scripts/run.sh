@@ -107,11 +107,22 @@ dataplane_key() {
 # as SLIPWAY_PG_URL / SLIPWAY_REDIS_USER / SLIPWAY_REDIS_PASSWORD.
 STORE_SECRETS=(SLIPWAY_PG_REGISTRY_URL SLIPWAY_PG_COMPONENT_URL SLIPWAY_PG_DEPLOY_URL
 	SLIPWAY_PG_WEBHOOK_URL SLIPWAY_PG_ADMIN_URL SLIPWAY_REDIS_COMPONENT_PASSWORD
-	SLIPWAY_REDIS_WEBHOOK_PASSWORD SLIPWAY_REDIS_ADMIN_PASSWORD)
+	SLIPWAY_REDIS_WEBHOOK_PASSWORD SLIPWAY_REDIS_ADMIN_PASSWORD
+	SLIPWAY_KAFKA_REGISTRY_SVC_PASSWORD SLIPWAY_KAFKA_COMPONENT_SVC_PASSWORD
+	SLIPWAY_KAFKA_DEPLOY_SVC_PASSWORD SLIPWAY_KAFKA_WEBHOOK_INGRESS_PASSWORD
+	SLIPWAY_KAFKA_ADMIN_PASSWORD)
+
+# kafka_env USER prints the Kafka principal lines of a service or agent: its
+# own SCRAM user, the password by file (the stack's 0600 one).
+kafka_env() {
+	echo "SLIPWAY_KAFKA_USERNAME=$1"
+	echo "SLIPWAY_KAFKA_PASSWORD_FILE=$STATE/kafka-$1-password"
+}
 
 # service_env NAME prints the environment lines of one service.
 service_env() {
 	echo "SLIPWAY_HTTP_PORT=${PORT[$1]}"
+	if [[ $1 == dataplane-agent ]]; then kafka_env agent-local; else kafka_env "$1"; fi
 	case $1 in
 	webhook-ingress)
 		echo "SLIPWAY_PG_URL=$SLIPWAY_PG_WEBHOOK_URL"
@@ -245,11 +256,16 @@ main() {
 	admin_token
 	kek_file
 	dataplane_key
-	for s in "${SERVICES[@]}"; do start_service "$s"; done
-	# The agent's readiness may need its data plane registered, which needs
-	# deploy-svc: the agent is waited for last.
+	# The local agent's Kafka principal (and the ACLs of its data plane)
+	# exist before it starts; deploy-svc creates the topics at registration.
+	bash "$HERE/stack.sh" kafka-principal local || fail "kafka principal of data plane local failed"
+	# The agent starts once its data plane is registered (which needs
+	# deploy-svc): deploy-svc creates its topics then, and on the
+	# authenticated bus the agent may not create them itself.
+	for s in registry-svc component-svc deploy-svc webhook-ingress; do start_service "$s"; done
 	for s in registry-svc component-svc deploy-svc webhook-ingress; do wait_ready "$s"; done
 	register_dataplane
+	start_service dataplane-agent
 	wait_ready dataplane-agent
 	walkthrough
 	supervise

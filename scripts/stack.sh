@@ -6,6 +6,8 @@
 # $SLIPWAY_STATE (default .state/).
 #
 #   scripts/stack.sh up|down|status
+#   scripts/stack.sh kafka-principal DATAPLANE   the Kafka user and ACLs of
+#                                                one data plane's agent
 #
 # Each part runs in the background with a pid file and a log under the state
 # dir; `up` waits for each until ready and fails naming the part and showing
@@ -129,18 +131,42 @@ port_free() {
 
 KAFKA_DIR=$STATE/kafka
 
+# The bus is authenticated (docs/internals.md, "The authenticated bus"):
+# clients use SASL/SCRAM-SHA-256 on the CLIENT listener, one principal per
+# service (these users are added when the storage is formatted) and one per
+# data-plane agent (`stack.sh kafka-principal DP`); `admin` is the broker
+# itself (inter-broker), this script, the tests and operators. The
+# controller listener takes PLAIN with a static admin user: KRaft cannot
+# check SCRAM there, before the metadata is loaded. Every principal but
+# admin gets only the ACLs slipway-kafka-acl grants (StandardAuthorizer,
+# nothing allowed without an ACL). Passwords: $STATE/kafka-<user>-password
+# (0600); server.properties holds admin's and is 0600 too.
+KAFKA_USERS=(admin registry-svc component-svc deploy-svc webhook-ingress)
+KAFKA_MECHANISM=SCRAM-SHA-256
+
 kafka_write_config() {
+	local pw
+	pw=$(stack_secret kafka-admin)
 	mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
-	cat >"$KAFKA_DIR/server.properties" <<EOF
+	(umask 077 && cat >"$KAFKA_DIR/server.properties" <<EOF
 # Written by scripts/stack.sh: one combined broker + KRaft controller.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CPORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CPORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=CLIENT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CPORT
+advertised.listeners=CLIENT://127.0.0.1:$KAFKA_PORT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=CLIENT
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,CLIENT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=$KAFKA_MECHANISM
+sasl.mechanism.inter.broker.protocol=$KAFKA_MECHANISM
+listener.name.client.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$pw";
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$pw" user_admin="$pw";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin
+allow.everyone.if.no.acl.found=false
 log.dirs=$KAFKA_DIR/data
 auto.create.topics.enable=false
 delete.topic.enable=true
@@ -157,6 +183,14 @@ broker.session.timeout.ms=3000
 broker.heartbeat.interval.ms=1000
 log.retention.hours=168
 EOF
+	)
+	# The admin client of this script (kafka-principal) and of operators.
+	(umask 077 && cat >"$KAFKA_DIR/admin.properties" <<EOF
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=$KAFKA_MECHANISM
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$pw";
+EOF
+	)
 	cat >"$KAFKA_DIR/log4j.properties" <<'EOF'
 log4j.rootLogger=INFO, stdout
 log4j.appender.stdout=org.apache.log4j.ConsoleAppender
@@ -180,14 +214,30 @@ KAFKA_JVM=(-Xms512m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20
 # kafka_format formats the log dir once; the cluster id is a base64url UUID
 # generated here (saves a JVM start) and kept for later runs. It must not
 # start with "-", which StorageTool would read as an option.
+#
+# The SCRAM users of admin and the services go in with the format (the
+# broker needs admin's to talk to itself before any tool could add it). A
+# log dir formatted before the bus had SASL has no such users and KRaft
+# cannot add the first one: it is the local stack, so it is formatted anew
+# (its topics are lost) and the reason printed.
 kafka_format() {
+	local u scram=()
+	if [[ -f $KAFKA_DIR/data/meta.properties && ! -f $KAFKA_DIR/sasl ]]; then
+		say "kafka: $KAFKA_DIR/data was formatted before the bus had SASL users; formatting it again (its topics and offsets are lost)" >&2
+		rm -rf "$KAFKA_DIR/data"
+		mkdir -p "$KAFKA_DIR/data"
+	fi
 	[[ -f $KAFKA_DIR/data/meta.properties ]] && return 0
 	[[ -s $KAFKA_DIR/cluster.id ]] ||
 		head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' | sed 's/^-/A/' >"$KAFKA_DIR/cluster.id"
-	say "kafka: formatting storage"
+	for u in "${KAFKA_USERS[@]}"; do
+		scram+=(--add-scram "$KAFKA_MECHANISM=[name=$u,password=$(stack_secret "kafka-$u")]")
+	done
+	say "kafka: formatting storage (SCRAM users ${KAFKA_USERS[*]})"
 	"$(java_bin)" "${KAFKA_JVM[@]}" kafka.tools.StorageTool format -t "$(<"$KAFKA_DIR/cluster.id")" \
-		-c "$KAFKA_DIR/server.properties" -g >"$RUN/kafka-format.log" 2>&1 ||
+		-c "$KAFKA_DIR/server.properties" -g "${scram[@]}" >"$RUN/kafka-format.log" 2>&1 ||
 		fail_part kafka "$RUN/kafka-format.log" "StorageTool format failed"
+	: >"$KAFKA_DIR/sasl"
 }
 
 kafka_started() {
@@ -208,9 +258,58 @@ kafka_up() {
 		start_bg kafka "$(java_bin)" "${KAFKA_JVM[@]}" kafka.Kafka "$KAFKA_DIR/server.properties"
 	fi
 	wait_ready kafka "$RUN/kafka.log" "$KAFKA_TIMEOUT" "$RUN/kafka.pid" kafka.Kafka kafka_started
-	say "kafka up on 127.0.0.1:$KAFKA_PORT"
+	kafka_acls --services
+	say "kafka up on 127.0.0.1:$KAFKA_PORT (SASL $KAFKA_MECHANISM, ACLs of ${KAFKA_USERS[*]:1})"
 }
 kafka_down() { stop_pid kafka "$RUN/kafka.pid" kafka.Kafka 30; }
+
+# The ACL table lives in one place, services/slipway-kafka-acl/acl_table.c;
+# this script only runs the tool, as admin.
+kafka_acl_bin() {
+	local b=${SLIPWAY_BUILD:-build}
+	[[ $b == /* ]] || b=$REPO/$b
+	echo "$b/bin/slipway-kafka-acl"
+}
+
+# kafka_admin CMD... runs CMD with the admin's Kafka client settings.
+kafka_admin() {
+	SLIPWAY_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT SLIPWAY_KAFKA_SECURITY_PROTOCOL=sasl_plaintext \
+		SLIPWAY_KAFKA_SASL_MECHANISM=$KAFKA_MECHANISM SLIPWAY_KAFKA_USERNAME=admin \
+		SLIPWAY_KAFKA_PASSWORD= SLIPWAY_KAFKA_PASSWORD_FILE=$STATE/kafka-admin-password \
+		SLIPWAY_KAFKA_CA_FILE= "$@"
+}
+
+# kafka_acls ARGS...: slipway-kafka-acl grant ARGS (one CreateAcls request).
+kafka_acls() {
+	local bin
+	bin=$(kafka_acl_bin)
+	[[ -x $bin ]] || die "kafka: $bin is not built (run make, or set SLIPWAY_BUILD)"
+	kafka_admin "$bin" grant "$@" >"$RUN/kafka-acl.log" 2>&1 ||
+		fail_part kafka "$RUN/kafka-acl.log" "granting ACLs failed"
+}
+
+# kafka_principal DP: the SCRAM user agent-DP (password in
+# $STATE/kafka-agent-DP-password, 0600) and the ACLs of data plane DP. The
+# password reaches Kafka's ConfigCommand in a 0600 file, never on a command
+# line. Adding the same user again just sets the same password.
+kafka_principal() {
+	local dp=$1 user=agent-$1 f
+	[[ $dp =~ ^[a-z0-9][a-z0-9-]{0,39}$ ]] || die "kafka-principal: '$dp' is not a valid data-plane name"
+	kafka_status || die "kafka-principal: kafka is not running (stack.sh up)"
+	f=$KAFKA_DIR/scram-$user.properties
+	(umask 077 && printf '%s=password=%s\n' "$KAFKA_MECHANISM" "$(stack_secret "kafka-$user")" >"$f")
+	"$(java_bin)" -Xms64m -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData \
+		"-Dlog4j.configuration=file:$KAFKA_DIR/log4j.properties" -cp "$KAFKA_LIB/*" \
+		kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
+		--command-config "$KAFKA_DIR/admin.properties" --alter --entity-type users \
+		--entity-name "$user" --add-config-file "$f" >"$RUN/kafka-principal.log" 2>&1 || {
+		rm -f "$f"
+		fail_part kafka "$RUN/kafka-principal.log" "adding the SCRAM user $user failed"
+	}
+	rm -f "$f"
+	kafka_acls --dataplane "$dp"
+	say "kafka principal $user ready (password in $STATE/kafka-$user-password)"
+}
 kafka_status() { pid_of "$RUN/kafka.pid" kafka.Kafka >/dev/null && port_open "$KAFKA_PORT"; }
 
 # --- secrets -----------------------------------------------------------------
@@ -669,6 +768,16 @@ write_env() {
 # Written by scripts/stack.sh up; source it to reach the local stack.
 export SLIPWAY_STATE='$STATE'
 export SLIPWAY_KAFKA_BROKERS='127.0.0.1:$KAFKA_PORT'
+# One Kafka principal per service (SCRAM), each with its own ACLs; a
+# data-plane agent's comes from "stack.sh kafka-principal DP"
+# ($STATE/kafka-agent-DP-password); admin is for operators and tests.
+export SLIPWAY_KAFKA_SECURITY_PROTOCOL='sasl_plaintext'
+export SLIPWAY_KAFKA_SASL_MECHANISM='$KAFKA_MECHANISM'
+export SLIPWAY_KAFKA_REGISTRY_SVC_PASSWORD='$(stack_secret kafka-registry-svc)'
+export SLIPWAY_KAFKA_COMPONENT_SVC_PASSWORD='$(stack_secret kafka-component-svc)'
+export SLIPWAY_KAFKA_DEPLOY_SVC_PASSWORD='$(stack_secret kafka-deploy-svc)'
+export SLIPWAY_KAFKA_WEBHOOK_INGRESS_PASSWORD='$(stack_secret kafka-webhook-ingress)'
+export SLIPWAY_KAFKA_ADMIN_PASSWORD='$(stack_secret kafka-admin)'
 # One Postgres role and one Redis user per service (see docs/internals.md);
 # the admin URL is the superuser over the unix socket, for operators/tests.
 export SLIPWAY_PG_REGISTRY_URL='$(pg_url registry)'
@@ -753,12 +862,20 @@ cmd_status() {
 	return $rc
 }
 
+cmd_kafka_principal() {
+	[[ $# -eq 1 ]] || die "usage: $0 kafka-principal DATAPLANE"
+	lock
+	mkdir -p "$RUN"
+	kafka_principal "$1"
+}
+
 case ${1:-} in
 up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
+kafka-principal) shift && cmd_kafka_principal "$@" ;;
 *)
-	echo "usage: $0 up|down|status" >&2
+	echo "usage: $0 up|down|status|kafka-principal DATAPLANE" >&2
 	exit 2
 	;;
 esac

@@ -13,6 +13,7 @@
 #include "apikey.h"
 #include "bus.h"
 #include "cache.h"
+#include "bus_security.h"
 #include "config.h"
 #include "http.h"
 #include "outbox.h"
@@ -34,6 +35,7 @@ static const struct config_var comp_vars[] = {
 	CONFIG_VAR_HTTP_PORT("8082", &ctx.cfg.http_port),
 	CONFIG_VAR_ADMIN_TOKEN(&ctx.cfg.admin_token),
 	CONFIG_VAR_KAFKA_BROKERS(&ctx.cfg.brokers),
+	CONFIG_VARS_KAFKA_SECURITY,
 	CONFIG_VAR_PG_URL(CONFIG_PG_URL_DEFAULT, &ctx.cfg.pg_url),
 	CONFIG_VAR_REDIS_HOST(&ctx.cfg.redis_host),
 	CONFIG_VAR_REDIS_PORT(&ctx.cfg.redis_port),

@@ -24,6 +24,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "gateway.h"
+#include "bus_security.h"
 #include "config.h"
 #include "crypto.h"
 #include "envelope.h"
@@ -89,6 +90,7 @@ static const struct config_var agent_vars[] = {
 	CONFIG_VAR_HTTP_ADDR(&agent.cfg.http_addr),
 	CONFIG_VAR_HTTP_PORT("8084", &agent.cfg.http_port),
 	CONFIG_VAR_KAFKA_BROKERS(&agent.cfg.brokers),
+	CONFIG_VARS_KAFKA_SECURITY,
 	{ "SLIPWAY_DATAPLANE", CONFIG_STRING, "local", 0,
 	  "name of this data plane", &agent.cfg.dataplane },
 	{ "SLIPWAY_DATAPLANE_KEY_FILE", CONFIG_KEY_FILE, NULL, CONFIG_REQUIRED,
@@ -320,11 +322,17 @@ agent_names(struct agent *a)
 	    a->cfg.dataplane);
 }
 
+/*
+ * deploy-svc creates these topics when the data plane is registered; on a
+ * bus without ACLs the agent makes sure of them too. With ACLs it may not
+ * create topics: bus_topic_ensure logs the refusal and the consumers wait
+ * for the topics to appear.
+ */
 static void
 agent_topics(struct agent *a)
 {
 	char dlq[160];
-	/* Rejected commands go to <commands>.dlq, which nobody else creates. */
+	/* Rejected commands go to <commands>.dlq. */
 	const char *const plain[] = { a->cmd_topic, dlq, TOPIC_DATAPLANE_STATUS,
 	    NULL };
 	const char *const compacted[] = { a->creds_topic, NULL };

@@ -46,13 +46,16 @@ struct deploy_env_put {
 	int position;
 };
 
-/* Creates slipway.dataplane.<dp>.commands and the compacted .credentials. */
+/*
+ * Creates slipway.dataplane.<dp>.commands, its .dlq and the compacted
+ * .credentials: on an authorized bus the agent may not create topics.
+ */
 int
 deploy_dataplanes_ensure_topics(struct deploy *d, const char *name,
     struct error *err)
 {
-	char cmd[128], cred[128];
-	const char *cmds[] = { cmd, NULL };
+	char cmd[128], dlq[160], cred[128];
+	const char *cmds[] = { cmd, dlq, NULL };
 	const char *creds[] = { cred, NULL };
 
 	if (topic_dataplane_commands(name, cmd, sizeof(cmd)) == -1 ||
@@ -60,6 +63,7 @@ deploy_dataplanes_ensure_topics(struct deploy *d, const char *name,
 		error_set(err, "invalid_field", "name", "data plane name too long");
 		return -1;
 	}
+	snprintf(dlq, sizeof(dlq), "%s.dlq", cmd);
 	if (bus_topic_ensure(d->cfg.brokers, cmds, TOPIC_PARTITIONS, 0,
 	    DEPLOY_TOPIC_TIMEOUT_MS, err) == -1 ||
 	    bus_topic_ensure(d->cfg.brokers, creds, TOPIC_PARTITIONS, 1,

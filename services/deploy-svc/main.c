@@ -17,6 +17,7 @@
 
 #include "deploy.h"
 #include "bus.h"
+#include "bus_security.h"
 #include "config.h"
 #include "crypto.h"
 #include "outbox.h"
@@ -45,6 +46,7 @@ static const struct config_var deploy_config_vars[] = {
 	CONFIG_VAR_HTTP_PORT("8083", &deploy.cfg.http_port),
 	CONFIG_VAR_ADMIN_TOKEN(&deploy.cfg.admin_token),
 	CONFIG_VAR_KAFKA_BROKERS(&deploy.cfg.brokers),
+	CONFIG_VARS_KAFKA_SECURITY,
 	CONFIG_VAR_PG_URL(CONFIG_PG_URL_DEFAULT, &deploy.cfg.pg_url),
 	CONFIG_VAR_LOG_DEBUG(&deploy.cfg.log_debug),
 	{ "SLIPWAY_DEFAULT_DATAPLANE", CONFIG_STRING, "", 0,

@@ -30,6 +30,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "bus.h"
+#include "bus_security.h"
 #include "log.h"
 
 #define BUS_BACKOFF_MIN_MS  100
@@ -111,8 +112,10 @@ bus_conf_base(const char *brokers, struct error *err)
 	 */
 	const char *kv[] = { "bootstrap.servers", brokers, "log.queue", "true",
 	    "reconnect.backoff.max.ms", "1000", NULL };
+	const char *sec[BUS_SECURITY_KV_MAX];   /* SASL / TLS, bus_security.h */
 
-	if (bus_conf_all(conf, kv, err) == -1) {
+	if (bus_conf_all(conf, kv, err) == -1 || bus_security_settings(sec,
+	    BUS_SECURITY_KV_MAX, err) == -1 || bus_conf_all(conf, sec, err) == -1) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
@@ -299,8 +302,10 @@ bus_produce_raw(struct bus_producer *p, const char *topic, const void *key,
 		if (hdrs != NULL)
 			rd_kafka_headers_destroy(hdrs);
 		free(d);
-		error_set(err, "bus_error", "", "cannot queue to %s: %s", topic,
-		    rd_kafka_err2str(rc));
+		/* The ACLs refuse this topic: permanent until an operator acts. */
+		error_set(err, rc == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ?
+		    "bus_unauthorized" : "bus_error", "", "cannot queue to %s: %s",
+		    topic, rd_kafka_err2str(rc));
 		return -1;
 	}
 	return 0;
@@ -1211,6 +1216,15 @@ bus_topic_results(rd_kafka_event_t *ev, struct error *err)
 
 		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			log_info("kafka topic %s created",
+			    rd_kafka_topic_result_name(tr[i]));
+		} else if (e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+			/*
+			 * On an authorized bus a principal without Create (an
+			 * agent) leaves its topics to whoever has it (deploy-svc
+			 * registering the data plane): it reads them once there.
+			 */
+			log_info("kafka topic %s: not authorized to create it; "
+			    "it is created by another principal",
 			    rd_kafka_topic_result_name(tr[i]));
 		} else if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
 			error_set(err, "bus_error", "", "topic %s: %s",

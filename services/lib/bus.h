@@ -51,7 +51,8 @@ struct bus_producer *bus_producer_new_timeout(struct event_base *base,
     struct error *err);
 /*
  * Queues one message. Key and value are copied. cb may be NULL. Returns -1
- * (err set) when the message could not even be queued.
+ * (err set) when the message could not even be queued; err->code is
+ * "bus_unauthorized" when the broker's ACLs refuse the topic.
  */
 int bus_produce(struct bus_producer *p, const char *topic, const char *key,
     const void *value, size_t len, const struct bus_header *hdrs,

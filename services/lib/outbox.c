@@ -10,8 +10,12 @@
  *   finish  once every delivery report is in, or OUTBOX_FLUSH_MS passed:
  *           mark the acknowledged rows sent, commit
  * Rows that were not acknowledged stay unsent and go out again on the next
- * pass; consumers dedup. Meanwhile the loop serves everything else, so a
- * broker outage never stalls the service's API or its consumer.
+ * pass; consumers dedup. A row whose topic the broker's ACLs refuse (a data
+ * plane registered before its bus permissions were granted) also stays
+ * unsent, but does not hold up the rows of other topics nor count as an
+ * outage: it goes out once the ACL exists. Meanwhile the loop serves
+ * everything else, so a broker outage never stalls the service's API or its
+ * consumer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +65,7 @@ struct outbox_relay {
 	int backoff_ms;
 	enum outbox_failure failure;
 	time_t last_purge;
+	time_t last_refused_log;      /* refusals are logged once a minute */
 };
 
 /*
@@ -76,6 +81,7 @@ struct outbox_batch {
 	struct outbox_relay *relay;   /* NULL once abandoned */
 	int n;                  /* rows locked by the pass */
 	int pending;            /* queued, no delivery report yet */
+	int refused;            /* not queued: the topic is not authorized */
 	struct outbox_row rows[];
 };
 
@@ -134,6 +140,21 @@ outbox_delivered(int ok, const char *errstr, void *arg)
 		outbox_schedule(b->relay, 0);   /* all reports in: finish now */
 }
 
+/* A row the ACLs refuse: counted, and logged once a minute. */
+static void
+outbox_refused(struct outbox_relay *r, struct outbox_batch *b, const char *id,
+    const struct error *err)
+{
+	time_t now = time(NULL);
+
+	if (b->refused++ == 0 && now - r->last_refused_log >= 60) {
+		r->last_refused_log = now;
+		log_warnx("outbox row %s: %s (not authorized: it and the rows "
+		    "of topics the bus's ACLs refuse stay unsent until granted)",
+		    id, err->msg);
+	}
+}
+
 /* The pass is over: free the batch, or leave it to its last report. */
 static void
 outbox_batch_release(struct outbox_batch *b)
@@ -144,7 +165,11 @@ outbox_batch_release(struct outbox_batch *b)
 		b->relay = NULL;
 }
 
-/* Produces each locked row; stops at the first that cannot be queued. */
+/*
+ * Produces each locked row; stops at the first that cannot be queued,
+ * unless the broker refuses its topic: its rows all fail alike, so none of
+ * them overtakes another, and the other topics go on.
+ */
 static void
 outbox_produce_rows(struct outbox_relay *r, const struct store_result *res,
     struct outbox_batch *b, int n)
@@ -171,8 +196,12 @@ outbox_produce_rows(struct outbox_relay *r, const struct store_result *res,
 		if (bus_produce(r->producer, store_result_get(res, i, 1),
 		    store_result_get(res, i, 2), payload, len, hdrs, 2,
 		    outbox_delivered, &rows[i], &err) == -1) {
-			log_warnx("outbox row %s: %s", rows[i].id, err.msg);
 			free(payload);
+			if (strcmp(err.code, "bus_unauthorized") == 0) {
+				outbox_refused(r, b, rows[i].id, &err);
+				continue;
+			}
+			log_warnx("outbox row %s: %s", rows[i].id, err.msg);
 			/* Later rows of the same key must not overtake this one. */
 			break;
 		}
@@ -325,7 +354,7 @@ outbox_finish(struct outbox_relay *r)
 	}
 	for (int i = 0; i < b->n; i++)
 		sent += b->rows[i].delivered;
-	if (sent < b->n) {
+	if (sent + b->refused < b->n) {
 		log_warnx("outbox: %d of %d rows not acknowledged; they stay unsent",
 		    b->n - sent, b->n);
 		outbox_batch_release(b);

@@ -21,6 +21,7 @@
 #include "registry.h"
 #include "apikey.h"
 #include "bus.h"
+#include "bus_security.h"
 #include "config.h"
 #include "crypto.h"
 #include "http.h"
@@ -44,6 +45,7 @@ static const struct config_var reg_vars[] = {
 	CONFIG_VAR_HTTP_PORT("8081", &ctx.cfg.http_port),
 	CONFIG_VAR_ADMIN_TOKEN(&ctx.cfg.admin_token),
 	CONFIG_VAR_KAFKA_BROKERS(&ctx.cfg.brokers),
+	CONFIG_VARS_KAFKA_SECURITY,
 	CONFIG_VAR_PG_URL(CONFIG_PG_URL_DEFAULT, &ctx.cfg.pg_url),
 	REG_VAR_KEK_FILE,
 	CONFIG_VAR_ALLOW_PRIVATE_TARGETS(&ctx.cfg.targets),

@@ -10,6 +10,7 @@
 #include "hook.h"
 #include "bus.h"
 #include "cache.h"
+#include "bus_security.h"
 #include "config.h"
 #include "http.h"
 #include "service.h"
@@ -30,6 +31,7 @@ static const struct config_var hook_config_vars[] = {
 	CONFIG_VAR_HTTP_ADDR(&hook.cfg.http_addr),
 	CONFIG_VAR_HTTP_PORT("8080", &hook.cfg.http_port),
 	CONFIG_VAR_KAFKA_BROKERS(&hook.cfg.brokers),
+	CONFIG_VARS_KAFKA_SECURITY,
 	CONFIG_VAR_PG_URL("postgresql://slipway_webhook@127.0.0.1:15432/slipway",
 	    &hook.cfg.pg_url),
 	CONFIG_VAR_REDIS_HOST(&hook.cfg.redis_host),

@@ -68,13 +68,11 @@ def project():
     return sh.unique("proj")
 
 
-@pytest.fixture(scope="session")
-def produce_dup(slipway):
-    """Builds tests/e2e/tools/produce_dup (librdkafka + the build's generated
-    protobuf-c code): the only way to deliver the very same ImagePushed bytes
-    twice, since there is no Python Kafka client here."""
-    src = Path(__file__).resolve().parent / "tools" / "produce_dup.c"
-    out = slipway.build / "tests" / "produce_dup"
+def _build_tool(slipway, name):
+    """Builds tests/e2e/tools/<name>.c (librdkafka + the build's generated
+    protobuf-c code) into the build's tests/ folder."""
+    src = Path(__file__).resolve().parent / "tools" / (name + ".c")
+    out = slipway.build / "tests" / name
     gen = slipway.build / "gen"
     pb = sorted(str(p) for p in (gen / "slipway" / "v1").glob("*.pb-c.c"))
     if not pb:
@@ -86,6 +84,20 @@ def produce_dup(slipway):
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=120)
     if r.returncode != 0:
-        pytest.fail("building produce_dup failed:\n" +
+        pytest.fail("building %s failed:\n" % name +
                     r.stdout.decode(errors="replace"))
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def produce_dup(slipway):
+    """tests/e2e/tools/produce_dup: the only way to deliver the very same
+    ImagePushed bytes twice, since there is no Python Kafka client here."""
+    return _build_tool(slipway, "produce_dup")
+
+
+@pytest.fixture(scope="session")
+def kafka_probe(slipway):
+    """tests/e2e/tools/kafka_probe: produces a forged event or reads a topic
+    with the credentials it is given, reporting a refusal."""
+    return _build_tool(slipway, "kafka_probe")

@@ -76,6 +76,21 @@ STORE_VARS = ("SLIPWAY_PG_REGISTRY_URL", "SLIPWAY_PG_COMPONENT_URL",
               "SLIPWAY_PG_ADMIN_URL", "SLIPWAY_REDIS_COMPONENT_PASSWORD",
               "SLIPWAY_REDIS_WEBHOOK_PASSWORD", "SLIPWAY_REDIS_ADMIN_PASSWORD")
 
+# The stack's Kafka principals (stack.env): one SCRAM user per service with
+# its own ACLs (services/slipway-kafka-acl/acl_table.c); an agent gets
+# agent-<dataplane> from `stack.sh kafka-principal`; admin is for the test
+# tools that talk to Kafka themselves.
+KAFKA_PASSWORD_VARS = {
+    "registry-svc": "SLIPWAY_KAFKA_REGISTRY_SVC_PASSWORD",
+    "component-svc": "SLIPWAY_KAFKA_COMPONENT_SVC_PASSWORD",
+    "deploy-svc": "SLIPWAY_KAFKA_DEPLOY_SVC_PASSWORD",
+    "webhook-ingress": "SLIPWAY_KAFKA_WEBHOOK_INGRESS_PASSWORD",
+    "admin": "SLIPWAY_KAFKA_ADMIN_PASSWORD",
+}
+KAFKA_VARS = ("SLIPWAY_KAFKA_SECURITY_PROTOCOL",
+              "SLIPWAY_KAFKA_SASL_MECHANISM") + tuple(
+                  KAFKA_PASSWORD_VARS.values())
+
 
 # Sanitizer settings for the services (the caller's own ASAN_OPTIONS /
 # UBSAN_OPTIONS win) and the lines that mark a report in a service log.
@@ -376,35 +391,39 @@ class Harness:
                              self.env["SLIPWAY_REGISTRY_PASSWORD"]})
         self.secrets.update(self.store_secrets())
         _admin_token = self.admin_token
+        # The main agent's Kafka principal (and its data plane's ACLs) before
+        # its data plane is registered: the agent reads its topics from then.
+        agent_kafka = self.kafka_principal(self.dataplane)
         kek = self._write_kek()
         key_file, public_key = self._agent_keygen()
         common = self._common_env()
         env = self.env
         # The stack's registries are on loopback: the one non-public range
         # registry-svc's test and the agent's resolver may reach.
-        self._start("registry-svc", common,
+        self._start("registry-svc", common, **self.kafka_env("registry-svc"),
                     SLIPWAY_PG_URL=env["SLIPWAY_PG_REGISTRY_URL"],
                     SLIPWAY_ADMIN_TOKEN=self.admin_token, SLIPWAY_KEK_FILE=kek,
                     SLIPWAY_ALLOW_PRIVATE_TARGETS="loopback")
-        self._start("component-svc", common,
+        self._start("component-svc", common, **self.kafka_env("component-svc"),
                     SLIPWAY_PG_URL=env["SLIPWAY_PG_COMPONENT_URL"],
                     SLIPWAY_REDIS_USER="component",
                     SLIPWAY_REDIS_PASSWORD=env[
                         "SLIPWAY_REDIS_COMPONENT_PASSWORD"],
                     SLIPWAY_ADMIN_TOKEN=self.admin_token)
-        self._start("deploy-svc", common,
+        self._start("deploy-svc", common, **self.kafka_env("deploy-svc"),
                     SLIPWAY_PG_URL=env["SLIPWAY_PG_DEPLOY_URL"],
                     SLIPWAY_ADMIN_TOKEN=self.admin_token, SLIPWAY_KEK_FILE=kek,
                     SLIPWAY_DEFAULT_DATAPLANE=self.dataplane)
         for s in ("registry-svc", "component-svc", "deploy-svc"):
             self._wait_ready(s)
-        self.register_dataplane(self.dataplane, public_key)
+        self.register_dataplane(self.dataplane, public_key, acls=False)
         self._start("webhook-ingress", common,
+                    **self.kafka_env("webhook-ingress"),
                     SLIPWAY_PG_URL=env["SLIPWAY_PG_WEBHOOK_URL"],
                     SLIPWAY_REDIS_USER="webhook",
                     SLIPWAY_REDIS_PASSWORD=env["SLIPWAY_REDIS_WEBHOOK_PASSWORD"],
                     SLIPWAY_DEPLOY_URL=self.url("deploy-svc"))
-        self._start("dataplane-agent", common,
+        self._start("dataplane-agent", common, **agent_kafka,
                     SLIPWAY_DATAPLANE=self.dataplane,
                     SLIPWAY_DATAPLANE_KEY_FILE=key_file,
                     SLIPWAY_ENGINE_SOCKET=self.env["SLIPWAY_ENGINE_SOCKET"],
@@ -446,6 +465,8 @@ class Harness:
             "SLIPWAY_REDIS_PORT": str(self.ports["redis"]),
             "SLIPWAY_REGISTRY_PORT": str(self.ports["registry"]),
             "SLIPWAY_GATEWAY_PORT_BASE": str(self.ports["gateway"]),
+            # stack.sh runs this build's slipway-kafka-acl.
+            "SLIPWAY_BUILD": str(self.build),
         })
         return env
 
@@ -471,7 +492,7 @@ class Harness:
                 "SLIPWAY_REDIS_PORT", "SLIPWAY_REGISTRY_HOST",
                 "SLIPWAY_REGISTRY_USER", "SLIPWAY_REGISTRY_PASSWORD",
                 "SLIPWAY_ENGINE_SOCKET", "SLIPWAY_DEMO_IMAGE") + GATEWAY_VARS + \
-            STORE_VARS
+            STORE_VARS + KAFKA_VARS
         missing = [n for n in need if not self.env.get(n)]
         if missing:
             raise HarnessError("stack.env lacks %s" % ", ".join(missing))
@@ -493,10 +514,10 @@ class Harness:
         return env
 
     def store_secrets(self):
-        """The stack's Postgres and Redis passwords (stack.env): the log
-        scan looks for each."""
+        """The stack's Postgres, Redis and Kafka passwords (stack.env): the
+        log scan looks for each."""
         found = set()
-        for k in STORE_VARS:
+        for k in STORE_VARS + tuple(KAFKA_PASSWORD_VARS.values()):
             v = self.env[k]
             if k.endswith("_URL"):
                 v = urllib.parse.urlsplit(v).password
@@ -526,7 +547,8 @@ class Harness:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("SLIPWAY_")}
         for k in ("SLIPWAY_KAFKA_BROKERS", "SLIPWAY_REDIS_HOST",
-                  "SLIPWAY_REDIS_PORT"):
+                  "SLIPWAY_REDIS_PORT", "SLIPWAY_KAFKA_SECURITY_PROTOCOL",
+                  "SLIPWAY_KAFKA_SASL_MECHANISM"):
             env[k] = self.env[k]
         for k, v in self.env.items():
             if k.startswith("CONTAINERS_"):
@@ -567,9 +589,70 @@ class Harness:
         raise HarnessError("%s not ready after %d s (last /readyz: %r):\n%s" % (
             service, timeout, last, self.log_tail(service)))
 
-    def register_dataplane(self, name, public_key, orgs=None):
+    # --- Kafka principals ---------------------------------------------------
+
+    def kafka_env(self, service):
+        """A service's own Kafka credentials (stack.env), as it is given
+        them."""
+        return {"SLIPWAY_KAFKA_USERNAME": service,
+                "SLIPWAY_KAFKA_PASSWORD": self.env[KAFKA_PASSWORD_VARS[service]]}
+
+    def kafka_tool_env(self, user="admin", password=None):
+        """The environment of a test tool that talks to Kafka itself
+        (tests/e2e/tools, kafka_auth.h): as user (default admin, whose
+        password stack.env has; a service's too), or without credentials
+        when user is None."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("SLIPWAY_KAFKA_")}
+        if user is None:
+            return env
+        if password is None:
+            password = self.env[KAFKA_PASSWORD_VARS[user]]
+        env.update({k: self.env[k] for k in (
+            "SLIPWAY_KAFKA_SECURITY_PROTOCOL", "SLIPWAY_KAFKA_SASL_MECHANISM")})
+        env.update({"SLIPWAY_KAFKA_USERNAME": user,
+                    "SLIPWAY_KAFKA_PASSWORD": password})
+        return env
+
+    def kafka_acl(self, *args):
+        """slipway-kafka-acl grant ARGS as admin (one CreateAcls request)."""
+        env = self.kafka_tool_env()
+        env["SLIPWAY_KAFKA_BROKERS"] = self.env["SLIPWAY_KAFKA_BROKERS"]
+        r = subprocess.run([str(self.bin / "slipway-kafka-acl"), "grant"] +
+                           list(args), env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        if r.returncode != 0:
+            raise HarnessError("slipway-kafka-acl grant %s: %s" % (
+                " ".join(args), r.stdout.decode(errors="replace")))
+
+    def kafka_principal(self, dataplane):
+        """The agent principal agent-<dataplane> (SCRAM user, ACLs of its
+        data plane) through `stack.sh kafka-principal`; returns the agent's
+        Kafka environment (its password by file)."""
+        r = subprocess.run(["bash", "scripts/stack.sh", "kafka-principal",
+                            dataplane], cwd=REPO, env=self._stack_env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=120)
+        if r.returncode != 0:
+            raise HarnessError("stack.sh kafka-principal %s: %s" % (
+                dataplane, r.stdout.decode(errors="replace")[-3000:]))
+        path = self.state / ("kafka-agent-%s-password" % dataplane)
+        self.secrets.add(path.read_text().strip())
+        return {"SLIPWAY_KAFKA_USERNAME": "agent-" + dataplane,
+                "SLIPWAY_KAFKA_PASSWORD_FILE": str(path)}
+
+    def kafka_password(self, user):
+        """The password of a Kafka principal made by the stack."""
+        if user in KAFKA_PASSWORD_VARS:
+            return self.env[KAFKA_PASSWORD_VARS[user]]
+        return (self.state / ("kafka-%s-password" % user)).read_text().strip()
+
+    def register_dataplane(self, name, public_key, orgs=None, acls=True):
         """Registers a data plane for the given orgs, or shared by every org
-        when orgs is None."""
+        when orgs is None. acls: first grant the services' writes to its
+        topics (slipway-kafka-acl --dataplane), as an operator would."""
+        if acls:
+            self.kafka_acl("--dataplane", name)
         body = {"name": name, "public_key": public_key}
         if orgs is None:
             body["shared"] = True
@@ -884,8 +967,9 @@ class Harness:
                            stderr=subprocess.PIPE, timeout=20)
         if r.returncode != 0:
             raise HarnessError("keygen: %s" % r.stderr.decode(errors="replace"))
+        env.update(self.kafka_principal(name))
         self.register_dataplane(name, json.loads(key.read_text())["public_key"],
-                                orgs=orgs)
+                                orgs=orgs, acls=False)
         env.update({"SLIPWAY_DATAPLANE": name,
                     "SLIPWAY_DATAPLANE_KEY_FILE": str(key),
                     "SLIPWAY_AGENT_STATE_DIR": str(self.state / ("agent-" +

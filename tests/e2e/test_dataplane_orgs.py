@@ -8,6 +8,7 @@ removed, with the registry id."""
 import base64
 import json
 import os
+import subprocess
 import time
 
 import slipway_harness as sh
@@ -52,6 +53,23 @@ def _wait(what, pred, timeout=30):
     while not pred():
         assert time.monotonic() < deadline, what
         time.sleep(0.2)
+
+
+def _credential_keys(slipway, kafka_probe, dataplane, user):
+    """The registry ids on a data plane's credentials topic, read from the
+    bus as user (its agent's principal), or None when refused."""
+    env = slipway.kafka_tool_env(user, password=slipway.kafka_password(user))
+    r = subprocess.run([kafka_probe, "consume",
+                        slipway.env["SLIPWAY_KAFKA_BROKERS"],
+                        "slipway.dataplane.%s.credentials" % dataplane],
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    lines = [json.loads(ln) for ln in r.stdout.decode().splitlines() if ln]
+    if r.returncode != 0:
+        assert lines and lines[-1]["error"] == "TOPIC_AUTHORIZATION_FAILED", \
+            (r.returncode, lines, r.stderr.decode(errors="replace")[-1000:])
+        return None
+    return {ln["key"] for ln in lines[:-1]}
 
 
 def _bind(slipway, org, dataplane, name="development", position=0):
@@ -102,7 +120,8 @@ def test_dataplane_grants_are_validated(slipway, org):
     assert status == 200 and body["orgs"] == sorted([other, org]), body
 
 
-def test_registry_sealed_only_to_dataplanes_of_its_org(slipway, app_ports):
+def test_registry_sealed_only_to_dataplanes_of_its_org(slipway, app_ports,
+                                                      kafka_probe):
     org_a, org_b = sh.unique("orga"), sh.unique("orgb")
     tag = os.urandom(4).hex()
     host_a, host_b = "a-%s.example" % tag, "b-%s.example" % tag
@@ -132,6 +151,22 @@ def test_registry_sealed_only_to_dataplanes_of_its_org(slipway, app_ports):
         _wait("org B's new registry never reached its data plane",
               lambda: host_b2 in _stored_hosts(agent))
         assert host_a not in _stored_hosts(agent), _stored_hosts(agent)
+        # Org A's registry is sealed to the shared data plane once an
+        # environment of A binds it: then it is on the bus, but not where
+        # org B's data plane may read.
+        status, body = _bind(slipway, org_a, slipway.dataplane)
+        assert status == 201, body
+        me = "agent-" + agent.name
+        _wait("org A's registry never reached the shared data plane",
+              lambda: reg_a["id"] in _credential_keys(
+                  slipway, kafka_probe, slipway.dataplane, "admin"))
+        # Read with the agent's own principal: its topic holds org B's
+        # registries and never org A's; the shared one's is refused to it.
+        keys = _credential_keys(slipway, kafka_probe, agent.name, me)
+        assert {reg_b["id"], reg_b2["id"]} <= keys, keys
+        assert reg_a["id"] not in keys, keys
+        assert _credential_keys(slipway, kafka_probe, slipway.dataplane,
+                                me) is None
         # The last environment of org B moves to the shared data plane: its
         # registries are withdrawn from this one.
         status, body = _bind(slipway, org_b, slipway.dataplane)

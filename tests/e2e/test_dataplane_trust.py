@@ -61,7 +61,7 @@ def test_status_report_from_another_dataplane_is_refused(slipway, org,
                         slipway.env["SLIPWAY_KAFKA_BROKERS"], org, dep["id"],
                         comp["id"], "development", "intruder", "8"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=60)
+                       timeout=60, env=slipway.kafka_tool_env())
     assert r.returncode == 0, r.stdout
     deadline = time.monotonic() + 20
     log = ""

@@ -35,7 +35,8 @@ def test_duplicate_bus_delivery_gives_one_deployment(slipway, org, project,
     r = subprocess.run([produce_dup, slipway.env["SLIPWAY_KAFKA_BROKERS"], org,
                         comp["id"], slipway.env["SLIPWAY_DEMO_IMAGE"],
                         request_id], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=60)
+                       stderr=subprocess.STDOUT, timeout=60,
+                       env=slipway.kafka_tool_env())
     assert r.returncode == 0, r.stdout.decode(errors="replace")
 
     slipway.wait_deployment(request_id, "running", timeout=90)

@@ -132,7 +132,8 @@ def test_internal_producer_is_held_to_the_repository(slipway, org, project,
     image = "%s/attacker/anything:v1" % _host(slipway)
     r = subprocess.run([produce_dup, slipway.env["SLIPWAY_KAFKA_BROKERS"], org,
                         comp["id"], image, request_id], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=60)
+                       stderr=subprocess.STDOUT, timeout=60,
+                       env=slipway.kafka_tool_env())
     assert r.returncode == 0, r.stdout.decode(errors="replace")
     dep = slipway.wait_deployment(request_id, "failed", timeout=60)
     assert dep["reason"].startswith("image_repository_mismatch"), dep

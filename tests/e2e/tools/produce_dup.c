@@ -12,7 +12,8 @@
  *     DATAPLANE, observed now: a forged report deploy-svc must refuse
  *     unless DATAPLANE is the one the deployment went to.
  *
- * Exit 0 when the broker acknowledged every copy.
+ * Exit 0 when the broker acknowledged every copy. It authenticates from
+ * SLIPWAY_KAFKA_* like a service (kafka_auth.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <librdkafka/rdkafka.h>
 #include "slipway/v1/envelope.pb-c.h"
+#include "kafka_auth.h"
 
 #define TOPIC "slipway.image.pushed"
 #define STATUS_TOPIC "slipway.dataplane.status"
@@ -96,6 +98,7 @@ producer_new(const char *brokers)
 		fprintf(stderr, "config: %s\n", errstr);
 		exit(1);
 	}
+	kafka_auth_apply(conf);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
 	    sizeof(errstr))) == NULL) {
