@@ -16,10 +16,32 @@
 #include <string.h>
 
 #include "component-svc/component.h"
+#include "cron.h"
+#include "tz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_RID "6f1c2d3e-0000-4000-8000-000000000001"
+
+/* What comp_input accepts as a task's schedule and zone (lib cron, tz). */
+static int
+fuzz_cron_valid(const char *s)
+{
+	struct cron c;
+	struct error err;
+
+	return cron_parse(s, &c, &err) == 0;
+}
+
+static int
+fuzz_timezone_valid(const char *s)
+{
+	struct error err;
+	struct tz *z = tz_load(s, &err);
+
+	tz_free(z);
+	return z != NULL;
+}
 
 /* Every accepted name, schedule and zone is made of these only. */
 static void
@@ -30,11 +52,11 @@ fuzz_check_strings(const char *s)
 	if (comp_input_slug_valid(s) && (n == 0 || n > 63 || s[0] == '-' ||
 	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != n))
 		abort();
-	if (comp_input_cron_valid(s) && (n > 128 ||
+	if (fuzz_cron_valid(s) && (n > 128 ||
 	    strspn(s, "0123456789*/,- \tabcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != n))
 		abort();
-	if (comp_input_timezone_valid(s) && (n == 0 || n > 64 || s[0] == '/' ||
+	if (fuzz_timezone_valid(s) && (n == 0 || n > 64 || s[0] == '/' ||
 	    strstr(s, "..") != NULL))
 		abort();
 }
@@ -99,8 +121,8 @@ fuzz_parse(json_t *body)
 		    in->endpoints.n > ENDPOINTS_MAX)
 			abort();
 		if (strcmp(in->type, "scheduled-task") == 0 &&
-		    (!comp_input_cron_valid(in->schedule) ||
-		    !comp_input_timezone_valid(in->timezone)))
+		    (!fuzz_cron_valid(in->task.schedule) ||
+		    !fuzz_timezone_valid(in->task.timezone)))
 			abort();
 		fuzz_check_workload(in);
 	} else if (err.code[0] == '\0' || (status != 400 && status != 413 &&

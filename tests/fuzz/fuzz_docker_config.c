@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "registry-svc/registry.h"
+#include "regauth.h"
 #include "slipway/v1/registry.pb-c.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -44,8 +45,11 @@ fuzz_check_cred(const char *user, const char *pass, size_t passlen)
 	if (buf == NULL)
 		return;
 	rc = slipway__v1__registry_credentials__unpack(NULL, len, buf);
-	if (rc == NULL || strcmp(rc->username, user) != 0 ||
-	    strcmp(rc->password, pass) != 0)
+	/* An identitytoken travels alone, in its own field (reg_creds_pack). */
+	if (rc == NULL || (regauth_identity(user) ?
+	    strcmp(rc->identity_token, pass) != 0 || rc->username[0] != '\0' ||
+	    rc->password[0] != '\0' :
+	    strcmp(rc->username, user) != 0 || strcmp(rc->password, pass) != 0))
 		abort();
 	slipway__v1__registry_credentials__free_unpacked(rc, NULL);
 	free(buf);
