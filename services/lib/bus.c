@@ -225,13 +225,22 @@ struct bus_producer *
 bus_producer_new_timeout(struct event_base *base, const char *brokers,
     const char *client_id, int delivery_timeout_ms, struct error *err)
 {
-	char timeout[16];
+	return bus_producer_new_linger(base, brokers, client_id,
+	    delivery_timeout_ms, BUS_LINGER_MS, err);
+}
+
+struct bus_producer *
+bus_producer_new_linger(struct event_base *base, const char *brokers,
+    const char *client_id, int delivery_timeout_ms, int linger_ms,
+    struct error *err)
+{
+	char timeout[16], linger[16];
 	/*
 	 * murmur2_random matches the Java client's partitioner, so a producer
 	 * outside Slipway puts the same key on the same partition.
 	 */
 	const char *kv[] = { "client.id", client_id ? client_id : "slipway",
-	    "enable.idempotence", "true", "acks", "all", "linger.ms", "5",
+	    "enable.idempotence", "true", "acks", "all", "linger.ms", linger,
 	    "partitioner", "murmur2_random", "message.timeout.ms", timeout,
 	    NULL };
 	struct bus_producer *p;
@@ -244,6 +253,7 @@ bus_producer_new_timeout(struct event_base *base, const char *brokers,
 		return NULL;
 	}
 	snprintf(timeout, sizeof(timeout), "%d", delivery_timeout_ms);
+	snprintf(linger, sizeof(linger), "%d", linger_ms < 0 ? 0 : linger_ms);
 	if ((conf = bus_conf_base(brokers, err)) == NULL)
 		return NULL;
 	if (bus_conf_all(conf, kv, err) == -1) {

@@ -50,6 +50,17 @@ struct bus_producer *bus_producer_new_timeout(struct event_base *base,
     const char *brokers, const char *client_id, int delivery_timeout_ms,
     struct error *err);
 /*
+ * The same with linger.ms, how long a message waits for others to join its
+ * batch (the others: BUS_LINGER_MS). 0 sends at once: a caller waiting for
+ * the ack (the webhook) gets it sooner, and under load batches still form
+ * from what queues while the in-flight requests (at most 5, idempotence)
+ * are out.
+ */
+#define BUS_LINGER_MS 5
+struct bus_producer *bus_producer_new_linger(struct event_base *base,
+    const char *brokers, const char *client_id, int delivery_timeout_ms,
+    int linger_ms, struct error *err);
+/*
  * Queues one message. Key and value are copied. cb may be NULL. Returns -1
  * (err set) when the message could not even be queued; err->code is
  * "bus_unauthorized" when the broker's ACLs refuse the topic.

@@ -77,6 +77,7 @@ struct http_request {
 	struct http_param params[HTTP_MAX_PARAMS];
 	size_t nparams;
 	char id[HTTP_REQUEST_ID_MAX + 1];
+	char peer[HTTP_PEER_MAX + 1];    /* client address, "" when unknown */
 	struct timespec start;
 	/*
 	 * The org key that called, copied: a revocation frees the table's
@@ -359,6 +360,12 @@ const char *
 http_request_id(const struct http_request *req)
 {
 	return req->id;
+}
+
+const char *
+http_request_peer(const struct http_request *req)
+{
+	return req->peer;
 }
 
 /* "application/json", optionally followed by parameters (charset...). */
@@ -836,6 +843,19 @@ http_set_method(struct http_request *req)
 	}
 }
 
+/* The connection's peer address, kept: the client may be gone by the reply. */
+static void
+http_copy_peer(struct http_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req->evreq);
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	if (conn != NULL)
+		evhttp_connection_get_peer(conn, &addr, &port);
+	snprintf(req->peer, sizeof(req->peer), "%s", addr != NULL ? addr : "");
+}
+
 /* Builds the wrapper: everything a handler may read is copied here. */
 static struct http_request *
 http_request_new(struct http_server *srv, struct evhttp_request *evreq)
@@ -850,6 +870,7 @@ http_request_new(struct http_server *srv, struct evhttp_request *evreq)
 	req->srv = srv;
 	req->evreq = evreq;
 	req->route = "unmatched";
+	http_copy_peer(req);
 	http_set_method(req);
 	http_copy_headers(req);
 	p = uri != NULL ? evhttp_uri_get_path(uri) : NULL;

@@ -109,6 +109,13 @@ const unsigned char *http_request_body(const struct http_request *req, size_t *l
 const struct apikey *http_request_key(const struct http_request *req);
 /* The request id (X-Request-Id if sane, else a fresh UUID), also set as log context. */
 const char *http_request_id(const struct http_request *req);
+/*
+ * The address of the connection's peer ("127.0.0.1", "::1"), "" when
+ * unknown. Behind a proxy that is the proxy: X-Forwarded-For is the
+ * caller's to trust or not.
+ */
+#define HTTP_PEER_MAX 63
+const char *http_request_peer(const struct http_request *req);
 
 /* 1 when Content-Type is application/json (parameters allowed). */
 int http_request_is_json(const struct http_request *req);

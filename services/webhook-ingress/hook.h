@@ -3,9 +3,11 @@
  *
  * webhook-ingress turns an authenticated CI call (POST /v1/hooks/deploy) into
  * an ImagePushed event and answers 202 only once the broker has it. It owns
- * nothing durable: token bindings (lib token_binding.h) come from Redis, or
- * from component-svc's tables through a read-only role when Redis misses or
- * is down. A binding names one repository, and an image of another is
+ * nothing durable: token bindings (lib token_binding.h) come from its own
+ * memory (token_memo.c), Redis, or component-svc's tables through a
+ * read-only role when Redis misses or is down (token_cache.c). Calls are
+ * limited per token and, for authentication failures, per client address
+ * (lib ratelimit.h). A binding names one repository, and an image of another is
  * refused; a signing token's calls must carry a Standard Webhooks signature
  * (lib signing.h) whose webhook-id is accepted once (hook_replay.c).
  */
@@ -20,7 +22,8 @@
 
 struct event_base;
 struct cache;
-struct store;
+struct store_async;
+struct rate_table;
 struct bus_producer;
 struct bus_consumer;
 struct http_server;
@@ -46,13 +49,24 @@ struct hook_config {
 	char *redis_password;
 	int log_debug;
 	char *deploy_url;
+	int token_cache;              /* bindings kept in memory */
+	int token_ttl_s;              /* how long one is kept */
+	int negative_ttl_s;           /* how long an unknown hash is kept */
+	int token_rate, token_burst;  /* calls per token id */
+	int fail_rate, fail_burst;    /* auth failures per client address */
+	int trust_forwarded;          /* client address from X-Forwarded-For */
+	int pg_timeout_ms;            /* Postgres connect / query bound */
+	int linger_ms;                /* producer linger.ms */
 };
 
 struct hook {
 	struct event_base *base;
 	struct hook_config cfg;
 	struct cache *cache;
-	struct store *store;          /* read-only role; connected lazily */
+	struct token_memo *memo;      /* level 1 of the token lookup */
+	struct store_async *pg;       /* read-only role; level 3, never blocks */
+	struct rate_table *token_limits;     /* token id -> bucket */
+	struct rate_table *fail_limits;      /* client address -> bucket */
 	struct bus_producer *producer;
 	struct bus_consumer *consumer;
 	struct http_server *http;
@@ -76,12 +90,42 @@ int hook_request_resolve(const struct hook_request *r,
 const char *hook_request_bearer(const char *header, size_t *len);
 int hook_request_idem_valid(const char *key);
 
+/* token_memo.c: bounded in-process bindings and unknown hashes */
+/* How long a changed component's bindings are not kept (token_memo.c). */
+#define TOKEN_MEMO_SETTLE_MS    2000
+#define TOKEN_MEMO_CHANGED_MAX  4096   /* changed components remembered */
+struct token_memo;
+enum token_memo_hit { TOKEN_MEMO_MISS, TOKEN_MEMO_VALID, TOKEN_MEMO_INVALID };
+struct token_memo *token_memo_new(size_t capacity, int ttl_ms, int neg_ttl_ms);
+void token_memo_free(struct token_memo *m);
+enum token_memo_hit token_memo_get(struct token_memo *m, const char *hash,
+    long long now_ms, struct token_binding *out);
+void token_memo_put(struct token_memo *m, const char *hash,
+    const struct token_binding *b, long long now_ms);
+void token_memo_put_unknown(struct token_memo *m, const char *hash,
+    long long now_ms);
+void token_memo_drop(struct token_memo *m, const char *hash);
+void token_memo_drop_unknown(struct token_memo *m, const char *hash);
+size_t token_memo_drop_component(struct token_memo *m,
+    const char *component_id, long long now_ms);
+unsigned long long token_memo_epoch(const struct token_memo *m);
+size_t token_memo_count(const struct token_memo *m, int known);
+
 /* token_cache.c */
-enum token_result { TOKEN_VALID, TOKEN_INVALID, TOKEN_UNAVAILABLE };
+enum token_result {
+	TOKEN_VALID,
+	TOKEN_INVALID,
+	TOKEN_UNAVAILABLE,   /* Postgres had to be asked and could not answer */
+	TOKEN_UNCHECKED      /* in no cache, and Postgres was not to be asked */
+};
+/* Only memory and Redis: for a caller over its failure limit. */
+#define TOKEN_LOOKUP_CACHES_ONLY 0x1
+/* b is valid only during the callback. */
 typedef void (*token_cache_cb)(enum token_result res,
     const struct token_binding *b, void *arg);
-void token_cache_lookup(struct hook *h, const char *hash, token_cache_cb cb,
-    void *arg);
+void token_cache_lookup(struct hook *h, const char *hash, int flags,
+    token_cache_cb cb, void *arg);
+int token_cache_start(struct hook *h, struct error *err);
 int token_cache_revocations_start(struct hook *h, struct error *err);
 
 /*
@@ -122,6 +166,9 @@ void hook_replay_claim(struct hook *h, const char *cache_key,
 void hook_replay_release(struct hook *h, const char *cache_key);
 
 /* hook_http.c */
+/* Keys each limiter table remembers (token ids, client addresses). */
+#define HOOK_LIMIT_KEYS     65536
 int hook_http_start(struct hook *h, struct error *err);
+void hook_http_limits_free(struct hook *h);
 
 #endif

@@ -14,6 +14,15 @@
  * unknown, revoked, expired — is the same 401 invalid_token. A signing
  * token's signature is checked right after the token and before the body,
  * so an unsigned or stale call learns nothing about its body either.
+ *
+ * Two limits (lib ratelimit.h), both answered 429 rate_limited with
+ * Retry-After: calls per token id (SLIPWAY_WEBHOOK_TOKEN_RATE / _BURST),
+ * taken once the token is known good; and authentication failures per
+ * client address (SLIPWAY_WEBHOOK_AUTH_FAIL_RATE / _BURST). An address
+ * over its failure limit is still served from memory and Redis (a valid
+ * token behind the same NAT keeps working) but never reaches Postgres,
+ * and its failures become 429 instead of 401: a flood of forged tokens
+ * costs a Redis GET at most. A failure under the limit stays the one 401.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +36,7 @@
 #include "envelope.h"
 #include "http.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "topics.h"
 
 #define HOOK_IDEM_CACHE_KEY_MAX 160
@@ -43,6 +53,7 @@ struct hook_pending {
 	char image[IMAGE_REF_MAX + 1];
 	char digest[HOOK_DIGEST_MAX + 1];
 	char request_id[37];
+	char client[HTTP_PEER_MAX + 1];  /* address the failure limit counts */
 };
 
 struct hook_status {
@@ -67,6 +78,7 @@ static const struct hook_status hook_http_statuses[] = {
 	{ "replayed", 409 },
 	{ "request_in_progress", 409 },
 	{ "unavailable", 503 },
+	{ "rate_limited", 429 },
 };
 
 static int
@@ -99,7 +111,14 @@ hook_http_refuse_err(struct http_request *req, struct hook_pending *p,
 	if (p != NULL && p->replay_key[0] != '\0')
 		hook_replay_release(p->h, p->replay_key);
 	hook_http_count_refused(err->code);
-	log_info("webhook refused: %s: %s", err->code, err->msg);
+	/* A flood is counted in /metrics, not written out line by line. */
+	if (strcmp(err->code, "rate_limited") == 0)
+		log_debug("webhook refused: %s: %s", err->code, err->msg);
+	else
+		log_info("webhook refused: %s: %s", err->code, err->msg);
+	/* A dependency down: tell CI when a retry is worth it. */
+	if (hook_http_status(err->code) == 503)
+		http_add_header(req, "Retry-After", "1");
 	http_reply_err(req, hook_http_status(err->code), err);
 	free(p);
 }
@@ -112,6 +131,39 @@ hook_http_refuse(struct http_request *req, struct hook_pending *p,
 
 	error_set(&err, code, "", "%s", msg);
 	hook_http_refuse_err(req, p, &err);
+}
+
+/* 429 rate_limited; which limit is counted apart from the refusal. */
+static void
+hook_http_limited(struct http_request *req, struct hook_pending *p,
+    const char *limit, int retry_after_s)
+{
+	char labels[32], secs[16];
+
+	snprintf(labels, sizeof(labels), "limit=\"%s\"", limit);
+	metrics_inc("slipway_webhook_rate_limited_total", labels);
+	snprintf(secs, sizeof(secs), "%d", retry_after_s);
+	http_add_header(req, "Retry-After", secs);
+	hook_http_refuse(req, p, "rate_limited", strcmp(limit, "token") == 0 ?
+	    "too many calls with this token; retry later" :
+	    "too many failed authentications from this address; retry later");
+}
+
+/*
+ * An authentication failure: counted against the client's address, and
+ * 429 instead of 401 once the address is over its limit.
+ */
+static void
+hook_http_auth_failed(struct http_request *req, struct hook_pending *p,
+    struct hook *h, const char *client, const char *code, const char *msg)
+{
+	int retry = 1;
+
+	if (!rate_table_take(h->fail_limits, client, clock_mono_ms(), &retry)) {
+		hook_http_limited(req, p, "address", retry);
+		return;
+	}
+	hook_http_refuse(req, p, code, msg);
 }
 
 /* 503 after the Idempotency-Key was claimed: release it for the retry. */
@@ -362,6 +414,7 @@ hook_http_on_token(enum token_result res, const struct token_binding *b,
 {
 	struct hook_pending *p = arg;
 	struct error err;
+	int retry = 1;
 
 	log_ctx_set("request_id", http_request_id(p->req));
 	if (res == TOKEN_UNAVAILABLE || p->h->stopping) {
@@ -369,8 +422,21 @@ hook_http_on_token(enum token_result res, const struct token_binding *b,
 		    "token store unavailable; retry later");
 		return;
 	}
+	if (res == TOKEN_UNCHECKED) {
+		/* Over the failure limit and known to no cache: not checked. */
+		rate_table_check(p->h->fail_limits, p->client, clock_mono_ms(),
+		    &retry);
+		hook_http_limited(p->req, p, "address", retry);
+		return;
+	}
 	if (res == TOKEN_INVALID) {
-		hook_http_refuse(p->req, p, "invalid_token", "invalid token");
+		hook_http_auth_failed(p->req, p, p->h, p->client, "invalid_token",
+		    "invalid token");
+		return;
+	}
+	if (!rate_table_take(p->h->token_limits, b->token_id, clock_mono_ms(),
+	    &retry)) {
+		hook_http_limited(p->req, p, "token", retry);
 		return;
 	}
 	p->binding = *b;
@@ -414,6 +480,30 @@ hook_http_read(struct http_request *req, struct hook_pending *p)
 	}
 }
 
+/*
+ * Who the failure limit counts: the connection's peer, or with
+ * SLIPWAY_WEBHOOK_TRUST_FORWARDED the last X-Forwarded-For hop (the one
+ * our own proxy appended; earlier hops are the client's to invent).
+ */
+static void
+hook_http_client(const struct hook *h, struct http_request *req, char *out,
+    size_t len)
+{
+	const char *xff = http_request_header(req, "X-Forwarded-For");
+	const char *last;
+	size_t n;
+
+	snprintf(out, len, "%s", http_request_peer(req));
+	if (!h->cfg.trust_forwarded || xff == NULL)
+		return;
+	last = strrchr(xff, ',');
+	last = last != NULL ? last + 1 : xff;
+	last += strspn(last, " \t");
+	n = strcspn(last, " \t");
+	if (n > 0 && n < len)
+		snprintf(out, len, "%.*s", (int)n, last);
+}
+
 /* POST /v1/hooks/deploy */
 static void
 hook_http_deploy(struct http_request *req, void *ctx)
@@ -421,18 +511,21 @@ hook_http_deploy(struct http_request *req, void *ctx)
 	struct hook *h = ctx;
 	struct hook_pending *p;
 	const char *tok;
-	char hash[65];
+	char hash[65], client[HTTP_PEER_MAX + 1];
 	size_t len = 0;
+	int limited;
 
+	hook_http_client(h, req, client, sizeof(client));
 	tok = hook_request_bearer(http_request_header(req, "Authorization"), &len);
 	if (tok == NULL) {
-		hook_http_refuse(req, NULL, "missing_token",
+		hook_http_auth_failed(req, NULL, h, client, "missing_token",
 		    "Authorization: Bearer <token> required");
 		return;
 	}
 	/* Garbage never reaches Redis or Postgres: the checksum rejects it. */
 	if (!token_format_valid(tok, len)) {
-		hook_http_refuse(req, NULL, "invalid_token", "invalid token");
+		hook_http_auth_failed(req, NULL, h, client, "invalid_token",
+		    "invalid token");
 		return;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -441,9 +534,12 @@ hook_http_deploy(struct http_request *req, void *ctx)
 	}
 	p->h = h;
 	p->req = req;
+	snprintf(p->client, sizeof(p->client), "%s", client);
 	hook_http_read(req, p);
 	crypto_sha256_hex(tok, len, hash);
-	token_cache_lookup(h, hash, hook_http_on_token, p);
+	limited = !rate_table_check(h->fail_limits, client, clock_mono_ms(), NULL);
+	token_cache_lookup(h, hash, limited ? TOKEN_LOOKUP_CACHES_ONLY : 0,
+	    hook_http_on_token, p);
 }
 
 static const struct http_route hook_http_routes[] = {
@@ -470,6 +566,24 @@ hook_http_ready(void *ctx, char *why, size_t whylen)
 	return 1;
 }
 
+/* The limiter tables; an address or token id past capacity is forgotten. */
+static int
+hook_http_limits_start(struct hook *h, struct error *err)
+{
+	const struct rate_limit per_token = { h->cfg.token_rate,
+	    h->cfg.token_burst };
+	const struct rate_limit per_addr = { h->cfg.fail_rate, h->cfg.fail_burst };
+
+	h->token_limits = rate_table_new(HOOK_LIMIT_KEYS, &per_token);
+	h->fail_limits = rate_table_new(HOOK_LIMIT_KEYS, &per_addr);
+	if (h->token_limits == NULL || h->fail_limits == NULL) {
+		error_set(err, "config", "", "rate limits: a burst must be at "
+		    "least 1 when its rate is set");
+		return -1;
+	}
+	return 0;
+}
+
 int
 hook_http_start(struct hook *h, struct error *err)
 {
@@ -481,7 +595,17 @@ hook_http_start(struct hook *h, struct error *err)
 		.ready = hook_http_ready,
 	};
 
+	if (hook_http_limits_start(h, err) == -1)
+		return -1;
 	h->http = http_server_new(h->base, &cfg, hook_http_routes,
 	    sizeof(hook_http_routes) / sizeof(hook_http_routes[0]), h, err);
 	return h->http == NULL ? -1 : 0;
+}
+
+void
+hook_http_limits_free(struct hook *h)
+{
+	rate_table_free(h->token_limits);
+	rate_table_free(h->fail_limits);
+	h->token_limits = h->fail_limits = NULL;
 }

@@ -14,7 +14,7 @@
 #include "config.h"
 #include "http.h"
 #include "service.h"
-#include "store.h"
+#include "store_async.h"
 #include "topics.h"
 
 #define HOOK_TOPIC_TIMEOUT_MS 15000
@@ -41,6 +41,35 @@ static const struct config_var hook_config_vars[] = {
 	CONFIG_VAR_LOG_DEBUG(&hook.cfg.log_debug),
 	{ "SLIPWAY_DEPLOY_URL", CONFIG_STRING, "http://127.0.0.1:8083", 0,
 	    "deploy-svc base URL, for status_url", &hook.cfg.deploy_url },
+	{ "SLIPWAY_WEBHOOK_TOKEN_CACHE", CONFIG_INT, "100000", 0,
+	    "token bindings kept in memory (plus a quarter as many unknown "
+	    "hashes); at least 1", &hook.cfg.token_cache },
+	{ "SLIPWAY_WEBHOOK_TOKEN_TTL_S", CONFIG_INT, "60", 0,
+	    "seconds a binding stays in memory (revocation drops it at once)",
+	    &hook.cfg.token_ttl_s },
+	{ "SLIPWAY_WEBHOOK_NEGATIVE_TTL_S", CONFIG_INT, "5", 0,
+	    "seconds an unknown token hash stays in memory; 0 = not kept",
+	    &hook.cfg.negative_ttl_s },
+	{ "SLIPWAY_WEBHOOK_TOKEN_RATE", CONFIG_INT, "10", 0,
+	    "calls per second per token (429 beyond); 0 = no limit",
+	    &hook.cfg.token_rate },
+	{ "SLIPWAY_WEBHOOK_TOKEN_BURST", CONFIG_INT, "50", 0,
+	    "calls a token may make at once above its rate", &hook.cfg.token_burst },
+	{ "SLIPWAY_WEBHOOK_AUTH_FAIL_RATE", CONFIG_INT, "20", 0,
+	    "authentication failures per second per client address (429 "
+	    "beyond); 0 = no limit", &hook.cfg.fail_rate },
+	{ "SLIPWAY_WEBHOOK_AUTH_FAIL_BURST", CONFIG_INT, "40", 0,
+	    "authentication failures an address may make at once",
+	    &hook.cfg.fail_burst },
+	{ "SLIPWAY_WEBHOOK_TRUST_FORWARDED", CONFIG_INT, "0", 0,
+	    "1 = the client address is X-Forwarded-For's last hop (only behind "
+	    "a proxy that sets it)", &hook.cfg.trust_forwarded },
+	{ "SLIPWAY_WEBHOOK_LINGER_MS", CONFIG_INT, "0", 0,
+	    "ms an ImagePushed waits to share a batch (the ack, hence the 202, "
+	    "waits for it); under load batches form anyway", &hook.cfg.linger_ms },
+	{ "SLIPWAY_WEBHOOK_PG_TIMEOUT_MS", CONFIG_INT, "800", 0,
+	    "bound on a Postgres token lookup and on a connection attempt",
+	    &hook.cfg.pg_timeout_ms },
 };
 #define HOOK_NVARS (sizeof(hook_config_vars) / sizeof(hook_config_vars[0]))
 
@@ -57,16 +86,19 @@ hook_main_stop(void *arg)
 	h->stopping = 1;
 	cache_free(h->cache);
 	h->cache = NULL;
+	store_async_free(h->pg);
+	h->pg = NULL;
 	bus_producer_flush(h->producer, 5000);
 	http_server_free(h->http);
 	bus_consumer_free(h->consumer);
 	bus_producer_free(h->producer);
-	if (h->store != NULL)
-		store_free(h->store);
+	hook_http_limits_free(h);
+	token_memo_free(h->memo);
 	config_free(hook_config_vars, HOOK_NVARS);
 }
 
-/* The webhook must start with Postgres down: the store connects lazily. */
+/* The webhook must start with Postgres down: the store connects in the
+ * background (lib store_async.h). */
 static void
 hook_main_start(struct hook *h)
 {
@@ -85,8 +117,11 @@ hook_main_start(struct hook *h)
 	    .user = h->cfg.redis_user, .password = h->cfg.redis_password },
 	    &err)) == NULL)
 		fatal("redis: %s", err.msg);
-	if ((h->producer = bus_producer_new_timeout(h->base, h->cfg.brokers,
-	    HOOK_SERVICE, HOOK_DELIVERY_TIMEOUT_MS, &err)) == NULL)
+	if (token_cache_start(h, &err) == -1)
+		fatal("token cache: %s", err.msg);
+	if ((h->producer = bus_producer_new_linger(h->base, h->cfg.brokers,
+	    HOOK_SERVICE, HOOK_DELIVERY_TIMEOUT_MS, h->cfg.linger_ms,
+	    &err)) == NULL)
 		fatal("kafka producer: %s", err.msg);
 	if (token_cache_revocations_start(h, &err) == -1)
 		fatal("kafka consumer: %s", err.msg);

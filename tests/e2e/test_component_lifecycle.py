@@ -75,8 +75,10 @@ def test_deleted_service_leaves_the_data_plane(slipway, org, project,
     assert status == 204, (status, body)
     deleted_at = time.monotonic()
 
-    # The token is refused at the webhook within a second.
-    _until(lambda: slipway.hook(tok["token"], {"tag": "v2"})[0] == 401,
+    # The token is refused at the webhook within a second. The probe's
+    # empty body deploys nothing while the ingress still remembers the
+    # binding (a 400 then): the events drop it from its memory.
+    _until(lambda: slipway.hook(tok["token"], {})[0] == 401,
            "the deleted component's token still deploys", timeout=1.5)
     status, body = slipway.hook(tok["token"], {"tag": "v2"})
     assert status == 401 and error_code(body) == "invalid_token", body
@@ -219,6 +221,14 @@ def test_patched_image_is_the_default_of_tag_only_webhooks(slipway, org,
     status, got = api("GET", _comp_url(slipway, comp["id"]))
     assert status == 200 and got["image"] == patched["image"], got
 
+    # The ingress remembers the token's binding from the first deploy; the
+    # ComponentUpdated event drops it within a second. Until then the new
+    # repository is refused (422), which deploys nothing; once accepted,
+    # the absent tag's deployment fails at once and the app stays as is.
+    repo = moved.rsplit(":", 1)[0]
+    _until(lambda: slipway.hook(tok["token"], {
+        "image": "%s:%s" % (repo, unique("absent"))})[0] == 202,
+        "the ingress still uses the old repository", timeout=1.0)
     status, body = slipway.hook(tok["token"], {"tag": "v2"})
     assert status == 202 and body["image"] == moved, body
     slipway.wait_deployment(body["request_id"], "running", timeout=90)

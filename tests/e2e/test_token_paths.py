@@ -40,13 +40,30 @@ def test_expired_token_is_refused(slipway, org, project, app_ports):
         status, body = slipway.hook(tok["token"], absent)
         assert status == 202, "before expiry: %s %r" % (status, body)
 
+    # A token's expiry is fixed when it is issued, so the ingress that just
+    # served these keeps their bindings (expiry included) in memory. This
+    # test moves the expiry behind its back, which only a replica that has
+    # not seen the tokens can notice: one is started for the checks below,
+    # so they still go through Postgres and Redis.
+    fresh = slipway.extra_service("webhook-ingress", app_ports.take())
+    fresh.start()
+    try:
+        _expired_refused(slipway, fresh, via_pg, via_cache, absent)
+    finally:
+        fresh.stop()
+
+
+def _expired_refused(slipway, fresh, via_pg, via_cache, absent):
+    def hook(token):
+        return api("POST", fresh.url("/v1/hooks/deploy"), absent, token=token)
+
     slipway.psql("UPDATE component.tokens SET expires_at = now() - "
                  "interval '1 minute' WHERE id IN ('%s', '%s')" % (
                      via_pg["id"], via_cache["id"]))
 
     # Postgres path: no cache entry, the fallback must see the expiry.
     slipway.redis_cli("del", _cache_key(via_pg["token"]))
-    status, body = slipway.hook(via_pg["token"], absent)
+    status, body = hook(via_pg["token"])
     assert status == 401 and error_code(body) == "invalid_token", \
         "expired token (postgres path): %s %r" % (status, body)
     assert slipway.redis_cli("exists", _cache_key(via_pg["token"]))[1] == "0"
@@ -59,7 +76,7 @@ def test_expired_token_is_refused(slipway, org, project, app_ports):
     assert binding["token_id"] == via_cache["id"], binding
     binding["expires_at_ms"] = int(time.time() * 1000) - 60000
     slipway.redis_cli("set", key, json.dumps(binding), "ex", "300")
-    status, body = slipway.hook(via_cache["token"], absent)
+    status, body = hook(via_cache["token"])
     assert status == 401 and error_code(body) == "invalid_token", \
         "expired token (cache path): %s %r" % (status, body)
 

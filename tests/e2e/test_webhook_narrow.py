@@ -85,9 +85,11 @@ def test_other_repository_on_the_right_host_is_refused(slipway, org, project,
         assert repo in body["error"]["message"], body
         assert "only the tag and digest" in body["error"]["message"], body
 
-    # The Postgres path (no cache entry) draws the same line.
-    slipway.redis_cli("del", _cache_key(tok["token"]))
-    status, body = slipway.hook(tok["token"],
+    # The Postgres path (no cache entry) draws the same line: a token the
+    # ingress has not seen (none in its memory) without its Redis binding.
+    via_pg = slipway.create_token(comp["id"])
+    slipway.redis_cli("del", _cache_key(via_pg["token"]))
+    status, body = slipway.hook(via_pg["token"],
                                 {"image": "%s/attacker/anything:v1" % host})
     _refused(status, body, 422, "image_repository_mismatch")
 
