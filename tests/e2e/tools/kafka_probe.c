@@ -24,6 +24,7 @@
 #include <librdkafka/rdkafka.h>
 #include "slipway/v1/envelope.pb-c.h"
 #include "kafka_auth.h"
+#include "tool_uuid.h"
 
 #define PROBE_TIMEOUT_MS 8000
 
@@ -90,22 +91,6 @@ probe_conf(const char *brokers)
 	kafka_auth_apply(conf);
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	return conf;
-}
-
-static void
-uuid4(char out[37])
-{
-	unsigned char b[16];
-	FILE *f = fopen("/dev/urandom", "rb");
-
-	if (f == NULL || fread(b, 1, sizeof(b), f) != sizeof(b))
-		exit(1);
-	fclose(f);
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 /* The forged envelope of KIND; returns its packed bytes. */

@@ -22,6 +22,7 @@
 #include <librdkafka/rdkafka.h>
 #include "slipway/v1/envelope.pb-c.h"
 #include "kafka_auth.h"
+#include "tool_uuid.h"
 
 #define TOPIC "slipway.image.pushed"
 #define STATUS_TOPIC "slipway.dataplane.status"
@@ -37,25 +38,6 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		delivered_ok++;
 	else
 		fprintf(stderr, "delivery failed: %s\n", rd_kafka_err2str(m->err));
-}
-
-/* A random UUID v4: the event id must be one, or deploy-svc rejects it. */
-static void
-uuid4(char out[37])
-{
-	unsigned char b[16];
-	FILE *f = fopen("/dev/urandom", "rb");
-
-	if (f == NULL || fread(b, 1, sizeof(b), f) != sizeof(b)) {
-		fprintf(stderr, "no /dev/urandom\n");
-		exit(1);
-	}
-	fclose(f);
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 static unsigned char *
