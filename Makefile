@@ -5,6 +5,7 @@
 #   make test       install what is missing, build, run unit + black-box tests
 #   make asan       the whole test suite under ASan + UBSan (build-asan/)
 #   make fuzz       build and briefly run the libFuzzer targets (clang)
+#   make kube       build the tests' kube-apiserver once (~/.cache/slipway)
 #   make bench      benchmarks (not part of make test)
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -28,7 +29,7 @@ LDFLAGS := $(SAN)
 # The build needs the -dev packages; the workflow targets install them first
 # (scripts/setup.sh) and build in a sub-make, so only a bare build stops here.
 ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes),yes)
-ifeq ($(filter setup kafka test run asan fuzz bench stack-up stack-down clean format,$(MAKECMDGOALS)),)
+ifeq ($(filter setup kafka kube test run asan fuzz bench stack-up stack-down clean format,$(MAKECMDGOALS)),)
 $(error build dependencies missing (pkg-config: $(PKGS)); run 'make setup', or 'make test' / 'make run', which install them)
 endif
 endif
@@ -51,7 +52,7 @@ BINS       := $(addprefix $(BUILD)/bin/,$(SERVICES) $(TOOLS) slipway)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all run test unit e2e asan fuzz bench clean install setup kafka stack-up stack-down format
+.PHONY: all run test unit e2e asan fuzz bench clean install setup kafka kube stack-up stack-down format
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -122,7 +123,12 @@ kafka: setup
 unit: $(UNIT_BINS)
 	@sh scripts/run-unit.sh $(UNIT_BINS)
 
-e2e: all kafka
+# The Kubernetes runtime's tests run against a real kube-apiserver, built
+# once into ~/.cache/slipway (a few minutes the first time) with etcd-server.
+kube: setup
+	@sh scripts/kube-apiserver.sh >/dev/null
+
+e2e: all kafka kube
 	SLIPWAY_BUILD=$(BUILD) python3 -m pytest -q tests/e2e
 
 test: setup

@@ -9,7 +9,8 @@ librdkafka-dev libevent-dev libhiredis-dev libpq-dev libcurl4-openssl-dev
 libjansson-dev libyaml-dev libsodium-dev libcmocka-dev postgresql redis-server
 docker-registry apache2-utils skopeo umoci busybox-static podman runc catatonit
 uidmap fuse-overlayfs slirp4netns haproxy socat maven curl ca-certificates
-clang libclang-rt-14-dev tzdata python3-cryptography openssl"
+clang libclang-rt-14-dev tzdata python3-cryptography openssl etcd-server
+python3-yaml"
 
 say() { printf 'setup: %s\n' "$*"; }
 

@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include "error.h"
 #include "crypto.h"
 #include "imageref.h"
@@ -511,6 +512,8 @@ void agent_cutover_target(const struct agent_spec *s,
 int agent_reconcile(struct agent_ctx *ag, struct error *err);
 /* Loads the gateway with every serving slot; run before any apply. */
 int agent_reconcile_gateway(struct agent_ctx *ag, struct error *err);
+/* The engine runtime's adopt: keeps serving containers, removes the rest. */
+int agent_reconcile_engine(struct agent_ctx *ag, struct error *err);
 
 /* agent_clock.c: the one clock of executions and the scheduler */
 #define AGENT_CLOCK_SCALE_MAX 3600
@@ -668,8 +671,65 @@ void agent_sched_tick(struct agent_sched *s, long long now_s);
 void agent_sched_forget(struct agent_sched *s, const char *component_id,
     const char *environment);
 
+/* kube_objects.c: the objects of one release on Kubernetes (pure) */
+struct kube_release {
+	const struct agent_spec *spec;
+	const char *dataplane;
+	const char *image;            /* host/path@digest */
+	const char *ns;               /* kube_namespace_name */
+	const char *name;             /* kube_object_name: Deployment, Service */
+	const char *pull_secret;      /* NULL: none (vendor or anonymous) */
+	const char *env_secret;       /* NULL: no variables */
+	int health_timeout_s;         /* the agent's default */
+	struct agent_resources res;   /* the component's, defaults applied */
+};
+/* Each returns a new object (caller decrefs), NULL on no memory. */
+json_t *kube_objects_namespace(const struct kube_release *r);
+json_t *kube_objects_pull_secret(const struct kube_release *r,
+    const char *host, const char *username, const char *password);
+json_t *kube_objects_env_secret(const struct kube_release *r);
+json_t *kube_objects_deployment(const struct kube_release *r);
+json_t *kube_objects_service(const struct kube_release *r);
+/* The health timeout: the component's, else the agent's, else 60 s. */
+int kube_release_timeout(const struct kube_release *r);
+/* The endpoint's in-cluster address (the Service's DNS name). */
+int kube_objects_address(const struct kube_release *r,
+    const struct agent_endpoint *e, char *buf, size_t len);
+
+/* agent_kube.c: the Kubernetes runtime's jobs (SLIPWAY_RUNTIME=kubernetes) */
+struct agent_ctx;
+int agent_kube_job(struct agent_ctx *ag, struct agent_slot *slot,
+    enum agent_job_kind kind, const void *cmd, size_t len);
+/* At start: the records say what serves; no container is watched. */
+int agent_kube_adopt(struct agent_ctx *ag, struct error *err);
+int agent_kube_ping(struct agent_ctx *ag);
+
+/* kube_status.c */
+/*
+ * What a Deployment's status says of generation gen: 1 available, -1
+ * failed (ProgressDeadlineExceeded, reason in err), 0 not yet.
+ */
+int kube_status_deployment(json_t *dep, long long gen, struct error *err);
+
+/* agent_runtime.c: what runs the components (one row per runtime) */
+struct agent_runtime {
+	const char *name;
+	/* Runs one job on its slot (see agent_cutover_job). */
+	int (*job)(struct agent_ctx *ag, struct agent_slot *slot,
+	    enum agent_job_kind kind, const void *cmd, size_t len);
+	/* At start, after the records: what runs vs. what they say. */
+	int (*adopt)(struct agent_ctx *ag, struct error *err);
+	/* 1 when the runtime answers (/readyz). */
+	int (*ping)(struct agent_ctx *ag);
+};
+/* The runtime called name ("podman", "kubernetes"), or NULL. */
+const struct agent_runtime *agent_runtime_find(const char *name);
+/* ag's runtime: the engine's when none was set (tests). */
+const struct agent_runtime *agent_runtime_of(const struct agent_ctx *ag);
+
 /* agent_commands.c */
 struct gateway;
+struct kube;
 struct agent_ctx {
 	const char *dataplane;
 	const char *insecure;
@@ -687,6 +747,8 @@ struct agent_ctx {
 	struct agent_execs *execs;
 	struct agent_sched *sched;
 	const struct regauth_policy *targets;   /* SLIPWAY_ALLOW_PRIVATE_TARGETS */
+	const struct agent_runtime *runtime;    /* NULL: the engine's */
+	struct kube *kube;                      /* SLIPWAY_RUNTIME=kubernetes */
 	atomic_int stopping;
 };
 /*

@@ -75,8 +75,8 @@ reconcile_record(void *arg, const struct agent_record *rec, const void *cmd,
 }
 
 /* Keeps the serving containers (reading their ports), removes the rest. */
-static int
-reconcile_engine(struct agent_ctx *ag, struct error *err)
+int
+agent_reconcile_engine(struct agent_ctx *ag, struct error *err)
 {
 	struct engine_summary *v;
 	struct engine_state st;
@@ -175,7 +175,7 @@ agent_reconcile(struct agent_ctx *ag, struct error *err)
 	/* The executions first: their records alone decide, engine or not. */
 	if (agent_execs_recover(ag->execs, err) == -1 ||
 	    agent_journal_records(ag->journal, reconcile_record, ag) == -1 ||
-	    reconcile_engine(ag, err) == -1)
+	    agent_runtime_of(ag)->adopt(ag, err) == -1)
 		return -1;
 	return agent_journal_replay(ag->journal, reconcile_pending, ag);
 }

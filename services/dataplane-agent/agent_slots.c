@@ -200,7 +200,7 @@ slots_run(struct agent_slots *s, struct agent_slot *sl, struct agent_job *j)
 	log_ctx_set("component_id", sl->component_id);
 	if (j->deployment_id[0])
 		log_ctx_set("deployment_id", j->deployment_id);
-	if (agent_cutover_job(ag, sl, j->kind, j->cmd, j->len) == 0 &&
+	if (agent_runtime_of(ag)->job(ag, sl, j->kind, j->cmd, j->len) == 0 &&
 	    j->journal[0] != '\0' && agent_journal_done(ag->journal,
 	    j->journal) == -1)
 		log_warn("journal: cannot remove %s", j->journal);

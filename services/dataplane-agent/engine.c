@@ -148,6 +148,15 @@ engine_call(struct engine *e, const char *method, const char *path,
 	CURLcode rc;
 
 	memset(r, 0, sizeof(*r));
+	/*
+	 * No socket (the kubernetes runtime): never let curl resolve "engine"
+	 * over TCP instead.
+	 */
+	if (e->socket[0] == '\0') {
+		snprintf(r->curlerr, sizeof(r->curlerr), "no engine socket");
+		curl_slist_free_all(hdrs);
+		return -1;
+	}
 	snprintf(url, sizeof(url), "%s%s", ENGINE_API, path);
 	if ((h = curl_easy_init()) == NULL)
 		return -1;

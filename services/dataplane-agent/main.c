@@ -24,6 +24,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "gateway.h"
+#include "kube.h"
 #include "bus_security.h"
 #include "config.h"
 #include "crypto.h"
@@ -54,6 +55,8 @@ struct agent_config {
 	int memory_mb, cpu_millicores, pids, read_only_rootfs;
 	char *gw_dir, *gw_socket, *gw_master, *gw_listeners, *gw_tcp_ports;
 	char *test_clock;
+	char *runtime;
+	char *kube_server, *kube_token_file, *kube_ca_file;
 };
 
 /*
@@ -96,8 +99,22 @@ static const struct config_var agent_vars[] = {
 	{ "SLIPWAY_DATAPLANE_KEY_FILE", CONFIG_KEY_FILE, NULL, CONFIG_REQUIRED,
 	  "keypair file written by `dataplane-agent keygen`",
 	  &agent.cfg.key_file },
-	{ "SLIPWAY_ENGINE_SOCKET", CONFIG_STRING, NULL, CONFIG_REQUIRED,
-	  "Docker Engine API unix socket", &agent.cfg.engine_socket },
+	{ "SLIPWAY_RUNTIME", CONFIG_STRING, "podman", 0,
+	  "what runs components: podman (a Docker Engine API socket) or "
+	  "kubernetes (an API server)", &agent.cfg.runtime },
+	{ "SLIPWAY_ENGINE_SOCKET", CONFIG_STRING, "", 0,
+	  "Docker Engine API unix socket (required with SLIPWAY_RUNTIME=podman)",
+	  &agent.cfg.engine_socket },
+	{ "SLIPWAY_KUBE_SERVER", CONFIG_STRING, "", 0,
+	  "Kubernetes API server URL (https://host:port); empty = in-cluster "
+	  "service account", &agent.cfg.kube_server },
+	{ "SLIPWAY_KUBE_TOKEN_FILE", CONFIG_STRING, "", 0,
+	  "file holding the bearer token for the API server; empty = the "
+	  "service account's", &agent.cfg.kube_token_file },
+	{ "SLIPWAY_KUBE_CA_FILE", CONFIG_STRING, "", 0,
+	  "CA bundle the API server's certificate is checked against; empty = "
+	  "the service account's (in-cluster) or the system's",
+	  &agent.cfg.kube_ca_file },
 	{ "SLIPWAY_INSECURE_REGISTRIES", CONFIG_STRING, "", 0,
 	  "comma list of host:port registries reached over plain http",
 	  &agent.cfg.insecure },
@@ -203,8 +220,9 @@ agent_ready(void *arg, char *why, size_t whylen)
 		snprintf(why, whylen, "commands consumer not assigned");
 		return 0;
 	}
-	if (!engine_ping(a->ctx.engine)) {
-		snprintf(why, whylen, "container engine does not answer");
+	if (!agent_runtime_of(&a->ctx)->ping(&a->ctx)) {
+		snprintf(why, whylen, "%s runtime does not answer",
+		    agent_runtime_of(&a->ctx)->name);
 		return 0;
 	}
 	if (a->ctx.gateway != NULL && !gateway_ping(a->ctx.gateway)) {
@@ -302,6 +320,7 @@ agent_stop(void *arg)
 	agent_journal_free(a->ctx.journal);
 	agent_creds_free(a->ctx.creds);
 	engine_free(a->ctx.engine);
+	kube_free(a->ctx.kube);
 	agent_keys_wipe(&a->keys);
 	curl_global_cleanup();
 	config_free(agent_vars, AGENT_NVARS);
@@ -388,6 +407,29 @@ agent_gateway(const struct agent_config *c)
 	return g;
 }
 
+/* SLIPWAY_RUNTIME: the row of agent_runtime.c, and its client. */
+static void
+agent_runtime_open(struct agent *a)
+{
+	const struct agent_config *c = &a->cfg;
+	struct kube_config kc = { c->kube_server, c->kube_token_file,
+	    c->kube_ca_file, 20 };
+	struct error err;
+
+	if ((a->ctx.runtime = agent_runtime_find(c->runtime)) == NULL)
+		fatal("SLIPWAY_RUNTIME %s: not podman or kubernetes", c->runtime);
+	if (strcmp(c->runtime, "kubernetes") != 0) {
+		if (c->engine_socket[0] == '\0')
+			fatal("SLIPWAY_ENGINE_SOCKET is required with SLIPWAY_RUNTIME=%s",
+			    c->runtime);
+		return;
+	}
+	if ((a->ctx.kube = kube_new(&kc, &err)) == NULL)
+		fatal("SLIPWAY_KUBE_*: %s", err.msg);
+	log_info("runtime kubernetes: API server %s", c->kube_server[0] ?
+	    c->kube_server : "in-cluster");
+}
+
 static void
 agent_context(struct agent *a)
 {
@@ -411,6 +453,7 @@ agent_context(struct agent *a)
 	if (agent_clock_configure(c->test_clock, &err) == -1)
 		fatal("%s", err.msg);
 	a->ctx.gateway = agent_gateway(c);
+	agent_runtime_open(a);
 	if ((a->ctx.slots = agent_slots_new(&a->ctx)) == NULL ||
 	    (a->ctx.execs = agent_execs_new(&a->ctx)) == NULL ||
 	    (a->ctx.sched = agent_sched_new(&a->ctx)) == NULL)
@@ -439,8 +482,9 @@ agent_start(struct agent *a, struct event_base *base)
 	a->ctx.producer = bus_producer_new(base, a->cfg.brokers, a->group, &err);
 	if (a->ctx.producer == NULL)
 		fatal("producer: %s", err.msg);
-	if (!engine_ping(a->ctx.engine))
-		log_warnx("engine at %s does not answer yet", a->cfg.engine_socket);
+	if (!agent_runtime_of(&a->ctx)->ping(&a->ctx))
+		log_warnx("the %s runtime does not answer yet",
+		    agent_runtime_of(&a->ctx)->name);
 	if (agent_reconcile(&a->ctx, &err) == -1)
 		log_warnx("reconcile: %s (the watcher and the next commands go on)",
 		    err.msg);

@@ -1,0 +1,644 @@
+/*
+ * agent_kube.c: the Kubernetes runtime behind the apply machine, and the
+ * jobs a slot runs on it (apply, remove).
+ *
+ * The machine's steps map onto the cluster:
+ *   resolve  the tag to a digest (the agent pins what the nodes pull)
+ *   pull     the namespace and the pull Secret (the nodes pull, not us)
+ *   start    server-side apply of the release's Secret, Deployment, Service
+ *   health   the Deployment's status for the applied generation, from a
+ *            list + watch resumed at its resourceVersion after a
+ *            disconnect (listed again on 410 Gone): available
+ *            (observedGeneration, updatedReplicas, availableReplicas) is
+ *            healthy; a Progressing=False ProgressDeadlineExceeded fails
+ *   route    the commit point: the record says the new release serves
+ * A Deployment rolls with maxUnavailable 0, so until the new ReplicaSet is
+ * available the previous one keeps serving, and a release that never gets
+ * there leaves it serving: a failure changes nothing else (no rollback of
+ * the Deployment's template yet; the next deploy replaces it).
+ *
+ * Not in this slice: tasks (CronJob, Job), routes, NetworkPolicy, a
+ * watch shared by every slot (each health step watches its Deployment),
+ * and pod-level reasons (ImagePullBackOff, …).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "agent.h"
+#include "kube.h"
+#include "metrics.h"
+
+#define KUBE_POLL_MS       500    /* between rounds after a failure */
+#define KUBE_WAIT_SLACK_S  30     /* past the progress deadline: give up */
+
+/* What the steps of one apply share. */
+struct kube_apply {
+	struct agent_ctx *ag;
+	struct agent_slot *slot;
+	const void *cmd;
+	size_t len;
+	struct agent_cred cred;
+	int have_cred;
+	char ns[KUBE_NAME_MAX];
+	char name[KUBE_NAME_MAX];
+	char pull[KUBE_NAME_MAX];
+	char env[KUBE_NAME_MAX];
+	char image[700];
+	long long generation;      /* of the applied Deployment */
+	struct agent_address addr[AGENT_ENDPOINTS_MAX];
+	size_t naddr;
+};
+
+static int
+kube_stopping(const struct agent_ctx *ag)
+{
+	return atomic_load(&ag->stopping) != 0;
+}
+
+/* Names every object of spec s from what never changes between releases. */
+static void
+kube_names(const struct agent_spec *s, struct kube_apply *k)
+{
+	char raw[24], suffix[KUBE_NAME_MAX];
+
+	kube_namespace_name(s->org, s->environment, k->ns);
+	kube_object_name(s->component, s->component_id, NULL, k->name);
+	kube_object_name(s->component, s->component_id, "pull", k->pull);
+	/* Variables are per release, so a rollback restores them. */
+	snprintf(raw, sizeof(raw), "env-%.8s", s->deployment_id);
+	kube_dns_label(raw, 20, suffix);
+	kube_object_name(s->component, s->component_id, suffix, k->env);
+}
+
+/* The release's description for kube_objects_*. */
+static void
+kube_release_of(const struct kube_apply *k, const struct agent_spec *s,
+    struct kube_release *r)
+{
+	const struct agent_resources *d = &k->ag->defaults;
+
+	*r = (struct kube_release){ .spec = s, .dataplane = k->ag->dataplane,
+	    .image = k->image, .ns = k->ns, .name = k->name,
+	    .pull_secret = k->have_cred ? k->pull : NULL,
+	    .env_secret = s->env && s->env[0] ? k->env : NULL,
+	    .health_timeout_s = k->ag->health_timeout_s, .res = s->res };
+	if (r->res.memory_mb == 0)
+		r->res.memory_mb = d->memory_mb;
+	if (r->res.cpu_millicores == 0)
+		r->res.cpu_millicores = d->cpu_millicores;
+	if (!r->res.read_only_rootfs)
+		r->res.read_only_rootfs = d->read_only_rootfs;
+}
+
+/* Applies obj (taken) of kind; -1 with err. */
+static int
+kube_put(struct kube_apply *k, enum kube_kind kind, json_t *obj,
+    json_t **out, struct error *err)
+{
+	int rc;
+
+	if (obj == NULL) {
+		error_set(err, "start_failed", "", "start_failed: out of memory");
+		return -1;
+	}
+	rc = kube_apply(k->ag->kube, kind, obj, out, err);
+	json_decref(obj);
+	if (rc == -1 && kube_stopping(k->ag))
+		error_set(err, "stopping", "", "the agent is stopping");
+	return rc;
+}
+
+static int
+kube_report(void *ctx, const struct agent_apply *a)
+{
+	static const enum agent_report_state map[] = {
+		[APPLY_RESOLVING] = REPORT_RESOLVING, [APPLY_PULLING] = REPORT_PULLING,
+		[APPLY_STARTING] = REPORT_STARTING, [APPLY_RUNNING] = REPORT_RUNNING,
+		[APPLY_FAILED] = REPORT_FAILED, [APPLY_READY] = REPORT_READY,
+	};
+	struct kube_apply *k = ctx;
+	struct agent_report r = { a->spec, map[a->state], a->digest, a->reason,
+	    NULL, NULL, 0 };
+
+	if (a->state == APPLY_RUNNING) {
+		r.addr = k->addr;
+		r.naddr = k->naddr;
+	}
+	return agent_report_send(k->ag, &r);
+}
+
+static int
+kube_resolve(void *ctx, struct agent_apply *a, struct error *err)
+{
+	struct kube_apply *k = ctx;
+	struct oci_resolve_opts o = { .insecure = k->ag->insecure,
+	    .timeout_s = 20, .targets = k->ag->targets };
+
+	if (a->spec->env_error[0] != '\0') {
+		error_set(err, "config_unsealed", "", "%s", a->spec->env_error);
+		return -1;
+	}
+	if (agent_spec_is_task(a->spec)) {
+		error_set(err, "unsupported", "", "unsupported: scheduled and "
+		    "manual tasks do not run on Kubernetes data planes yet");
+		return -1;
+	}
+	/* Only usable basic/docker-config credentials for this very host. */
+	k->have_cred = agent_cutover_cred(k->ag, a->spec->registry_id,
+	    a->ref.domain, &k->cred) == 0;
+	if (k->have_cred) {
+		o.username = k->cred.username;
+		o.password = k->cred.password;
+	}
+	if (oci_resolve(&a->ref, &o, a->digest, err) == -1)
+		return -1;
+	snprintf(k->image, sizeof(k->image), "%s/%s@%s", a->ref.domain,
+	    a->ref.path, a->digest);
+	log_info("resolved %s/%s to %s", a->ref.domain, a->ref.path, a->digest);
+	return 0;
+}
+
+/* The namespace, and the pull Secret when the registry has credentials. */
+static int
+kube_prepare(void *ctx, struct agent_apply *a, struct error *err)
+{
+	struct kube_apply *k = ctx;
+	struct kube_release r;
+
+	kube_release_of(k, a->spec, &r);
+	if (kube_put(k, KUBE_NAMESPACE, kube_objects_namespace(&r), NULL,
+	    err) == -1)
+		return -1;
+	if (k->have_cred && kube_put(k, KUBE_SECRET, kube_objects_pull_secret(&r,
+	    a->ref.domain, k->cred.username, k->cred.password), NULL, err) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+kube_start(void *ctx, struct agent_apply *a, struct error *err)
+{
+	struct kube_apply *k = ctx;
+	struct kube_release r;
+	json_t *dep = NULL;
+
+	kube_release_of(k, a->spec, &r);
+	if (r.env_secret != NULL && kube_put(k, KUBE_SECRET,
+	    kube_objects_env_secret(&r), NULL, err) == -1)
+		return -1;
+	if (kube_put(k, KUBE_DEPLOYMENT, kube_objects_deployment(&r), &dep,
+	    err) == -1)
+		return -1;
+	k->generation = json_integer_value(json_object_get(json_object_get(dep,
+	    "metadata"), "generation"));
+	json_decref(dep);
+	/* A component without endpoints has nothing to address. */
+	if (a->spec->nep > 0 && kube_put(k, KUBE_SERVICE,
+	    kube_objects_service(&r), NULL, err) == -1)
+		return -1;
+	log_info("applied deployment %s/%s (generation %lld)", k->ns, k->name,
+	    k->generation);
+	return 0;
+}
+
+/* What the health step's watch has seen of the applied generation. */
+struct kube_verdict {
+	long long generation;
+	int verdict;                /* 1 available, -1 failed, 0 not yet */
+	struct error err;
+};
+
+static int
+kube_health_event(void *arg, const char *type, json_t *obj)
+{
+	struct kube_verdict *v = arg;
+
+	if (strcmp(type, "DELETED") == 0) {
+		error_set(&v->err, "start_failed", "", "start_failed: the "
+		    "deployment was deleted");
+		v->verdict = -1;
+	} else
+		v->verdict = kube_status_deployment(obj, v->generation, &v->err);
+	return v->verdict != 0;
+}
+
+/*
+ * One list + watch round: the Deployment as it is now, then its changes
+ * from that resourceVersion on, resumed after a disconnect, until a verdict,
+ * the deadline, or a failure that needs a new list (1 verdict, 0 again).
+ */
+static int
+kube_health_round(struct kube_apply *k, struct kube_verdict *v,
+    long long deadline, struct error *err)
+{
+	char rv[KUBE_RV_MAX] = "", field[KUBE_NAME_MAX + 20];
+	const char *cur;
+	json_t *dep;
+	int rc;
+
+	if ((rc = kube_get(k->ag->kube, KUBE_DEPLOYMENT, k->ns, k->name, &dep,
+	    err)) == -1)
+		return -1;
+	if (rc == 1) {
+		error_set(&v->err, "start_failed", "", "start_failed: deployment "
+		    "%s/%s was deleted", k->ns, k->name);
+		v->verdict = -1;
+		return 1;
+	}
+	v->verdict = kube_status_deployment(dep, v->generation, &v->err);
+	cur = json_string_value(json_object_get(json_object_get(dep, "metadata"),
+	    "resourceVersion"));
+	snprintf(rv, sizeof(rv), "%s", cur && strlen(cur) < sizeof(rv) ? cur : "");
+	json_decref(dep);
+	snprintf(field, sizeof(field), "metadata.name=%s", k->name);
+	while (v->verdict == 0 && rv[0] != '\0') {
+		long long left = (deadline - clock_mono_ms()) / 1000;
+		if (left <= 0)
+			return 0;
+		rc = kube_watch(k->ag->kube, KUBE_DEPLOYMENT, k->ns, field, rv,
+		    sizeof(rv), left < 60 ? (int)left + 1 : 60, &k->ag->stopping,
+		    kube_health_event, v, err);
+		if (rc == 2)
+			return 0;         /* too old: list again */
+		if (rc == -1)
+			return -1;
+		if (rc == 0 && v->verdict == 0) {
+			log_info("watch of %s/%s ended: resuming from resourceVersion "
+			    "%s", k->ns, k->name, rv);
+			usleep(100 * 1000);
+		}
+	}
+	return v->verdict != 0;
+}
+
+static int
+kube_health(void *ctx, struct agent_apply *a, struct error *err)
+{
+	struct kube_apply *k = ctx;
+	struct kube_verdict v = { .generation = k->generation };
+	struct kube_release r;
+	long long t0 = clock_mono_ms(), deadline;
+	int rc;
+
+	kube_release_of(k, a->spec, &r);
+	deadline = t0 + (kube_release_timeout(&r) + KUBE_WAIT_SLACK_S) * 1000LL;
+	for (;;) {
+		if (kube_stopping(k->ag)) {
+			error_set(err, "stopping", "", "the agent is stopping");
+			return -1;
+		}
+		if ((rc = kube_health_round(k, &v, deadline, err)) == 1)
+			break;
+		if (rc == -1 && !kube_stopping(k->ag))
+			log_warnx("%s: listing again", err->msg);
+		if (clock_mono_ms() >= deadline) {
+			error_set(err, "unhealthy", "", "unhealthy: deployment %s/%s "
+			    "not available within %d s", k->ns, k->name,
+			    kube_release_timeout(&r) + KUBE_WAIT_SLACK_S);
+			return -1;
+		}
+		usleep(KUBE_POLL_MS * 1000);
+	}
+	if (v.verdict == -1) {
+		*err = v.err;
+		return -1;
+	}
+	metrics_observe_ms("slipway_agent_health_ms", NULL,
+	    (double)(clock_mono_ms() - t0));
+	log_info("deployment %s/%s available (generation %lld)", k->ns, k->name,
+	    k->generation);
+	return 0;
+}
+
+/* Puts dep on top of the record's finished list (newest first, capped). */
+static void
+kube_finished(struct agent_record *rec, const char *dep, int state,
+    const char *reason)
+{
+	int n = rec->nfinished < AGENT_FINISHED_MAX ? rec->nfinished :
+	    AGENT_FINISHED_MAX - 1;
+
+	memmove(&rec->finished[1], &rec->finished[0], (size_t)n *
+	    sizeof(rec->finished[0]));
+	snprintf(rec->finished[0].id, AGENT_ID_MAX, "%s", dep);
+	rec->finished[0].state = state;
+	snprintf(rec->finished[0].reason, AGENT_REASON_MAX, "%s",
+	    reason ? reason : "");
+	rec->nfinished = n + 1;
+}
+
+/* The endpoints' addresses: the Service's in-cluster names. */
+static size_t
+kube_addresses(const struct kube_apply *k, const struct agent_spec *s,
+    struct agent_address *out)
+{
+	struct kube_release r;
+	size_t n = 0;
+
+	kube_release_of(k, s, &r);
+	for (int i = 0; i < s->nep; i++) {
+		struct agent_address *a = &out[n++];
+		snprintf(a->name, sizeof(a->name), "%s", s->ep[i].name);
+		snprintf(a->type, sizeof(a->type), "%s", s->ep[i].type);
+		snprintf(a->visibility, sizeof(a->visibility), "%s",
+		    s->ep[i].visibility);
+		if (kube_objects_address(&r, &s->ep[i], a->url, sizeof(a->url)))
+			a->url[0] = '\0';
+	}
+	return n;
+}
+
+/* The commit point: the record says the new release serves. */
+static int
+kube_commit(void *ctx, struct agent_apply *a, struct error *err)
+{
+	struct kube_apply *k = ctx;
+	struct agent_slot *sl = k->slot;
+	struct agent_record rec = sl->rec;
+	void *cmd;
+
+	if (rec.serving[0] != '\0')
+		kube_finished(&rec, rec.serving, REPORT_RUNNING, "superseded");
+	snprintf(rec.serving, sizeof(rec.serving), "%s", a->spec->deployment_id);
+	snprintf(rec.digest, sizeof(rec.digest), "%s", a->digest);
+	if ((cmd = malloc(k->len)) == NULL ||
+	    agent_journal_record_save(k->ag->journal, &rec, k->cmd, k->len,
+	    err) == -1) {
+		free(cmd);
+		return -1;
+	}
+	memcpy(cmd, k->cmd, k->len);
+	sl->rec = rec;
+	free(sl->serving_cmd);
+	sl->serving_cmd = cmd;
+	sl->serving_len = k->len;
+	if (agent_cutover_load_serving(sl) == -1)
+		log_warnx("serving command does not decode again");
+	/* No container: the engine's watcher leaves this slot alone. */
+	sl->container[0] = '\0';
+	sl->nports = 0;
+	k->naddr = kube_addresses(k, a->spec, k->addr);
+	return 0;
+}
+
+static int
+kube_pin(void *ctx, struct agent_apply *a, struct error *err)
+{
+	(void)ctx;
+	(void)a;
+	error_set(err, "unsupported", "", "unsupported: tasks do not run on "
+	    "Kubernetes data planes yet");
+	return -1;
+}
+
+/* The labels that pick a slot's objects on this data plane. */
+static int
+kube_slot_selector(const struct agent_ctx *ag, const char *component_id,
+    const char *environment, char *buf, size_t len)
+{
+	const char *const kv[] = { "slipway.managed", "true",
+	    "slipway.component", component_id, "slipway.environment",
+	    environment, "slipway.dataplane", ag->dataplane, NULL };
+
+	return kube_selector(buf, len, kv);
+}
+
+/*
+ * Deletes the slot's objects of kind whose deployment label is not one of
+ * keep (NULL-terminated; NULL = delete all). -1 when any is left.
+ */
+static int
+kube_prune(struct agent_ctx *ag, const struct agent_slot *sl,
+    enum kube_kind kind, const char *const *keep)
+{
+	char sel[512];
+	json_t *list, *it;
+	struct error err;
+	size_t i;
+	int rc = 0;
+
+	if (kube_slot_selector(ag, sl->component_id, sl->environment, sel,
+	    sizeof(sel)) == -1 || kube_list(ag->kube, kind, NULL, sel, &list,
+	    &err) == -1) {
+		log_warnx("prune: %s", kube_stopping(ag) ? "stopping" : err.msg);
+		return -1;
+	}
+	json_array_foreach(json_object_get(list, "items"), i, it) {
+		json_t *md = json_object_get(it, "metadata");
+		const char *dep = json_string_value(json_object_get(json_object_get(
+		    md, "labels"), "slipway.deployment"));
+		int kept = 0;
+		for (const char *const *p = keep; p && *p && !kept; p++)
+			kept = dep != NULL && strcmp(dep, *p) == 0;
+		if (kept)
+			continue;
+		if (kube_delete(ag->kube, kind, json_string_value(json_object_get(md,
+		    "namespace")), json_string_value(json_object_get(md, "name")),
+		    &err) == -1) {
+			log_warnx("prune: %s", err.msg);
+			rc = -1;
+		} else
+			log_info("deleted %s %s/%s", kube_kind_info(kind)->kind,
+			    json_string_value(json_object_get(md, "namespace")),
+			    json_string_value(json_object_get(md, "name")));
+	}
+	json_decref(list);
+	return rc;
+}
+
+/*
+ * After running was reported: the variables Secrets of releases older
+ * than the one replaced go (the replaced one's stays while its pods may
+ * still restart during the roll).
+ */
+static void
+kube_retire(void *ctx, struct agent_apply *a)
+{
+	struct kube_apply *k = ctx;
+	const char *keep[4] = { a->spec->deployment_id, NULL, NULL, NULL };
+	int n = 1;
+
+	for (int i = 0; i < k->slot->rec.nfinished && n < 2; i++)
+		if (k->slot->rec.finished[i].state == REPORT_RUNNING)
+			keep[n++] = k->slot->rec.finished[i].id;
+	/* The pull Secret and the Service carry the newest release's label. */
+	kube_prune(k->ag, k->slot, KUBE_SECRET, keep);
+}
+
+/* A failed release changes nothing: the previous ReplicaSet serves on. */
+static void
+kube_discard(void *ctx, struct agent_apply *a)
+{
+	(void)ctx;
+	log_info("release %s not available: the previous one keeps serving",
+	    a->spec->deployment_id);
+}
+
+/* Runs the machine for spec s; records a failure so a redelivery re-reports. */
+static int
+kube_apply_spec(struct agent_ctx *ag, struct agent_slot *sl,
+    const struct agent_spec *s, const void *cmd, size_t len)
+{
+	struct kube_apply k = { .ag = ag, .slot = sl, .cmd = cmd, .len = len };
+	struct agent_apply_ops ops = { kube_resolve, kube_prepare, kube_start,
+	    kube_health, kube_commit, kube_pin, kube_retire, kube_discard,
+	    kube_report, &k };
+	struct agent_apply *a = calloc(1, sizeof(*a));
+	struct error err;
+	long long t0 = clock_mono_ms();
+	int rc;
+
+	if (a == NULL)
+		return -1;
+	kube_names(s, &k);
+	a->spec = s;
+	rc = agent_apply_run(a, &ops);
+	agent_cred_wipe(&k.cred);
+	if (rc == 0 && a->state == APPLY_FAILED) {
+		struct agent_record rec = sl->rec;
+		kube_finished(&rec, s->deployment_id, REPORT_FAILED, a->reason);
+		if (agent_journal_record_save(ag->journal, &rec, NULL, 0, &err) == 0)
+			sl->rec = rec;
+		else
+			log_warnx("%s", err.msg);
+	}
+	if (rc == 0) {
+		metrics_inc("slipway_agent_applies_total", a->state == APPLY_RUNNING
+		    ? "result=\"running\"" : "result=\"failed\"");
+		metrics_observe_ms("slipway_agent_apply_ms", NULL,
+		    (double)(clock_mono_ms() - t0));
+	}
+	free(a);
+	return rc;
+}
+
+/* A redelivered command: its outcome is reported again, nothing reapplied. */
+static int
+kube_rereport(struct agent_ctx *ag, struct agent_slot *sl,
+    const struct agent_spec *s, int *done)
+{
+	struct kube_apply k = { .ag = ag, .slot = sl };
+	struct agent_report r = { s, REPORT_RUNNING, sl->rec.digest, "", NULL,
+	    k.addr, 0 };
+
+	*done = 1;
+	if (strcmp(sl->rec.serving, s->deployment_id) == 0) {
+		kube_names(s, &k);
+		r.naddr = kube_addresses(&k, s, k.addr);
+		return agent_report_send(ag, &r);
+	}
+	for (int i = 0; i < sl->rec.nfinished; i++)
+		if (strcmp(sl->rec.finished[i].id, s->deployment_id) == 0) {
+			if (sl->rec.finished[i].state != REPORT_FAILED)
+				return 0;   /* superseded since */
+			r = (struct agent_report){ s, REPORT_FAILED, "",
+			    sl->rec.finished[i].reason, NULL, NULL, 0 };
+			return agent_report_send(ag, &r);
+		}
+	*done = 0;
+	return 0;
+}
+
+static int
+kube_job_apply(struct agent_ctx *ag, struct agent_slot *sl, const void *cmd,
+    size_t len)
+{
+	struct agent_spec s;
+	struct error err;
+	Envelope *env;
+	int rc, done;
+
+	if ((env = envelope_decode(cmd, len, NULL, &err)) == NULL ||
+	    agent_spec_from_apply(env, &s, &err) == -1) {
+		log_warnx("journaled command unusable: %s: dropped", err.msg);
+		envelope_free(env);
+		return 0;
+	}
+	envelope_free(env);
+	rc = kube_rereport(ag, sl, &s, &done);
+	if (!done)
+		rc = kube_apply_spec(ag, sl, &s, cmd, len);
+	agent_spec_clear(&s);
+	return rc;
+}
+
+/* RemoveComponent: every object labelled with the slot goes, then the record. */
+static int
+kube_job_remove(struct agent_ctx *ag, struct agent_slot *sl)
+{
+	static const enum kube_kind kinds[] = { KUBE_SERVICE, KUBE_DEPLOYMENT,
+	    KUBE_SECRET };
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kube_prune(ag, sl, kinds[i], NULL) == -1)
+			return -1;   /* the job is retried */
+	agent_journal_record_remove(ag->journal, sl->component_id,
+	    sl->environment);
+	memset(&sl->rec, 0, sizeof(sl->rec));
+	snprintf(sl->rec.component_id, AGENT_ID_MAX, "%s", sl->component_id);
+	snprintf(sl->rec.environment, AGENT_ID_MAX, "%s", sl->environment);
+	free(sl->serving_cmd);
+	sl->serving_cmd = NULL;
+	agent_spec_clear(&sl->serving);
+	sl->container[0] = '\0';
+	sl->nports = 0;
+	log_info("removed component %s from %s", sl->component_id,
+	    sl->environment);
+	return 0;
+}
+
+int
+agent_kube_job(struct agent_ctx *ag, struct agent_slot *slot,
+    enum agent_job_kind kind, const void *cmd, size_t len)
+{
+	int rc;
+
+	for (;;) {
+		switch (kind) {
+		case JOB_APPLY:
+			rc = kube_job_apply(ag, slot, cmd, len);
+			break;
+		case JOB_REMOVE:
+			rc = kube_job_remove(ag, slot);
+			break;
+		case JOB_SCHEDULE:
+		case JOB_RESTART:
+		default:
+			return 0;   /* no tasks, no containers of our own here */
+		}
+		if (rc == 0)
+			return 0;
+		for (int ms = 0; ms < 1000; ms += 50) {
+			if (kube_stopping(ag))
+				return rc;
+			usleep(50 * 1000);
+		}
+		log_warnx("job did not complete: retrying");
+	}
+}
+
+/* A slot restored from its record names a container: none exists here. */
+static void
+kube_adopt_slot(void *arg, struct agent_slot *sl)
+{
+	(void)arg;
+	sl->container[0] = '\0';
+	sl->nports = 0;
+}
+
+int
+agent_kube_adopt(struct agent_ctx *ag, struct error *err)
+{
+	(void)err;
+	agent_slots_each(ag->slots, kube_adopt_slot, NULL);
+	return 0;
+}
+
+int
+agent_kube_ping(struct agent_ctx *ag)
+{
+	return ag->kube != NULL && kube_ping(ag->kube);
+}

@@ -1,0 +1,441 @@
+// uses: services/dataplane-agent/kube.c services/dataplane-agent/kube_objects.c services/dataplane-agent/kube_status.c services/dataplane-agent/agent_spec.c
+/*
+ * test_kube.c: the pure parts of the agent's Kubernetes runtime:
+ *   - DNS-1123 names: folding, the 63-character cap with a stable hashed
+ *     suffix, namespaces per org and environment, object names per
+ *     component (distinct for two components of the same name);
+ *   - API paths of every kind, cluster-wide lists, refused segments;
+ *   - label selectors;
+ *   - the objects of a release: labels, the pinned image, probes from the
+ *     health settings, resources, the security context, the rolling
+ *     update, the pull Secret's docker config, the Service's ports;
+ *   - the Deployment status mapping: available only for the applied
+ *     generation with the updated replicas, ProgressDeadlineExceeded;
+ *   - the watch stream: events split across reads, bookmarks moving the
+ *     resourceVersion, 410 Gone, a stop, a stream that is not one.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "dataplane-agent/agent.h"
+#include "dataplane-agent/kube.h"
+#include "crypto.h"
+
+static void
+test_dns_label(void **state)
+{
+	char out[KUBE_NAME_MAX], out2[KUBE_NAME_MAX];
+	char longer[200];
+
+	(void)state;
+	kube_dns_label("My_Service..v2", 63, out);
+	assert_string_equal(out, "my-service-v2");
+	kube_dns_label("--a--", 63, out);
+	assert_string_equal(out, "a");
+	kube_dns_label("___", 63, out);
+	assert_string_equal(out, "x");
+	memset(longer, 'a', 100);
+	longer[100] = '\0';
+	kube_dns_label(longer, 63, out);
+	assert_int_equal(strlen(out), 63);
+	assert_true(kube_dns_label_valid(out));
+	longer[99] = 'b';
+	kube_dns_label(longer, 63, out2);
+	assert_int_equal(strlen(out2), 63);
+	assert_string_not_equal(out, out2);   /* the hash tells them apart */
+	assert_memory_equal(out, out2, 54);
+	/* Stable: the same input, the same name. */
+	kube_dns_label(longer, 63, out);
+	assert_string_equal(out, out2);
+	/* A cut right after a dash leaves no double dash. */
+	kube_dns_label("abcdefgh-abcdefgh-abcdefgh", 20, out);
+	assert_true(kube_dns_label_valid(out));
+	assert_true(strlen(out) <= 20);
+	assert_null(strstr(out, "--"));
+}
+
+static void
+test_names(void **state)
+{
+	char ns[KUBE_NAME_MAX], a[KUBE_NAME_MAX], b[KUBE_NAME_MAX];
+	char big[120];
+
+	(void)state;
+	kube_namespace_name("acme", "production", ns);
+	assert_string_equal(ns, "slipway-acme-production");
+	memset(big, 'o', 80);
+	big[80] = '\0';
+	kube_namespace_name(big, "development", ns);
+	assert_int_equal(strlen(ns), 63);
+	assert_true(kube_dns_label_valid(ns));
+	kube_object_name("Greeter", "11111111-1111-4111-8111-111111111111", NULL,
+	    a);
+	kube_object_name("Greeter", "22222222-2222-4222-8222-222222222222", NULL,
+	    b);
+	assert_string_not_equal(a, b);
+	assert_int_equal(strncmp(a, "greeter-", 8), 0);
+	assert_int_equal(strlen(a), strlen("greeter-") + 8);
+	kube_object_name("Greeter", "11111111-1111-4111-8111-111111111111",
+	    "pull", b);
+	assert_int_equal(strncmp(b, "greeter-pull-", 13), 0);
+	assert_string_equal(b + 13, a + 8);
+	memset(big, 'c', 100);
+	big[100] = '\0';
+	kube_object_name(big, "x", "env-1234abcd", a);
+	assert_true(kube_dns_label_valid(a));
+	assert_int_equal(strlen(a), 63);
+	assert_non_null(strstr(a, "-env-1234abcd-"));
+}
+
+static void
+test_paths(void **state)
+{
+	char p[KUBE_PATH_MAX];
+
+	(void)state;
+	assert_int_equal(kube_path(p, sizeof(p), KUBE_DEPLOYMENT, "ns1", "web",
+	    "fieldManager=slipway&force=true"), 0);
+	assert_string_equal(p, "/apis/apps/v1/namespaces/ns1/deployments/web"
+	    "?fieldManager=slipway&force=true");
+	assert_int_equal(kube_path(p, sizeof(p), KUBE_SERVICE, "ns1", NULL,
+	    NULL), 0);
+	assert_string_equal(p, "/api/v1/namespaces/ns1/services");
+	assert_int_equal(kube_path(p, sizeof(p), KUBE_NAMESPACE, "ignored",
+	    "slipway-acme-dev", NULL), 0);
+	assert_string_equal(p, "/api/v1/namespaces/slipway-acme-dev");
+	/* A list across namespaces (prune by label). */
+	assert_int_equal(kube_path(p, sizeof(p), KUBE_SECRET, NULL, NULL,
+	    "labelSelector=a%3Db"), 0);
+	assert_string_equal(p, "/api/v1/secrets?labelSelector=a%3Db");
+	/* Never a name that would change the path. */
+	assert_int_equal(kube_path(p, sizeof(p), KUBE_SECRET, "ns", "../x",
+	    NULL), -1);
+	assert_int_equal(kube_path(p, sizeof(p), KUBE_SECRET, "ns", "A", NULL),
+	    -1);
+	assert_int_equal(kube_path(p, sizeof(p), KUBE_SECRET, NULL, "x", NULL),
+	    -1);
+	assert_int_equal(kube_path(p, 10, KUBE_DEPLOYMENT, "ns", "x", NULL), -1);
+	assert_int_equal(kube_path(p, sizeof(p), KUBE_KIND_MAX, "ns", "x", NULL),
+	    -1);
+}
+
+static void
+test_selector(void **state)
+{
+	const char *const kv[] = { "slipway.managed", "true", "slipway.component",
+	    "c1", NULL };
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(kube_selector(buf, sizeof(buf), kv), 0);
+	assert_string_equal(buf, "slipway.managed=true,slipway.component=c1");
+	assert_int_equal(kube_selector(buf, 20, kv), -1);
+}
+
+/* A web service with one REST endpoint and a health path. */
+static void
+spec_fill(struct agent_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	strcpy(s->deployment_id, "d0d0d0d0-0000-4000-8000-000000000001");
+	strcpy(s->component_id, "c0c0c0c0-0000-4000-8000-000000000001");
+	strcpy(s->environment, "development");
+	strcpy(s->org, "acme");
+	strcpy(s->project, "shop");
+	strcpy(s->component, "greeter");
+	strcpy(s->type, "service");
+	strcpy(s->image, "127.0.0.1:5000/team/app:v1");
+	s->nep = 2;
+	strcpy(s->ep[0].name, "api");
+	s->ep[0].port = 8080;
+	strcpy(s->ep[0].type, "REST");
+	strcpy(s->ep[0].context, "/greeting");
+	strcpy(s->ep[1].name, "dns");
+	s->ep[1].port = 53;
+	strcpy(s->ep[1].type, "UDP");
+	strcpy(s->health.path, "/healthz");
+	s->health.timeout_s = 45;
+	s->health.success_threshold = 2;
+}
+
+static void
+release_fill(struct kube_release *r, const struct agent_spec *s)
+{
+	*r = (struct kube_release){ .spec = s, .dataplane = "kube1",
+	    .image = "127.0.0.1:5000/team/app@sha256:abc", .ns =
+	    "slipway-acme-development", .name = "greeter-12345678",
+	    .pull_secret = "greeter-pull-12345678", .env_secret = NULL,
+	    .health_timeout_s = 60, .res = { 256, 500, 0, 1 } };
+}
+
+#define GET(o, ...) json_path(o, __VA_ARGS__, NULL)
+static json_t *
+json_path(json_t *o, ...)
+{
+	va_list ap;
+	const char *k;
+
+	va_start(ap, o);
+	while (o != NULL && (k = va_arg(ap, const char *)) != NULL)
+		o = json_is_array(o) ? json_array_get(o, (size_t)atoi(k)) :
+		    json_object_get(o, k);
+	va_end(ap);
+	return o;
+}
+
+static const char *
+str(json_t *o)
+{
+	return json_string_value(o) ? json_string_value(o) : "(null)";
+}
+
+static void
+test_deployment(void **state)
+{
+	struct agent_spec s;
+	struct kube_release r;
+	json_t *d, *c, *t;
+
+	(void)state;
+	spec_fill(&s);
+	release_fill(&r, &s);
+	assert_non_null(d = kube_objects_deployment(&r));
+	assert_string_equal(str(GET(d, "apiVersion")), "apps/v1");
+	assert_string_equal(str(GET(d, "metadata", "labels", "slipway.managed")),
+	    "true");
+	assert_string_equal(str(GET(d, "metadata", "labels",
+	    "slipway.deployment")), s.deployment_id);
+	assert_int_equal(json_integer_value(GET(d, "spec",
+	    "progressDeadlineSeconds")), 45);
+	assert_int_equal(json_integer_value(GET(d, "spec", "strategy",
+	    "rollingUpdate", "maxUnavailable")), 0);
+	/* The selector never changes between releases. */
+	assert_int_equal(json_object_size(GET(d, "spec", "selector",
+	    "matchLabels")), 2);
+	assert_null(GET(d, "spec", "selector", "matchLabels",
+	    "slipway.deployment"));
+	t = GET(d, "spec", "template", "spec");
+	assert_true(json_is_false(GET(t, "automountServiceAccountToken")));
+	assert_string_equal(str(GET(t, "imagePullSecrets", "0", "name")),
+	    "greeter-pull-12345678");
+	c = GET(t, "containers", "0");
+	assert_string_equal(str(GET(c, "image")), r.image);
+	assert_true(json_is_false(GET(c, "securityContext",
+	    "allowPrivilegeEscalation")));
+	assert_string_equal(str(GET(c, "securityContext", "capabilities", "drop",
+	    "0")), "ALL");
+	assert_true(json_is_true(GET(c, "securityContext",
+	    "readOnlyRootFilesystem")));
+	assert_string_equal(str(GET(c, "resources", "limits", "memory")),
+	    "256Mi");
+	assert_string_equal(str(GET(c, "resources", "requests", "cpu")), "500m");
+	assert_string_equal(str(GET(c, "readinessProbe", "httpGet", "path")),
+	    "/healthz");
+	assert_int_equal(json_integer_value(GET(c, "readinessProbe", "httpGet",
+	    "port")), 8080);
+	assert_int_equal(json_integer_value(GET(c, "readinessProbe",
+	    "successThreshold")), 2);
+	assert_int_equal(json_integer_value(GET(c, "livenessProbe",
+	    "initialDelaySeconds")), 45);
+	assert_null(GET(c, "livenessProbe", "successThreshold"));
+	assert_string_equal(str(GET(c, "ports", "1", "protocol")), "UDP");
+	assert_null(GET(c, "envFrom"));
+	json_decref(d);
+
+	/* No health path: the endpoint's context; a TCP endpoint: tcpSocket. */
+	s.health.path[0] = '\0';
+	r.pull_secret = NULL;
+	assert_non_null(d = kube_objects_deployment(&r));
+	c = GET(d, "spec", "template", "spec", "containers", "0");
+	assert_string_equal(str(GET(c, "readinessProbe", "httpGet", "path")),
+	    "/greeting");
+	assert_null(GET(d, "spec", "template", "spec", "imagePullSecrets"));
+	json_decref(d);
+	strcpy(s.ep[0].type, "TCP");
+	assert_non_null(d = kube_objects_deployment(&r));
+	c = GET(d, "spec", "template", "spec", "containers", "0");
+	assert_int_equal(json_integer_value(GET(c, "readinessProbe", "tcpSocket",
+	    "port")), 8080);
+	json_decref(d);
+}
+
+static void
+test_service_and_secrets(void **state)
+{
+	struct agent_spec s;
+	struct kube_release r;
+	json_t *o;
+	unsigned char *raw;
+	size_t n;
+	char e1[] = "A=1", e2[] = "B=x=y";
+	char *env[] = { e1, e2, NULL };
+
+	(void)state;
+	spec_fill(&s);
+	release_fill(&r, &s);
+	assert_non_null(o = kube_objects_service(&r));
+	assert_string_equal(str(GET(o, "spec", "ports", "0", "name")), "p8080");
+	assert_string_equal(str(GET(o, "spec", "ports", "1", "name")), "u53");
+	assert_string_equal(str(GET(o, "spec", "ports", "1", "protocol")), "UDP");
+	assert_null(GET(o, "spec", "selector", "slipway.deployment"));
+	json_decref(o);
+
+	assert_non_null(o = kube_objects_pull_secret(&r, "127.0.0.1:5000", "u",
+	    "p:w"));
+	assert_string_equal(str(GET(o, "type")), "kubernetes.io/dockerconfigjson");
+	raw = crypto_b64_decode(str(GET(o, "data", ".dockerconfigjson")), &n);
+	assert_non_null(raw);
+	assert_non_null(strstr((char *)raw, "\"auths\":{\"127.0.0.1:5000\":"));
+	assert_non_null(strstr((char *)raw, "\"auth\":\"dTpwOnc=\""));
+	free(raw);
+	json_decref(o);
+
+	s.env = env;
+	r.env_secret = "greeter-env-d0d0d0d0-12345678";
+	assert_non_null(o = kube_objects_env_secret(&r));
+	assert_string_equal(str(GET(o, "data", "B")), "eD15");
+	json_decref(o);
+	assert_non_null(o = kube_objects_deployment(&r));
+	assert_string_equal(str(GET(o, "spec", "template", "spec", "containers",
+	    "0", "envFrom", "0", "secretRef", "name")), r.env_secret);
+	json_decref(o);
+	s.env = NULL;
+}
+
+static json_t *
+status_doc(const char *text)
+{
+	json_error_t e;
+	json_t *o = json_loads(text, 0, &e);
+
+	assert_non_null(o);
+	return o;
+}
+
+static void
+test_status(void **state)
+{
+	struct error err;
+	json_t *d;
+
+	(void)state;
+	/* Nothing observed yet. */
+	d = status_doc("{\"spec\":{\"replicas\":1},\"status\":{}}");
+	assert_int_equal(kube_status_deployment(d, 1, &err), 0);
+	json_decref(d);
+	/* Available, but for the previous generation (the old ReplicaSet). */
+	d = status_doc("{\"spec\":{\"replicas\":1},\"status\":{"
+	    "\"observedGeneration\":2,\"replicas\":1,\"availableReplicas\":1,"
+	    "\"updatedReplicas\":0,\"conditions\":[{\"type\":\"Available\","
+	    "\"status\":\"True\"}]}}");
+	assert_int_equal(kube_status_deployment(d, 2, &err), 0);
+	json_decref(d);
+	d = status_doc("{\"spec\":{\"replicas\":1},\"status\":{"
+	    "\"observedGeneration\":2,\"replicas\":1,\"availableReplicas\":1,"
+	    "\"updatedReplicas\":1,\"conditions\":[{\"type\":\"Available\","
+	    "\"status\":\"True\"}]}}");
+	assert_int_equal(kube_status_deployment(d, 2, &err), 1);
+	assert_int_equal(kube_status_deployment(d, 3, &err), 0);
+	json_decref(d);
+	d = status_doc("{\"spec\":{\"replicas\":1},\"status\":{"
+	    "\"observedGeneration\":3,\"conditions\":[{\"type\":\"Progressing\","
+	    "\"status\":\"False\",\"reason\":\"ProgressDeadlineExceeded\","
+	    "\"message\":\"ReplicaSet \\\"x\\\" has timed out progressing.\"}]}}");
+	assert_int_equal(kube_status_deployment(d, 3, &err), -1);
+	assert_non_null(strstr(err.msg, "ProgressDeadlineExceeded: ReplicaSet"));
+	/* A deadline of an older generation is not this release's failure. */
+	assert_int_equal(kube_status_deployment(d, 4, &err), 0);
+	json_decref(d);
+}
+
+struct seen {
+	char types[8][16];
+	int n;
+	int stop_at;          /* stop on this event (1-based), 0 never */
+};
+
+static int
+watch_fn(void *arg, const char *type, json_t *obj)
+{
+	struct seen *s = arg;
+
+	(void)obj;
+	if (s->n < 8)
+		snprintf(s->types[s->n], sizeof(s->types[0]), "%s", type);
+	s->n++;
+	return s->stop_at != 0 && s->n == s->stop_at;
+}
+
+static void
+test_watch_stream(void **state)
+{
+	char rv[KUBE_RV_MAX] = "10";
+	struct seen seen = { .n = 0 };
+	struct kube_watch_stream w = { .rv = rv, .rvlen = sizeof(rv),
+	    .fn = watch_fn, .arg = &seen };
+	const char *ev1 = "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":"
+	    "{\"resourceVersion\":\"11\"}}}\n";
+	const char *bm = "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":"
+	    "{\"resourceVersion\":\"15\"}}}\n";
+	const char *gone = "{\"type\":\"ERROR\",\"object\":{\"kind\":"
+	    "\"Status\",\"code\":410,\"reason\":\"Expired\"}}\n";
+
+	(void)state;
+	/* An event split across two reads is one event. */
+	assert_int_equal(kube_watch_feed(&w, ev1, 20), 0);
+	assert_int_equal(seen.n, 0);
+	assert_int_equal(kube_watch_feed(&w, ev1 + 20, strlen(ev1) - 20), 0);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.types[0], "MODIFIED");
+	assert_string_equal(rv, "11");
+	/* A bookmark moves the resourceVersion on and is not an event. */
+	assert_int_equal(kube_watch_feed(&w, bm, strlen(bm)), 0);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(rv, "15");
+	/* 410 Gone: list again. */
+	assert_int_equal(kube_watch_feed(&w, gone, strlen(gone)), -1);
+	assert_true(w.gone);
+	assert_false(w.bad);
+	kube_watch_stream_clear(&w);
+
+	/* fn says stop: the stream ends there. */
+	memset(&w, 0, sizeof(w));
+	w = (struct kube_watch_stream){ .rv = rv, .rvlen = sizeof(rv),
+	    .fn = watch_fn, .arg = &seen };
+	seen.n = 0;
+	seen.stop_at = 1;
+	assert_int_equal(kube_watch_feed(&w, ev1, strlen(ev1)), -1);
+	assert_true(w.stopped);
+	kube_watch_stream_clear(&w);
+
+	/* Not an event stream. */
+	w = (struct kube_watch_stream){ .rv = rv, .rvlen = sizeof(rv),
+	    .fn = watch_fn, .arg = &seen };
+	assert_int_equal(kube_watch_feed(&w, "<html>\n", 7), -1);
+	assert_true(w.bad);
+	kube_watch_stream_clear(&w);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dns_label),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_selector),
+		cmocka_unit_test(test_deployment),
+		cmocka_unit_test(test_service_and_secrets),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_watch_stream),
+	};
+
+	crypto_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
