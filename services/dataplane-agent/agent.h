@@ -345,6 +345,8 @@ struct agent_report {
 struct agent_ctx;
 /* Produces and waits for the broker's ack (bounded); 0 when acknowledged. */
 int agent_report_send(struct agent_ctx *ag, const struct agent_report *r);
+/* What a state of the apply machine reports (every runtime alike). */
+enum agent_report_state agent_report_state_of(enum agent_apply_state s);
 struct agent_exec;
 /* One ExecutionStatus; a final state waits for the ack (0 acknowledged). */
 int agent_report_execution(struct agent_ctx *ag, const struct agent_exec *x);
@@ -379,6 +381,9 @@ struct agent_record {
 	int task_set;
 	struct workload_task task;
 };
+/* Puts dep on top of rec's finished list (newest first, capped). */
+void agent_record_finish(struct agent_record *rec, const char *dep, int state,
+    const char *reason);
 /* Saves rec and, when cmd != NULL, the serving deployment's command. */
 int agent_journal_record_save(struct agent_journal *j,
     const struct agent_record *rec, const void *cmd, size_t cmdlen,

@@ -278,14 +278,10 @@ cutover_addresses(struct agent_ctx *ag, const struct agent_spec *s,
 static int
 cutover_report(void *ctx, const struct agent_apply *a)
 {
-	static const enum agent_report_state map[] = {
-		[APPLY_RESOLVING] = REPORT_RESOLVING, [APPLY_PULLING] = REPORT_PULLING,
-		[APPLY_STARTING] = REPORT_STARTING, [APPLY_RUNNING] = REPORT_RUNNING,
-		[APPLY_FAILED] = REPORT_FAILED, [APPLY_READY] = REPORT_READY,
-	};
 	struct cutover *c = ctx;
-	struct agent_report r = { a->spec, map[a->state], a->digest, a->reason,
-	    a->state == APPLY_FAILED ? &a->ev : NULL, NULL, 0 };
+	struct agent_report r = { a->spec, agent_report_state_of(a->state),
+	    a->digest, a->reason, a->state == APPLY_FAILED ? &a->ev : NULL,
+	    NULL, 0 };
 
 	if (a->state == APPLY_RUNNING) {
 		r.addr = c->addr;
@@ -525,23 +521,6 @@ cutover_health(void *ctx, struct agent_apply *a, struct error *err)
 	return -1;
 }
 
-/* Puts dep on top of the record's finished list (newest first, capped). */
-static void
-cutover_finished(struct agent_record *rec, const char *dep, int state,
-    const char *reason)
-{
-	int n = rec->nfinished < AGENT_FINISHED_MAX ? rec->nfinished :
-	    AGENT_FINISHED_MAX - 1;
-
-	memmove(&rec->finished[1], &rec->finished[0], (size_t)n *
-	    sizeof(rec->finished[0]));
-	snprintf(rec->finished[0].id, AGENT_ID_MAX, "%s", dep);
-	rec->finished[0].state = state;
-	snprintf(rec->finished[0].reason, AGENT_REASON_MAX, "%s",
-	    reason ? reason : "");
-	rec->nfinished = n + 1;
-}
-
 /* The commit point: the record says the new version serves. */
 static int
 cutover_commit(struct cutover *c, struct agent_apply *a, struct error *err)
@@ -551,7 +530,7 @@ cutover_commit(struct cutover *c, struct agent_apply *a, struct error *err)
 	void *cmd;
 
 	if (rec.serving[0] != '\0')
-		cutover_finished(&rec, rec.serving, REPORT_RUNNING, "superseded");
+		agent_record_finish(&rec, rec.serving, REPORT_RUNNING, "superseded");
 	snprintf(rec.serving, sizeof(rec.serving), "%s", a->spec->deployment_id);
 	snprintf(rec.digest, sizeof(rec.digest), "%s", a->digest);
 	/* A new deployment carries the component's current task settings. */
@@ -797,7 +776,7 @@ cutover_apply_spec(struct agent_ctx *ag, struct agent_slot *sl,
 	agent_cred_wipe(&c.cred);
 	if (rc == 0 && a->state == APPLY_FAILED) {
 		struct agent_record rec = sl->rec;
-		cutover_finished(&rec, s->deployment_id, REPORT_FAILED, a->reason);
+		agent_record_finish(&rec, s->deployment_id, REPORT_FAILED, a->reason);
 		if (agent_journal_record_save(ag->journal, &rec, NULL, 0, &err) == 0)
 			sl->rec = rec;
 		else

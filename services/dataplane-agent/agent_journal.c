@@ -555,3 +555,19 @@ agent_journal_names(struct agent_journal *j, const char *sub, char ***out)
 	snprintf(dir, sizeof(dir), "%s/%s", j->dir, sub);
 	return journal_list(dir, ".json", out);
 }
+
+void
+agent_record_finish(struct agent_record *rec, const char *dep, int state,
+    const char *reason)
+{
+	int n = rec->nfinished < AGENT_FINISHED_MAX ? rec->nfinished :
+	    AGENT_FINISHED_MAX - 1;
+
+	memmove(&rec->finished[1], &rec->finished[0], (size_t)n *
+	    sizeof(rec->finished[0]));
+	snprintf(rec->finished[0].id, AGENT_ID_MAX, "%s", dep);
+	rec->finished[0].state = state;
+	snprintf(rec->finished[0].reason, AGENT_REASON_MAX, "%s",
+	    reason ? reason : "");
+	rec->nfinished = n + 1;
+}

@@ -114,14 +114,9 @@ kube_put(struct kube_apply *k, enum kube_kind kind, json_t *obj,
 static int
 kube_report(void *ctx, const struct agent_apply *a)
 {
-	static const enum agent_report_state map[] = {
-		[APPLY_RESOLVING] = REPORT_RESOLVING, [APPLY_PULLING] = REPORT_PULLING,
-		[APPLY_STARTING] = REPORT_STARTING, [APPLY_RUNNING] = REPORT_RUNNING,
-		[APPLY_FAILED] = REPORT_FAILED, [APPLY_READY] = REPORT_READY,
-	};
 	struct kube_apply *k = ctx;
-	struct agent_report r = { a->spec, map[a->state], a->digest, a->reason,
-	    NULL, NULL, 0 };
+	struct agent_report r = { a->spec, agent_report_state_of(a->state),
+	    a->digest, a->reason, NULL, NULL, 0 };
 
 	if (a->state == APPLY_RUNNING) {
 		r.addr = k->addr;
@@ -313,23 +308,6 @@ kube_health(void *ctx, struct agent_apply *a, struct error *err)
 	return 0;
 }
 
-/* Puts dep on top of the record's finished list (newest first, capped). */
-static void
-kube_finished(struct agent_record *rec, const char *dep, int state,
-    const char *reason)
-{
-	int n = rec->nfinished < AGENT_FINISHED_MAX ? rec->nfinished :
-	    AGENT_FINISHED_MAX - 1;
-
-	memmove(&rec->finished[1], &rec->finished[0], (size_t)n *
-	    sizeof(rec->finished[0]));
-	snprintf(rec->finished[0].id, AGENT_ID_MAX, "%s", dep);
-	rec->finished[0].state = state;
-	snprintf(rec->finished[0].reason, AGENT_REASON_MAX, "%s",
-	    reason ? reason : "");
-	rec->nfinished = n + 1;
-}
-
 /* The endpoints' addresses: the Service's in-cluster names. */
 static size_t
 kube_addresses(const struct kube_apply *k, const struct agent_spec *s,
@@ -361,7 +339,7 @@ kube_commit(void *ctx, struct agent_apply *a, struct error *err)
 	void *cmd;
 
 	if (rec.serving[0] != '\0')
-		kube_finished(&rec, rec.serving, REPORT_RUNNING, "superseded");
+		agent_record_finish(&rec, rec.serving, REPORT_RUNNING, "superseded");
 	snprintf(rec.serving, sizeof(rec.serving), "%s", a->spec->deployment_id);
 	snprintf(rec.digest, sizeof(rec.digest), "%s", a->digest);
 	if ((cmd = malloc(k->len)) == NULL ||
@@ -499,7 +477,7 @@ kube_apply_spec(struct agent_ctx *ag, struct agent_slot *sl,
 	agent_cred_wipe(&k.cred);
 	if (rc == 0 && a->state == APPLY_FAILED) {
 		struct agent_record rec = sl->rec;
-		kube_finished(&rec, s->deployment_id, REPORT_FAILED, a->reason);
+		agent_record_finish(&rec, s->deployment_id, REPORT_FAILED, a->reason);
 		if (agent_journal_record_save(ag->journal, &rec, NULL, 0, &err) == 0)
 			sl->rec = rec;
 		else

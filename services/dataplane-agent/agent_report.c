@@ -237,3 +237,15 @@ agent_report_execution(struct agent_ctx *ag, const struct agent_exec *x)
 	    agent_exec_state_name(x->state), x->reason[0] ? ": " : "", x->reason);
 	return report_produce(ag, x->id, &env, final);
 }
+
+enum agent_report_state
+agent_report_state_of(enum agent_apply_state s)
+{
+	static const enum agent_report_state map[] = {
+		[APPLY_RESOLVING] = REPORT_RESOLVING, [APPLY_PULLING] = REPORT_PULLING,
+		[APPLY_STARTING] = REPORT_STARTING, [APPLY_RUNNING] = REPORT_RUNNING,
+		[APPLY_FAILED] = REPORT_FAILED, [APPLY_READY] = REPORT_READY,
+	};
+
+	return map[s];
+}
