@@ -249,6 +249,9 @@ kube_health_round(struct kube_apply *k, struct kube_verdict *v,
 	snprintf(rv, sizeof(rv), "%s", cur && strlen(cur) < sizeof(rv) ? cur : "");
 	json_decref(dep);
 	snprintf(field, sizeof(field), "metadata.name=%s", k->name);
+	if (v->verdict == 0 && rv[0] != '\0')
+		log_info("watching deployment %s/%s from resourceVersion %s",
+		    k->ns, k->name, rv);
 	while (v->verdict == 0 && rv[0] != '\0') {
 		long long left = (deadline - clock_mono_ms()) / 1000;
 		if (left <= 0)

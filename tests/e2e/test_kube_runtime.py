@@ -157,7 +157,9 @@ def test_kube_runtime_apply_status_prune(slipway, kube, app_ports, org,
                    name: "NAME", name.replace("greeter-", "greeter-pull-"):
                    "PULL_SECRET"}
         _golden("deployment", kube.get("Deployment", ns, name), replace)
-        _golden("service", kube.get("Service", ns, name), replace)
+        # The agent applies the Service right after the Deployment.
+        _golden("service", _wait("no Service for the component",
+                lambda: kube.get("Service", ns, name), 30), replace)
         _golden("namespace", kube.get("Namespace", None, ns), replace)
         pull = kube.get("Secret", ns, name.replace("greeter-", "greeter-pull-"))
         assert pull is not None and \
@@ -172,7 +174,10 @@ def test_kube_runtime_apply_status_prune(slipway, kube, app_ports, org,
         _wait_status(slipway, dep1, "starting")
         # The agent watches the Deployment: the API server goes away and
         # comes back, and the watch resumes from its resourceVersion.
-        time.sleep(1)
+        _wait("the agent never watched its Deployment", lambda:
+              "watching deployment %s/%s" % (ns, name) in
+              agent.log.read_text(errors="replace"), 60)
+        time.sleep(0.5)
         kube.restart_apiserver()
         d = _available(kube, ns, name)
         body = _wait_status(slipway, dep1, "running")
