@@ -53,7 +53,7 @@ fuzz_check_strings(const char *s)
 	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != n))
 		abort();
 	if (fuzz_cron_valid(s) && (n > 128 ||
-	    strspn(s, "0123456789*/,- \tabcdefghijklmnopqrstuvwxyz"
+	    strspn(s, "0123456789*/,- \t@abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != n))
 		abort();
 	if (fuzz_timezone_valid(s) && (n == 0 || n > 64 || s[0] == '/' ||
