@@ -10,7 +10,7 @@ libjansson-dev libyaml-dev libsodium-dev libcmocka-dev postgresql redis-server
 docker-registry apache2-utils skopeo umoci busybox-static podman runc catatonit
 uidmap fuse-overlayfs slirp4netns haproxy socat maven curl ca-certificates
 clang libclang-rt-14-dev tzdata python3-cryptography openssl etcd-server
-python3-yaml"
+python3-yaml nginx chromium chromium-driver wrk kcat postgresql-contrib"
 
 say() { printf 'setup: %s\n' "$*"; }
 
@@ -46,6 +46,14 @@ as_root() {
 	fi
 }
 
+# node_ok succeeds when a Node.js >= 18 with npm is on PATH (the console's
+# build, services/console).
+node_ok() {
+	command -v npm >/dev/null 2>&1 || return 1
+	v=$(node --version 2>/dev/null | sed -n 's/^v\([0-9][0-9]*\)\..*/\1/p')
+	[ -n "$v" ] && [ "$v" -ge 18 ]
+}
+
 install_packages() {
 	if ! command -v dpkg-query >/dev/null 2>&1; then
 		say "no dpkg-query: not a Debian system, skipping packages"
@@ -53,6 +61,7 @@ install_packages() {
 	fi
 	want=$PKGS
 	java_ok || want="$want openjdk-17-jre-headless"
+	node_ok || want="$want nodejs npm"
 	missing=$(missing_pkgs "$want")
 	if [ -z "$missing" ]; then
 		say "all $(echo $want | wc -w) packages present"
@@ -66,19 +75,23 @@ install_packages() {
 	say "installed: $missing"
 }
 
-ensure_pytest() {
-	if python3 -m pytest --version >/dev/null 2>&1; then
-		say "pytest present"
+# ensure_py MODULE PACKAGE installs a Python package with pip (--user) when
+# python3 cannot import MODULE: pytest for the tests, selenium to drive
+# Debian's chromium-driver in the console's browser tests.
+ensure_py() {
+	if python3 -c "import $1" >/dev/null 2>&1; then
+		say "$2 present"
 		return 0
 	fi
-	say "installing pytest (pip --user)"
-	python3 -m pip install --user -q pytest ||
-		python3 -m pip install --user -q --break-system-packages pytest
-	python3 -m pytest --version >/dev/null 2>&1 || {
-		say "pytest still not importable by python3" >&2
+	say "installing $2 (pip --user)"
+	python3 -m pip install --user -q "$2" ||
+		python3 -m pip install --user -q --break-system-packages "$2"
+	python3 -c "import $1" >/dev/null 2>&1 || {
+		say "$2 still not importable by python3" >&2
 		exit 1
 	}
 }
 
 install_packages
-ensure_pytest
+ensure_py pytest pytest
+ensure_py selenium selenium
