@@ -8,6 +8,9 @@
 # Binaries come from ${SLIPWAY_BUILD:-build}/bin. The services listen on
 # SLIPWAY_RUN_PORT_BASE (8080) + 0..4: webhook-ingress, registry-svc,
 # component-svc, deploy-svc, dataplane-agent (the defaults of internals.md).
+# In front of them the front door (scripts/frontdoor.sh, nginx) answers on
+# SLIPWAY_FRONTDOOR_LISTEN (127.0.0.1:8000): the one address the CLI
+# (SLIPWAY_URL), CI and the console use, SLIPWAY_PUBLIC_URL in answers.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,6 +24,11 @@ export SLIPWAY_STATE=$STATE
 BASE=${SLIPWAY_RUN_PORT_BASE:-8080}
 DEMO_PORT=${SLIPWAY_DEMO_PORT:-9090}
 READY_TIMEOUT=${SLIPWAY_READY_TIMEOUT_S:-60}
+FRONTDOOR_LISTEN=${SLIPWAY_FRONTDOOR_LISTEN:-127.0.0.1:8000}
+# What clients are told: an all-interfaces listener is reached on loopback
+# from this host.
+PUBLIC_URL=${SLIPWAY_PUBLIC_URL:-http://${FRONTDOOR_LISTEN/#0.0.0.0:/127.0.0.1:}}
+PUBLIC_URL=${PUBLIC_URL%/}
 
 SERVICES=(registry-svc component-svc deploy-svc webhook-ingress dataplane-agent)
 declare -A PORT=([webhook-ingress]=$BASE [registry-svc]=$((BASE + 1))
@@ -128,7 +136,12 @@ service_env() {
 		echo "SLIPWAY_PG_URL=$SLIPWAY_PG_WEBHOOK_URL"
 		echo "SLIPWAY_REDIS_USER=webhook"
 		echo "SLIPWAY_REDIS_PASSWORD=$SLIPWAY_REDIS_WEBHOOK_PASSWORD"
+		# Behind the front door: status_url on the public address, and
+		# the client address from the X-Forwarded-For nginx sets (it
+		# replaces a client's own, so it cannot be forged).
+		echo "SLIPWAY_PUBLIC_URL=$PUBLIC_URL"
 		echo "SLIPWAY_DEPLOY_URL=http://127.0.0.1:${PORT[deploy-svc]}"
+		echo "SLIPWAY_WEBHOOK_TRUST_FORWARDED=1"
 		;;
 	component-svc)
 		echo "SLIPWAY_PG_URL=$SLIPWAY_PG_COMPONENT_URL"
@@ -184,6 +197,32 @@ wait_ready() {
 	say "$name ready on 127.0.0.1:${PORT[$name]}"
 }
 
+# start_frontdoor: nginx in front of the four HTTP services and the
+# console, output prefixed like a service's; PID[frontdoor] is nginx itself
+# (frontdoor.sh execs it), so stop_all's SIGTERM is its fast shutdown.
+start_frontdoor() {
+	local pad
+	pad=$(printf '%-16s|' frontdoor)
+	env "${STORE_SECRETS[@]/#/--unset=}" \
+		SLIPWAY_FRONTDOOR_LISTEN="$FRONTDOOR_LISTEN" \
+		SLIPWAY_FRONTDOOR_WEBHOOK_URL="http://127.0.0.1:${PORT[webhook-ingress]}" \
+		SLIPWAY_FRONTDOOR_REGISTRY_URL="http://127.0.0.1:${PORT[registry-svc]}" \
+		SLIPWAY_FRONTDOOR_COMPONENT_URL="http://127.0.0.1:${PORT[component-svc]}" \
+		SLIPWAY_FRONTDOOR_DEPLOY_URL="http://127.0.0.1:${PORT[deploy-svc]}" \
+		SLIPWAY_FRONTDOOR_CONSOLE_DIR="${SLIPWAY_FRONTDOOR_CONSOLE_DIR:-$(dirname "$BIN")/console}" \
+		SLIPWAY_FRONTDOOR_STATE_DIR="$STATE/frontdoor" \
+		setsid bash "$HERE/frontdoor.sh" run \
+		> >(trap '' INT TERM; exec sed -u "s/^/$pad /") 2>&1 </dev/null &
+	PID[frontdoor]=$!
+	local deadline=$((SECONDS + READY_TIMEOUT))
+	until curl -sf -o /dev/null "$PUBLIC_URL/healthz"; do
+		kill -0 "${PID[frontdoor]}" 2>/dev/null || fail "the front door exited during start-up (see its output above)"
+		((SECONDS < deadline)) || fail "the front door not up after ${READY_TIMEOUT}s (GET $PUBLIC_URL/healthz)"
+		sleep 0.3
+	done
+	say "front door ready on $PUBLIC_URL"
+}
+
 register_dataplane() {
 	"$BIN/slipway" dataplane add local --public-key "$DP_PUBLIC_KEY" --shared >/dev/null ||
 		fail "slipway dataplane add local failed"
@@ -206,14 +245,17 @@ endpoints:
     networkVisibility: Public
     context: /
 EOF
-	if ((BASE != 8080)); then
-		urls="export SLIPWAY_URL_WEBHOOK=http://127.0.0.1:${PORT[webhook-ingress]} SLIPWAY_URL_REGISTRY=http://127.0.0.1:${PORT[registry-svc]} SLIPWAY_URL_COMPONENT=http://127.0.0.1:${PORT[component-svc]} SLIPWAY_URL_DEPLOY=http://127.0.0.1:${PORT[deploy-svc]}
+	# The CLI's default is the default front door; say it anyway when it
+	# is elsewhere.
+	if [[ $PUBLIC_URL != http://127.0.0.1:8000 ]]; then
+		urls="export SLIPWAY_URL=$PUBLIC_URL
 "
 	fi
 	local J=j
 	cat <<EOF
 
 ================ Slipway is running (Ctrl-C stops everything) ================
+One address for the APIs, the webhook and the console: $PUBLIC_URL
 In another terminal, from $REPO (a second \`make run\` on the same state keeps
 the registry: then take its id from \`slipway registry list acme\`):
 
@@ -228,7 +270,7 @@ COMP=\$(slipway component create acme shop --name hello --type service --registr
 
 TOKEN=\$(slipway token create \$COMP --name ci)
 
-DEP=\$(curl -s -X POST http://127.0.0.1:${PORT[webhook-ingress]}/v1/hooks/deploy -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -d '{"image":"$SLIPWAY_DEMO_IMAGE"}' | $J request_id)
+DEP=\$(curl -s -X POST $PUBLIC_URL/v1/hooks/deploy -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -d '{"image":"$SLIPWAY_DEMO_IMAGE"}' | $J request_id)
 
 slipway deploy status \$DEP --wait
 
@@ -249,10 +291,9 @@ main() {
 	bash "$HERE/stack.sh" up || { say "error: stack up failed" >&2; exit 1; }
 	# shellcheck disable=SC1091
 	. "$STATE/stack.env"
-	export SLIPWAY_URL_WEBHOOK=http://127.0.0.1:${PORT[webhook-ingress]}
-	export SLIPWAY_URL_REGISTRY=http://127.0.0.1:${PORT[registry-svc]}
-	export SLIPWAY_URL_COMPONENT=http://127.0.0.1:${PORT[component-svc]}
-	export SLIPWAY_URL_DEPLOY=http://127.0.0.1:${PORT[deploy-svc]}
+	# This script's own CLI calls go through the front door too.
+	export SLIPWAY_URL=$PUBLIC_URL
+	unset SLIPWAY_URL_WEBHOOK SLIPWAY_URL_REGISTRY SLIPWAY_URL_COMPONENT SLIPWAY_URL_DEPLOY
 	admin_token
 	kek_file
 	dataplane_key
@@ -264,6 +305,7 @@ main() {
 	# authenticated bus the agent may not create them itself.
 	for s in registry-svc component-svc deploy-svc webhook-ingress; do start_service "$s"; done
 	for s in registry-svc component-svc deploy-svc webhook-ingress; do wait_ready "$s"; done
+	start_frontdoor
 	register_dataplane
 	start_service dataplane-agent
 	wait_ready dataplane-agent
@@ -277,7 +319,7 @@ supervise() {
 	local s
 	declare -A gone=()
 	while :; do
-		for s in "${SERVICES[@]}"; do
+		for s in "${SERVICES[@]}" frontdoor; do
 			if [[ -z ${gone[$s]:-} ]] && ! kill -0 "${PID[$s]}" 2>/dev/null; then
 				gone[$s]=1
 				say "warning: $s exited; the others keep running (Ctrl-C to stop)"

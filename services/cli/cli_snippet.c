@@ -6,6 +6,8 @@
  * All three run one POSIX sh body, so the curl snippet the tests execute is
  * the same text the two CI wrappers embed. The token and the signing secret
  * come only from CI secrets (environment variables); no value is printed.
+ * The URL is the platform's public one: SLIPWAY_URL (the front door), or
+ * SLIPWAY_URL_WEBHOOK where a webhook has an address of its own.
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,7 +23,7 @@
 
 /* What a snippet needs: where to POST, the repository, whether to sign. */
 struct snippet {
-	char url[600];        /* SLIPWAY_URL_WEBHOOK + /v1/hooks/deploy */
+	char url[600];        /* the webhook's base + /v1/hooks/deploy */
 	char repo[520];       /* domain/path, the tag comes from CI */
 	int signing;
 };

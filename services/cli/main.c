@@ -1,7 +1,8 @@
 /*
  * main.c: the slipway CLI — a table of {noun, verb, handler, options, usage}
  * and the dispatch over it (STYLE.md rule 4), plus the settings every
- * command shares (SLIPWAY_API_KEY or SLIPWAY_ADMIN_TOKEN, SLIPWAY_URL_*).
+ * command shares (SLIPWAY_API_KEY or SLIPWAY_ADMIN_TOKEN, SLIPWAY_URL with
+ * the SLIPWAY_URL_* overrides).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,14 +124,19 @@ static const struct cli_command commands[] = {
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-/* Each service's base URL: variable and default. */
-static const struct {
-	const char *env, *def;
-} service_urls[CLI_SVC_COUNT] = {
-	[CLI_SVC_REGISTRY] = { "SLIPWAY_URL_REGISTRY", "http://127.0.0.1:8081" },
-	[CLI_SVC_COMPONENT] = { "SLIPWAY_URL_COMPONENT", "http://127.0.0.1:8082" },
-	[CLI_SVC_DEPLOY] = { "SLIPWAY_URL_DEPLOY", "http://127.0.0.1:8083" },
-	[CLI_SVC_WEBHOOK] = { "SLIPWAY_URL_WEBHOOK", "http://127.0.0.1:8080" },
+/*
+ * The platform's one address (the front door routes every /v1 path to the
+ * service that owns it) and its default, `make run`'s front door.
+ */
+#define CLI_URL_ENV "SLIPWAY_URL"
+#define CLI_URL_DEFAULT "http://127.0.0.1:8000"
+
+/* Each service's override: a service reached on its own address. */
+static const char *const service_urls[CLI_SVC_COUNT] = {
+	[CLI_SVC_REGISTRY] = "SLIPWAY_URL_REGISTRY",
+	[CLI_SVC_COMPONENT] = "SLIPWAY_URL_COMPONENT",
+	[CLI_SVC_DEPLOY] = "SLIPWAY_URL_DEPLOY",
+	[CLI_SVC_WEBHOOK] = "SLIPWAY_URL_WEBHOOK",
 };
 
 /* Prints every usage line whose noun matches (all when noun is NULL). */
@@ -149,8 +155,10 @@ usage(FILE *f, const char *noun)
 		    "Credentials: SLIPWAY_API_KEY (an org key, slk_..., from `key create`;\n"
 		    "it acts in its org with its role) or else SLIPWAY_ADMIN_TOKEN (the operator\n"
 		    "key: every org, data planes and keys).\n"
-		    "Environment: SLIPWAY_API_KEY, SLIPWAY_ADMIN_TOKEN, SLIPWAY_URL_REGISTRY, "
-		    "SLIPWAY_URL_COMPONENT,\nSLIPWAY_URL_DEPLOY, SLIPWAY_URL_WEBHOOK.\n"
+		    "Address: SLIPWAY_URL, the platform's front door (default "
+		    CLI_URL_DEFAULT "), for every\n"
+		    "service; SLIPWAY_URL_REGISTRY, SLIPWAY_URL_COMPONENT, SLIPWAY_URL_DEPLOY and\n"
+		    "SLIPWAY_URL_WEBHOOK override it for one service reached on its own address.\n"
 		    "Exit status: 0 ok, 1 the API or the network said no, 2 usage.\n"
 		    "\n`deploy status` and `deployments` show each endpoint's URL once a deployment\n"
 		    "is running, and the reason, exit code and log tail of a failed or crashed one.\n"
@@ -159,31 +167,54 @@ usage(FILE *f, const char *noun)
 		    "deployment ends at ready. `run --wait` exits with the task's own exit code.\n");
 }
 
-/* Fills ctx from the environment; -1 (printed) on a malformed URL. */
+/* A variable's value, NULL when unset or empty. */
+static const char *
+env_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/* Copies URL v (from variable name) into out without trailing slashes;
+ * -1 (printed) when it is not an http(s) URL or too long. */
+static int
+ctx_url(char *out, size_t len, const char *name, const char *v)
+{
+	size_t n = strlen(v);
+
+	while (n > 0 && v[n - 1] == '/')
+		n--;
+	if (n >= len || (strncmp(v, "http://", 7) != 0 &&
+	    strncmp(v, "https://", 8) != 0)) {
+		fprintf(stderr, "error: config: %s must be an http(s) URL\n", name);
+		return -1;
+	}
+	memcpy(out, v, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* Fills ctx from the environment; -1 (printed) on a malformed URL. Each
+ * service: its own variable, else SLIPWAY_URL, else the default. */
 static int
 ctx_load(struct cli_ctx *ctx)
 {
-	const char *v;
-	size_t i, n;
+	const char *v, *name;
+	size_t i;
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->token = cli_args_credential(getenv("SLIPWAY_API_KEY"),
 	    getenv("SLIPWAY_ADMIN_TOKEN"));
 	for (i = 0; i < CLI_SVC_COUNT; i++) {
-		v = getenv(service_urls[i].env);
-		if (v == NULL || v[0] == '\0')
-			v = service_urls[i].def;
-		n = strlen(v);
-		while (n > 0 && v[n - 1] == '/')
-			n--;
-		if (n >= sizeof(ctx->url[i]) || (strncmp(v, "http://", 7) != 0 &&
-		    strncmp(v, "https://", 8) != 0)) {
-			fprintf(stderr, "error: config: %s must be an http(s) URL\n",
-			    service_urls[i].env);
-			return -1;
+		name = service_urls[i];
+		if ((v = env_set(name)) == NULL) {
+			name = CLI_URL_ENV;
+			if ((v = env_set(name)) == NULL)
+				v = CLI_URL_DEFAULT;
 		}
-		memcpy(ctx->url[i], v, n);
-		ctx->url[i][n] = '\0';
+		if (ctx_url(ctx->url[i], sizeof(ctx->url[i]), name, v) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -205,6 +236,7 @@ static int
 check_config(void)
 {
 	struct cli_ctx ctx;
+	const char *v;
 	size_t i;
 
 	if (ctx_load(&ctx) < 0)
@@ -212,8 +244,10 @@ check_config(void)
 	printf("{\"SLIPWAY_API_KEY\": %s, \"SLIPWAY_ADMIN_TOKEN\": %s",
 	    check_config_secret("SLIPWAY_API_KEY"),
 	    check_config_secret("SLIPWAY_ADMIN_TOKEN"));
+	v = env_set(CLI_URL_ENV);
+	printf(", \"%s\": \"%s\"", CLI_URL_ENV, v != NULL ? v : CLI_URL_DEFAULT);
 	for (i = 0; i < CLI_SVC_COUNT; i++)
-		printf(", \"%s\": \"%s\"", service_urls[i].env, ctx.url[i]);
+		printf(", \"%s\": \"%s\"", service_urls[i], ctx.url[i]);
 	printf("}\n");
 	if (ctx.token == NULL) {
 		fprintf(stderr, NO_KEY);

@@ -48,7 +48,9 @@ struct hook_config {
 	char *redis_user;
 	char *redis_password;
 	int log_debug;
+	char *public_url;             /* SLIPWAY_PUBLIC_URL, may be empty */
 	char *deploy_url;
+	const char *status_base;      /* one of the two, for status_url */
 	int token_cache;              /* bindings kept in memory */
 	int token_ttl_s;              /* how long one is kept */
 	int negative_ttl_s;           /* how long an unknown hash is kept */

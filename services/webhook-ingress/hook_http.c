@@ -175,13 +175,17 @@ hook_http_unavailable(struct hook_pending *p, const char *msg)
 	hook_http_refuse(p->req, p, "unavailable", msg);
 }
 
-/* The 202 answer; also what a retry with the same Idempotency-Key gets. */
+/*
+ * The 202 answer; also what a retry with the same Idempotency-Key gets.
+ * status_url is on the platform's public address (SLIPWAY_PUBLIC_URL, the
+ * front door, which routes /v1/deployments to deploy-svc) when one is set.
+ */
 static json_t *
 hook_http_accepted(const struct hook_pending *p)
 {
 	char url[1024];
 
-	snprintf(url, sizeof(url), "%s/v1/deployments/%s", p->h->cfg.deploy_url,
+	snprintf(url, sizeof(url), "%s/v1/deployments/%s", p->h->cfg.status_base,
 	    p->request_id);
 	return json_pack("{s:s, s:s, s:s, s:s}", "request_id", p->request_id,
 	    "component_id", p->binding.component_id, "image", p->image,

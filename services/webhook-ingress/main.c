@@ -39,8 +39,13 @@ static const struct config_var hook_config_vars[] = {
 	CONFIG_VAR_REDIS_USER(&hook.cfg.redis_user),
 	CONFIG_VAR_REDIS_PASSWORD(&hook.cfg.redis_password),
 	CONFIG_VAR_LOG_DEBUG(&hook.cfg.log_debug),
+	{ "SLIPWAY_PUBLIC_URL", CONFIG_STRING, "", 0,
+	    "the platform's public base URL (the front door, e.g. "
+	    "http://127.0.0.1:8000), for status_url; empty = SLIPWAY_DEPLOY_URL",
+	    &hook.cfg.public_url },
 	{ "SLIPWAY_DEPLOY_URL", CONFIG_STRING, "http://127.0.0.1:8083", 0,
-	    "deploy-svc base URL, for status_url", &hook.cfg.deploy_url },
+	    "deploy-svc base URL, for status_url when SLIPWAY_PUBLIC_URL is "
+	    "empty", &hook.cfg.deploy_url },
 	{ "SLIPWAY_WEBHOOK_TOKEN_CACHE", CONFIG_INT, "100000", 0,
 	    "token bindings kept in memory (plus a quarter as many unknown "
 	    "hashes); at least 1", &hook.cfg.token_cache },
@@ -97,6 +102,26 @@ hook_main_stop(void *arg)
 	config_free(hook_config_vars, HOOK_NVARS);
 }
 
+/*
+ * status_url's base: the platform's public address (the front door, which
+ * routes /v1/deployments to deploy-svc) when set, else deploy-svc's own
+ * URL; without a trailing slash.
+ */
+static void
+hook_main_status_base(struct hook *h)
+{
+	char *base = h->cfg.public_url[0] != '\0' ? h->cfg.public_url :
+	    h->cfg.deploy_url;
+	size_t n = strlen(base);
+
+	while (n > 0 && base[n - 1] == '/')
+		base[--n] = '\0';
+	if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0)
+		fatal("status_url base '%s' is not an http(s) URL "
+		    "(SLIPWAY_PUBLIC_URL or SLIPWAY_DEPLOY_URL)", base);
+	h->cfg.status_base = base;
+}
+
 /* The webhook must start with Postgres down: the store connects in the
  * background (lib store_async.h). */
 static void
@@ -105,10 +130,8 @@ hook_main_start(struct hook *h)
 	static const char *const topics[] = { TOPIC_IMAGE_PUSHED,
 	    TOPIC_COMPONENT_EVENTS, NULL };
 	struct error err;
-	size_t n = strlen(h->cfg.deploy_url);
 
-	while (n > 0 && h->cfg.deploy_url[n - 1] == '/')
-		h->cfg.deploy_url[--n] = '\0';
+	hook_main_status_base(h);
 	if (bus_topic_ensure(h->cfg.brokers, topics, TOPIC_PARTITIONS, 0,
 	    HOOK_TOPIC_TIMEOUT_MS, &err) == -1)
 		fatal("topics: %s", err.msg);

@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import slipway_harness as sh  # noqa: E402
+import frontdoor_harness as fdh  # noqa: E402
 
 _harness = None
 
@@ -101,3 +102,20 @@ def kafka_probe(slipway):
     """tests/e2e/tools/kafka_probe: produces a forged event or reads a topic
     with the credentials it is given, reporting a refusal."""
     return _build_tool(slipway, "kafka_probe")
+
+
+@pytest.fixture(scope="session")
+def frontdoor(slipway):
+    """The front door (scripts/frontdoor.sh) on the "frontdoor" port, in
+    front of the harness's services, serving <SLIPWAY_BUILD>/console at /
+    (absent: / answers a JSON 404). Its webhook-ingress is its own (on the
+    port + 1), set up as behind the front door: status_url points at it.
+    Yields a frontdoor_harness.FrontDoor: .url, .api(), .stop()."""
+    try:
+        fd = fdh.start_frontdoor(slipway)
+    except Exception as e:
+        pytest.fail("front door did not start: %s" % e, pytrace=False)
+    yield fd
+    problems = fd.stop()
+    if problems:
+        pytest.fail("front door: " + "; ".join(problems), pytrace=False)

@@ -45,6 +45,9 @@ DEFAULT_PORTS = {
     "gateway": 27080,
     "webhook-ingress": 28080, "registry-svc": 28081, "component-svc": 28082,
     "deploy-svc": 28083, "dataplane-agent": 28084,
+    # The front door (scripts/frontdoor.sh, tests/e2e/frontdoor_harness.py);
+    # its own webhook-ingress listens on this + 1.
+    "frontdoor": 28090,
 }
 
 # Environment overrides so several harnesses (CI, a developer, a benchmark)
