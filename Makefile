@@ -99,6 +99,34 @@ $(BUILD)/bin/slipway: $(CLI_O) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# --- web console (services/console): static files bundled by esbuild --------
+# npm ci runs only when the lockfile changed (its stamp lives in node_modules,
+# which npm ci recreates), once even when builds of several BUILD dirs start
+# together (flock, then the stamp is looked at again); the bundle is rebuilt
+# when a source changed.
+CONSOLE_DIR   := services/console
+CONSOLE_STAMP := $(CONSOLE_DIR)/node_modules/.slipway-npm-ci
+CONSOLE_SRC   := $(shell find $(CONSOLE_DIR)/src -type f 2>/dev/null) \
+                 $(CONSOLE_DIR)/build.mjs $(CONSOLE_DIR)/index.html
+CONSOLE_OUT   := $(BUILD)/console/index.html
+
+$(CONSOLE_STAMP): $(CONSOLE_DIR)/package-lock.json $(CONSOLE_DIR)/package.json
+	cd $(CONSOLE_DIR) && flock package-lock.json sh -c 'S=node_modules/.slipway-npm-ci; \
+	    { test $$S -nt package-lock.json && test $$S -nt package.json; } || \
+	    npm ci --no-audit --no-fund --loglevel=error'
+	@touch $@
+
+$(CONSOLE_OUT): $(CONSOLE_SRC) $(CONSOLE_STAMP)
+	node $(CONSOLE_DIR)/build.mjs $(BUILD)/console
+
+all: $(CONSOLE_OUT)
+
+# The console's pure logic (API errors, snippets, forms) with node's runner.
+.PHONY: console-unit
+console-unit: $(CONSOLE_STAMP)
+	cd $(CONSOLE_DIR) && node --test test/*.test.mjs
+unit: console-unit
+
 # --- unit tests (cmocka): tests/unit/test_X.c may list extra service objects
 # it needs on a line "// uses: services/deploy-svc/deploy_state.c" ----------
 $(BUILD)/obj/tests/%.o: tests/unit/%.c $(PROTO_H)
