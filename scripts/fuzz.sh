@@ -15,6 +15,7 @@
 #   FUZZ_SECONDS  seconds per target (default 20)
 #   FUZZ_TARGETS  space-separated names to run (default: all), e.g. "imageref envelope"
 #   FUZZ_CC       compiler (default clang)
+#   FUZZ_OUT      build and corpus directory (default build-fuzz)
 #
 # clang 14 on Debian needs the package libclang-rt-14-dev for the libFuzzer and
 # sanitizer runtimes (libclang_rt.fuzzer-x86_64.a etc.); clang alone does not
@@ -23,7 +24,7 @@ set -u
 
 cd "$(dirname "$0")/.." || exit 1
 
-OUT=build-fuzz
+OUT=${FUZZ_OUT:-build-fuzz}
 CC=${FUZZ_CC:-clang}
 SECONDS_PER=${FUZZ_SECONDS:-20}
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"

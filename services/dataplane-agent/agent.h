@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <jansson.h>
 #include "error.h"
 #include "crypto.h"
@@ -423,6 +424,18 @@ int agent_journal_lock(struct agent_journal *j, int wait_s,
 /* agent_slots.c: per component and environment, one job at a time */
 enum agent_job_kind { JOB_APPLY, JOB_REMOVE, JOB_RESTART, JOB_SCHEDULE };
 struct agent_job;
+struct agent_slot;
+/* An idle serving slot, as the watcher saw it before looking (agent_slots.c). */
+struct agent_watch_item {
+	struct agent_slot *slot;
+	unsigned generation;
+	char container[AGENT_NAME_MAX];   /* the engine's; kube: the Deployment */
+	char component_id[AGENT_ID_MAX];
+	char environment[AGENT_ID_MAX];
+	char deployment_id[AGENT_ID_MAX];
+	int crashed;
+	int act;                          /* the runtime's answer: restart job */
+};
 /*
  * One component in one environment. The serving fields are written only by
  * the worker that holds the slot (busy) and read by others only under the
@@ -633,6 +646,41 @@ int agent_execs_cancel(struct agent_execs *xs, const char *component_id,
 int agent_execs_settled(struct agent_execs *xs);
 /* 1 when any execution container (by label) is x's. */
 int agent_execs_owns(const struct engine_summary *c);
+/* 1 when execution id is in the list (not yet final and acknowledged). */
+int agent_execs_known(struct agent_execs *xs, const char *id);
+/*
+ * Where executions run, one row per runtime (agent_runtime.c): the
+ * engine's containers (agent_exec_engine.c) or Jobs (agent_kube_exec.c).
+ */
+struct agent_exec_seen {
+	int exists;
+	int running;
+	int exited;                        /* exit_code is the process's */
+	int exit_code;
+	enum agent_exec_state outcome;     /* when over */
+	char reason[AGENT_REASON_MAX];
+	char log_tail[AGENT_EXEC_LOG_MAX];
+};
+struct agent_exec_ops {
+	/* 0 running (started or adopted), 1 it ran already, -1 with err. */
+	int (*launch)(struct agent_ctx *ag, const struct agent_exec *x,
+	    struct error *err);
+	/* What runs now; -1 when the runtime does not answer. */
+	int (*inspect)(struct agent_ctx *ag, const struct agent_exec *x,
+	    struct agent_exec_seen *seen, struct error *err);
+	void (*stop)(struct agent_ctx *ag, const struct agent_exec *x);
+	/* Removes what ran; absent is success. */
+	int (*remove)(struct agent_ctx *ag, const struct agent_exec *x,
+	    struct error *err);
+	/*
+	 * Now and then (every sweep_every looks of the watcher): leftovers
+	 * go, and runs the runtime started itself (a CronJob's) come in.
+	 */
+	int (*sweep)(struct agent_ctx *ag, struct agent_execs *xs);
+	int sweep_every;
+};
+extern const struct agent_exec_ops agent_exec_engine_ops;
+extern const struct agent_exec_ops agent_kube_exec_ops;
 
 /* agent_sched.c: the scheduler of ready scheduled tasks */
 #define AGENT_SCHED_SKIP_MAX 100
@@ -676,6 +724,36 @@ void agent_sched_tick(struct agent_sched *s, long long now_s);
 void agent_sched_forget(struct agent_sched *s, const char *component_id,
     const char *environment);
 
+/* kube_routes.c: how a release is reached, by visibility (pure) */
+enum kube_route_mode { KUBE_ROUTES_GATEWAY, KUBE_ROUTES_INGRESS };
+struct kube_gateway_ref {
+	char ns[64];
+	char name[64];
+};
+/* [0] is the public side (Public), [1] the internal one (Organization). */
+struct kube_routes {
+	enum kube_route_mode mode;
+	struct kube_gateway_ref gw[2];
+	char host[2][254];
+	char ingress_class[2][254];
+	char l4_type[16];             /* ClusterIP | NodePort | LoadBalancer */
+};
+/* The configuration, as read (SLIPWAY_KUBE_*). */
+struct kube_routes_input {
+	const char *mode;             /* gateway | ingress */
+	const char *public_gateway, *internal_gateway;   /* ns/name */
+	const char *public_host, *internal_host;
+	const char *public_class, *internal_class;       /* "" = the default */
+	const char *l4_type;
+};
+/* Checks and copies the configuration; -1 with err naming what is wrong. */
+int kube_routes_config(struct kube_routes *rt,
+    const struct kube_routes_input *in, struct error *err);
+/* kube_object_name with what ("public", "l4", ...) as the suffix. */
+struct kube_release;
+void kube_routes_name(const struct kube_release *r, const char *what,
+    char out[64]);
+
 /* kube_objects.c: the objects of one release on Kubernetes (pure) */
 struct kube_release {
 	const struct agent_spec *spec;
@@ -687,6 +765,7 @@ struct kube_release {
 	const char *env_secret;       /* NULL: no variables */
 	int health_timeout_s;         /* the agent's default */
 	struct agent_resources res;   /* the component's, defaults applied */
+	const struct kube_routes *routes;   /* NULL: in-cluster addresses only */
 };
 /* Each returns a new object (caller decrefs), NULL on no memory. */
 json_t *kube_objects_namespace(const struct kube_release *r);
@@ -695,26 +774,115 @@ json_t *kube_objects_pull_secret(const struct kube_release *r,
 json_t *kube_objects_env_secret(const struct kube_release *r);
 json_t *kube_objects_deployment(const struct kube_release *r);
 json_t *kube_objects_service(const struct kube_release *r);
+/*
+ * Tasks: a scheduled task's CronJob (named from the Deployment's name, cut
+ * to KUBE_CRONJOB_NAME_MAX), a manual execution's Job (named from its id)
+ * and the Secret of an execution's variables (labelled with the
+ * execution). Each Job carries the annotations that make it an execution
+ * again (kube_status_job_exec).
+ */
+#define KUBE_CRONJOB_NAME_MAX 52
+#define KUBE_JOB_NAME_MAX     59
+void kube_objects_cronjob_name(const char *name, char out[64]);
+json_t *kube_objects_cronjob(const struct kube_release *r,
+    const struct workload_task *t);
+void kube_objects_job_name(const char *component, const char *execution_id,
+    char out[64]);
+json_t *kube_objects_job(const struct kube_release *r,
+    const struct agent_exec *x, const char *name, const char *env_secret);
+json_t *kube_objects_run_secret(const struct kube_release *r,
+    const struct agent_exec *x, const char *name);
 /* The health timeout: the component's, else the agent's, else 60 s. */
 int kube_release_timeout(const struct kube_release *r);
+/*
+ * Each NULL when the release needs none (no endpoint of the kind, or
+ * another route mode): which is 0 public, 1 internal.
+ */
+json_t *kube_routes_httproute(const struct kube_release *r, int which);
+json_t *kube_routes_grpcroute(const struct kube_release *r, int which);
+json_t *kube_routes_ingress(const struct kube_release *r, int which);
+json_t *kube_routes_network_policy(const struct kube_release *r);
+json_t *kube_routes_l4_service(const struct kube_release *r);
+/* The endpoint's address: the route's host and path, else in-cluster. */
+int kube_routes_address(const struct kube_release *r,
+    const struct agent_endpoint *e, char *buf, size_t len);
 /* The endpoint's in-cluster address (the Service's DNS name). */
 int kube_objects_address(const struct kube_release *r,
     const struct agent_endpoint *e, char *buf, size_t len);
 
 /* agent_kube.c: the Kubernetes runtime's jobs (SLIPWAY_RUNTIME=kubernetes) */
 struct agent_ctx;
+struct agent_watch_item;
+/* The watcher's look: a release whose pods crash, or recovered since. */
+int agent_kube_look(struct agent_ctx *ag, struct agent_watch_item *v,
+    size_t n);
 int agent_kube_job(struct agent_ctx *ag, struct agent_slot *slot,
     enum agent_job_kind kind, const void *cmd, size_t len);
-/* At start: the records say what serves; no container is watched. */
+/* At start: the records say what serves; what they do not is pruned. */
 int agent_kube_adopt(struct agent_ctx *ag, struct error *err);
+/* agent_kube_reconcile.c: deletes this data plane's unserved objects. */
+void agent_kube_reconcile(struct agent_ctx *ag);
 int agent_kube_ping(struct agent_ctx *ag);
 
+/* kube_yaml.c: doc as one YAML document ("---" first); -1 on a write error. */
+int kube_yaml_write(FILE *f, json_t *doc);
+
+/* agent_render.c: `dataplane-agent render` (GitOps) */
+struct agent_render_opts {
+	const char *out;                 /* directory, created when absent */
+	char *const *components;         /* ids to render; NULL/empty = all */
+	size_t ncomponents;
+	int pull_secrets;                /* reference <component>-pull-<hash> */
+};
+/*
+ * Writes the objects this agent's state says it would apply (every
+ * serving component of its records, or those listed) as YAML files, one
+ * per object, named <namespace>.<kind>.<name>.yaml. Returns how many
+ * components were rendered, -1 with err.
+ */
+int agent_render(struct agent_ctx *ag, const struct agent_render_opts *o,
+    struct error *err);
+/*
+ * The objects of spec s at digest (agent_kube.c): what the apply steps
+ * apply, in order, into the array out. The pull Secret's data (sealed
+ * credentials) is never among them; with_pull references it.
+ */
+int agent_kube_objects(struct agent_ctx *ag, const struct agent_spec *s,
+    const char *digest, int with_pull, json_t *out);
+
 /* kube_status.c */
+/* 1 when the pod's containers are all ready. */
+int kube_status_pod_ready(json_t *pod);
 /*
  * What a Deployment's status says of generation gen: 1 available, -1
  * failed (ProgressDeadlineExceeded, reason in err), 0 not yet.
  */
 int kube_status_deployment(json_t *dep, long long gen, struct error *err);
+/*
+ * A pod whose container waits for a reason no wait cures (ImagePullBackOff,
+ * ErrImagePull, CrashLoopBackOff, ...): -1 with "<code>: <Reason>: <the
+ * container's message>" in err (code pull_failed, unhealthy or
+ * start_failed), else 0. _pods: the same for every pod of a PodList.
+ */
+int kube_status_pod_failure(json_t *pod, struct error *err);
+int kube_status_pods(json_t *list, struct error *err);
+/* What a Job's status says: done 1 succeeded, -1 failed (reason), 0 not yet. */
+struct kube_job_outcome {
+	int done;
+	int deadline;                    /* failed: activeDeadlineSeconds passed */
+	char reason[AGENT_REASON_MAX];   /* failed: "<Reason>: <message>" */
+};
+int kube_status_job(json_t *job, struct kube_job_outcome *o);
+/* 1 with the exit code of a pod's terminated "app" container, else 0. */
+int kube_status_pod_exit(json_t *pod, int *code, int *oom);
+/*
+ * A Job the CronJob controller made from a scheduled task's CronJob, as
+ * the pending execution it is (x zeroed by the caller; every field but
+ * the id, which agent_sched_execution_id derives from the minute in
+ * x->scheduled_for_ms). -1 when it is not one of this data plane's.
+ */
+int kube_status_job_exec(json_t *job, const char *dataplane,
+    struct agent_exec *x);
 
 /* agent_runtime.c: what runs the components (one row per runtime) */
 struct agent_runtime {
@@ -726,6 +894,15 @@ struct agent_runtime {
 	int (*adopt)(struct agent_ctx *ag, struct error *err);
 	/* 1 when the runtime answers (/readyz). */
 	int (*ping)(struct agent_ctx *ag);
+	/*
+	 * The slots watcher's look at n serving slots: sets act on each that
+	 * needs a JOB_RESTART; -1 when the runtime does not answer.
+	 */
+	int (*look)(struct agent_ctx *ag, struct agent_watch_item *v, size_t n);
+	/* Where executions run. */
+	const struct agent_exec_ops *exec;
+	/* 1: the agent's scheduler starts scheduled runs (0: a CronJob does). */
+	int schedules;
 };
 /* The runtime called name ("podman", "kubernetes"), or NULL. */
 const struct agent_runtime *agent_runtime_find(const char *name);
@@ -754,6 +931,7 @@ struct agent_ctx {
 	const struct regauth_policy *targets;   /* SLIPWAY_ALLOW_PRIVATE_TARGETS */
 	const struct agent_runtime *runtime;    /* NULL: the engine's */
 	struct kube *kube;                      /* SLIPWAY_RUNTIME=kubernetes */
+	struct kube_routes kube_routes;         /* its routes' configuration */
 	atomic_int stopping;
 };
 /*

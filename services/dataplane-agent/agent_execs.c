@@ -24,6 +24,11 @@
  * failed. A final report is only marked acknowledged (the execution
  * finished here) once the broker acknowledged it.
  *
+ * Where a run runs is the runtime's (agent_runtime.c's exec ops): a
+ * container of the engine (agent_exec_engine.c) or a Job on Kubernetes
+ * (agent_kube_exec.c, whose sweep also brings in the Jobs a CronJob made);
+ * the records, states and reports here are the same for both.
+ *
  * One mutex guards the list and the busy/queued flags. A thread that works
  * on an execution holds it busy and touches it without the lock; nobody
  * else touches a busy one.
@@ -40,12 +45,10 @@
 
 #define EXECS_STARTERS   2
 #define EXECS_WATCH_MS   250    /* a quick run is seen ending at once */
-#define EXECS_STOP_S     5      /* SIGTERM -> SIGKILL for a stopped run */
 #define EXECS_BATCH      256    /* executions one watcher look handles */
 #define EXECS_REPLACE_WAIT_MS 60000
 #define EXECS_KEEP_MS    (7LL * 86400 * 1000)   /* acknowledged records */
 #define EXECS_SUB        "executions"
-#define EXECS_SWEEP_EVERY 240   /* watcher looks between orphan sweeps */
 
 struct agent_execs {
 	struct agent_ctx *ag;
@@ -205,75 +208,11 @@ execs_finish(struct agent_execs *xs, struct agent_exec *x,
 	    "result=\"failed\"");
 }
 
-/* Pulls x's pinned image when the engine lacks it (as services do). */
-static int
-execs_pull(struct agent_execs *xs, const struct agent_exec *x,
-    const char *image, const struct image_ref *ref, struct error *err)
+/* The runtime's exec ops: containers of the engine, or Jobs. */
+static const struct agent_exec_ops *
+execs_ops(const struct agent_execs *xs)
 {
-	struct agent_cred cr;
-	int have, rc;
-
-	if (engine_image_present(xs->ag->engine, image))
-		return 0;
-	have = agent_cutover_cred(xs->ag, x->registry_id, ref->domain, &cr) == 0;
-	rc = engine_pull(xs->ag->engine, image, have ? cr.username : NULL,
-	    have ? cr.password : NULL, ref->domain, err);
-	if (have)
-		agent_cred_wipe(&cr);
-	return rc;
-}
-
-/* Creates x's container: a service's isolation and limits, no ports. */
-static int
-execs_create(struct agent_execs *xs, const struct agent_exec *x,
-    const char *name, const char *image, struct error *err)
-{
-	char sched[32];
-	const char *labels[] = { "slipway.managed", "true", "slipway.component",
-	    x->component_id, "slipway.environment", x->environment,
-	    "slipway.deployment", x->deployment_id, "slipway.execution", x->id,
-	    "slipway.trigger", x->trigger, "slipway.scheduled_for", sched,
-	    "slipway.digest", x->digest, "slipway.dataplane",
-	    xs->ag->dataplane, NULL };
-	struct engine_container ec = { name, image,
-	    (const char *const *)x->env, labels, xs->ag->network, NULL, 0, 0, 0,
-	    0, 0, (const char *const *)x->args };
-
-	snprintf(sched, sizeof(sched), "%lld", x->scheduled_for_ms);
-	agent_cutover_limits(xs->ag, &x->res, &ec);
-	return engine_create(xs->ag->engine, &ec, err);
-}
-
-/*
- * Gets x's container running: adopts one that exists (a restart after a
- * crash between create and the running record), else pulls and creates.
- * 1 when the container had exited already (it ran: the watcher reads it).
- */
-static int
-execs_launch(struct agent_execs *xs, const struct agent_exec *x,
-    const char *name, struct error *err)
-{
-	struct engine *e = xs->ag->engine;
-	struct engine_state st;
-	struct image_ref ref;
-	char image[700];
-
-	if (engine_inspect(e, name, &st, err) == -1)
-		return -1;
-	if (st.exists && st.running)
-		return 0;
-	if (st.exists && !st.created)
-		return 1;
-	if (!st.exists) {
-		if (image_ref_parse(x->image, &ref, err) == -1)
-			return -1;
-		snprintf(image, sizeof(image), "%s/%s@%s", ref.domain, ref.path,
-		    x->digest);
-		if (execs_pull(xs, x, image, &ref, err) == -1 ||
-		    execs_create(xs, x, name, image, err) == -1)
-			return -1;
-	}
-	return engine_start(e, name, err);
+	return agent_runtime_of(xs->ag)->exec;
 }
 
 /* replace: the run x replaces is stopped, and final, before x starts. */
@@ -303,7 +242,7 @@ execs_replace(struct agent_execs *xs, const struct agent_exec *x)
 static void
 execs_start(struct agent_execs *xs, struct agent_exec *x)
 {
-	char name[AGENT_NAME_MAX];
+	const struct agent_exec_ops *ops = execs_ops(xs);
 	struct error err, rerr;
 	int rc;
 
@@ -314,15 +253,11 @@ execs_start(struct agent_execs *xs, struct agent_exec *x)
 	}
 	if (x->replaces[0] != '\0')
 		execs_replace(xs, x);
-	if (agent_exec_container_name(x, name, sizeof(name)) == -1) {
-		execs_finish(xs, x, EXEC_FAILED, "start_failed: invalid names");
-		return;
-	}
-	if ((rc = execs_launch(xs, x, name, &err)) == -1) {
+	if ((rc = ops->launch(xs->ag, x, &err)) == -1) {
 		if (execs_stopping(xs))
 			return;   /* still pending: the next start tries again */
 		log_warnx("execution %s: %s", x->id, err.msg);
-		engine_remove(xs->ag->engine, name, &rerr);
+		ops->remove(xs->ag, x, &rerr);
 		execs_finish(xs, x, EXEC_FAILED, err.msg[0] ? err.msg :
 		    "start_failed");
 		return;
@@ -330,8 +265,8 @@ execs_start(struct agent_execs *xs, struct agent_exec *x)
 	agent_exec_transition(x, EXEC_RUNNING);
 	x->started_at_ms = agent_clock_ms();
 	execs_save(xs, x);
-	log_info("execution %s %s in %s", x->id, rc == 1 ? "had run already" :
-	    "started", name);
+	log_info("execution %s %s", x->id, rc == 1 ? "had run already" :
+	    "started");
 	agent_report_execution(xs->ag, x);
 }
 
@@ -374,47 +309,30 @@ execs_starter(void *arg)
 
 /* --- watching ------------------------------------------------------------ */
 
-/* The exit, as a final state and reason. */
-static enum agent_exec_state
-execs_outcome(const struct engine_state *st, char *reason, size_t len)
-{
-	if (st->exit_code == 0) {
-		reason[0] = '\0';
-		return EXEC_SUCCEEDED;
-	}
-	snprintf(reason, len, "exited with code %d%s", st->exit_code,
-	    st->oom_killed ? " (out of memory)" : "");
-	return EXEC_FAILED;
-}
-
 /*
- * Ends x (its container stopped or exited): exit code and log tail into
- * the record first, then the container goes. stopped_as/why override the
+ * Ends x (its workload stopped or exited): exit code and log tail into
+ * the record first, then the workload goes. stopped_as/why override the
  * outcome when the agent stopped it.
  */
 static void
-execs_end(struct agent_execs *xs, struct agent_exec *x, const char *name,
+execs_end(struct agent_execs *xs, struct agent_exec *x,
     enum agent_exec_state stopped_as, const char *why)
 {
-	struct engine *e = xs->ag->engine;
-	struct engine_state st;
+	const struct agent_exec_ops *ops = execs_ops(xs);
+	struct agent_exec_seen seen;
 	struct error err;
-	char reason[AGENT_REASON_MAX];
-	enum agent_exec_state next;
 
-	if (engine_inspect(e, name, &st, &err) == -1)
-		return;   /* the engine does not answer: next look */
-	engine_logs_tail(e, name, AGENT_EXEC_LOG_LINES, x->log_tail,
-	    sizeof(x->log_tail), &err);
-	x->exited = st.exists;
-	x->exit_code = st.exit_code;
-	next = execs_outcome(&st, reason, sizeof(reason));
+	if (ops->inspect(xs->ag, x, &seen, &err) == -1)
+		return;   /* the runtime does not answer: next look */
+	snprintf(x->log_tail, sizeof(x->log_tail), "%s", seen.log_tail);
+	x->exited = seen.exited;
+	x->exit_code = seen.exit_code;
 	if (why != NULL) {
-		next = stopped_as;
-		snprintf(reason, sizeof(reason), "%s", why);
+		seen.outcome = stopped_as;
+		snprintf(seen.reason, sizeof(seen.reason), "%s", why);
 	}
-	execs_finish(xs, x, next, reason);
-	if (engine_remove(e, name, &err) == -1)
+	execs_finish(xs, x, seen.outcome, seen.reason);
+	if (ops->remove(xs->ag, x, &err) == -1)
 		log_warnx("execution %s: %s", x->id, err.msg);
 }
 
@@ -422,35 +340,34 @@ execs_end(struct agent_execs *xs, struct agent_exec *x, const char *name,
 static void
 execs_watch(struct agent_execs *xs, struct agent_exec *x)
 {
-	struct engine *e = xs->ag->engine;
-	char name[AGENT_NAME_MAX], why[AGENT_REASON_MAX];
-	struct engine_state st;
+	const struct agent_exec_ops *ops = execs_ops(xs);
+	char why[AGENT_REASON_MAX];
+	struct agent_exec_seen seen;
 	struct error err;
 	long long deadline = x->started_at_ms + (long long)x->active_deadline_s *
 	    1000;
 
-	if (agent_exec_container_name(x, name, sizeof(name)) == -1 ||
-	    engine_inspect(e, name, &st, &err) == -1)
+	if (ops->inspect(xs->ag, x, &seen, &err) == -1)
 		return;
-	x->recovered = 0;   /* seen: what it is now is what the engine says */
-	if (!st.exists) {
+	x->recovered = 0;   /* seen: what it is now is what the runtime says */
+	if (!seen.exists) {
 		execs_finish(xs, x, EXEC_FAILED, "lost: its container is gone "
 		    "(removed while the agent was not watching it)");
 		return;
 	}
-	if (!st.running) {
-		execs_end(xs, x, name, EXEC_FAILED, x->stop_reason[0] ?
+	if (!seen.running) {
+		execs_end(xs, x, EXEC_FAILED, x->stop_reason[0] ?
 		    x->stop_reason : NULL);
 		return;
 	}
 	if (x->stop_reason[0] != '\0') {
-		engine_stop(e, name, EXECS_STOP_S);
-		execs_end(xs, x, name, EXEC_FAILED, x->stop_reason);
+		ops->stop(xs->ag, x);
+		execs_end(xs, x, EXEC_FAILED, x->stop_reason);
 	} else if (x->active_deadline_s > 0 && agent_clock_ms() >= deadline) {
 		snprintf(why, sizeof(why), "timed out: ran longer than its "
 		    "active_deadline_s of %u s", x->active_deadline_s);
-		engine_stop(e, name, EXECS_STOP_S);
-		execs_end(xs, x, name, EXEC_TIMED_OUT, why);
+		ops->stop(xs->ag, x);
+		execs_end(xs, x, EXEC_TIMED_OUT, why);
 	}
 }
 
@@ -518,39 +435,15 @@ execs_watch_once(struct agent_execs *xs, struct agent_exec **v)
 	pthread_mutex_unlock(&xs->lock);
 }
 
-/*
- * Removes execution containers no unfinished execution owns: leftovers of
- * a finished one whose removal failed, or of a record that is gone. An
- * execution is in the list from before its container is created until
- * after it was removed, so a live one is never taken.
- */
-static int
-execs_sweep(struct agent_execs *xs)
+int
+agent_execs_known(struct agent_execs *xs, const char *id)
 {
-	struct engine_summary *c;
-	struct error err;
-	size_t n;
 	int known;
 
-	if (engine_list(xs->ag->engine, &c, &n, &err) == -1)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		/* Another data plane's agent may share the engine. */
-		if (!agent_execs_owns(&c[i]) ||
-		    strcmp(c[i].dataplane, xs->ag->dataplane) != 0)
-			continue;
-		pthread_mutex_lock(&xs->lock);
-		known = execs_find(xs, c[i].execution) != NULL;
-		pthread_mutex_unlock(&xs->lock);
-		if (known)
-			continue;
-		log_info("removing container %s: its execution is finished",
-		    c[i].name);
-		if (engine_remove(xs->ag->engine, c[i].name, &err) == -1)
-			log_warnx("%s", err.msg);
-	}
-	free(c);
-	return 0;
+	pthread_mutex_lock(&xs->lock);
+	known = execs_find(xs, id) != NULL;
+	pthread_mutex_unlock(&xs->lock);
+	return known;
 }
 
 static void *
@@ -558,12 +451,14 @@ execs_watcher(void *arg)
 {
 	struct agent_execs *xs = arg;
 	struct agent_exec **v = calloc(EXECS_BATCH, sizeof(*v));
+	const struct agent_exec_ops *ops = execs_ops(xs);
 	int looks = 0;
 
 	while (v != NULL && !execs_stopping(xs)) {
 		execs_watch_once(xs, v);
-		/* At start-up until the engine answers, then now and then. */
-		if (looks++ % EXECS_SWEEP_EVERY == 0 && execs_sweep(xs) == -1)
+		/* At start-up until the runtime answers, then now and then. */
+		if (looks++ % ops->sweep_every == 0 &&
+		    ops->sweep(xs->ag, xs) == -1)
 			looks = 0;
 		for (int ms = 0; ms < EXECS_WATCH_MS && !execs_stopping(xs);
 		    ms += 50)

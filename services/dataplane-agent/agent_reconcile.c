@@ -69,8 +69,10 @@ reconcile_record(void *arg, const struct agent_record *rec, const void *cmd,
 	}
 	if (agent_spec_is_task(&sl->serving)) {
 		sl->container[0] = '\0';
-		agent_sched_serve(ag->sched, &sl->serving, sl->rec.digest,
-		    agent_cutover_task(sl));
+		/* On Kubernetes the task's CronJob does the scheduling. */
+		if (agent_runtime_of(ag)->schedules)
+			agent_sched_serve(ag->sched, &sl->serving,
+			    sl->rec.digest, agent_cutover_task(sl));
 	}
 }
 

@@ -243,77 +243,61 @@ slots_worker(void *arg)
 	return NULL;
 }
 
-/* An idle slot's serving container, as the watcher saw it before looking. */
-struct watch_item {
-	struct agent_slot *slot;
-	unsigned generation;
-	char container[AGENT_NAME_MAX];
-};
-
 /* Under the lock: the idle slots that serve something, up to max. */
 static size_t
-slots_watch_snapshot(struct agent_slots *s, struct watch_item *v, size_t max)
+slots_watch_snapshot(struct agent_slots *s, struct agent_watch_item *v,
+    size_t max)
 {
 	size_t n = 0;
 
 	for (struct agent_slot *sl = s->head; sl != NULL && n < max; sl = sl->next)
 		if (!sl->busy && sl->head == NULL && sl->rec.serving[0] != '\0' &&
 		    sl->container[0] != '\0') {
-			v[n].slot = sl;
-			v[n].generation = sl->generation;
+			v[n] = (struct agent_watch_item){ .slot = sl,
+			    .generation = sl->generation, .crashed = sl->crashed };
 			snprintf(v[n].container, sizeof(v[n].container), "%s",
 			    sl->container);
+			snprintf(v[n].component_id, sizeof(v[n].component_id), "%s",
+			    sl->component_id);
+			snprintf(v[n].environment, sizeof(v[n].environment), "%s",
+			    sl->environment);
+			snprintf(v[n].deployment_id, sizeof(v[n].deployment_id), "%s",
+			    sl->rec.serving);
 			n++;
 		}
 	return n;
 }
 
-static int
-slots_container_running(const struct engine_summary *c, size_t n,
-    const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(c[i].name, name) == 0)
-			return c[i].running;
-	return 0;
-}
-
 /*
- * One look: a serving container that is not running (exited or gone) gets
- * a restart job, unless its slot moved on since the snapshot or the backoff
- * after a failed restart has not passed.
+ * One look: a serving slot the runtime says needs a job (an engine's
+ * container that is not running) gets a restart job, unless its slot moved
+ * on since the snapshot or the backoff after a failed restart has not
+ * passed.
  */
 static void
-slots_watch_once(struct agent_slots *s, struct watch_item *v, size_t max)
+slots_watch_once(struct agent_slots *s, struct agent_watch_item *v,
+    size_t max)
 {
-	struct engine_summary *c;
-	struct error err;
-	size_t n, nc;
+	size_t n;
 	long long now = clock_mono_ms();
 
 	pthread_mutex_lock(&s->lock);
 	n = slots_watch_snapshot(s, v, max);
 	pthread_mutex_unlock(&s->lock);
-	if (n == 0)
+	if (n == 0 || agent_runtime_of(s->ag)->look(s->ag, v, n) == -1)
 		return;
-	if (engine_list(s->ag->engine, &c, &nc, &err) == -1) {
-		log_warnx("watch: %s", err.msg);
-		return;
-	}
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < n; i++) {
 		struct agent_slot *sl = v[i].slot;
 		struct agent_job *j;
-		if (sl->busy || sl->head != NULL || sl->generation !=
-		    v[i].generation || slots_container_running(c, nc,
-		    v[i].container) || now < sl->next_restart_ms ||
+		if (!v[i].act || sl->busy || sl->head != NULL || sl->generation !=
+		    v[i].generation || now < sl->next_restart_ms ||
 		    (j = calloc(1, sizeof(*j))) == NULL)
 			continue;
 		j->kind = JOB_RESTART;
 		slots_push(s, sl, j);
 	}
 	pthread_mutex_unlock(&s->lock);
-	free(c);
 }
 
 /* Loads the gateway, retrying every second, then lets the workers run. */
@@ -353,7 +337,7 @@ static void *
 slots_watcher(void *arg)
 {
 	struct agent_slots *s = arg;
-	struct watch_item *v = calloc(1024, sizeof(*v));
+	struct agent_watch_item *v = calloc(1024, sizeof(*v));
 
 	slots_load_gateway(s);
 	while (v != NULL && !atomic_load(&s->ag->stopping)) {

@@ -3,26 +3,38 @@
  * that name and place the runtime's objects.
  *
  * Each request takes a curl handle of its own, so one struct kube serves
- * every apply worker at once. The token is read once at kube_new: a
- * projected service-account token is rotated by the kubelet, which later
- * slices handle by reading it again on 401.
+ * every apply worker at once. The token is read at kube_new and read again
+ * whenever its file changes (checked before a request, at most once a
+ * second): a projected service-account token is rotated by the kubelet,
+ * and a token file an operator replaces takes effect without a restart.
+ * A file that cannot be read keeps the token that was.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "crypto.h"
 #include "kube.h"
+#include "log.h"
 
 #define KUBE_TOKEN_MAX 16384
+
+#define KUBE_TOKEN_CHECK_MS 1000
 
 struct kube {
 	char server[512];
 	char ca_file[512];
+	char token_file[512];
+	pthread_mutex_t lock;    /* auth and what the file was when read */
 	char *auth;              /* "Authorization: Bearer …" */
+	struct stat token_st;
+	long long token_checked_ms;
 	int timeout_s;
 };
 
@@ -31,6 +43,16 @@ static const struct kube_kind_info kube_kinds[KUBE_KIND_MAX] = {
 	[KUBE_SECRET] = { "Secret", "v1", "secrets", 1 },
 	[KUBE_SERVICE] = { "Service", "v1", "services", 1 },
 	[KUBE_DEPLOYMENT] = { "Deployment", "apps/v1", "deployments", 1 },
+	[KUBE_CRONJOB] = { "CronJob", "batch/v1", "cronjobs", 1 },
+	[KUBE_JOB] = { "Job", "batch/v1", "jobs", 1 },
+	[KUBE_POD] = { "Pod", "v1", "pods", 1 },
+	[KUBE_HTTPROUTE] = { "HTTPRoute", "gateway.networking.k8s.io/v1",
+	    "httproutes", 1 },
+	[KUBE_GRPCROUTE] = { "GRPCRoute", "gateway.networking.k8s.io/v1",
+	    "grpcroutes", 1 },
+	[KUBE_INGRESS] = { "Ingress", "networking.k8s.io/v1", "ingresses", 1 },
+	[KUBE_NETWORKPOLICY] = { "NetworkPolicy", "networking.k8s.io/v1",
+	    "networkpolicies", 1 },
 };
 
 const struct kube_kind_info *
@@ -210,6 +232,64 @@ kube_read_token(const char *path, struct error *err)
 	return buf;
 }
 
+/* "Authorization: Bearer <the file's token>" (malloc'd), or NULL with err. */
+static char *
+kube_auth_of(const char *path, struct error *err)
+{
+	char *tok = kube_read_token(path, err), *auth;
+	size_t n;
+
+	if (tok == NULL)
+		return NULL;
+	n = strlen(tok) + 32;
+	if ((auth = malloc(n)) != NULL)
+		snprintf(auth, n, "Authorization: Bearer %s", tok);
+	else
+		error_set(err, "no_memory", "", "out of memory");
+	explicit_bzero(tok, strlen(tok));
+	free(tok);
+	return auth;
+}
+
+/* Under the lock: the token again when its file changed since it was read. */
+static void
+kube_token_refresh(struct kube *k)
+{
+	struct stat st;
+	struct error err;
+	long long now = clock_mono_ms();
+	char *auth;
+
+	if (now - k->token_checked_ms < KUBE_TOKEN_CHECK_MS)
+		return;
+	k->token_checked_ms = now;
+	if (stat(k->token_file, &st) == -1 || (st.st_ino == k->token_st.st_ino &&
+	    st.st_dev == k->token_st.st_dev && st.st_size == k->token_st.st_size &&
+	    st.st_mtim.tv_sec == k->token_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == k->token_st.st_mtim.tv_nsec))
+		return;
+	if ((auth = kube_auth_of(k->token_file, &err)) == NULL) {
+		log_warnx("kube: %s: keeping the token read before", err.msg);
+		return;
+	}
+	explicit_bzero(k->auth, strlen(k->auth));
+	free(k->auth);
+	k->auth = auth;
+	k->token_st = st;
+	log_info("kube: token file %s changed: read it again", k->token_file);
+}
+
+/* Appends the Authorization header (the current token) to hdrs. */
+static struct curl_slist *
+kube_auth_header(struct kube *k, struct curl_slist *hdrs)
+{
+	pthread_mutex_lock(&k->lock);
+	kube_token_refresh(k);
+	hdrs = curl_slist_append(hdrs, k->auth);
+	pthread_mutex_unlock(&k->lock);
+	return hdrs;
+}
+
 /* Fills server, token and CA from the in-cluster environment. */
 static int
 kube_in_cluster(struct kube *k, const char **token_file, struct error *err)
@@ -237,7 +317,6 @@ kube_new(const struct kube_config *c, struct error *err)
 {
 	struct kube *k = calloc(1, sizeof(*k));
 	const char *token_file = c->token_file;
-	char *tok;
 	size_t n;
 
 	if (k == NULL) {
@@ -259,15 +338,13 @@ kube_new(const struct kube_config *c, struct error *err)
 		error_set(err, "kube_config", "", "a token file is required");
 		goto fail;
 	}
-	if ((tok = kube_read_token(token_file, err)) == NULL)
+	snprintf(k->token_file, sizeof(k->token_file), "%s", token_file);
+	pthread_mutex_init(&k->lock, NULL);
+	if ((k->auth = kube_auth_of(k->token_file, err)) == NULL)
 		goto fail;
-	n = strlen(tok) + 32;
-	if ((k->auth = malloc(n)) != NULL)
-		snprintf(k->auth, n, "Authorization: Bearer %s", tok);
-	explicit_bzero(tok, strlen(tok));
-	free(tok);
-	if (k->auth == NULL)
-		goto fail;
+	if (stat(k->token_file, &k->token_st) == -1)
+		memset(&k->token_st, 0, sizeof(k->token_st));
+	k->token_checked_ms = clock_mono_ms();
 	return k;
 fail:
 	kube_free(k);
@@ -283,6 +360,8 @@ kube_free(struct kube *k)
 		explicit_bzero(k->auth, strlen(k->auth));
 		free(k->auth);
 	}
+	if (k->token_file[0] != '\0')
+		pthread_mutex_destroy(&k->lock);
 	free(k);
 }
 
@@ -322,7 +401,7 @@ kube_handle(struct kube *k, const char *url, struct curl_slist **hdrs,
 
 	if (h == NULL)
 		return NULL;
-	*hdrs = curl_slist_append(*hdrs, k->auth);
+	*hdrs = kube_auth_header(k, *hdrs);
 	*hdrs = curl_slist_append(*hdrs, "Accept: application/json");
 	if (content_type != NULL) {
 		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
@@ -512,6 +591,12 @@ kube_list(struct kube *k, enum kube_kind kind, const char *ns,
 	}
 	if ((st = kube_request(k, "GET", path, NULL, NULL, &ans, err)) == -1)
 		return -1;
+	/* No such resource (a CRD not installed): nothing of it exists. */
+	if (st == 404) {
+		json_decref(ans);
+		*out = json_pack("{s:[]}", "items");
+		return *out != NULL ? 0 : -1;
+	}
 	if (st != 200 || !json_is_array(json_object_get(ans, "items")))
 		return kube_refused("list", path, st, ans, err);
 	*out = ans;

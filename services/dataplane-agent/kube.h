@@ -37,6 +37,8 @@ struct kube_config {
 /* The kinds the runtime applies: where each lives in the API. */
 enum kube_kind {
 	KUBE_NAMESPACE, KUBE_SECRET, KUBE_SERVICE, KUBE_DEPLOYMENT,
+	KUBE_CRONJOB, KUBE_JOB, KUBE_POD,
+	KUBE_HTTPROUTE, KUBE_GRPCROUTE, KUBE_INGRESS, KUBE_NETWORKPOLICY,
 	KUBE_KIND_MAX
 };
 struct kube_kind_info {

@@ -37,6 +37,18 @@ kube_objects_labels(const struct kube_release *r, int with_dep)
 	return l;
 }
 
+/*
+ * A pod template's labels: the release's, and its org and project, which
+ * a Project-visibility NetworkPolicy admits by (kube_routes.c).
+ */
+static json_t *
+kube_objects_pod_labels(const struct kube_release *r, json_t *l)
+{
+	json_object_set_new(l, "slipway.org", json_string(r->spec->org));
+	json_object_set_new(l, "slipway.project", json_string(r->spec->project));
+	return l;
+}
+
 static json_t *
 kube_objects_meta(const struct kube_release *r, const char *name,
     int with_dep)
@@ -280,23 +292,57 @@ kube_objects_resources(const struct agent_resources *res)
 	return json_pack("{s:O, s:o}", "requests", q, "limits", q);
 }
 
+/*
+ * The one container of r's pods. A task's has no ports and no probes (it
+ * runs to its end), runs args (NULL: the image's command) and takes its
+ * variables from env_secret.
+ */
 static json_t *
-kube_objects_container(const struct kube_release *r)
+kube_objects_container(const struct kube_release *r, int task,
+    const char *env_secret, char *const *args)
 {
-	json_t *c = json_pack("{s:s, s:s, s:s, s:o, s:o, s:{s:b, s:{s:[s]}, "
-	    "s:b}}", "name", "app", "image", r->image, "imagePullPolicy",
-	    "IfNotPresent", "ports", kube_objects_ports(r->spec, 0), "resources",
-	    kube_objects_resources(&r->res), "securityContext",
+	json_t *c = json_pack("{s:s, s:s, s:s, s:o, s:{s:b, s:{s:[s]}, s:b}}",
+	    "name", "app", "image", r->image, "imagePullPolicy", "IfNotPresent",
+	    "resources", kube_objects_resources(&r->res), "securityContext",
 	    "allowPrivilegeEscalation", 0, "capabilities", "drop", "ALL",
 	    "readOnlyRootFilesystem", r->res.read_only_rootfs != 0);
 
 	if (c == NULL)
 		return NULL;
-	if (r->env_secret != NULL)
+	if (!task)
+		json_object_set_new(c, "ports", kube_objects_ports(r->spec, 0));
+	if (env_secret != NULL)
 		json_object_set_new(c, "envFrom", json_pack("[{s:{s:s}}]",
-		    "secretRef", "name", r->env_secret));
-	kube_objects_probes(r, c);
+		    "secretRef", "name", env_secret));
+	if (args != NULL) {
+		json_t *a = json_array();
+		for (size_t i = 0; args[i] != NULL; i++)
+			json_array_append_new(a, json_string(args[i]));
+		json_object_set_new(c, "args", a);
+	}
+	if (!task)
+		kube_objects_probes(r, c);
 	return c;
+}
+
+/* The pod spec every workload of r shares: isolation and the pull Secret. */
+static json_t *
+kube_objects_pod(const struct kube_release *r, json_t *container,
+    const char *restart)
+{
+	json_t *pod = json_pack("{s:b, s:b, s:[o], s:{s:{s:s}}}",
+	    "automountServiceAccountToken", 0, "enableServiceLinks", 0,
+	    "containers", container, "securityContext", "seccompProfile", "type",
+	    "RuntimeDefault");
+
+	if (pod == NULL)
+		return NULL;
+	if (restart != NULL)
+		json_object_set_new(pod, "restartPolicy", json_string(restart));
+	if (r->pull_secret != NULL)
+		json_object_set_new(pod, "imagePullSecrets", json_pack("[{s:s}]",
+		    "name", r->pull_secret));
+	return pod;
 }
 
 static json_t *
@@ -309,10 +355,8 @@ kube_objects_selector(const struct kube_release *r)
 json_t *
 kube_objects_deployment(const struct kube_release *r)
 {
-	json_t *pod = json_pack("{s:b, s:b, s:o, s:{s:{s:s}}}",
-	    "automountServiceAccountToken", 0, "enableServiceLinks", 0,
-	    "containers", json_pack("[o]", kube_objects_container(r)),
-	    "securityContext", "seccompProfile", "type", "RuntimeDefault");
+	json_t *pod = kube_objects_pod(r, kube_objects_container(r, 0,
+	    r->env_secret, NULL), NULL);
 	json_t *o = kube_objects_object("apps/v1", "Deployment",
 	    kube_objects_meta(r, r->name, 1));
 
@@ -321,9 +365,6 @@ kube_objects_deployment(const struct kube_release *r)
 		json_decref(o);
 		return NULL;
 	}
-	if (r->pull_secret != NULL)
-		json_object_set_new(pod, "imagePullSecrets", json_pack("[{s:s}]",
-		    "name", r->pull_secret));
 	json_object_set_new(json_object_get(o, "metadata"), "annotations",
 	    json_pack("{s:s}", "slipway.image", r->spec->image));
 	json_object_set_new(o, "spec", json_pack("{s:i, s:i, s:i, s:{s:o}, "
@@ -332,7 +373,8 @@ kube_objects_deployment(const struct kube_release *r)
 	    kube_release_timeout(r), "selector", "matchLabels",
 	    kube_objects_selector(r), "strategy", "type", "RollingUpdate",
 	    "rollingUpdate", "maxUnavailable", 0, "maxSurge", 1, "template",
-	    "metadata", "labels", kube_objects_labels(r, 1), "spec", pod));
+	    "metadata", "labels", kube_objects_pod_labels(r,
+	    kube_objects_labels(r, 1)), "spec", pod));
 	return o;
 }
 
@@ -357,4 +399,157 @@ kube_objects_address(const struct kube_release *r,
 	    r->name, r->ns, e->port, agent_spec_http(e) ? e->context : "");
 
 	return w < 0 || (size_t)w >= len ? -1 : 0;
+}
+
+/* --- tasks ----------------------------------------------------------------- */
+
+/*
+ * What an execution's Job carries beyond its labels, so that a Job the
+ * CronJob controller made can be reported as an execution with nothing
+ * but the Job in hand (kube_status_job_exec): label values cannot hold a
+ * digest or an image reference, annotations can.
+ */
+static json_t *
+kube_objects_run_annotations(const struct kube_release *r)
+{
+	const struct agent_spec *s = r->spec;
+	const char *at = strrchr(r->image, '@');
+
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "slipway.org", s->org,
+	    "slipway.project", s->project, "slipway.component-name",
+	    s->component, "slipway.image", s->image, "slipway.digest",
+	    at != NULL ? at + 1 : "", "slipway.registry", s->registry_id);
+}
+
+/* The labels of an execution's Job and pod: the release's and the trigger. */
+static json_t *
+kube_objects_run_labels(const struct kube_release *r, const char *trigger,
+    const char *execution)
+{
+	json_t *l = kube_objects_labels(r, 1);
+
+	json_object_set_new(l, "slipway.trigger", json_string(trigger));
+	if (execution != NULL)
+		json_object_set_new(l, "slipway.execution", json_string(execution));
+	return l;
+}
+
+/*
+ * A Job's spec: one pod that runs once (an execution is never retried, as
+ * on an engine), ended after active_deadline_s.
+ */
+static json_t *
+kube_objects_job_spec(const struct kube_release *r, json_t *labels,
+    const char *env_secret, char *const *args, unsigned active_deadline_s)
+{
+	json_t *pod = kube_objects_pod(r, kube_objects_container(r, 1,
+	    env_secret, args), "Never");
+
+	if (pod == NULL) {
+		json_decref(labels);
+		return NULL;
+	}
+	return json_pack("{s:i, s:I, s:{s:{s:o}, s:o}}", "backoffLimit", 0,
+	    "activeDeadlineSeconds", (json_int_t)(active_deadline_s ?
+	    active_deadline_s : WORKLOAD_ACTIVE_DEADLINE_DEFAULT), "template",
+	    "metadata", "labels", kube_objects_pod_labels(r, labels), "spec",
+	    pod);
+}
+
+/* forbid | allow | replace -> Forbid | Allow | Replace. */
+static const char *
+kube_objects_policy(const char *p)
+{
+	static const char *const map[][2] = { { "forbid", "Forbid" },
+	    { "allow", "Allow" }, { "replace", "Replace" } };
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(p, map[i][0]) == 0)
+			return map[i][1];
+	return "Forbid";
+}
+
+void
+kube_objects_cronjob_name(const char *name, char out[KUBE_NAME_MAX])
+{
+	/* The controller appends "-<minutes>" (11 characters) to job names. */
+	kube_dns_label(name, KUBE_CRONJOB_NAME_MAX, out);
+}
+
+json_t *
+kube_objects_cronjob(const struct kube_release *r,
+    const struct workload_task *t)
+{
+	char name[KUBE_NAME_MAX];
+	json_t *o, *job;
+
+	kube_objects_cronjob_name(r->name, name);
+	o = kube_objects_object("batch/v1", "CronJob", kube_objects_meta(r, name,
+	    1));
+	job = kube_objects_job_spec(r, kube_objects_run_labels(r, "schedule",
+	    NULL), r->env_secret, NULL, t->active_deadline_s);
+	if (o == NULL || job == NULL) {
+		json_decref(o);
+		json_decref(job);
+		return NULL;
+	}
+	json_object_set_new(o, "spec", json_pack("{s:s, s:s, s:s, s:I, s:i, "
+	    "s:i, s:{s:{s:o, s:o}, s:o}}", "schedule", t->schedule, "timeZone",
+	    t->timezone[0] ? t->timezone : "Etc/UTC", "concurrencyPolicy",
+	    kube_objects_policy(t->concurrency_policy), "startingDeadlineSeconds",
+	    (json_int_t)(t->starting_deadline_s ? t->starting_deadline_s :
+	    WORKLOAD_STARTING_DEADLINE_DEFAULT), "successfulJobsHistoryLimit", 3,
+	    "failedJobsHistoryLimit", 3, "jobTemplate", "metadata", "labels",
+	    kube_objects_run_labels(r, "schedule", NULL), "annotations",
+	    kube_objects_run_annotations(r), "spec", job));
+	return o;
+}
+
+void
+kube_objects_job_name(const char *component, const char *execution_id,
+    char out[KUBE_NAME_MAX])
+{
+	char raw[2 * KUBE_NAME_MAX + 8];
+
+	/* Room for the "-env" of its variables' Secret. */
+	snprintf(raw, sizeof(raw), "%s-run-%s", component, execution_id);
+	kube_dns_label(raw, KUBE_JOB_NAME_MAX, out);
+}
+
+json_t *
+kube_objects_job(const struct kube_release *r, const struct agent_exec *x,
+    const char *name, const char *env_secret)
+{
+	json_t *o = kube_objects_object("batch/v1", "Job", json_pack("{s:s, s:s, "
+	    "s:o, s:o}", "name", name, "namespace", r->ns, "labels",
+	    kube_objects_run_labels(r, x->trigger, x->id), "annotations",
+	    kube_objects_run_annotations(r)));
+	json_t *spec = kube_objects_job_spec(r, kube_objects_run_labels(r,
+	    x->trigger, x->id), env_secret, x->args, x->active_deadline_s);
+
+	if (o == NULL || spec == NULL) {
+		json_decref(o);
+		json_decref(spec);
+		return NULL;
+	}
+	json_object_set_new(o, "spec", spec);
+	return o;
+}
+
+json_t *
+kube_objects_run_secret(const struct kube_release *r,
+    const struct agent_exec *x, const char *name)
+{
+	struct agent_spec s = *r->spec;
+	struct kube_release rr = *r;
+	json_t *o;
+
+	/* The execution's own variables, labelled with it: pruned with it. */
+	s.env = x->env;
+	rr.spec = &s;
+	rr.env_secret = name;
+	if ((o = kube_objects_env_secret(&rr)) != NULL)
+		json_object_set_new(json_object_get(json_object_get(o, "metadata"),
+		    "labels"), "slipway.execution", json_string(x->id));
+	return o;
 }

@@ -1,6 +1,7 @@
 /*
  * main.c: the data-plane agent. `dataplane-agent keygen --out FILE` makes
- * the data plane's keypair; without a subcommand it runs: it replays the
+ * the data plane's keypair; `dataplane-agent render --out DIR` writes the
+ * Kubernetes objects it would apply as YAML (agent_render.c); without a subcommand it runs: it replays the
  * sealed credentials of its data plane, applies the commands sent to it and
  * reports their progress. The main loop only consumes and journals
  * commands (agent_commands.c); applies run on worker threads (agent_slots.c).
@@ -57,6 +58,9 @@ struct agent_config {
 	char *test_clock;
 	char *runtime;
 	char *kube_server, *kube_token_file, *kube_ca_file;
+	char *kube_routes, *kube_public_gw, *kube_internal_gw;
+	char *kube_public_host, *kube_internal_host;
+	char *kube_public_class, *kube_internal_class, *kube_l4_type;
 };
 
 /*
@@ -115,6 +119,34 @@ static const struct config_var agent_vars[] = {
 	  "CA bundle the API server's certificate is checked against; empty = "
 	  "the service account's (in-cluster) or the system's",
 	  &agent.cfg.kube_ca_file },
+	{ "SLIPWAY_KUBE_ROUTES", CONFIG_STRING, "gateway", 0,
+	  "kubernetes: Public and Organization endpoints as Gateway API routes "
+	  "(gateway) or Ingresses (ingress)", &agent.cfg.kube_routes },
+	{ "SLIPWAY_KUBE_PUBLIC_GATEWAY", CONFIG_STRING,
+	  "slipway-system/slipway-public", 0, "kubernetes: <namespace>/<name> of "
+	  "the Gateway Public endpoints' routes attach to",
+	  &agent.cfg.kube_public_gw },
+	{ "SLIPWAY_KUBE_INTERNAL_GATEWAY", CONFIG_STRING,
+	  "slipway-system/slipway-internal", 0, "kubernetes: <namespace>/<name> "
+	  "of the Gateway Organization endpoints' routes attach to",
+	  &agent.cfg.kube_internal_gw },
+	{ "SLIPWAY_KUBE_PUBLIC_HOST", CONFIG_STRING, "apps.slipway.example", 0,
+	  "kubernetes: the hostname of Public endpoints' routes (and addresses)",
+	  &agent.cfg.kube_public_host },
+	{ "SLIPWAY_KUBE_INTERNAL_HOST", CONFIG_STRING,
+	  "internal.slipway.example", 0, "kubernetes: the hostname of "
+	  "Organization endpoints' routes (and addresses)",
+	  &agent.cfg.kube_internal_host },
+	{ "SLIPWAY_KUBE_INGRESS_CLASS", CONFIG_STRING, "", 0,
+	  "kubernetes, ingress routes: the IngressClass of Public endpoints "
+	  "(empty = the cluster's default)", &agent.cfg.kube_public_class },
+	{ "SLIPWAY_KUBE_INTERNAL_INGRESS_CLASS", CONFIG_STRING, "", 0,
+	  "kubernetes, ingress routes: the IngressClass of Organization "
+	  "endpoints (empty = the cluster's default)",
+	  &agent.cfg.kube_internal_class },
+	{ "SLIPWAY_KUBE_L4_SERVICE_TYPE", CONFIG_STRING, "LoadBalancer", 0,
+	  "kubernetes: the Service type of TCP and UDP endpoints (ClusterIP, "
+	  "NodePort, LoadBalancer)", &agent.cfg.kube_l4_type },
 	{ "SLIPWAY_INSECURE_REGISTRIES", CONFIG_STRING, "", 0,
 	  "comma list of host:port registries reached over plain http",
 	  &agent.cfg.insecure },
@@ -172,6 +204,8 @@ static int
 agent_usage(void)
 {
 	fprintf(stderr, "usage: dataplane-agent keygen --out FILE [--force]\n"
+	    "       dataplane-agent render --out DIR [--pull-secrets] "
+	    "[component-id...]\n"
 	    "       dataplane-agent [--check-config | --help]\n");
 	return 2;
 }
@@ -424,6 +458,12 @@ agent_runtime_open(struct agent *a)
 			    c->runtime);
 		return;
 	}
+	struct kube_routes_input ri = { c->kube_routes, c->kube_public_gw,
+	    c->kube_internal_gw, c->kube_public_host, c->kube_internal_host,
+	    c->kube_public_class, c->kube_internal_class, c->kube_l4_type };
+
+	if (kube_routes_config(&a->ctx.kube_routes, &ri, &err) == -1)
+		fatal("SLIPWAY_KUBE_*: %s", err.msg);
 	if ((a->ctx.kube = kube_new(&kc, &err)) == NULL)
 		fatal("SLIPWAY_KUBE_*: %s", err.msg);
 	log_info("runtime kubernetes: API server %s", c->kube_server[0] ?
@@ -497,6 +537,71 @@ agent_start(struct agent *a, struct event_base *base)
 	    a->cfg.dataplane, a->cmd_topic, a->creds_topic, a->ctx.workers);
 }
 
+/*
+ * `render --out DIR [--pull-secrets] [component-id...]`: the objects the
+ * Kubernetes runtime would apply for what the records serve, as YAML
+ * (agent_render.c), from the same configuration as the agent's; exit
+ * status. Reads the state directory only, so it may run beside the agent.
+ */
+static int
+agent_render_cmd(int argc, char **argv)
+{
+	struct agent_render_opts o = { 0 };
+	struct agent *a = &agent;
+	const struct agent_config *c = &a->cfg;
+	struct kube_routes_input ri;
+	struct error err;
+	int n;
+
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			o.out = argv[++i];
+		else if (strcmp(argv[i], "--pull-secrets") == 0)
+			o.pull_secrets = 1;
+		else if (argv[i][0] == '-')
+			return agent_usage();
+		else if (o.components == NULL) {
+			o.components = &argv[i];
+			o.ncomponents = (size_t)(argc - i);
+			break;
+		}
+	}
+	if (o.out == NULL)
+		return agent_usage();
+	for (size_t i = 0; i < o.ncomponents; i++)
+		if (!agent_spec_name_valid(o.components[i]))
+			return agent_usage();
+	if (config_load(agent_vars, AGENT_NVARS, &err) != 0) {
+		fprintf(stderr, "dataplane-agent render: %s\n", err.msg);
+		return 1;
+	}
+	crypto_init();
+	if (agent_keys_load(c->key_file, &a->keys, &err) == -1) {
+		fprintf(stderr, "dataplane-agent render: %s\n", err.msg);
+		return 1;
+	}
+	agent_spec_keys(&a->keys);
+	ri = (struct kube_routes_input){ c->kube_routes, c->kube_public_gw,
+	    c->kube_internal_gw, c->kube_public_host, c->kube_internal_host,
+	    c->kube_public_class, c->kube_internal_class, c->kube_l4_type };
+	a->ctx = (struct agent_ctx){ .dataplane = c->dataplane,
+	    .health_timeout_s = c->health_timeout_s > 0 ? c->health_timeout_s : 60,
+	    .defaults = { c->memory_mb, c->cpu_millicores, c->pids,
+	    c->read_only_rootfs } };
+	if (kube_routes_config(&a->ctx.kube_routes, &ri, &err) == -1 ||
+	    (a->ctx.journal = agent_journal_open(c->state_dir, &err)) == NULL ||
+	    (n = agent_render(&a->ctx, &o, &err)) == -1) {
+		fprintf(stderr, "dataplane-agent render: %s\n", err.msg);
+		agent_journal_free(a->ctx.journal);
+		return 1;
+	}
+	agent_journal_free(a->ctx.journal);
+	agent_keys_wipe(&a->keys);
+	fprintf(stderr, "dataplane-agent render: %d component(s) into %s\n", n,
+	    o.out);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -504,6 +609,8 @@ main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "keygen") == 0)
 		return agent_keygen(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "render") == 0)
+		return agent_render_cmd(argc, argv);
 	if (argc > 1 && argv[1][0] != '-')
 		return agent_usage();
 	config_main(argc, argv, agent_vars, AGENT_NVARS);

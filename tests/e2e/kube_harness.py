@@ -39,6 +39,20 @@ KINDS = {
     "ServiceAccount": ("v1", "serviceaccounts", True),
     "Deployment": ("apps/v1", "deployments", True),
     "ReplicaSet": ("apps/v1", "replicasets", True),
+    "CronJob": ("batch/v1", "cronjobs", True),
+    "Job": ("batch/v1", "jobs", True),
+    "Pod": ("v1", "pods", True),
+    "ConfigMap": ("v1", "configmaps", True),
+    "CustomResourceDefinition": ("apiextensions.k8s.io/v1",
+                                 "customresourcedefinitions", False),
+    "GatewayClass": ("gateway.networking.k8s.io/v1", "gatewayclasses", False),
+    "Gateway": ("gateway.networking.k8s.io/v1", "gateways", True),
+    "HTTPRoute": ("gateway.networking.k8s.io/v1", "httproutes", True),
+    "GRPCRoute": ("gateway.networking.k8s.io/v1", "grpcroutes", True),
+    "ReferenceGrant": ("gateway.networking.k8s.io/v1beta1",
+                       "referencegrants", True),
+    "Ingress": ("networking.k8s.io/v1", "ingresses", True),
+    "NetworkPolicy": ("networking.k8s.io/v1", "networkpolicies", True),
     "ClusterRole": ("rbac.authorization.k8s.io/v1", "clusterroles", False),
     "ClusterRoleBinding": ("rbac.authorization.k8s.io/v1",
                            "clusterrolebindings", False),
@@ -191,6 +205,24 @@ class KubeCluster:
         self._spawn("kube-apiserver", self._apiserver_argv)
         self.wait_ready(timeout)
 
+    def rotate_agent_token(self, timeout=90):
+        """Replaces the agent's token as a kubelet rotates a projected one:
+        the new token is written beside the file and renamed over it, the
+        old one is revoked (tokens.csv rewritten, the API server
+        restarted). Returns the new token."""
+        new = os.urandom(16).hex()
+        Path(self.dir, "tokens.csv").write_text(
+            '%s,slipway-test-admin,uid-admin,"system:masters"\n'
+            '%s,%s,uid-agent\n' % (self.admin_token, new, AGENT_USER))
+        token_file = self.dir / "agent.token"
+        tmp = self.dir / "agent.token.new"
+        tmp.write_text(new + "\n")
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, token_file)
+        self.agent_token = new
+        self.restart_apiserver(timeout)
+        return new
+
     def restart_apiserver(self, timeout=90):
         """Kills the API server (every watch breaks at once, as in a crash)
         and starts it again on the same etcd: the objects and their
@@ -276,6 +308,14 @@ class KubeCluster:
                 obj["kind"], obj["metadata"]["name"], status, body))
         return body
 
+    def dry_run_apply(self, obj, manager="slipway", token=None):
+        """Server-side apply with dryRun=All: the object as the server would
+        store it (validated, defaulted), nothing changed. (status, body)."""
+        return self.request(
+            "PATCH", path_of(obj) + "?dryRun=All&fieldManager=%s&force=true"
+            % manager, obj, token=token,
+            content_type="application/apply-patch+yaml")
+
     def apply_file(self, path):
         """Applies every document of a YAML file; returns them."""
         docs = [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
@@ -353,6 +393,14 @@ def normalise(obj, replace=None):
         # Credentials: the keys are compared, never the values.
         o["data"] = {k: "<redacted>" for k in o.get("data", {})}
     spec = o.get("spec", {})
+    if o.get("kind") == "Job":
+        # The API server's defaults: a selector and pod labels naming the
+        # Job's uid, which differs between runs.
+        spec.pop("selector", None)
+        labels = spec.get("template", {}).get("metadata", {}).get("labels", {})
+        for k in ("controller-uid", "batch.kubernetes.io/controller-uid",
+                  "job-name", "batch.kubernetes.io/job-name"):
+            labels.pop(k, None)
     if o.get("kind") == "Service":
         for k in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy",
                   "internalTrafficPolicy", "sessionAffinity"):
@@ -362,3 +410,196 @@ def normalise(obj, replace=None):
                                      key=lambda kv: -len(kv[0])):
         text = text.replace(value, placeholder)
     return json.loads(text)
+
+
+CRDS = REPO / "tests" / "e2e" / "crds" / "gateway-api-v1.2.1"
+
+
+def install_gateway_api(kube, timeout=60):
+    """The vendored Gateway API CRDs (standard channel), applied and
+    established, so routes are checked by their schemas."""
+    names = []
+    for f in sorted(CRDS.glob("*.yaml")):
+        names += [d["metadata"]["name"] for d in kube.apply_file(f)]
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while True:
+            crd = kube.get("CustomResourceDefinition", None, name)
+            conds = {c["type"]: c["status"] for c in
+                     (crd or {}).get("status", {}).get("conditions", [])}
+            if conds.get("Established") == "True":
+                break
+            if time.monotonic() > deadline:
+                raise KubeError("CRD %s not established: %r" % (name, conds))
+            time.sleep(0.2)
+    # Discovery of the new group can lag the CRDs' status a little.
+    while kube.request("GET", "/apis/gateway.networking.k8s.io/v1")[0] != 200:
+        if time.monotonic() > deadline:
+            raise KubeError("gateway.networking.k8s.io/v1 not served")
+        time.sleep(0.2)
+
+
+def cluster_fixture(rbac):
+    """A generator for a module-scoped pytest fixture: a started cluster
+    with the Gateway API CRDs and the agent's RBAC (the file rbac)
+    applied, stopped afterwards."""
+    c = KubeCluster(log=lambda m: print(m, flush=True))
+    try:
+        c.start()
+        install_gateway_api(c)
+        c.apply_file(rbac)
+    except Exception:
+        tail = c.log_tail("kube-apiserver")
+        c.stop()
+        raise AssertionError("kube-apiserver did not start:\n" + tail)
+    yield c
+    c.stop()
+
+
+def wait_for(what, fn, timeout=30):
+    """fn()'s first truthy value, polled until timeout (then an assertion
+    naming what)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def utc_stamp(t=None):
+    """RFC 3339 in UTC, as the API server writes times."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def job_succeeded(kube, ns, name):
+    """Plays the Job controller: its one pod succeeded."""
+    now = utc_stamp()
+    return kube.patch_status("Job", ns, name, {
+        "startTime": now, "completionTime": now, "succeeded": 1, "active": 0,
+        "ready": 0, "terminating": 0,
+        "uncountedTerminatedPods": {},
+        "conditions": [
+            {"type": "SuccessCriteriaMet", "status": "True",
+             "reason": "CompletionsReached",
+             "message": "Reached expected number of succeeded pods",
+             "lastProbeTime": now, "lastTransitionTime": now},
+            {"type": "Complete", "status": "True",
+             "reason": "CompletionsReached",
+             "message": "Reached expected number of succeeded pods",
+             "lastProbeTime": now, "lastTransitionTime": now}]})
+
+
+def job_failed(kube, ns, name, exit_code, reason="BackoffLimitExceeded",
+               message="Job has reached the specified backoff limit"):
+    """Plays the Job and pod controllers: its one pod exited with
+    exit_code (a pod labelled as the Job controller labels its pods), and
+    the Job failed with reason."""
+    job = kube.get("Job", ns, name)
+    tmpl = job["spec"]["template"]
+    labels = dict(tmpl["metadata"].get("labels", {}))
+    labels.update({"job-name": name, "batch.kubernetes.io/job-name": name})
+    ensure_default_service_account(kube, ns)
+    pod = kube.create({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name + "-x1", "namespace": ns, "labels": labels,
+                     "ownerReferences": [{
+                         "apiVersion": "batch/v1", "kind": "Job",
+                         "name": name, "uid": job["metadata"]["uid"],
+                         "controller": True}]},
+        "spec": tmpl["spec"]})
+    now = utc_stamp()
+    kube.patch_status("Pod", ns, pod["metadata"]["name"], {
+        "phase": "Failed",
+        "containerStatuses": [{
+            "name": "app", "image": tmpl["spec"]["containers"][0]["image"],
+            "imageID": "", "ready": False, "restartCount": 0,
+            "state": {"terminated": {"exitCode": exit_code, "reason": "Error",
+                                     "startedAt": now, "finishedAt": now}}}]})
+    return kube.patch_status("Job", ns, name, {
+        "startTime": now, "failed": 1, "active": 0, "ready": 0,
+        "terminating": 0, "uncountedTerminatedPods": {},
+        "conditions": [
+            {"type": "FailureTarget", "status": "True", "reason": reason,
+             "message": message, "lastProbeTime": now,
+             "lastTransitionTime": now},
+            {"type": "Failed", "status": "True", "reason": reason,
+             "message": message, "lastProbeTime": now,
+             "lastTransitionTime": now}]})
+
+
+def ensure_default_service_account(kube, ns):
+    """The service-account controller's part: pods are admitted only once
+    their namespace has its default service account."""
+    if kube.get("ServiceAccount", ns, "default") is None:
+        kube.create({"apiVersion": "v1", "kind": "ServiceAccount",
+                     "metadata": {"name": "default", "namespace": ns}})
+
+
+def pod_of(kube, dep, suffix, waiting=None, message="", ready=False):
+    """Plays the ReplicaSet controller and the kubelet: a pod of the
+    Deployment dep's current template, its container waiting for reason
+    waiting (with message), or running and ready."""
+    md, tmpl = dep["metadata"], dep["spec"]["template"]
+    ns = md["namespace"]
+    ensure_default_service_account(kube, ns)
+    pod = kube.create({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "%s-%s" % (md["name"], suffix), "namespace": ns,
+                     "labels": tmpl["metadata"]["labels"]},
+        "spec": tmpl["spec"]})
+    c = tmpl["spec"]["containers"][0]
+    state = ({"waiting": {"reason": waiting, "message": message}}
+             if waiting else {"running": {"startedAt": utc_stamp()}})
+    kube.patch_status("Pod", ns, pod["metadata"]["name"], {
+        "phase": "Pending" if waiting and waiting != "CrashLoopBackOff"
+        else "Running",
+        "containerStatuses": [{
+            "name": c["name"], "image": c["image"], "imageID": "",
+            "ready": ready, "restartCount": 3 if waiting ==
+            "CrashLoopBackOff" else 0, "state": state}]})
+    return pod
+
+
+# --- manifests ------------------------------------------------------------------
+
+def kustomize_resources(directory):
+    """The objects a kustomization in directory stands for, in order: its
+    `resources` (YAML files, or directories with a kustomization.yaml,
+    resolved the same way). Anything else kustomize does (patches,
+    generators, namespace or label transformers, remote bases) is refused,
+    so a kustomization this resolver does not understand fails loudly
+    rather than being checked as something it is not."""
+    directory = Path(directory)
+    k = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    unsupported = set(k) - {"apiVersion", "kind", "resources"}
+    if unsupported:
+        raise KubeError("%s/kustomization.yaml: %s not supported by this "
+                        "resolver" % (directory, sorted(unsupported)))
+    docs = []
+    for res in k.get("resources", []):
+        p = (directory / res).resolve()
+        if p.is_dir():
+            docs += kustomize_resources(p)
+        else:
+            docs += [(p, d) for d in yaml.safe_load_all(p.read_text()) if d]
+    return docs
+
+
+def resource_path(kube, obj, query=""):
+    """The API path of obj found through discovery (any kind the server
+    serves, CRDs included); None when the server has no such kind."""
+    gv = obj["apiVersion"]
+    status, body = kube.request("GET", ("/apis/" if "/" in gv else "/api/")
+                                + gv)
+    if status != 200:
+        return None
+    for r in body.get("resources", []):
+        if r["kind"] == obj["kind"] and "/" not in r["name"]:
+            md = obj["metadata"]
+            p = ("/apis/" if "/" in gv else "/api/") + gv
+            if r["namespaced"]:
+                p += "/namespaces/" + md.get("namespace", "default")
+            return p + "/" + r["name"] + "/" + md["name"] + query
+    return None

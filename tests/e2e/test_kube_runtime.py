@@ -11,20 +11,25 @@ first release's ReplicaSet itself.
     exist as in tests/e2e/golden/ (server-set fields and ids normalised),
     accepted by the real server's validation;
   - status available for the applied generation -> running, with the
-    Service's in-cluster address, seen by the agent's watch after the API
+    address of its HTTPRoute (hostname and path), seen by the agent's watch after the API
     server was restarted under it;
   - a second release whose Deployment reports ProgressDeadlineExceeded ->
     failed with that reason; the first release's ReplicaSet is untouched
     and the first deployment still serves;
-  - removing the component prunes every object labelled with it.
+  - `dataplane-agent render` writes the objects it applied as YAML: each,
+    server-side applied with dryRun=All, is the golden file's;
+  - removing the component prunes every object labelled with it, and
+    leaves an object without slipway.managed=true alone.
 """
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 import kube_harness as kh
 import slipway_harness as sh
@@ -36,16 +41,7 @@ RBAC = kh.REPO / "deploy" / "k8s" / "dataplane-agent-rbac.yaml"
 
 @pytest.fixture(scope="module")
 def kube():
-    c = kh.KubeCluster(log=lambda m: print(m, flush=True))
-    try:
-        c.start()
-        c.apply_file(RBAC)
-    except Exception:
-        tail = c.log_tail("kube-apiserver")
-        c.stop()
-        raise AssertionError("kube-apiserver did not start:\n" + tail)
-    yield c
-    c.stop()
+    yield from kh.cluster_fixture(RBAC)
 
 
 def _wait(what, fn, timeout=30):
@@ -121,8 +117,35 @@ def _first_replicaset(kube, dep):
                  "template": tmpl}})
 
 
+def _render_matches_golden(slipway, kube, agent, cid, replace, out):
+    """`dataplane-agent render` with the agent's own configuration writes
+    the objects it applied: each, server-side applied with dryRun=All as
+    the agent's field manager, is the golden file's (so nothing is missing
+    from or added to what the agent applies)."""
+    r = subprocess.run([str(slipway.bin / "dataplane-agent"), "render",
+                        "--out", str(out), "--pull-secrets", cid],
+                       env=agent.env, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    docs = {}
+    for f in sorted(out.glob("*.yaml")):
+        text = f.read_text()
+        assert text.startswith("---\n"), f
+        for d in yaml.safe_load_all(text):
+            docs[d["kind"]] = d
+    assert sorted(docs) == ["Deployment", "HTTPRoute", "Namespace",
+                            "Service"], sorted(docs)
+    for kind, golden in (("Deployment", "deployment"), ("Service", "service"),
+                         ("Namespace", "namespace")):
+        status, body = kube.dry_run_apply(docs[kind])
+        assert status == 200, (kind, status, body)
+        _golden(golden, body, replace)
+    status, body = kube.dry_run_apply(docs["HTTPRoute"])
+    assert status == 200, body
+
+
 def test_kube_runtime_apply_status_prune(slipway, kube, app_ports, org,
-                                         project):
+                                         project, tmp_path):
     # No engine socket: a Kubernetes data plane has no container engine.
     agent = slipway.extra_agent(app_ports.take(), orgs=[org],
                                 drop=("SLIPWAY_ENGINE_SOCKET",),
@@ -152,6 +175,7 @@ def test_kube_runtime_apply_status_prune(slipway, kube, app_ports, org,
         assert "@sha256:" in c["image"], c["image"]
         digest = c["image"].split("@", 1)[1]
         replace = {cid: "COMPONENT_ID", dep1: "DEPLOYMENT_ID", org: "ORG",
+                   project: "PROJECT",
                    agent.name: "DATAPLANE", digest: "DIGEST",
                    slipway.env["SLIPWAY_REGISTRY_HOST"]: "REGISTRY",
                    name: "NAME", name.replace("greeter-", "greeter-pull-"):
@@ -181,13 +205,21 @@ def test_kube_runtime_apply_status_prune(slipway, kube, app_ports, org,
         kube.restart_apiserver()
         d = _available(kube, ns, name)
         body = _wait_status(slipway, dep1, "running")
+        # A Public endpoint: its HTTPRoute's hostname and path (the
+        # agent's default public hostname and Gateway).
         urls = json.dumps(body)
-        assert "http://%s.%s.svc.cluster.local:8080/" % (name, ns) in urls, \
-            body
+        assert "http://apps.slipway.example/%s/%s/greeter/" % (org, project) \
+            in urls, body
+        route = kube.get("HTTPRoute", ns, name.replace("greeter-",
+                                                       "greeter-public-"))
+        assert route is not None and route["spec"]["parentRefs"][0][
+            "name"] == "slipway-public", route
         log = agent.log.read_text(errors="replace")
         assert "resuming from resourceVersion" in log or \
             "listing again" in log, \
             "the agent's watch did not see the API server go away"
+        _render_matches_golden(slipway, kube, agent, cid, replace,
+                               tmp_path / "render")
         rs = _first_replicaset(kube, kube.get("Deployment", ns, name))
 
         # --- a release that never progresses -> failed -----------------------
@@ -222,14 +254,25 @@ def test_kube_runtime_apply_status_prune(slipway, kube, app_ports, org,
             == rs["metadata"]["resourceVersion"], rs_now
 
         # --- removed -> every labelled object pruned -------------------------
+        # Objects without Slipway's labels are never touched, even with the
+        # component's name in theirs.
+        foreign = kube.create({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name + "-theirs", "namespace": ns,
+                         "labels": {"slipway.component": cid}},
+            "data": {"k": "dg=="}})
         status, body = api("DELETE", slipway.url(
             "component-svc", "/v1/components/%s" % cid))
         assert status == 204, (status, body)
 
         def pruned():
             return all(not kube.list(k, selector=selector)
-                       for k in ("Deployment", "Service", "Secret"))
+                       for k in ("Deployment", "Service", "Secret",
+                                 "HTTPRoute"))
         _wait("the component's objects were not pruned", pruned, 60)
+        kept = kube.get("Secret", ns, name + "-theirs")
+        assert kept is not None and kept["metadata"]["resourceVersion"] == \
+            foreign["metadata"]["resourceVersion"], kept
         # The namespace is the org's environment's, not the component's.
         assert kube.get("Namespace", None, ns) is not None
     finally:

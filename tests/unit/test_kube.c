@@ -1,4 +1,4 @@
-// uses: services/dataplane-agent/kube.c services/dataplane-agent/kube_objects.c services/dataplane-agent/kube_status.c services/dataplane-agent/agent_spec.c
+// uses: services/dataplane-agent/kube.c services/dataplane-agent/kube_objects.c services/dataplane-agent/kube_status.c services/dataplane-agent/agent_spec.c services/dataplane-agent/kube_routes.c services/dataplane-agent/kube_yaml.c
 /*
  * test_kube.c: the pure parts of the agent's Kubernetes runtime:
  *   - DNS-1123 names: folding, the 63-character cap with a stable hashed
@@ -12,7 +12,14 @@
  *   - the Deployment status mapping: available only for the applied
  *     generation with the updated replicas, ProgressDeadlineExceeded;
  *   - the watch stream: events split across reads, bookmarks moving the
- *     resourceVersion, 410 Gone, a stop, a stream that is not one.
+ *     resourceVersion, 410 Gone, a stop, a stream that is not one;
+ *   - tasks: the CronJob (schedule, zone, policy, deadlines, a task's
+ *     container), a manual execution's Job and Secret, the Job status
+ *     mapping and the pod's exit code, and a CronJob's Job read back as
+ *     the execution of its minute;
+ *   - routes: the configuration's checks, HTTPRoutes / GRPCRoutes per
+ *     visibility on their Gateways, Ingresses, the Project NetworkPolicy,
+ *     the L4 Service, the addresses; the YAML writer.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -422,6 +429,417 @@ test_watch_stream(void **state)
 	kube_watch_stream_clear(&w);
 }
 
+static void
+test_cronjob(void **state)
+{
+	struct agent_spec s;
+	struct kube_release r;
+	struct workload_task t;
+	char name[KUBE_NAME_MAX], longer[KUBE_NAME_MAX];
+	json_t *o, *pod;
+
+	(void)state;
+	spec_fill(&s);
+	release_fill(&r, &s);
+	workload_task_defaults(&t);
+	snprintf(t.schedule, sizeof(t.schedule), "*/5 * * * *");
+	snprintf(t.concurrency_policy, sizeof(t.concurrency_policy), "allow");
+	t.starting_deadline_s = 90;
+	t.active_deadline_s = 600;
+	assert_non_null(o = kube_objects_cronjob(&r, &t));
+	assert_string_equal(str(GET(o, "kind")), "CronJob");
+	assert_string_equal(str(GET(o, "apiVersion")), "batch/v1");
+	assert_string_equal(str(GET(o, "metadata", "name")), "greeter-12345678");
+	assert_string_equal(str(GET(o, "spec", "schedule")), "*/5 * * * *");
+	/* No zone: UTC, said explicitly (the controller's would be its own). */
+	assert_string_equal(str(GET(o, "spec", "timeZone")), "Etc/UTC");
+	assert_string_equal(str(GET(o, "spec", "concurrencyPolicy")), "Allow");
+	assert_int_equal(json_integer_value(GET(o, "spec",
+	    "startingDeadlineSeconds")), 90);
+	assert_int_equal(json_integer_value(GET(o, "spec", "jobTemplate", "spec",
+	    "activeDeadlineSeconds")), 600);
+	assert_int_equal(json_integer_value(GET(o, "spec", "jobTemplate", "spec",
+	    "backoffLimit")), 0);
+	assert_string_equal(str(GET(o, "spec", "jobTemplate", "metadata",
+	    "labels", "slipway.trigger")), "schedule");
+	assert_string_equal(str(GET(o, "spec", "jobTemplate", "metadata",
+	    "annotations", "slipway.digest")), "sha256:abc");
+	pod = GET(o, "spec", "jobTemplate", "spec", "template", "spec");
+	assert_string_equal(str(GET(pod, "restartPolicy")), "Never");
+	assert_string_equal(str(GET(pod, "imagePullSecrets", "0", "name")),
+	    "greeter-pull-12345678");
+	/* A task's container: no ports, no probes, the same isolation. */
+	assert_null(GET(pod, "containers", "0", "ports"));
+	assert_null(GET(pod, "containers", "0", "readinessProbe"));
+	assert_true(json_is_false(GET(pod, "containers", "0", "securityContext",
+	    "allowPrivilegeEscalation")));
+	assert_string_equal(str(GET(pod, "containers", "0", "resources",
+	    "limits", "memory")), "256Mi");
+	json_decref(o);
+	snprintf(t.concurrency_policy, sizeof(t.concurrency_policy), "replace");
+	snprintf(t.timezone, sizeof(t.timezone), "Europe/Berlin");
+	assert_non_null(o = kube_objects_cronjob(&r, &t));
+	assert_string_equal(str(GET(o, "spec", "concurrencyPolicy")), "Replace");
+	assert_string_equal(str(GET(o, "spec", "timeZone")), "Europe/Berlin");
+	json_decref(o);
+	/* The controller adds "-<minutes>" to a CronJob's name: 52 at most. */
+	kube_object_name("a-very-long-component-name-that-goes-on-and-on-and-on",
+	    "id-1", NULL, longer);
+	kube_objects_cronjob_name(longer, name);
+	assert_true(strlen(name) <= KUBE_CRONJOB_NAME_MAX);
+	assert_true(kube_dns_label_valid(name));
+}
+
+static void
+test_job(void **state)
+{
+	struct agent_spec s;
+	struct kube_release r;
+	struct agent_exec x = { .id = "0b5e0000-0000-4000-8000-000000000001",
+	    .trigger = "manual", .active_deadline_s = 30 };
+	char a0[] = "/bin/sh", a1[] = "-c", a2[] = "exit 3";
+	char *args[] = { a0, a1, a2, NULL };
+	char e1[] = "X=1";
+	char *env[] = { e1, NULL };
+	char name[KUBE_NAME_MAX], long_comp[100];
+	json_t *o;
+
+	(void)state;
+	spec_fill(&s);
+	release_fill(&r, &s);
+	x.args = args;
+	x.env = env;
+	kube_objects_job_name("greeter", x.id, name);
+	assert_string_equal(name, "greeter-run-0b5e0000-0000-4000-8000-000000000001");
+	memset(long_comp, 'c', sizeof(long_comp) - 1);
+	long_comp[sizeof(long_comp) - 1] = '\0';
+	kube_objects_job_name(long_comp, x.id, name);
+	assert_true(strlen(name) <= KUBE_JOB_NAME_MAX && kube_dns_label_valid(name));
+	assert_non_null(o = kube_objects_job(&r, &x, "greeter-run-1",
+	    "greeter-run-1-env"));
+	assert_string_equal(str(GET(o, "kind")), "Job");
+	assert_string_equal(str(GET(o, "metadata", "labels",
+	    "slipway.execution")), x.id);
+	assert_string_equal(str(GET(o, "metadata", "labels", "slipway.trigger")),
+	    "manual");
+	assert_int_equal(json_integer_value(GET(o, "spec",
+	    "activeDeadlineSeconds")), 30);
+	assert_string_equal(str(GET(o, "spec", "template", "spec", "containers",
+	    "0", "args", "2")), "exit 3");
+	assert_string_equal(str(GET(o, "spec", "template", "spec", "containers",
+	    "0", "envFrom", "0", "secretRef", "name")), "greeter-run-1-env");
+	json_decref(o);
+	assert_non_null(o = kube_objects_run_secret(&r, &x, "greeter-run-1-env"));
+	assert_string_equal(str(GET(o, "metadata", "name")), "greeter-run-1-env");
+	assert_string_equal(str(GET(o, "metadata", "labels",
+	    "slipway.execution")), x.id);
+	assert_string_equal(str(GET(o, "data", "X")), "MQ==");
+	json_decref(o);
+}
+
+static json_t *
+parse(const char *text)
+{
+	json_t *o = json_loads(text, 0, NULL);
+
+	assert_non_null(o);
+	return o;
+}
+
+static void
+test_job_status(void **state)
+{
+	struct kube_job_outcome out;
+	json_t *o;
+	int code = -1, oom = -1;
+
+	(void)state;
+	o = parse("{\"status\":{\"active\":1}}");
+	assert_int_equal(kube_status_job(o, &out), 0);
+	json_decref(o);
+	o = parse("{\"status\":{\"conditions\":[{\"type\":\"SuccessCriteriaMet\","
+	    "\"status\":\"True\"},{\"type\":\"Complete\",\"status\":\"True\"}]}}");
+	assert_int_equal(kube_status_job(o, &out), 1);
+	json_decref(o);
+	o = parse("{\"status\":{\"conditions\":[{\"type\":\"Complete\","
+	    "\"status\":\"False\"}]}}");
+	assert_int_equal(kube_status_job(o, &out), 0);
+	json_decref(o);
+	o = parse("{\"status\":{\"conditions\":[{\"type\":\"Failed\",\"status\":"
+	    "\"True\",\"reason\":\"BackoffLimitExceeded\",\"message\":\"Job has "
+	    "reached the specified backoff limit\"}]}}");
+	assert_int_equal(kube_status_job(o, &out), -1);
+	assert_false(out.deadline);
+	assert_string_equal(out.reason, "BackoffLimitExceeded: Job has reached "
+	    "the specified backoff limit");
+	json_decref(o);
+	o = parse("{\"status\":{\"conditions\":[{\"type\":\"Failed\",\"status\":"
+	    "\"True\",\"reason\":\"DeadlineExceeded\"}]}}");
+	assert_int_equal(kube_status_job(o, &out), -1);
+	assert_true(out.deadline);
+	assert_string_equal(out.reason, "DeadlineExceeded");
+	json_decref(o);
+
+	o = parse("{\"status\":{\"containerStatuses\":[{\"name\":\"app\","
+	    "\"state\":{\"running\":{}}}]}}");
+	assert_int_equal(kube_status_pod_exit(o, &code, &oom), 0);
+	json_decref(o);
+	o = parse("{\"status\":{\"containerStatuses\":[{\"name\":\"other\","
+	    "\"state\":{\"terminated\":{\"exitCode\":1}}},{\"name\":\"app\","
+	    "\"state\":{\"terminated\":{\"exitCode\":137,\"reason\":"
+	    "\"OOMKilled\"}}}]}}");
+	assert_int_equal(kube_status_pod_exit(o, &code, &oom), 1);
+	assert_int_equal(code, 137);
+	assert_int_equal(oom, 1);
+	json_decref(o);
+}
+
+#define JOB_META(labels, ann, name) "{\"metadata\":{\"name\":\"" name "\"," \
+	"\"labels\":{" labels "},\"annotations\":{" ann "}},\"spec\":" \
+	"{\"activeDeadlineSeconds\":120}}"
+#define JOB_LABELS "\"slipway.managed\":\"true\",\"slipway.trigger\":" \
+	"\"schedule\",\"slipway.dataplane\":\"kube1\",\"slipway.component\":" \
+	"\"c1\",\"slipway.environment\":\"development\",\"slipway.deployment\":" \
+	"\"d1\""
+#define JOB_ANN "\"slipway.org\":\"acme\",\"slipway.project\":\"p\"," \
+	"\"slipway.component-name\":\"greeter\",\"slipway.image\":" \
+	"\"127.0.0.1:5000/team/app:v1\",\"slipway.digest\":\"sha256:abc\"," \
+	"\"slipway.registry\":\"r1\""
+
+static void
+test_job_exec(void **state)
+{
+	struct agent_exec x;
+	json_t *o;
+
+	(void)state;
+	/* The controller's annotation, in the CronJob's zone. */
+	memset(&x, 0, sizeof(x));
+	o = parse(JOB_META(JOB_LABELS, JOB_ANN ",\"batch.kubernetes.io/cronjob-"
+	    "scheduled-timestamp\":\"2026-12-02T06:05:00+01:00\"", "g-29936460"));
+	assert_int_equal(kube_status_job_exec(o, "kube1", &x), 0);
+	assert_int_equal(x.scheduled_for_ms, 1796187900000LL);
+	assert_string_equal(x.component_id, "c1");
+	assert_string_equal(x.deployment_id, "d1");
+	assert_string_equal(x.org, "acme");
+	assert_string_equal(x.digest, "sha256:abc");
+	assert_string_equal(x.trigger, "schedule");
+	assert_int_equal(x.active_deadline_s, 120);
+	assert_int_equal(x.state, EXEC_PENDING);
+	json_decref(o);
+	/* Without it: the name's minutes. */
+	memset(&x, 0, sizeof(x));
+	o = parse(JOB_META(JOB_LABELS, JOB_ANN, "g-29936460"));
+	assert_int_equal(kube_status_job_exec(o, "kube1", &x), 0);
+	assert_int_equal(x.scheduled_for_ms, 29936460LL * 60000);
+	json_decref(o);
+	/* Another data plane's, a manual one, one without a minute: none. */
+	memset(&x, 0, sizeof(x));
+	o = parse(JOB_META(JOB_LABELS, JOB_ANN, "g-29936460"));
+	assert_int_equal(kube_status_job_exec(o, "kube2", &x), -1);
+	json_decref(o);
+	o = parse(JOB_META(JOB_LABELS ",\"slipway.execution\":\"e1\"", JOB_ANN,
+	    "g-29936460"));
+	assert_int_equal(kube_status_job_exec(o, "kube1", &x), -1);
+	json_decref(o);
+	o = parse(JOB_META(JOB_LABELS, JOB_ANN, "g-manual"));
+	assert_int_equal(kube_status_job_exec(o, "kube1", &x), -1);
+	json_decref(o);
+	/* Names that would become paths are refused. */
+	o = parse(JOB_META("\"slipway.managed\":\"true\",\"slipway.trigger\":"
+	    "\"schedule\",\"slipway.dataplane\":\"kube1\",\"slipway.component\":"
+	    "\"../x\",\"slipway.environment\":\"development\","
+	    "\"slipway.deployment\":\"d1\"", JOB_ANN, "g-29936460"));
+	assert_int_equal(kube_status_job_exec(o, "kube1", &x), -1);
+	json_decref(o);
+}
+
+static void
+routes_fill(struct kube_routes *rt, const char *mode)
+{
+	struct kube_routes_input in = { mode, "edge/pub", "edge/int",
+	    "apps.example.com", "int.example.com", "nginx", "", "NodePort" };
+	struct error err;
+
+	assert_int_equal(kube_routes_config(rt, &in, &err), 0);
+}
+
+static void
+test_routes_config(void **state)
+{
+	struct kube_routes rt;
+	struct error err;
+	struct kube_routes_input in = { "gateway", "edge/pub", "edge/int",
+	    "apps.example.com", "int.example.com", "", "", "LoadBalancer" };
+
+	(void)state;
+	assert_int_equal(kube_routes_config(&rt, &in, &err), 0);
+	assert_string_equal(rt.gw[0].ns, "edge");
+	assert_string_equal(rt.gw[1].name, "int");
+	in.mode = "istio";
+	assert_int_equal(kube_routes_config(&rt, &in, &err), -1);
+	in.mode = "ingress";
+	in.public_gateway = "no-slash";
+	assert_int_equal(kube_routes_config(&rt, &in, &err), -1);
+	in.public_gateway = "edge/Bad_Name";
+	assert_int_equal(kube_routes_config(&rt, &in, &err), -1);
+	in.public_gateway = "edge/pub";
+	in.public_host = "apps.example.com:443";
+	assert_int_equal(kube_routes_config(&rt, &in, &err), -1);
+	in.public_host = "apps..example";
+	assert_int_equal(kube_routes_config(&rt, &in, &err), -1);
+	in.public_host = "apps.example.com";
+	in.l4_type = "ExternalName";
+	assert_int_equal(kube_routes_config(&rt, &in, &err), -1);
+}
+
+/* Endpoints: Public REST /api, Organization GraphQL, Project, GRPC, TCP. */
+static void
+routes_spec(struct agent_spec *s)
+{
+	static const struct { const char *name, *type, *vis, *ctx; int port; }
+	    eps[] = { { "api", "REST", "Public", "/api/", 8080 },
+	    { "graph", "GraphQL", "Organization", "/graphql", 8081 },
+	    { "admin", "REST", "Project", "/", 9090 },
+	    { "rpc", "GRPC", "Organization", "/", 50051 },
+	    { "db", "TCP", "Public", "/", 5432 } };
+
+	spec_fill(s);
+	s->nep = 5;
+	for (int i = 0; i < 5; i++) {
+		snprintf(s->ep[i].name, sizeof(s->ep[i].name), "%s", eps[i].name);
+		snprintf(s->ep[i].type, sizeof(s->ep[i].type), "%s", eps[i].type);
+		snprintf(s->ep[i].visibility, sizeof(s->ep[i].visibility), "%s",
+		    eps[i].vis);
+		snprintf(s->ep[i].context, sizeof(s->ep[i].context), "%s",
+		    eps[i].ctx);
+		s->ep[i].port = eps[i].port;
+	}
+}
+
+static void
+test_routes_gateway(void **state)
+{
+	struct agent_spec s;
+	struct kube_release r;
+	struct kube_routes rt;
+	char url[AGENT_URL_MAX], want[AGENT_URL_MAX];
+	json_t *o;
+
+	(void)state;
+	routes_spec(&s);
+	release_fill(&r, &s);
+	routes_fill(&rt, "gateway");
+	r.routes = &rt;
+	assert_non_null(o = kube_routes_httproute(&r, 0));
+	assert_string_equal(str(GET(o, "spec", "parentRefs", "0", "namespace")),
+	    "edge");
+	assert_string_equal(str(GET(o, "spec", "hostnames", "0")),
+	    "apps.example.com");
+	snprintf(want, sizeof(want), "/%s/%s/%s/api", s.org, s.project,
+	    s.component);
+	assert_string_equal(str(GET(o, "spec", "rules", "0", "matches", "0",
+	    "path", "value")), want);
+	assert_string_equal(str(GET(o, "spec", "rules", "0", "filters", "0",
+	    "urlRewrite", "path", "replacePrefixMatch")), "/api");
+	assert_null(GET(o, "spec", "rules", "1"));
+	json_decref(o);
+	assert_non_null(o = kube_routes_httproute(&r, 1));
+	assert_int_equal(json_integer_value(GET(o, "spec", "rules", "0",
+	    "backendRefs", "0", "port")), 8081);
+	json_decref(o);
+	assert_non_null(o = kube_routes_grpcroute(&r, 1));
+	assert_null(kube_routes_grpcroute(&r, 0));
+	json_decref(o);
+	assert_null(kube_routes_ingress(&r, 0));
+	assert_non_null(o = kube_routes_network_policy(&r));
+	assert_int_equal(json_integer_value(GET(o, "spec", "ingress", "0",
+	    "ports", "0", "port")), 9090);
+	assert_string_equal(str(GET(o, "spec", "ingress", "0", "from", "0",
+	    "podSelector", "matchLabels", "slipway.project")), s.project);
+	/* Every other port stays reachable (the Gateways' pods among them). */
+	assert_null(GET(o, "spec", "ingress", "1", "from"));
+	assert_non_null(GET(o, "spec", "ingress", "1", "ports", "3"));
+	json_decref(o);
+	assert_non_null(o = kube_routes_l4_service(&r));
+	assert_string_equal(str(GET(o, "spec", "type")), "NodePort");
+	assert_int_equal(json_integer_value(GET(o, "spec", "ports", "0", "port")),
+	    5432);
+	assert_null(GET(o, "spec", "ports", "1"));
+	json_decref(o);
+
+	assert_int_equal(kube_routes_address(&r, &s.ep[0], url, sizeof(url)), 0);
+	snprintf(want, sizeof(want), "http://apps.example.com/%s/%s/%s/api",
+	    s.org, s.project, s.component);
+	assert_string_equal(url, want);
+	assert_int_equal(kube_routes_address(&r, &s.ep[3], url, sizeof(url)), 0);
+	assert_string_equal(url, "grpc://int.example.com");
+	assert_int_equal(kube_routes_address(&r, &s.ep[2], url, sizeof(url)), 0);
+	assert_string_equal(url, "http://greeter-12345678.slipway-acme-"
+	    "development.svc.cluster.local:9090/");
+	assert_int_equal(kube_routes_address(&r, &s.ep[4], url, sizeof(url)), 0);
+	assert_non_null(strstr(url, "tcp://"));
+	assert_non_null(strstr(url, ":5432"));
+}
+
+static void
+test_routes_ingress(void **state)
+{
+	struct agent_spec s;
+	struct kube_release r;
+	struct kube_routes rt;
+	json_t *o;
+
+	(void)state;
+	routes_spec(&s);
+	release_fill(&r, &s);
+	routes_fill(&rt, "ingress");
+	r.routes = &rt;
+	assert_null(kube_routes_httproute(&r, 0));
+	assert_null(kube_routes_grpcroute(&r, 1));
+	assert_non_null(o = kube_routes_ingress(&r, 0));
+	assert_string_equal(str(GET(o, "spec", "ingressClassName")), "nginx");
+	assert_string_equal(str(GET(o, "spec", "rules", "0", "http", "paths", "0",
+	    "pathType")), "Prefix");
+	json_decref(o);
+	/* No class configured for the internal side: the cluster's default. */
+	assert_non_null(o = kube_routes_ingress(&r, 1));
+	assert_null(GET(o, "spec", "ingressClassName"));
+	json_decref(o);
+	/* gRPC has no Ingress route: it joins TCP on the L4 Service. */
+	assert_non_null(o = kube_routes_l4_service(&r));
+	assert_int_equal(json_integer_value(GET(o, "spec", "ports", "0", "port")),
+	    50051);
+	assert_int_equal(json_integer_value(GET(o, "spec", "ports", "1", "port")),
+	    5432);
+	json_decref(o);
+	/* No routes configured at all: nothing but in-cluster names. */
+	r.routes = NULL;
+	assert_null(kube_routes_ingress(&r, 0));
+	assert_null(kube_routes_l4_service(&r));
+}
+
+static void
+test_yaml(void **state)
+{
+	json_t *o = json_loads("{\"b\":[1,{\"x\":\"true\"},[]],\"a\":{},"
+	    "\"c\":\"line\\nbreak: \\\"q\\\"\",\"d\":null,\"e\":false}", 0, NULL);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(o);
+	assert_non_null(f);
+	assert_int_equal(kube_yaml_write(f, o), 0);
+	fclose(f);
+	assert_string_equal(buf, "---\n\"a\": {}\n\"b\":\n  - 1\n  -\n"
+	    "    \"x\": \"true\"\n  - []\n\"c\": \"line\\nbreak: \\\"q\\\"\"\n"
+	    "\"d\": null\n\"e\": false\n");
+	free(buf);
+	json_decref(o);
+}
+
 int
 main(void)
 {
@@ -434,6 +852,14 @@ main(void)
 		cmocka_unit_test(test_service_and_secrets),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_watch_stream),
+		cmocka_unit_test(test_cronjob),
+		cmocka_unit_test(test_job),
+		cmocka_unit_test(test_job_status),
+		cmocka_unit_test(test_job_exec),
+		cmocka_unit_test(test_routes_config),
+		cmocka_unit_test(test_routes_gateway),
+		cmocka_unit_test(test_routes_ingress),
+		cmocka_unit_test(test_yaml),
 	};
 
 	crypto_init();
