@@ -186,27 +186,51 @@ probe_produce(const char *brokers, const char *topic, const char *kind,
 	return probe_finish(delivered);
 }
 
+/*
+ * The topic's metadata. A topic created a moment ago (a data plane just
+ * registered) can be unknown to the broker's metadata cache for a while
+ * after CreateTopics returned, so "unknown" and "no leader yet" are asked
+ * again until PROBE_TIMEOUT_MS; a refusal is final at once.
+ */
+static int
+probe_metadata(rd_kafka_t *rk, const char *topic,
+    const struct rd_kafka_metadata **mdp)
+{
+	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_resp_err_t err;
+	int tries;
+
+	for (tries = 0;; tries++) {
+		err = rd_kafka_metadata(rk, 0, t, mdp, PROBE_TIMEOUT_MS);
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			break;
+		err = (*mdp)->topic_cnt == 1 ? (*mdp)->topics[0].err :
+		    RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			break;
+		rd_kafka_metadata_destroy(*mdp);
+		if ((err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+		    err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) ||
+		    tries * 250 >= PROBE_TIMEOUT_MS)
+			break;
+		usleep(250 * 1000);
+	}
+	rd_kafka_topic_destroy(t);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		probe_note(err);
+	return err == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
+}
+
 /* Every partition of topic from the beginning; -1 when metadata fails. */
 static int
 probe_assign(rd_kafka_t *rk, const char *topic, int *parts)
 {
 	const struct rd_kafka_metadata *md;
 	rd_kafka_topic_partition_list_t *l;
-	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
 	rd_kafka_resp_err_t err;
 
-	err = rd_kafka_metadata(rk, 0, t, &md, PROBE_TIMEOUT_MS);
-	rd_kafka_topic_destroy(t);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		probe_note(err);
+	if (probe_metadata(rk, topic, &md) == -1)
 		return -1;
-	}
-	if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		probe_note(md->topic_cnt == 1 ? md->topics[0].err :
-		    RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
-		rd_kafka_metadata_destroy(md);
-		return -1;
-	}
 	*parts = md->topics[0].partition_cnt;
 	l = rd_kafka_topic_partition_list_new(*parts);
 	for (int i = 0; i < *parts; i++)
