@@ -178,9 +178,11 @@ asan: setup
 fuzz: setup
 	@sh scripts/fuzz.sh
 
+# The hot-path table of issue 9 (~12 min on 2 cores; BENCH_ARGS=--quick
+# for a short development run, --scale F, --skip PARTS: tests/bench/run.sh).
 bench: setup
 	$(MAKE) all kafka
-	SLIPWAY_BUILD=$(BUILD) bash tests/bench/run.sh
+	SLIPWAY_BUILD=$(BUILD) bash tests/bench/run.sh $(BENCH_ARGS)
 
 # stack.sh grants the Kafka ACLs with slipway-kafka-acl: built first.
 stack-up: setup kafka

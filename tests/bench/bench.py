@@ -1,38 +1,70 @@
-"""Benchmarks against a real stack and the real services (see run.sh).
-Standard library only.
+"""The hot-path benchmark of issue 9 (make bench; see run.sh). One run
+brings up its own stack, prints the whole table, each figure beside its
+anchor measured in the same run and the ratio, with the command lines that
+produced them, writes $SLIPWAY_BUILD/bench/results.json and tears down
+everything it started.
 
-(a) webhook 202 throughput. Requests go to a component whose org's
-    development environment sits on a data plane no agent serves
-    ("bench-null"): every 202 is a real ImagePushed and a real deployment
-    record, but no container churn skews the numbers on a small machine.
-(b) webhook 202 -> running latency, on the real agent.
-(c) ApplyDeployment -> running for a warm image, from the agent's own log
-    lines, the health wait taken out; anchored on the engine's bare
-    create + start + inspect of the same image.
-(d) request availability through the gateway during back-to-back cutovers.
+  webhook     wrk + a Lua script POSTing {"tag":"v1"} with a valid token, at
+              1, 32 and 256 connections, alternating rounds with nginx
+              answering a static 202 of the same size; median of 3.
+  kafka       kcat producing acks=all, idempotent, envelope-sized messages to
+              the same broker: the plain librdkafka producer ceiling.
+  drain       deploy-svc turning a backlog of ImagePushed (made by the
+              webhook while deploy-svc is stopped) into deployments + outbox
+              rows, beside pgbench running the same 4 inserts, 8 clients.
+  latency     webhook 202 -> ApplyDeployment read from the data plane's
+              commands topic (kcat as the agent's principal), one at a time.
+  rss         VmRSS of every service idle, its peak under load, VmHWM.
+  flood       valid CI calls' rate while wrk floods forged tokens, as a
+              ratio of their rate without the flood; what the forged got.
+  scale       the webhook and drain figures again with 100k components, 1M
+              tokens and 10M deployments bulk-loaded into the real schemas.
 
-Every figure says how it was made; the closing lines read
-"<name>: <value> (<ratio> of <anchor>)" where the figure has an anchor.
+The webhook is measured on a component whose environment sits on a data
+plane no agent serves ("bench-null"): every 202 is a real ImagePushed, but
+nothing is deployed. Its per-token limit is off (SLIPWAY_WEBHOOK_TOKEN_RATE=0).
 """
 
 import argparse
-import base64
-import concurrent.futures
 import datetime
 import http.client
 import json
 import os
+import platform
 import secrets
-import statistics
+import select
+import shlex
+import base64
 import signal
+import statistics
+import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import slipway_harness as sh  # noqa: E402
+import tools  # noqa: E402
+
+HOOK_PATH = "/v1/hooks/deploy"
+HOOK_BODY = '{"tag":"v1"}'
+LEVELS = (1, 32, 256)
+NULL_DP, LAT_DP, KCAT_DP = "bench-null", "bench-lat", "bench-kcat"
+
+# What --quick and the default run do (sizes, seconds).
+PROFILES = {
+    "full": {"round_s": 5, "reps": 3, "kcat_msgs": 500000, "kcat_reps": 3,
+             "backlog": 10000, "pgbench_s": 10, "latency_n": 1000,
+             "flood_s": 10, "ci_rate": 200, "scale": 1.0},
+    "quick": {"round_s": 2, "reps": 1, "kcat_msgs": 100000, "kcat_reps": 1,
+              "backlog": 2000, "pgbench_s": 3, "latency_n": 100,
+              "flood_s": 3, "ci_rate": 100, "scale": 0.01},
+}
+FULL_SCALE = {"components": 100000, "tokens": 1000000,
+              "deployments": 10000000}
 
 
 def percentile(values, p):
@@ -42,477 +74,840 @@ def percentile(values, p):
     return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
 
 
-class Caller(threading.local):
-    """One keep-alive connection per thread."""
-    conn = None
+def say(msg):
+    print(msg, flush=True)
 
 
-def post_hook(local, port, token, body):
-    data = json.dumps(body).encode()
-    hdrs = {"Authorization": "Bearer " + token,
-            "Content-Type": "application/json"}
-    for attempt in (0, 1):
-        if local.conn is None:
-            local.conn = http.client.HTTPConnection("127.0.0.1", port,
-                                                    timeout=30)
-        try:
-            local.conn.request("POST", "/v1/hooks/deploy", data, hdrs)
-            r = local.conn.getresponse()
-            r.read()
-            if r.getheader("Connection", "").lower() == "close":
-                local.conn.close()
-                local.conn = None
-            return r.status
-        except (OSError, http.client.HTTPException):
-            local.conn.close()
-            local.conn = None
-            if attempt:
-                return "error"
-    return "error"
+class Report:
+    """Figures, the commands that made them, and the closing lines."""
+
+    def __init__(self):
+        self.rows = []        # (figure, value, anchor, ratio, goal)
+        self.closing = []
+        self.commands = []
+        self.data = {}
+        self.cleanup = []     # run at teardown, whatever happened
+
+    def command(self, what, cmd):
+        if (what, cmd) not in self.commands:
+            self.commands.append((what, cmd))
+
+    def figure(self, name, value, anchor="—", ratio=None, goal="—",
+               closing=None):
+        r = "—" if ratio is None else "%.2f×" % ratio
+        self.rows.append((name, value, anchor, r, goal))
+        if closing is not None:
+            self.closing.append(closing)
+
+    def table(self):
+        out = ["| figure | value | anchor, same run | ratio | goal |",
+               "|---|---|---|---|---|"]
+        out += ["| %s |" % " | ".join(row) for row in self.rows]
+        return "\n".join(out)
 
 
-def setup_component(h, org, port=None):
+# --- stack set-up ------------------------------------------------------------------
+
+def null_dataplane(h, name):
+    """A data plane (shared by every org) that no agent serves."""
+    pk = base64.b64encode(secrets.token_bytes(32)).decode()
+    h.register_dataplane(name, pk)
+
+
+def org_on(h, dataplane):
+    """A new org whose development environment is on dataplane, with a
+    component and a CI token: (component, token)."""
+    org = sh.unique("bench")
+    status, body = sh.api("POST", h.url(
+        "deploy-svc", "/v1/orgs/%s/environments" % org),
+        {"name": "development", "dataplane": dataplane, "position": 0})
+    if status not in (200, 201):
+        raise sh.HarnessError("create environment: %s %r" % (status, body))
     reg = h.create_registry(org, auth_type="basic")
-    comp = h.create_component(org, sh.unique("proj"), reg["id"], port=port)
+    comp = h.create_component(org, sh.unique("proj"), reg["id"])
+    comp["org"], comp["registry"] = org, reg
     return comp, h.create_token(comp["id"])["token"]
 
 
-def bench_throughput(h, n, concurrency):
-    pk = base64.b64encode(secrets.token_bytes(32)).decode()
-    h.register_dataplane("bench-null", pk)
-    org = sh.unique("bench")
-    status, body = sh.api("POST", h.url("deploy-svc",
-                                        "/v1/orgs/%s/environments" % org),
-                          {"name": "development", "dataplane": "bench-null",
-                           "position": 0})
-    if status not in (200, 201):
-        raise sh.HarnessError("create environment: %s %r" % (status, body))
-    comp, token = setup_component(h, org)
-    port = h.ports["webhook-ingress"]
-    local = Caller()
-    body = {"image": h.env["SLIPWAY_DEMO_IMAGE"]}
-    lat = []
-    statuses = {}
-    lock = threading.Lock()
-
-    def one(_):
-        t0 = time.perf_counter()
-        st = post_hook(local, port, token, body)
-        dt = time.perf_counter() - t0
-        with lock:
-            statuses[st] = statuses.get(st, 0) + 1
-            if st == 202:
-                lat.append(dt)
-
-    for i in range(min(20, n)):   # warm-up: connections, Redis, producer
-        one(i)
-    lat.clear()
-    statuses.clear()
-    t0 = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, range(n), timeout=600))
-    wall = time.perf_counter() - t0
-    ok = statuses.get(202, 0)
-    print("(a) webhook 202 throughput: %d requests, concurrency %d" % (
-        n, concurrency))
-    print("    statuses: %s" % json.dumps({str(k): v for k, v in
-                                           statuses.items()}))
-    print("    wall %.2f s, %.1f accepted/s" % (wall, ok / wall))
-    if lat:
-        print("    202 latency ms: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f" % tuple(
-            1000 * x for x in (percentile(lat, 50), percentile(lat, 95),
-                               percentile(lat, 99), max(lat))))
-
-
-def wait_running(h, dep_id, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status, body = h.get_deployment(dep_id)
-        if status == 200 and body["status"] in ("running", "failed"):
-            return body["status"]
-        time.sleep(0.05)
-    return "timeout"
-
-
-def bench_latency(h, count, app_port):
-    org = sh.unique("lat")
-    comp, token = setup_component(h, org, port=app_port)
-    results = []
-    for i in range(count):
-        tag = "v1" if i % 2 == 0 else "v2"
-        t0 = time.perf_counter()
-        status, body = h.hook(token, {"tag": tag})
-        t202 = time.perf_counter()
-        if status != 202:
-            print("    deployment %d: webhook said %s %r" % (i, status, body))
-            continue
-        final = wait_running(h, body["request_id"])
-        t1 = time.perf_counter()
-        results.append((tag, final, t202 - t0, t1 - t202))
-    print("(b) webhook 202 -> running latency, %d deployments (tags v1/v2 "
-          "alternating, status polled every 50 ms)" % count)
-    for tag, final, a, b in results:
-        print("    %s: 202 in %.1f ms, %s after %.2f s" % (tag, 1000 * a, final,
-                                                         b))
-    ok = [b for _, final, _, b in results if final == "running"]
-    if ok:
-        print("    running: median %.2f s, min %.2f s, max %.2f s" % (
-            statistics.median(ok), min(ok), max(ok)))
-
-
-# --- shared by (c) and (d) ---------------------------------------------------
-
-def deploy(h, comp_id, tag):
-    """POST a development deployment of tag; returns its id."""
-    status, body = sh.api("POST", h.url(
-        "deploy-svc", "/v1/components/%s/deployments" % comp_id),
-        {"environment": "development", "tag": tag})
-    if status != 202:
-        raise sh.HarnessError("deploy %s: %s %r" % (tag, status, body))
-    return body["id"]
-
-
-def wait_final(h, dep_id, timeout=60):
-    """Polls every 20 ms until running or failed; (status, deployment)."""
-    deadline = time.monotonic() + timeout
-    body = None
-    while time.monotonic() < deadline:
-        status, body = h.get_deployment(dep_id)
-        if status == 200 and body["status"] in ("running", "failed"):
-            return body["status"], body
-        time.sleep(0.02)
-    return "timeout", body
-
-
-def service_component(h, app_port):
-    """A service component on the demo image with v1 and then v2 deployed
-    once, so both images are pulled; returns (component, serving tag)."""
-    org, project = sh.unique("bench"), sh.unique("proj")
-    reg = h.create_registry(org, auth_type="basic")
-    comp = h.create_component(org, project, reg["id"], port=app_port)
-    comp["org"], comp["project"] = org, project
-    for tag in ("v1", "v2"):
-        dep = deploy(h, comp["id"], tag)
-        final, body = wait_final(h, dep, timeout=120)
-        if final != "running":
-            raise sh.HarnessError("warm-up %s: %s %r" % (tag, final, body))
-        h.wait_containers(comp["id"], [dep], timeout=30)
-    return comp, "v2"
-
-
-def other(tag):
-    return "v1" if tag == "v2" else "v2"
-
-
-def elapsed(t0):
-    return "    took %.1f s" % (time.monotonic() - t0)
-
-
-# --- (c) ApplyDeployment -> running for a warm image -------------------------
-
-# What the agent logs during an apply, in order (message prefixes); each
-# line carries the deployment id. "healthy after N ms" is the health wait.
-AGENT_MARKS = (
-    ("queued", "queued ApplyDeployment"),
-    ("resolving", "reporting resolving"),
-    ("resolved", "resolved "),
-    ("pulling", "reporting pulling"),
-    ("starting", "reporting starting"),
-    ("started", "started container"),
-    ("healthy", "healthy after "),
-    ("running", "reporting running"),
-)
-
-# The phases printed for the median apply: (label, from mark, to mark).
-APPLY_PHASES = (
-    ("queued -> slot picks it up, reports resolving", "queued", "resolving"),
-    ("resolving acked + OCI resolve", "resolving", "resolved"),
-    ("resolved -> reports pulling", "resolved", "pulling"),
-    ("pulling acked + engine pull (warm)", "pulling", "starting"),
-    ("starting acked + remove/create/start/inspect", "starting", "started"),
-    ("health wait (excluded from the figure)", "started", "healthy"),
-    ("gateway route + commit -> reports running", "healthy", "running"),
-)
-
-
-def log_time(ts):
-    """The agent log's "2025-01-02T03:04:05.678Z" as epoch seconds."""
-    return datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-        tzinfo=datetime.timezone.utc).timestamp()
-
-
-def agent_marks(h):
-    """Per deployment id: when each AGENT_MARKS line was first logged
-    (epoch s), and health_ms from "healthy after N ms"."""
-    marks = {}
-    text = h.log_path("dataplane-agent").read_text(errors="replace")
+def metric(h, name):
+    """The sum of a counter over its label sets on the webhook's /metrics."""
+    status, text = sh.get_text(h.url("webhook-ingress", "/metrics"))
+    if status != 200:
+        raise sh.HarnessError("metrics: %s %s" % (status, text[:200]))
+    total = 0.0
     for line in text.splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        dep, msg = rec.get("deployment_id"), rec.get("msg", "")
-        if not dep:
-            continue
-        m = marks.setdefault(dep, {})
-        for name, prefix in AGENT_MARKS:
-            if msg.startswith(prefix) and name not in m:
-                m[name] = log_time(rec["ts"])
-                if name == "healthy":
-                    m["health_ms"] = int(msg.split()[2])
-                break
-    return marks
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            total += float(line.split()[-1])
+    return total
 
 
-def engine_request(sock, method, path, body=None):
-    conn = sh._UnixHTTPConnection(sock, timeout=60)
-    try:
-        data = json.dumps(body).encode() if body is not None else None
-        hdrs = {"Content-Type": "application/json"} if data else {}
-        conn.request(method, path, data, hdrs)
-        r = conn.getresponse()
-        return r.status, r.read()
-    finally:
-        conn.close()
+def hook_ok(h, token):
+    status, body = h.hook(token, json.loads(HOOK_BODY))
+    if status != 202:
+        raise sh.HarnessError("webhook: %s %r\n%s" % (
+            status, body, h.log_tail("webhook-ingress")))
+    return body
 
 
-def engine_anchor(h, image, port, count):
-    """create + start + inspect of image through the engine socket, with the
-    body the agent sends (engine.c engine_create_body, the agent's default
-    limits); the removal after each is not timed. Returns seconds each."""
-    sock = h.env["SLIPWAY_ENGINE_SOCKET"]
-    key = "%d/tcp" % port
-    body = {"Image": image, "Env": ["PORT=%d" % port],
-            "Labels": {"slipway.bench": "anchor"},
-            "ExposedPorts": {key: {}},
-            "HostConfig": {
-                "NetworkMode": "slirp4netns", "Init": True,
-                "PortBindings": {key: [{"HostIp": "127.0.0.1",
-                                        "HostPort": ""}]},
-                "SecurityOpt": ["no-new-privileges"],
-                "CapDrop": ["NET_RAW", "MKNOD", "AUDIT_WRITE"],
-                "ReadonlyRootfs": False, "RestartPolicy": {"Name": "no"},
-                "Memory": 512 * 1024 * 1024, "NanoCpus": 1000000000,
-                "PidsLimit": 512}}
-    times = []
-    for i in range(count + 1):          # the first one is a warm-up
-        name = "slipway-bench-anchor-%d" % i
-        t0 = time.perf_counter()
-        try:
-            for method, path, b, want in (
-                    ("POST", "/containers/create?name=" + name, body, 201),
-                    ("POST", "/containers/%s/start" % name, None, 204),
-                    ("GET", "/containers/%s/json" % name, None, 200)):
-                st, raw = engine_request(sock, method, "/v1.41" + path, b)
-                if st != want:
-                    raise sh.HarnessError("engine %s %s: %s %r" % (
-                        method, path, st, raw[:300]))
-            dt = time.perf_counter() - t0
-        finally:
-            engine_request(sock, "DELETE",
-                           "/v1.41/containers/%s?force=true" % name)
-        if i:
-            times.append(dt)
-    return times
+# --- RSS ------------------------------------------------------------------------------
 
+class RssWatch:
+    """Samples VmRSS of every service every 0.25 s while a phase is set."""
 
-def bench_apply(h, count, app_port):
-    t_start = time.monotonic()
-    comp, serving = service_component(h, app_port)
-    deps, client = [], {}
-    for _ in range(count):
-        tag = other(serving)
-        t0 = time.perf_counter()
-        dep = deploy(h, comp["id"], tag)
-        final, body = wait_final(h, dep)
-        client[dep] = time.perf_counter() - t0
-        if final != "running":
-            print("    %s (%s): %s %r" % (dep, tag, final, body))
-            continue
-        # The old version drains and goes in the same job: the next
-        # deployment must not queue behind it, or it would count the drain.
-        h.wait_containers(comp["id"], [dep], timeout=30)
-        deps.append((dep, body["digest"]))
-        serving = tag
-    marks = agent_marks(h)
-    apply_ms, rows = [], []
-    for dep, _ in deps:
-        m = marks.get(dep, {})
-        if not all(k in m for k, _ in AGENT_MARKS):
-            print("    %s: agent log lacks %s" % (dep, [
-                k for k, _ in AGENT_MARKS if k not in m]))
-            continue
-        total = 1000 * (m["running"] - m["queued"])
-        apply_ms.append(total - m["health_ms"])
-        rows.append(m)
-    anchor = engine_anchor(h, "%s@%s" % (
-        h.env["SLIPWAY_DEMO_IMAGE"].rsplit(":", 1)[0], deps[0][1]),
-        app_port, count) if deps else []
-    print("(c) ApplyDeployment -> running, warm image: %d deployments "
-          "alternating v1/v2 (both pulled before), one at a time, each after "
-          "the previous one's old container was removed" % count)
-    print("    method: agent log (dataplane-agent.log, ms timestamps): "
-          "\"queued ApplyDeployment\" -> \"reporting running\" of the "
-          "deployment, minus the agent's \"healthy after N ms\"")
-    if not apply_ms:
-        print("    no deployment measured")
-        return []
-    p50, p99 = percentile(apply_ms, 50), percentile(apply_ms, 99)
-    print("    apply ms (health wait excluded): p50 %.0f  p99 %.0f  min %.0f  "
-          "max %.0f  (n=%d; p99 of %d = nearest rank)" % (
-              p50, p99, min(apply_ms), max(apply_ms), len(apply_ms),
-              len(apply_ms)))
-    health = [m["health_ms"] for m in rows]
-    print("    health wait ms: p50 %.0f  max %.0f" % (
-        percentile(health, 50), max(health)))
-    print("    client POST /v1/components/{id}/deployments -> status running "
-          "(polled every 20 ms, health included): p50 %.0f ms" % (
-              1000 * percentile([client[d] for d, _ in deps], 50)))
-    print("    where the time goes (median per phase, ms):")
-    for label, a, b in APPLY_PHASES:
-        print("      %-48s %6.0f" % (label, percentile(
-            [1000 * (m[b] - m[a]) for m in rows], 50)))
-    a50 = 1000 * percentile(anchor, 50)
-    print("    anchor: engine create+start+inspect of the same image "
-          "(pinned digest) over %s with Python http.client, the agent's "
-          "create body, %d runs after one warm-up: p50 %.0f ms, p99 %.0f "
-          "ms" % (h.env["SLIPWAY_ENGINE_SOCKET"], len(anchor), a50,
-                  1000 * percentile(anchor, 99)))
-    print(elapsed(t_start))
-    return [
-        "apply_to_running_p50: %.0f ms (%.1f× of engine create+start p50 "
-        "%.0f ms)" % (p50, p50 / a50, a50),
-        "apply_to_running_p99: %.0f ms (%.1f× of engine create+start p50 "
-        "%.0f ms)" % (p99, p99 / a50, a50),
-    ]
-
-
-# --- (d) availability through the gateway during cutovers --------------------
-
-class Prober:
-    """GETs url every `every` s on its own thread (a new connection each
-    time, as a browser's first request); keeps (sent, done, status, text)
-    with epoch times."""
-
-    def __init__(self, url, every):
-        self.url, self.every = url, every
-        self.answers = []
+    def __init__(self, h):
+        self.h = h
+        self.phase = None
+        self.peak = {}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def snapshot(self):
+        out = {}
+        for s in sh.SERVICES:
+            p = self.h.procs.get(s)
+            if p is not None and p.poll() is None:
+                rss, hwm = tools.proc_mem_kb(p.pid)
+                out[s] = {"rss_kb": rss, "hwm_kb": hwm}
+        return out
 
     def _run(self):
-        next_at = time.monotonic()
-        while not self._stop.is_set():
-            t0 = time.time()
-            status, text = sh.get_text(self.url, timeout=2)
-            self.answers.append((t0, time.time(), status, text))
-            next_at += self.every
-            time.sleep(max(0.0, next_at - time.monotonic()))
+        while not self._stop.wait(0.25):
+            if self.phase is None:
+                continue
+            for s, v in self.snapshot().items():
+                if v["rss_kb"] is not None:
+                    self.peak[s] = max(self.peak.get(s, 0), v["rss_kb"])
 
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
+    def stop(self):
         self._stop.set()
-        self._thread.join(timeout=5)
+        self._t.join(timeout=5)
 
 
-def ok(answer):
-    return answer[2] is not None and 200 <= answer[2] < 300
+# --- webhook vs nginx -------------------------------------------------------------
+
+def webhook_size(h, token):
+    """The webhook's whole 202 response (head + body) in bytes, and its
+    body (the template nginx answers with)."""
+    port = h.ports["webhook-ingress"]
+    status, size, _, body = tools.raw_response(port, tools.post_request(
+        port, HOOK_PATH, token, HOOK_BODY))
+    if status != 202:
+        raise sh.HarnessError("webhook answered %d" % status)
+    return size, body.decode()
 
 
-def utc(t):
-    return datetime.datetime.fromtimestamp(
-        t, datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+def rounds(h, rep, script, nginx, cfg, levels, with_nginx=True):
+    """Alternating rounds per level: webhook, nginx, webhook, nginx...;
+    returns {level: {"webhook": [runs], "nginx": [runs]}}."""
+    out = {}
+    wurl = h.url("webhook-ingress", HOOK_PATH)
+    nurl = "http://127.0.0.1:%d%s" % (nginx.port, HOOK_PATH) if nginx else None
+    for c in levels:
+        out[c] = {"webhook": [], "nginx": []}
+        for i in range(cfg["reps"]):
+            res, cmd = tools.run_wrk(wurl, script, c, cfg["round_s"])
+            rep.command("webhook c=%d" % c, cmd)
+            out[c]["webhook"].append(res)
+            say("    webhook c=%-3d round %d: %.0f 202/s, p50 %.2f ms, p99 "
+                "%.2f ms, non-2xx %d, socket errors %d" % (
+                    c, i + 1, res["ok_per_s"], res["p50_ms"], res["p99_ms"],
+                    res["non2xx"], res["socket_errors"]))
+            if with_nginx:
+                res, cmd = tools.run_wrk(nurl, script, c, cfg["round_s"])
+                rep.command("nginx c=%d" % c, cmd)
+                out[c]["nginx"].append(res)
+                say("    nginx   c=%-3d round %d: %.0f 202/s, p50 %.2f ms, "
+                    "p99 %.2f ms" % (c, i + 1, res["ok_per_s"], res["p50_ms"],
+                                     res["p99_ms"]))
+    return out
 
 
-def agent_lines_near(h, t, window=0.5, limit=25):
-    """The agent's log lines within window s of epoch time t."""
-    out = []
-    text = h.log_path("dataplane-agent").read_text(errors="replace")
-    for line in text.splitlines():
-        try:
-            ts = log_time(json.loads(line)["ts"])
-        except (ValueError, KeyError):
-            continue
-        if abs(ts - t) <= window:
-            out.append(line)
-    return out[:limit]
+def med(runs, key):
+    return statistics.median(r[key] for r in runs) if runs else float("nan")
 
 
-def bench_availability(h, cutovers, app_port, every=0.02):
-    t_start = time.monotonic()
-    comp, serving = service_component(h, app_port)
-    url = h.app_url(comp["org"], comp["project"], comp["name"])
-    sh.wait_text(url, "demo " + serving)
-    results = []
-    with Prober(url, every) as probe:
+# --- Kafka ---------------------------------------------------------------------------
+
+def kafka_admin_cfg(h, work):
+    e = h.env
+    return tools.kcat_config(
+        work / "kcat-admin.conf", e["SLIPWAY_KAFKA_BROKERS"],
+        e["SLIPWAY_KAFKA_SECURITY_PROTOCOL"], e["SLIPWAY_KAFKA_SASL_MECHANISM"],
+        "admin", h.kafka_password("admin"))
+
+
+def envelope_size(h, admin_cfg):
+    """The size of a real ImagePushed envelope on slipway.image.pushed."""
+    r = subprocess.run([tools.need("kcat"), "-F", str(admin_cfg), "-C", "-t",
+                        "slipway.image.pushed", "-o", "beginning", "-c", "1",
+                        "-e", "-q", "-f", "%S\n"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=60)
+    out = [x for x in r.stdout.decode(errors="replace").splitlines()
+           if x.strip().isdigit()]
+    if r.returncode != 0 or not out:
+        raise sh.HarnessError("reading an ImagePushed: %r" % r.stdout[-300:])
+    return int(out[-1])
+
+
+def skip_backlog(h, work, rep):
+    """Moves deploy-svc's consumer group past every ImagePushed on the topic
+    (deploy-svc is stopped): kcat joins the group as deploy-svc, reads to
+    the end and commits. The webhook rounds' events are not drained."""
+    e = h.env
+    cfg = tools.kcat_config(
+        work / "kcat-deploy.conf", e["SLIPWAY_KAFKA_BROKERS"],
+        e["SLIPWAY_KAFKA_SECURITY_PROTOCOL"], e["SLIPWAY_KAFKA_SASL_MECHANISM"],
+        "deploy-svc", h.kafka_password("deploy-svc"),
+        ["enable.auto.commit=true", "auto.commit.interval.ms=200"])
+    cmd = [tools.need("kcat"), "-F", str(cfg), "-G", "deploy-svc", "-q", "-e",
+           "-f", "%o\\n", "slipway.image.pushed"]
+    rep.command("skip the rounds' events (deploy-svc stopped)", shlex.join(cmd))
+    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       timeout=300)
+    if r.returncode != 0:
+        raise sh.HarnessError("kcat -G deploy-svc: %s" % r.stderr.decode(
+            errors="replace")[-1000:])
+
+
+# --- deploy-svc drain + pgbench ----------------------------------------------------
+
+def drain(h, token, comp_id, cfg, rep, work, label):
+    """deploy-svc stopped: the webhook makes a backlog (wrk c=32 for as long
+    as ~backlog events take, counted by its accepted_total); then
+    deploy-svc starts and drains it. The rate is the deployments' own
+    created_at (clock_timestamp): (n-1)/(last-first)."""
+    mark = h.psql("SELECT clock_timestamp()")
+    before = metric(h, "slipway_webhook_accepted_total")
+    wurl = h.url("webhook-ingress", HOOK_PATH)
+    secs = cfg["backlog_s"]
+    res, cmd = tools.run_wrk(wurl, work / "hook.lua", 32, secs)
+    rep.command("backlog (deploy-svc stopped)", cmd)
+    time.sleep(0.5)   # the last acknowledgements of in-flight requests
+    n = int(metric(h, "slipway_webhook_accepted_total") - before)
+    t0 = time.monotonic()
+    h.restart_service("deploy-svc")
+    q = ("SELECT count(*), extract(epoch from max(created_at) - "
+         "min(created_at)) FROM deploy.deployments WHERE component_id = '%s' "
+         "AND created_at > '%s'" % (comp_id, mark))
+    deadline = t0 + 60 + n / 100.0
+    got = 0
+    while time.monotonic() < deadline:
+        got, span = h.psql(q).split("|")
+        got = int(got)
+        if got >= n:
+            break
         time.sleep(0.5)
-        t_first = time.monotonic()
-        for _ in range(cutovers):
-            tag = other(serving)
-            dep = deploy(h, comp["id"], tag)
-            final, _ = wait_final(h, dep)
-            results.append((dep, tag, final))
-            serving = tag
-        t_cutovers = time.monotonic() - t_first
-        h.wait_containers(comp["id"], [results[-1][0]], timeout=30)
-        time.sleep(1)
-    answers = probe.answers
-    fails = [a for a in answers if not ok(a)]
-    good = [a for a in answers if ok(a)]
-    gaps = [b[1] - a[1] for a, b in zip(good, good[1:])]
-    max_gap = max(gaps) if gaps else float("nan")
-    switches = 0
-    seen = None
-    for a in good:
-        v = "v1" if "demo v1" in a[3] else "v2" if "demo v2" in a[3] else "?"
-        switches += seen is not None and v != seen
-        seen = v
-    avail = 100.0 * len(good) / len(answers) if answers else float("nan")
-    print("(d) availability through the gateway during %d back-to-back "
-          "cutovers (v1/v2 alternating, each deployed as soon as the one "
-          "before is running; drain %s s)" % (
-              cutovers, h.service_env["dataplane-agent"]["SLIPWAY_DRAIN_S"]))
-    print("    method: a thread GETs %s every %d ms (new connection each, "
-          "2 s timeout) from 0.5 s before the first deployment to 1 s after "
-          "the last old container is gone" % (url, 1000 * every))
-    print("    deployments: %s" % json.dumps(
-        {k: sum(1 for r in results if r[2] == k)
-         for k in sorted({r[2] for r in results})}))
-    marks = agent_marks(h)
-    queued = [1000 * (m["resolving"] - m["queued"]) for m in (
-        marks.get(r[0], {}) for r in results) if "resolving" in m]
-    print("    %d cutovers in %.1f s; in the agent's queue (\"queued\" -> "
-          "\"reporting resolving\") behind the previous one's drain: median "
-          "%.0f ms, max %.0f ms" % (cutovers, t_cutovers,
-                                   percentile(queued, 50), max(queued or [0])))
-    print("    probes %d, failures %d, availability %.3f %%, version switches "
-          "seen %d" % (len(answers), len(fails), avail, switches))
-    print("    max gap between successful answers %.0f ms, p99 gap %.0f ms" % (
-        1000 * max_gap, 1000 * percentile(gaps, 99)))
-    for a in fails[:10]:
-        print("    failed probe at %s (%.0f ms): %s %s" % (
-            utc(a[0]), 1000 * (a[1] - a[0]), a[2], a[3][:160].replace(
-                "\n", " ")))
-    if fails:
-        print("    agent log within 0.5 s of the first failure:")
-        for line in agent_lines_near(h, fails[0][0]):
-            print("      " + line)
-    print(elapsed(t_start))
-    return [
-        "cutover_availability: %.3f %% (%d of %d probes failed; goal 100 %%)" %
-        (avail, len(fails), len(answers)),
-        "cutover_max_gap: %.0f ms (%.1f× of the %d ms probe period)" % (
-            1000 * max_gap, max_gap / every, 1000 * every),
-    ]
+    wall = time.monotonic() - t0
+    if got != n:
+        raise sh.HarnessError("%s: %d of %d backlog events became "
+                              "deployments in %.0f s" % (label, got, n, wall))
+    span = float(span)
+    outbox = int(h.psql("SELECT count(*) FROM deploy.outbox WHERE "
+                        "created_at > '%s'" % mark))
+    rate = (n - 1) / span if span > 0 else float("nan")
+    say("    %s: %d ImagePushed backlog (wrk c=32, %d s, deploy-svc "
+        "stopped) -> %d deployments + %d outbox rows in %.2f s (first to "
+        "last created_at): %.0f/s; restart to last: %.1f s" % (
+            label, n, secs, got, outbox, span, rate, wall))
+    return {"backlog": n, "span_s": span, "per_s": rate, "wall_s": wall,
+            "outbox_rows": outbox}
 
 
-# --- ports -------------------------------------------------------------------
+def outbox_sizes(h):
+    """Average payload size per outbox event type in deploy.outbox."""
+    out = {}
+    for line in h.psql("SELECT event_type, avg(length(payload))::int FROM "
+                       "deploy.outbox GROUP BY 1").splitlines():
+        k, _, v = line.partition("|")
+        out[k] = int(v)
+    return out
 
-# Others use these on a shared host: the e2e tests' ports (DEFAULT_PORTS, all
-# in 25000-29999) and 39000-39999; the bench must stay clear of both.
+
+PGBENCH_SCHEMA = """
+DROP SCHEMA IF EXISTS bench_pg CASCADE;
+CREATE SCHEMA bench_pg;
+CREATE TABLE bench_pg.processed_events (LIKE deploy.processed_events INCLUDING ALL);
+CREATE TABLE bench_pg.deployments (LIKE deploy.deployments INCLUDING ALL);
+CREATE TABLE bench_pg.outbox (LIKE deploy.outbox INCLUDING ALL);
+CREATE SEQUENCE bench_pg.outbox_id_seq OWNED BY bench_pg.outbox.id;
+ALTER TABLE bench_pg.outbox ALTER COLUMN id SET DEFAULT nextval('bench_pg.outbox_id_seq');
+"""
+
+# The 4 inserts deploy-svc's ImagePushed transaction makes (dedup claim,
+# deployment, DeploymentRequested and ApplyDeployment outbox rows), into
+# tables of the same shape (LIKE ... INCLUDING ALL: columns, defaults,
+# indexes), with payloads of the real rows' sizes.
+PGBENCH_SCRIPT = """\\set c random(1, 1000)
+BEGIN;
+INSERT INTO bench_pg.processed_events (event_id, consumer) VALUES (gen_random_uuid()::text, 'deploy-svc') ON CONFLICT DO NOTHING;
+INSERT INTO bench_pg.deployments (id, component_id, org, environment, dataplane, image, digest, status, reason, source, status_rank, config_version, endpoints_ran_with) VALUES (gen_random_uuid(), CAST(md5(CAST(:c AS text)) AS uuid), 'bench-org', 'development', 'bench-null', '%(image)s', '', 'pending', '', 'webhook', 0, 0, '[]') ON CONFLICT (id) DO NOTHING;
+INSERT INTO bench_pg.outbox (topic, key, payload, event_id, event_type) VALUES ('slipway.deploy.events', gen_random_uuid()::text, convert_to(repeat('x', %(req)d), 'UTF8'), gen_random_uuid()::text, 'DeploymentRequested');
+INSERT INTO bench_pg.outbox (topic, key, payload, event_id, event_type) VALUES ('slipway.dataplane.bench-null.commands', md5(CAST(:c AS text)), convert_to(repeat('x', %(apply)d), 'UTF8'), gen_random_uuid()::text, 'ApplyDeployment');
+END;
+"""
+
+
+def pgbench(h, cfg, rep, work, image):
+    h.psql(PGBENCH_SCHEMA)
+    sizes = outbox_sizes(h)
+    script = work / "deploy_tx.sql"
+    # pgbench reads ":name" in a statement as a variable, even inside a
+    # string literal: the image's colons go in as chr(58).
+    script.write_text(PGBENCH_SCRIPT % {
+        "image": image.replace(":", "' || chr(58) || '"), "req": sizes.get("DeploymentRequested", 200),
+        "apply": sizes.get("ApplyDeployment", 400)})
+    res, cmd = tools.run_pgbench(h.env["SLIPWAY_PG_ADMIN_URL"], script, 8,
+                                 cfg["pgbench_s"])
+    rep.command("pgbench (script %s)" % script, cmd)
+    say("    pgbench: %.0f tps (8 clients, %d s, latency avg %.2f ms), "
+        "outbox payload sizes %s" % (res["tps"], cfg["pgbench_s"],
+                                     res["latency_avg_ms"] or 0, sizes))
+    h.psql("DROP SCHEMA bench_pg CASCADE")
+    res["payload_sizes"] = sizes
+    del res["raw"]
+    return res
+
+
+# --- 202 -> ApplyDeployment --------------------------------------------------------
+
+def outbox_settled(h, timeout=600):
+    """Waits until deploy-svc's outbox relay has published every row (the
+    drain's rows would otherwise sit before each ApplyDeployment); returns
+    what it waited for."""
+    q = "SELECT count(*) FROM deploy.outbox WHERE sent_at IS NULL"
+    t0 = time.monotonic()
+    first = last = int(h.psql(q))
+    while last > 0 and time.monotonic() - t0 < timeout:
+        time.sleep(0.5)
+        last = int(h.psql(q))
+    took = time.monotonic() - t0
+    if last > 0:
+        raise sh.HarnessError("the outbox relay left %d rows unsent after "
+                              "%d s" % (last, timeout))
+    say("    outbox relay: %d unsent rows published in %.1f s (%.0f rows/s)"
+        % (first, took, first / took if took > 0.5 and first else 0))
+    return {"rows": first, "seconds": took}
+
+
+def latency(h, token, comp_id, n, rep, work):
+    """n webhook calls one after another; each one's ApplyDeployment is read
+    from slipway.dataplane.bench-lat.commands by kcat with the agent's
+    principal; latency = when kcat printed it - when the 202 arrived."""
+    e = h.env
+    cfg = tools.kcat_config(
+        work / "kcat-agent.conf", e["SLIPWAY_KAFKA_BROKERS"],
+        e["SLIPWAY_KAFKA_SECURITY_PROTOCOL"], e["SLIPWAY_KAFKA_SASL_MECHANISM"],
+        "agent-" + LAT_DP, h.kafka_password("agent-" + LAT_DP))
+    topic = "slipway.dataplane.%s.commands" % LAT_DP
+    # -J: one JSON line per message (a binary payload's newlines escaped).
+    cmd = [tools.need("kcat"), "-F", str(cfg), "-C", "-t", topic, "-o", "end",
+           "-u", "-q", "-J"]
+    rep.command("ApplyDeployment reader (agent principal)", shlex.join(cmd))
+    errlog = open(work / "kcat-agent.log", "wb")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errlog,
+                            bufsize=0)
+    errlog.close()
+    buf = [b""]
+
+    def next_message(timeout):
+        deadline = time.monotonic() + timeout
+        fd = proc.stdout.fileno()
+        while b"\n" not in buf[0]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None, None
+            r, _, _ = select.select([fd], [], [], left)
+            if r:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return None, None
+                buf[0] += chunk
+        t = time.monotonic()
+        msg, _, buf[0] = buf[0].partition(b"\n")
+        return msg, t
+
+    port = h.ports["webhook-ingress"]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    hdrs = {"Authorization": "Bearer " + token,
+            "Content-Type": "application/json"}
+
+    def call():
+        conn.request("POST", HOOK_PATH, HOOK_BODY, hdrs)
+        r = conn.getresponse()
+        body = r.read()
+        t = time.monotonic()
+        if r.status != 202:
+            raise sh.HarnessError("webhook %d %r" % (r.status, body))
+        return json.loads(body)["request_id"], t
+
+    lat, missed = [], 0
+    try:
+        # kcat starts at the end: the first call proves it is reading.
+        for attempt in range(60):
+            rid, _ = call()
+            msg, _ = next_message(1.0)
+            if msg is not None and rid.encode() in msg:
+                break
+        else:
+            raise sh.HarnessError("the commands topic reader never saw an "
+                                  "ApplyDeployment")
+        time.sleep(0.5)
+        while next_message(0.2)[0] is not None:
+            pass
+        for _ in range(n):
+            rid, t202 = call()
+            msg, t = next_message(30)
+            if msg is None:
+                missed += 1
+                continue
+            if rid.encode() not in msg:
+                raise sh.HarnessError("an ApplyDeployment for another "
+                                      "deployment arrived: %r" % msg[:80])
+            lat.append(1000 * (t - t202))
+    finally:
+        conn.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+    say("    202 -> ApplyDeployment: %d calls, p50 %.1f ms, p99 %.1f ms, max "
+        "%.1f ms, missed %d" % (len(lat), percentile(lat, 50),
+                                percentile(lat, 99), max(lat or [0]), missed))
+    return {"n": len(lat), "p50_ms": percentile(lat, 50),
+            "p99_ms": percentile(lat, 99), "max_ms": max(lat or [0]),
+            "missed": missed}
+
+
+# --- forged-token flood ------------------------------------------------------------
+
+def ci_callers(h, token, rate, seconds, threads=8):
+    """Valid CI calls on a fixed schedule (rate per second over `threads`
+    keep-alive connections; a late call goes at once): (202/s achieved,
+    statuses, latencies ms)."""
+    port = h.ports["webhook-ingress"]
+    hdrs = {"Authorization": "Bearer " + token,
+            "Content-Type": "application/json"}
+    interval = threads / float(rate)
+    statuses, lats = {}, []
+    lock = threading.Lock()
+    t_start = time.monotonic() + 0.2
+
+    def one(k):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        i = 0
+        try:
+            while True:
+                at = t_start + k * interval / threads + i * interval
+                if at >= t_start + seconds:
+                    return
+                time.sleep(max(0.0, at - time.monotonic()))
+                t0 = time.monotonic()
+                try:
+                    conn.request("POST", HOOK_PATH, HOOK_BODY, hdrs)
+                    r = conn.getresponse()
+                    r.read()
+                    st = r.status
+                except (OSError, http.client.HTTPException):
+                    conn.close()
+                    st = "error"
+                dt = time.monotonic() - t0
+                with lock:
+                    statuses[str(st)] = statuses.get(str(st), 0) + 1
+                    if st == 202:
+                        lats.append(1000 * dt)
+                i += 1
+        finally:
+            conn.close()
+
+    ts = [threading.Thread(target=one, args=(k,)) for k in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=seconds + 60)
+    took = time.monotonic() - t_start
+    return statuses.get("202", 0) / max(took, seconds), statuses, lats
+
+
+def flood(h, token, cfg, rep, work):
+    forged = [sh.forge_token() for _ in range(20000)]
+    script = work / "forged.lua"
+    script.write_text(tools.lua_forged_flood(HOOK_PATH, forged, HOOK_BODY))
+    secs, rate = cfg["flood_s"], cfg["ci_rate"]
+    base, st0, lat0 = ci_callers(h, token, rate, secs)
+    say("    CI callers alone (%d/s scheduled, 8 connections, %d s): %.1f "
+        "202/s, statuses %s, p50 %.1f ms, p99 %.1f ms" % (
+            rate, secs, base, st0, percentile(lat0, 50), percentile(lat0, 99)))
+    proc, cmd = tools.start_wrk(h.url("webhook-ingress", HOOK_PATH), script,
+                                64, secs + 3, threads=1)
+    rep.command("forged-token flood", cmd)
+    time.sleep(1.0)
+    under, st1, lat1 = ci_callers(h, token, rate, secs)
+    out, _ = proc.communicate(timeout=secs + 60)
+    res = tools.parse_wrk(out.decode(errors="replace"))
+    fs = res.get("statuses", {})
+    say("    CI callers under the flood: %.1f 202/s, statuses %s, p50 %.1f ms,"
+        " p99 %.1f ms" % (under, st1, percentile(lat1, 50),
+                          percentile(lat1, 99)))
+    say("    forged flood (wrk c=64, %d s): %.0f answers/s, statuses %s, 429 "
+        "without Retry-After %d" % (secs + 3, res["all_per_s"], fs,
+                                    res.get("retry_after_missing", -1)))
+    return {"ci_rate_scheduled": rate, "alone_per_s": base,
+            "under_flood_per_s": under, "alone_statuses": st0,
+            "under_statuses": st1,
+            "alone_p99_ms": percentile(lat0, 99),
+            "under_p99_ms": percentile(lat1, 99),
+            "forged_per_s": res["all_per_s"], "forged_statuses": fs,
+            "forged_429_without_retry_after": res.get("retry_after_missing")}
+
+
+# --- bulk load -----------------------------------------------------------------------
+
+# Ids are made in key order (cid(i), did(i)) and each component's
+# deployments are consecutive, newest first: the b-tree indexes grow at
+# their right edge, so 10M rows load in minutes on 2 cores.
+BULK_SQL = """
+SET synchronous_commit = off;
+SET maintenance_work_mem = '256MB';
+CREATE FUNCTION pg_temp.cid(i bigint) RETURNS uuid IMMUTABLE LANGUAGE sql
+  AS $$ SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid $$;
+CREATE FUNCTION pg_temp.did(i bigint) RETURNS uuid IMMUTABLE LANGUAGE sql
+  AS $$ SELECT ('dddddddd-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid $$;
+INSERT INTO component.components (id, org, project, name, description, type,
+    registry_id, registry_host, image, created_at)
+  SELECT pg_temp.cid(i), 'scale-' || (i %% 1000), 'proj', 'comp-' || i,
+         'bulk', 'service', '%(reg)s', '%(host)s', '%(image)s', now()
+  FROM generate_series(1, %(comps)d) i;
+INSERT INTO deploy.components (id, org, project, name, type, registry_id,
+    registry_host, image)
+  SELECT pg_temp.cid(i), 'scale-' || (i %% 1000), 'proj', 'comp-' || i,
+         'service', '%(reg)s', '%(host)s', '%(image)s'
+  FROM generate_series(1, %(comps)d) i;
+INSERT INTO component.tokens (id, component_id, name, token_hash, prefix,
+    created_at)
+  SELECT pg_temp.did(i), pg_temp.cid((i - 1) %% %(comps)d + 1), 'bulk',
+         encode(sha256(('t' || i)::bytea), 'hex'), 'slp_' || substr(md5('t' || i), 1, 4),
+         now()
+  FROM generate_series(1, %(tokens)d) i;
+INSERT INTO deploy.deployments (id, component_id, org, environment, dataplane,
+    image, digest, status, source, created_at, updated_at, status_rank)
+  SELECT pg_temp.did(i), pg_temp.cid(c), 'scale-' || (c %% 1000),
+         'development', '%(dp)s', '%(image)s',
+         'sha256:' || md5('g' || i) || md5('h' || i),
+         CASE WHEN k = 0 THEN 'running' ELSE 'superseded' END, 'webhook',
+         now() - make_interval(secs => k), now() - make_interval(secs => k),
+         CASE WHEN k = 0 THEN 4 ELSE 6 END
+  FROM (SELECT i, (i - 1) / %(per_comp)d + 1 AS c, (i - 1) %% %(per_comp)d AS k
+        FROM generate_series(1, %(deps)d) i) g;
+INSERT INTO deploy.deployments (id, component_id, org, environment, dataplane,
+    image, digest, status, source, created_at, updated_at, status_rank)
+  SELECT gen_random_uuid(), '%(bench_comp)s', '%(bench_org)s', 'development',
+         '%(dp)s', '%(image)s', '', 'superseded', 'webhook',
+         now() - make_interval(days => 1, secs => i),
+         now() - make_interval(days => 1, secs => i), 6
+  FROM generate_series(1, %(per_comp)d) i;
+ANALYZE component.components, component.tokens, deploy.components, deploy.deployments;
+"""
+
+
+def bulk_load(h, sizes, comp, rep):
+    q = BULK_SQL % {
+        "reg": comp["registry"]["id"], "host": h.env["SLIPWAY_REGISTRY_HOST"],
+        "image": h.env["SLIPWAY_DEMO_IMAGE"], "comps": sizes["components"],
+        "tokens": sizes["tokens"], "deps": sizes["deployments"],
+        "dp": NULL_DP, "bench_comp": comp["id"], "bench_org": comp["org"],
+        "per_comp": max(1, sizes["deployments"] // sizes["components"])}
+    t0 = time.monotonic()
+    h.psql(q, timeout=3600)
+    took = time.monotonic() - t0
+    counts = h.psql("SELECT (SELECT count(*) FROM component.components), "
+                    "(SELECT count(*) FROM component.tokens), "
+                    "(SELECT count(*) FROM deploy.deployments)")
+    rep.command("bulk load (psql as the admin role, generate_series)",
+                "psql $SLIPWAY_PG_ADMIN_URL -c '<BULK_SQL in bench.py>'")
+    say("    bulk-loaded in %.0f s: components|tokens|deployments = %s" % (
+        took, counts))
+    return {"seconds": took, "counts": counts}
+
+
+def unload(h):
+    """Empties the bulk-loaded tables: the teardown's secret scan reads a
+    pg_dump of the whole database, which 10M rows would make gigabytes."""
+    t0 = time.monotonic()
+    h.psql("TRUNCATE deploy.deployments, deploy.components, "
+           "component.tokens, component.components CASCADE", timeout=600)
+    say("    bulk rows truncated in %.0f s" % (time.monotonic() - t0))
+
+
+# --- the run -------------------------------------------------------------------------
+
+def hot_phase(h, rep, cfg, work, token, comp, nginx, label, with_nginx):
+    """deploy-svc stopped, the webhook rounds, their events skipped, then a
+    backlog drained by deploy-svc."""
+    h.kill_service("deploy-svc", sig=signal.SIGTERM)
+    r = rounds(h, rep, work / "hook.lua", nginx, cfg, LEVELS, with_nginx)
+    skip_backlog(h, work, rep)
+    w32 = med(r[32]["webhook"], "ok_per_s") or 1000.0
+    cfg = dict(cfg, backlog_s=max(2, min(60, int(round(cfg["backlog"] /
+                                                       w32)))))
+    d = drain(h, token, comp["id"], cfg, rep, work, label)
+    return r, d
+
+
+def summarize_rounds(r):
+    out = {}
+    for c, v in r.items():
+        out[str(c)] = {k: {"per_s": med(runs, "ok_per_s"),
+                           "p50_ms": med(runs, "p50_ms"),
+                           "p99_ms": med(runs, "p99_ms"),
+                           "non2xx": sum(x["non2xx"] for x in runs),
+                           "socket_errors": sum(x["socket_errors"] for x in runs),
+                           "runs": [{kk: x.get(kk) for kk in (
+                               "ok_per_s", "p50_ms", "p99_ms", "requests",
+                               "non2xx")} for x in runs]}
+                       for k, runs in v.items() if runs}
+    return out
+
+
+def run(h, args, cfg, rep, work):
+    t_all = time.monotonic()
+    say("== set-up")
+    h.service_env["webhook-ingress"]["SLIPWAY_WEBHOOK_TOKEN_RATE"] = "0"
+    h.kill_service("webhook-ingress", sig=signal.SIGTERM)
+    h.restart_service("webhook-ingress")
+    null_dataplane(h, NULL_DP)
+    null_dataplane(h, KCAT_DP)
+    h.kafka_principal(LAT_DP)
+    h.register_dataplane(LAT_DP, base64.b64encode(secrets.token_bytes(32))
+                         .decode(), acls=False)
+    comp, token = org_on(h, NULL_DP)
+    lat_comp, lat_token = org_on(h, LAT_DP)
+    script = work / "hook.lua"
+    tools.write_private(script, tools.lua_static_post(HOOK_PATH, token,
+                                                      HOOK_BODY))
+    hook_ok(h, token)
+    size, body = webhook_size(h, token)
+    nginx = tools.Nginx(work / "nginx", h.ports["nginx"])
+    rep.cleanup.append(nginx.stop)
+    nsize = nginx.start_sized(size, body)
+    rep.command("nginx (static 202, %d bytes like the webhook's %d)" % (
+        nsize, size), nginx.command())
+    say("    webhook 202 response %d bytes; nginx's %d bytes" % (size, nsize))
+    time.sleep(2)
+    rss = RssWatch(h)
+    idle = rss.snapshot()
+    rep.data["rss_idle"] = idle
+    say("    idle RSS kB: %s" % {s: v["rss_kb"] for s, v in idle.items()})
+    tools.run_wrk(h.url("webhook-ingress", HOOK_PATH), script, 32, 2)  # warm
+
+    skip = set(args.skip.split(",")) if args.skip else set()
+    rss.phase = "load"
+    if "webhook" not in skip:
+        say("== webhook vs nginx (deploy-svc stopped), then the drain")
+        r, d = hot_phase(h, rep, cfg, work, token, comp, nginx, "drain", True)
+        rep.data["webhook"] = summarize_rounds(r)
+        rep.data["drain"] = d
+    if "kcat" not in skip:
+        kcat_ceiling(h, cfg, rep, work)
+    if "pgbench" not in skip:
+        say("== pgbench, the same 4-insert transaction")
+        rep.data["pgbench"] = pgbench(h, cfg, rep, work,
+                                      h.env["SLIPWAY_DEMO_IMAGE"])
+    if "latency" not in skip:
+        say("== 202 -> ApplyDeployment")
+        rep.data["relay_wait"] = outbox_settled(h)
+        rep.data["latency"] = latency(h, lat_token, lat_comp["id"],
+                                      cfg["latency_n"], rep, work)
+    if "flood" not in skip:
+        say("== forged-token flood")
+        rep.data["flood"] = flood(h, token, cfg, rep, work)
+    rss.phase = None
+    rep.data["rss_load_peak"] = dict(rss.peak)
+
+    scale = cfg["scale"] if args.scale is None else args.scale
+    if scale > 0 and "scale" not in skip:
+        sizes = {k: max(1, int(v * scale)) for k, v in FULL_SCALE.items()}
+        say("== scale: %s" % sizes)
+        rep.data["scale_sizes"] = sizes
+        rep.data["bulk"] = bulk_load(h, sizes, comp, rep)
+        rss.phase = "load"
+        # nginx alternates here too: the machine's load drifts between
+        # the small case and this one (others share the cores), and the
+        # webhook/nginx ratio of each phase takes that drift out.
+        r2, d2 = hot_phase(h, rep, cfg, work, token, comp, nginx,
+                           "drain at scale", True)
+        rss.phase = None
+        rep.data["scale_webhook"] = summarize_rounds(r2)
+        rep.data["scale_drain"] = d2
+        if "pgbench" not in skip:
+            rep.data["scale_pgbench"] = pgbench(h, cfg, rep, work,
+                                                h.env["SLIPWAY_DEMO_IMAGE"])
+        unload(h)
+    rep.data["rss_end"] = rss.snapshot()
+    rss.stop()
+    nginx.stop()
+    rep.data["seconds"] = time.monotonic() - t_all
+
+
+def kcat_ceiling(h, cfg, rep, work):
+    say("== kcat producer ceiling")
+    admin = kafka_admin_cfg(h, work)
+    esize = envelope_size(h, admin)
+    runs = []
+    for i in range(cfg["kcat_reps"]):
+        rate, took, cmd = tools.kcat_produce(
+            admin, "slipway.dataplane.%s.commands" % KCAT_DP,
+            cfg["kcat_msgs"], esize)
+        rep.command("kcat producer", cmd)
+        runs.append(rate)
+        say("    kcat: %d messages of %d bytes in %.2f s: %.0f msg/s" % (
+            cfg["kcat_msgs"], esize, took, rate))
+    rep.data["kcat"] = {"msg_per_s": statistics.median(runs), "runs": runs,
+                        "size": esize}
+
+
+def fmt_rate(x):
+    return "%.0f/s" % x if x == x else "n/a"
+
+
+def build_table(rep, cfg):
+    d = rep.data
+    w, k = d.get("webhook", {}), d.get("kcat")
+    for c in LEVELS:
+        v = w.get(str(c))
+        if not v:
+            continue
+        wh, ng = v["webhook"], v["nginx"]
+        ratio = wh["per_s"] / ng["per_s"]
+        goal = {1: "p50 ≤ 1.5 ms", 32: "≥ 0.5× nginx, p99 < 20 ms",
+                256: "—"}[c]
+        anchor = "nginx static 202: %s, p50 %.2f ms, p99 %.2f ms" % (
+            fmt_rate(ng["per_s"]), ng["p50_ms"], ng["p99_ms"])
+        value = "%s, p50 %.2f ms, p99 %.2f ms" % (fmt_rate(wh["per_s"]),
+                                                  wh["p50_ms"], wh["p99_ms"])
+        closing = "webhook_202_c%d: %.0f/s p50 %.2f ms p99 %.2f ms (%.3f of " \
+            "nginx static 202 %.0f/s)" % (c, wh["per_s"], wh["p50_ms"],
+                                          wh["p99_ms"], ratio, ng["per_s"])
+        if c == 256 and k:
+            anchor += "; kcat acks=all: %s" % fmt_rate(k["msg_per_s"])
+            closing += " (%.4f of kcat acks=all %.0f msg/s)" % (
+                wh["per_s"] / k["msg_per_s"], k["msg_per_s"])
+        rep.figure("webhook 202/s at %d connection%s" % (
+            c, "s" if c > 1 else ""), value, anchor, ratio, goal, closing)
+    if k:
+        rep.figure("kcat producer, acks=all, idempotent, %d-byte messages" %
+                   k["size"], fmt_rate(k["msg_per_s"]),
+                   closing="kafka_producer_ceiling: %.0f msg/s (1.00 of "
+                   "itself: the anchor)" % k["msg_per_s"])
+    dr, pg = d.get("drain"), d.get("pgbench")
+    if dr and pg:
+        ratio = dr["per_s"] / pg["tps"]
+        rep.figure("deploy-svc, ImagePushed → deployment + outbox, draining "
+                   "%d" % dr["backlog"], fmt_rate(dr["per_s"]),
+                   "pgbench, same 4 inserts, 8 clients: %.0f tps" % pg["tps"],
+                   ratio, "≥ 0.5× pgbench",
+                   "deploy_svc_drain: %.0f/s (%.3f of pgbench %.0f tps)" % (
+                       dr["per_s"], ratio, pg["tps"]))
+    rw = d.get("relay_wait")
+    if rw and rw["rows"] and rw["seconds"] > 0.5:
+        rep.figure("outbox relay publishing a backlog of %d rows" % rw["rows"],
+                   "%.0f rows/s" % (rw["rows"] / rw["seconds"]),
+                   closing="outbox_relay: %.0f rows/s (no anchor; %d rows in "
+                   "%.1f s)" % (rw["rows"] / rw["seconds"], rw["rows"],
+                                rw["seconds"]))
+    la = d.get("latency")
+    if la:
+        rep.figure("webhook 202 → ApplyDeployment consumed, over %d" %
+                   la["n"], "p50 %.1f ms, p99 %.1f ms" % (
+                       la["p50_ms"], la["p99_ms"]),
+                   closing="apply_latency: p50 %.1f ms p99 %.1f ms (no "
+                   "anchor; %d missed)" % (la["p50_ms"], la["p99_ms"],
+                                          la["missed"]))
+    idle, peak, end = d.get("rss_idle", {}), d.get("rss_load_peak", {}), \
+        d.get("rss_end", {})
+    for s in sh.SERVICES:
+        if s not in idle:
+            continue
+        i_mb = idle[s]["rss_kb"] / 1024.0
+        p_mb = peak.get(s, 0) / 1024.0
+        hwm = end.get(s, {}).get("hwm_kb")
+        rep.figure("RSS %s" % s, "idle %.1f MB, under load %.1f MB%s" % (
+            i_mb, p_mb, ", VmHWM %.1f MB" % (hwm / 1024.0) if hwm else ""),
+            goal="< 8 MB idle",
+            closing="rss_%s: idle %.1f MB, load %.1f MB (%.2f of the 8 MB "
+            "idle goal)" % (s.replace("-", "_"), i_mb, p_mb, i_mb / 8.0))
+    fl = d.get("flood")
+    if fl:
+        ratio = fl["under_flood_per_s"] / fl["alone_per_s"] \
+            if fl["alone_per_s"] else float("nan")
+        fs = fl["forged_statuses"]
+        rep.figure("valid CI calls during a forged-token flood",
+                   "%.1f/s (p99 %.1f ms); forged: %.0f/s, 401 × %d, 429 × %d,"
+                   " other %d" % (fl["under_flood_per_s"], fl["under_p99_ms"],
+                                  fl["forged_per_s"], fs.get("401", 0),
+                                  fs.get("429", 0),
+                                  sum(v for k2, v in fs.items()
+                                      if k2 not in ("401", "429"))),
+                   "the same calls without the flood: %.1f/s (p99 %.1f ms)" % (
+                       fl["alone_per_s"], fl["alone_p99_ms"]),
+                   ratio, "≥ 0.9×",
+                   "flood_valid_rate: %.1f/s (%.3f of %.1f/s without the "
+                   "flood; forged 401=%d 429=%d)" % (
+                       fl["under_flood_per_s"], ratio, fl["alone_per_s"],
+                       fs.get("401", 0), fs.get("429", 0)))
+    sw, sd = d.get("scale_webhook"), d.get("scale_drain")
+    if sw:
+        sz = d["scale_sizes"]
+        tag = "%dk components, %dk tokens, %dk deployments" % (
+            sz["components"] // 1000, sz["tokens"] // 1000,
+            sz["deployments"] // 1000)
+        for c in LEVELS:
+            a, b = w.get(str(c), {}).get("webhook"), sw.get(str(c), {}).get(
+                "webhook")
+            if not a or not b:
+                continue
+            raw = b["per_s"] / a["per_s"]
+            na = w[str(c)].get("nginx")
+            nb = sw[str(c)].get("nginx")
+            if na and nb:
+                # Each phase's webhook rate as a share of nginx's in the
+                # same alternating rounds: the machine's drift cancels.
+                ratio = (b["per_s"] / nb["per_s"]) / (a["per_s"] / na["per_s"])
+                extra = "; %.3f of it as a share of nginx in the same " \
+                    "rounds (%.0f/s then, %.0f/s now)" % (
+                        ratio, na["per_s"], nb["per_s"])
+            else:
+                ratio, extra = raw, ""
+            rep.figure("webhook 202/s at %d, %s" % (c, tag),
+                       "%s, p99 %.2f ms (nginx now %s)" % (
+                           fmt_rate(b["per_s"]), b["p99_ms"],
+                           fmt_rate(nb["per_s"]) if nb else "n/a"),
+                       "small case: %s, p99 %.2f ms (nginx then %s); raw "
+                       "ratio %.2f×" % (fmt_rate(a["per_s"]), a["p99_ms"],
+                                        fmt_rate(na["per_s"]) if na else
+                                        "n/a", raw),
+                       ratio, "within 1.5× (≥ 0.67×)",
+                       "scale_webhook_202_c%d: %.0f/s (%.3f of the small "
+                       "case %.0f/s%s)" % (c, b["per_s"], raw, a["per_s"],
+                                           extra))
+        if sd and dr:
+            raw = sd["per_s"] / dr["per_s"]
+            pa, pb = d.get("pgbench"), d.get("scale_pgbench")
+            if pa and pb:
+                # As a share of pgbench run right after each: drift cancels.
+                ratio = (sd["per_s"] / pb["tps"]) / (dr["per_s"] / pa["tps"])
+                extra = "; %.3f of it as a share of pgbench (%.0f tps then, " \
+                    "%.0f tps now)" % (ratio, pa["tps"], pb["tps"])
+            else:
+                ratio, extra = raw, ""
+            rep.figure("deploy-svc drain, %s" % tag, "%s (pgbench now %s)" % (
+                fmt_rate(sd["per_s"]), "%.0f tps" % pb["tps"] if pb else
+                "n/a"), "small case: %s (pgbench then %s); raw ratio %.2f×" % (
+                    fmt_rate(dr["per_s"]), "%.0f tps" % pa["tps"] if pa else
+                    "n/a", raw), ratio,
+                "within 1.5× (≥ 0.67×)",
+                "scale_deploy_svc_drain: %.0f/s (%.3f of the small case "
+                "%.0f/s%s)" % (sd["per_s"], raw, dr["per_s"], extra))
+
+
 PORTS_TAKEN = ((25000, 29999, "the e2e tests"), (39000, 39999, "reserved"))
 
 
@@ -530,86 +925,107 @@ def bench_ports_check(ports):
                 "SLIPWAY_BENCH_PORT_OFFSET" % (clash[:5], lo, hi, who))
 
 
-BENCHES = ("throughput", "latency", "apply", "availability")
-
-
-def env_int(name, default):
-    return int(os.environ.get(name, default))
+def _on_term(signum, frame):
+    """run.sh's timeout sends SIGTERM: unwind, so the stack is torn down."""
+    raise SystemExit(128 + signum)
 
 
 def main():
+    signal.signal(signal.SIGTERM, _on_term)
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("-n", type=int, default=500, help="throughput requests")
-    ap.add_argument("-c", type=int, default=8, help="concurrency")
-    ap.add_argument("-d", type=int, default=5, help="latency deployments")
-    ap.add_argument("-a", type=int,
-                    default=env_int("SLIPWAY_BENCH_APPLY_N", 30),
-                    help="warm-image applies measured in (c) "
-                    "(SLIPWAY_BENCH_APPLY_N, default 30)")
-    ap.add_argument("-u", type=int,
-                    default=env_int("SLIPWAY_BENCH_CUTOVERS", 20),
-                    help="cutovers under the prober in (d) "
-                    "(SLIPWAY_BENCH_CUTOVERS, default 20)")
+    ap.add_argument("--quick", action="store_true",
+                    help="short rounds, one each, small scale (development)")
+    ap.add_argument("--scale", type=float, default=None,
+                    help="fraction of 100k components / 1M tokens / 10M "
+                    "deployments for the scale figures (default 1, --quick "
+                    "0.01; 0 skips them)")
+    ap.add_argument("--round", type=int, default=None,
+                    help="seconds per wrk round (default 5, --quick 2)")
+    ap.add_argument("--skip", default="",
+                    help="comma list of table parts to leave out: webhook "
+                    "(with the drain), kcat, pgbench, latency, flood, scale")
     ap.add_argument("--only", default=os.environ.get("SLIPWAY_BENCH_ONLY",
-                                                     ",".join(BENCHES)),
-                    help="comma list of %s (SLIPWAY_BENCH_ONLY)" %
-                    ",".join(BENCHES))
-    ap.add_argument("--app-port", type=int,
-                    default=env_int("SLIPWAY_BENCH_APP_PORT", 38490),
-                    help="the port the demo listens on in its container")
+                                                     "table"),
+                    help="table (default), or apply and/or availability: the "
+                    "data-plane benchmarks of bench_cutover.py")
+    ap.add_argument("-a", type=int, default=int(os.environ.get(
+        "SLIPWAY_BENCH_APPLY_N", 30)), help="applies measured (apply)")
+    ap.add_argument("-u", type=int, default=int(os.environ.get(
+        "SLIPWAY_BENCH_CUTOVERS", 20)), help="cutovers (availability)")
+    ap.add_argument("--app-port", type=int, default=int(os.environ.get(
+        "SLIPWAY_BENCH_APP_PORT", 38490)))
     args = ap.parse_args()
     only = [b for b in args.only.split(",") if b]
-    unknown = sorted(set(only) - set(BENCHES))
-    if unknown:
-        ap.error("unknown benchmark %s" % ", ".join(unknown))
-    # -5000: 20000-24999, clear of the e2e tests (25000-29999), the default
-    # stack (9080-9399, 15000-19093) and the ephemeral ports (32768+).
-    offset = env_int("SLIPWAY_BENCH_PORT_OFFSET", -5000)
+    bad = set(only) - {"table", "apply", "availability"}
+    if bad:
+        ap.error("unknown --only %s" % ",".join(sorted(bad)))
+    cfg = dict(PROFILES["quick" if args.quick else "full"])
+    if args.round:
+        cfg["round_s"] = args.round
+    offset = int(os.environ.get("SLIPWAY_BENCH_PORT_OFFSET", "-5000"))
     build = os.environ.get("SLIPWAY_BUILD", "build")
     state = os.environ.get("SLIPWAY_BENCH_STATE",
                            str(sh.REPO / build / "bench-state"))
+    work = (sh.REPO / build / "bench").resolve()
+    work.mkdir(parents=True, exist_ok=True)
     ports = sh.ports_from_env(offset=offset)
+    ports["nginx"] = 28098 + offset   # 28090 is the front door's
     bench_ports_check(ports)
     h = sh.Harness(state, ports=ports)
-    print("command: %s" % " ".join([sys.argv[0]] + sys.argv[1:]))
-    print("ports: %s" % json.dumps(h.ports))
-    t_all = time.monotonic()
-    closing = []
+    rep = Report()
+    say("command: %s" % " ".join(["tests/bench/run.sh"] + sys.argv[1:]))
+    say("started %s UTC on %s, %d cores; ports %s" % (
+        datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"),
+        platform.node(), os.cpu_count(), json.dumps(ports)))
+    t0 = time.monotonic()
     rc = 0
     try:
-        t0 = time.monotonic()
         h.start()
-        # The throughput run posts with one token at full speed: measure the
-        # webhook, not its per-token limit (10/s by default, 429 beyond).
-        h.service_env["webhook-ingress"]["SLIPWAY_WEBHOOK_TOKEN_RATE"] = "0"
-        h.kill_service("webhook-ingress", sig=signal.SIGTERM)
-        h.restart_service("webhook-ingress")
-        print("stack and services up in %.1f s (webhook without its "
-              "per-token limit)" % (time.monotonic() - t0))
-        if "throughput" in only:
-            t0 = time.monotonic()
-            bench_throughput(h, args.n, args.c)
-            print(elapsed(t0))
-        if "latency" in only:
-            t0 = time.monotonic()
-            bench_latency(h, args.d, args.app_port)
-            print(elapsed(t0))
-        if "apply" in only:
-            closing += bench_apply(h, args.a, args.app_port)
-        if "availability" in only:
-            closing += bench_availability(h, args.u, args.app_port)
+        say("stack and services up in %.1f s" % (time.monotonic() - t0))
+        if "table" in only:
+            run(h, args, cfg, rep, work)
+        if "apply" in only or "availability" in only:
+            import bench_cutover
+            if "apply" in only:
+                rep.closing += bench_cutover.bench_apply(h, args.a,
+                                                         args.app_port)
+            if "availability" in only:
+                rep.closing += bench_cutover.bench_availability(
+                    h, args.u, args.app_port)
     except Exception as e:   # report, then always tear down
-        print("bench failed: %s\n%s" % (e, h.all_log_tails()), file=sys.stderr)
+        import traceback
+        traceback.print_exc()
+        print("bench failed: %s\n%s" % (e, h.all_log_tails()),
+              file=sys.stderr)
         rc = 1
     finally:
+        for fn in rep.cleanup:
+            fn()
         problems = h.stop()
         if problems:
-            print("teardown: %s" % "; ".join(problems), file=sys.stderr)
-    print("whole run %.1f s (stack start and teardown included)" % (
-        time.monotonic() - t_all))
-    for line in closing:
-        print(line)
+            print("teardown: %s" % "; ".join(problems)[:4000],
+                  file=sys.stderr)
+    build_table(rep, cfg)
+    total = time.monotonic() - t0
+    say("\n== the table (%s profile, whole run %.0f s incl. stack start and "
+        "teardown)" % ("quick" if args.quick else "full", total))
+    say(rep.table())
+    say("\n== command lines")
+    for what, cmd in rep.commands:
+        say("  %s:\n    %s" % (what, cmd))
+    say("")
+    for line in rep.closing:
+        say(line)
+    out = work / "results.json"
+    out.write_text(json.dumps({
+        "date": datetime.datetime.utcnow().isoformat() + "Z",
+        "host": platform.node(), "cores": os.cpu_count(),
+        "profile": "quick" if args.quick else "full", "config": cfg,
+        "seconds": total, "rc": rc, "table": rep.rows,
+        "closing": rep.closing, "commands": rep.commands,
+        "data": rep.data}, indent=1, default=str))
+    say("results: %s" % out)
     return rc
 
 
