@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "apikey.h"
+#include "bus.h"
 #include "error.h"
 #include "imageref.h"
 #include "envelope.h"
@@ -60,6 +61,7 @@ struct deploy_config {
 	char *default_dataplane;
 	int component_wait_ms;   /* how long a deploy waits for an unknown component */
 	char *kek_file;          /* keyring of secrets at rest ("": no secrets) */
+	int batch_max;           /* consumed messages per transaction */
 };
 
 /* The whole process: everything runs on one event loop thread. */
@@ -76,6 +78,8 @@ struct deploy {
 	struct bus_consumer *keys_consumer;
 	struct keyring *keyring; /* NULL without SLIPWAY_KEK_FILE: secrets refused */
 	struct event *sighup;    /* reloads the keyring */
+	struct bus_topics *topics; /* data planes' topics, created off the loop */
+	struct deploy_topics_wait *topic_waits; /* answers waiting for them */
 };
 
 /* One endpoint of a component, as component.events carries it. */
@@ -527,7 +531,30 @@ int deploy_remove_is_deleted(struct store *s, const char *component_id,
     struct error *err);
 
 /* deploy_consume.c */
+typedef int (*deploy_apply_fn)(struct deploy *, const Envelope *,
+    const struct bus_message *, struct error *);
+/* The key of the parked requests an applied event may let through, or NULL. */
+typedef const char *(*deploy_wake_fn)(const Envelope *);
+struct deploy_consume_entry {
+	Slipway__V1__Envelope__PayloadCase payload;
+	deploy_apply_fn apply;
+	deploy_wake_fn wake;   /* NULL: no parked request waits for it */
+};
 int deploy_consume_start(struct deploy *d, struct error *err);
+/* The table row of a payload, or NULL: not deploy-svc's business (skipped). */
+const struct deploy_consume_entry *deploy_consume_lookup(
+    Slipway__V1__Envelope__PayloadCase pc);
+/* What the bus should do with m after its apply failed with err. */
+enum bus_result deploy_consume_fail(const struct bus_message *m,
+    const struct error *err, struct error *reason);
+
+/*
+ * deploy_batch.c: a batch of consumed messages in one transaction, each
+ * deduplicated and applied in order (bus.h, bus_batch_handler).
+ */
+#define DEPLOY_BATCH_MAX_DEFAULT "256"
+void deploy_batch_handle(const struct bus_message *const *ms, size_t n,
+    enum bus_result *res, struct error *reasons, void *arg);
 /* Fills err as bad_message (the message goes to the dead-letter topic); -1. */
 int deploy_consume_bad(struct error *err, const char *fmt, ...)
     LOG_PRINTF(2, 3);
@@ -556,11 +583,21 @@ int deploy_grants_check_new(const struct deploy_grants *g, int *status,
 /* g's orgs as a quoted text[] literal; -1 when len is too small. */
 int deploy_grants_literal(const struct deploy_grants *g, char *buf, size_t len);
 
+/*
+ * deploy_topics.c: the answer to a registration, sent once the data
+ * plane's topics exist or after a short bound (body is taken over).
+ */
+void deploy_topics_reply(struct deploy *d, struct http_request *req,
+    int status, json_t *body, const char *name);
+/* Sends every answer still waiting (at shutdown). */
+void deploy_topics_free(struct deploy *d);
+
 /* deploy_dataplanes.c */
 void deploy_dataplanes_post(struct http_request *req, void *ctx);
 void deploy_dataplanes_list(struct http_request *req, void *ctx);
 void deploy_dataplanes_env_post(struct http_request *req, void *ctx);
 void deploy_dataplanes_env_list(struct http_request *req, void *ctx);
+/* Its topics, created off the loop: 1 they exist, 0 under way, -1 bad name. */
 int deploy_dataplanes_ensure_topics(struct deploy *d, const char *name,
     struct error *err);
 

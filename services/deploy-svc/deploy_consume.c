@@ -2,10 +2,11 @@
  * deploy_consume.c: what deploy-svc does with the events it consumes.
  *
  * One table maps each payload case to the function that applies it. Every
- * applied event runs in ONE transaction together with its dedup record and
- * the outbox rows it causes; the bus stores the Kafka offset only after we
- * return BUS_DONE, i.e. after that transaction committed. A crash in between
- * redelivers the event and the dedup record turns the replay into a no-op.
+ * applied event runs in the transaction of its batch (deploy_batch.c)
+ * together with its dedup record and the outbox rows it causes; the bus
+ * stores the Kafka offset only after we return BUS_DONE, i.e. after that
+ * transaction committed. A crash in between redelivers the event and the
+ * dedup record turns the replay into a no-op.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,17 +22,6 @@
 
 /* Database errors that are not "down" are retried this often, then dead-lettered. */
 #define DEPLOY_DB_ERROR_ATTEMPTS 10
-
-typedef int (*deploy_apply_fn)(struct deploy *, const Envelope *,
-    const struct bus_message *, struct error *);
-/* The key of the parked requests an applied event may let through, or NULL. */
-typedef const char *(*deploy_wake_fn)(const Envelope *);
-
-struct deploy_consume_entry {
-	Slipway__V1__Envelope__PayloadCase payload;
-	deploy_apply_fn apply;
-	deploy_wake_fn wake;   /* NULL: no parked request waits for it */
-};
 
 /* A message no retry can fix: it goes to the dead-letter topic. */
 int
@@ -417,7 +407,7 @@ static const struct deploy_consume_entry deploy_consume_table[] = {
 	    NULL },
 };
 
-static const struct deploy_consume_entry *
+const struct deploy_consume_entry *
 deploy_consume_lookup(Slipway__V1__Envelope__PayloadCase pc)
 {
 	for (size_t i = 0; i < sizeof(deploy_consume_table) /
@@ -428,7 +418,7 @@ deploy_consume_lookup(Slipway__V1__Envelope__PayloadCase pc)
 }
 
 /* Maps a failed apply onto what the bus should do with the message. */
-static enum bus_result
+enum bus_result
 deploy_consume_fail(const struct bus_message *m, const struct error *err,
     struct error *reason)
 {
@@ -447,62 +437,6 @@ deploy_consume_fail(const struct bus_message *m, const struct error *err,
 	return BUS_REJECT;
 }
 
-/* Dedup + apply + commit, then wake the relay for the new outbox rows. */
-static enum bus_result
-deploy_consume_tx(struct deploy *d, const Envelope *env,
-    const struct bus_message *m, deploy_apply_fn apply, struct error *reason)
-{
-	struct error err;
-	int rc;
-
-	error_clear(&err);
-	if (store_begin(d->store, &err) == -1)
-		return deploy_consume_fail(m, &err, reason);
-	rc = dedup_claim(d->store, env->event_id, DEPLOY_SERVICE, &err);
-	if (rc == 0) {
-		store_rollback(d->store);
-		log_debug("event already processed");
-		return BUS_DONE;
-	}
-	if (rc == 1)
-		rc = apply(d, env, m, &err);
-	if (rc == -1) {
-		store_rollback(d->store);
-		return deploy_consume_fail(m, &err, reason);
-	}
-	if (store_commit(d->store, &err) == -1)
-		return deploy_consume_fail(m, &err, reason);
-	outbox_relay_kick(d->relay);
-	return BUS_DONE;
-}
-
-static enum bus_result
-deploy_consume_handle(const struct bus_message *m, void *arg,
-    struct error *reason)
-{
-	struct deploy *d = arg;
-	const struct deploy_consume_entry *e;
-	enum bus_result res = BUS_DONE;
-	const void *val;
-	Envelope *env;
-	size_t len;
-
-	if ((val = bus_message_value(m, &len)) == NULL)
-		return BUS_DONE;   /* tombstone: nothing to apply */
-	env = envelope_decode(val, len, bus_message_header(m, "event-type"), reason);
-	if (env == NULL)
-		return BUS_REJECT;
-	log_ctx_set("event_id", env->event_id);
-	if ((e = deploy_consume_lookup(env->payload_case)) != NULL)
-		res = deploy_consume_tx(d, env, m, e->apply, reason);
-	/* After the commit, so a woken request sees the row. */
-	if (e != NULL && e->wake != NULL && res == BUS_DONE)
-		park_notify(d->parked, e->wake(env));
-	log_ctx_clear();
-	envelope_free(env);
-	return res;
-}
-
 /* Joins group deploy-svc on every topic deploy-svc reacts to. */
 int
 deploy_consume_start(struct deploy *d, struct error *err)
@@ -517,6 +451,7 @@ deploy_consume_start(struct deploy *d, struct error *err)
 		.dlq = d->producer,
 	};
 
-	d->consumer = bus_consumer_new(d->base, &cfg, deploy_consume_handle, d, err);
+	d->consumer = bus_consumer_new_batch(d->base, &cfg, deploy_batch_handle,
+	    (size_t)d->cfg.batch_max, d, err);
 	return d->consumer == NULL ? -1 : 0;
 }

@@ -14,6 +14,7 @@
 
 #include "deploy.h"
 #include "bus.h"
+#include "bus_topics.h"
 #include "crypto.h"
 #include "json.h"
 #include "outbox.h"
@@ -47,8 +48,12 @@ struct deploy_env_put {
 };
 
 /*
- * Creates slipway.dataplane.<dp>.commands, its .dlq and the compacted
- * .credentials: on an authorized bus the agent may not create topics.
+ * Starts the creation of slipway.dataplane.<dp>.commands, its .dlq and the
+ * compacted .credentials (on an authorized bus the agent may not create
+ * topics) off the loop: a slow broker delays the topics, never the answer
+ * or the record (deploy_topics.c holds the answer a little). Until they
+ * exist the relay's publishes to them fail and are tried again. 1: they
+ * exist; 0: under way; -1 only for a name no topic can carry.
  */
 int
 deploy_dataplanes_ensure_topics(struct deploy *d, const char *name,
@@ -57,6 +62,7 @@ deploy_dataplanes_ensure_topics(struct deploy *d, const char *name,
 	char cmd[128], dlq[160], cred[128];
 	const char *cmds[] = { cmd, dlq, NULL };
 	const char *creds[] = { cred, NULL };
+	int rc_cmds, rc_creds;
 
 	if (topic_dataplane_commands(name, cmd, sizeof(cmd)) == -1 ||
 	    topic_dataplane_credentials(name, cred, sizeof(cred)) == -1) {
@@ -64,12 +70,13 @@ deploy_dataplanes_ensure_topics(struct deploy *d, const char *name,
 		return -1;
 	}
 	snprintf(dlq, sizeof(dlq), "%s.dlq", cmd);
-	if (bus_topic_ensure(d->cfg.brokers, cmds, TOPIC_PARTITIONS, 0,
-	    DEPLOY_TOPIC_TIMEOUT_MS, err) == -1 ||
-	    bus_topic_ensure(d->cfg.brokers, creds, TOPIC_PARTITIONS, 1,
-	    DEPLOY_TOPIC_TIMEOUT_MS, err) == -1)
+	if ((rc_cmds = bus_topics_ensure(d->topics, cmds, TOPIC_PARTITIONS, 0,
+	    DEPLOY_TOPIC_TIMEOUT_MS, err)) == -1 ||
+	    (rc_creds = bus_topics_ensure(d->topics, creds, TOPIC_PARTITIONS, 1,
+	    DEPLOY_TOPIC_TIMEOUT_MS, err)) == -1)
 		return -1;
-	return 0;
+	error_clear(err);
+	return rc_cmds == 1 && rc_creds == 1 ? 1 : 0;
 }
 
 /* DataPlaneRegistered with the key and the whole current grant. */
@@ -332,7 +339,7 @@ deploy_dataplanes_post(struct http_request *req, void *ctx)
 		return;
 	error_clear(&err);
 	rc = deploy_dataplanes_ensure_topics(d, p.name, &err);
-	if (rc == 0)
+	if (rc != -1)
 		rc = store_tx(d->store, deploy_dataplanes_put_tx, &p, &err);
 	free((void *)(uintptr_t)p.key);
 	if (deploy_dataplanes_put_refused(req, &p, &err, rc) == -1) {
@@ -344,9 +351,10 @@ deploy_dataplanes_post(struct http_request *req, void *ctx)
 	    p.key_changed ? "key ROTATED by the operator" :
 	    "registered again, same key", p.shared ? "shared by every org" :
 	    "granted to named orgs");
-	http_reply_json(req, p.created ? 201 : 200, json_pack("{s:s, s:s, s:s, "
-	    "s:b, s:o}", "name", p.name, "public_key", pk, "created_at",
-	    p.created_at, "shared", p.shared, "orgs", p.orgs));
+	deploy_topics_reply(d, req, p.created ? 201 : 200, json_pack("{s:s, "
+	    "s:s, s:s, s:b, s:o}", "name", p.name, "public_key", pk,
+	    "created_at", p.created_at, "shared", p.shared, "orgs", p.orgs),
+	    p.name);
 }
 
 /* GET /v1/dataplanes */

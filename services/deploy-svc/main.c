@@ -18,6 +18,7 @@
 #include "deploy.h"
 #include "bus.h"
 #include "bus_security.h"
+#include "bus_topics.h"
 #include "config.h"
 #include "crypto.h"
 #include "outbox.h"
@@ -56,6 +57,10 @@ static const struct config_var deploy_config_vars[] = {
 	    "how long a deployment request waits for a component not yet "
 	    "learnt from component events (0-30000, 0 = no wait)",
 	    &deploy.cfg.component_wait_ms },
+	{ "SLIPWAY_DEPLOY_BATCH_MAX", CONFIG_INT, DEPLOY_BATCH_MAX_DEFAULT, 0,
+	    "consumed events applied per Postgres transaction, at most (1-4096; "
+	    "a batch is what is queued, nothing waits for it to fill)",
+	    &deploy.cfg.batch_max },
 	{ "SLIPWAY_KEK_FILE", CONFIG_KEY_FILE, NULL, 0,
 	    "keyring file of key-encryption keys for secrets at rest (the one "
 	    "registry-svc uses; unset: secrets are refused with 503)",
@@ -96,7 +101,10 @@ deploy_main_rewrap(int argc)
 	exit(rc);
 }
 
-/* Makes sure every registered data plane's topics exist (e.g. after a broker reset). */
+/*
+ * Makes sure every registered data plane's topics exist (e.g. after a
+ * broker reset); the creations run in the background (bus_topics.h).
+ */
 static void
 deploy_main_dataplane_topics(struct deploy *d)
 {
@@ -152,6 +160,8 @@ deploy_main_backbone(struct deploy *d)
 
 	deploy_main_keys(d);
 	backbone_start(d->base, &bc, &d->store, &d->producer, &d->relay);
+	if ((d->topics = bus_topics_new(d->base, d->cfg.brokers)) == NULL)
+		fatal("out of memory");
 	deploy_main_dataplane_topics(d);
 	if (deploy_consume_start(d, &err) == -1)
 		fatal("kafka consumer: %s", err.msg);
@@ -179,12 +189,14 @@ deploy_main_stop(void *arg)
 {
 	struct deploy *d = arg;
 
+	deploy_topics_free(d);
 	deploy_main_stop_waits(d);
 	http_server_free(d->http);
 	bus_consumer_free(d->consumer);
 	bus_consumer_free(d->keys_consumer);
 	apikeys_free(d->keys);
 	backbone_stop(d->store, d->producer, d->relay);
+	bus_topics_free(d->topics);
 	if (d->sighup != NULL)
 		event_free(d->sighup);
 	keyring_free(d->keyring);
@@ -204,6 +216,8 @@ main(int argc, char **argv)
 	if (deploy.cfg.component_wait_ms > DEPLOY_WAIT_MAX_MS)
 		fatal("SLIPWAY_COMPONENT_WAIT_MS must be at most %d",
 		    DEPLOY_WAIT_MAX_MS);
+	if (deploy.cfg.batch_max < 1 || deploy.cfg.batch_max > BUS_BATCH_MAX)
+		fatal("SLIPWAY_DEPLOY_BATCH_MAX must be 1-%d", BUS_BATCH_MAX);
 	if ((deploy.parked = park_new(deploy.base, DEPLOY_WAIT_METRICS,
 	    deploy.cfg.component_wait_ms, DEPLOY_WAIT_POLL_MS,
 	    DEPLOY_WAIT_MAX_PENDING, deploy_http_post_resume, &deploy)) == NULL)

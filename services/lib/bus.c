@@ -493,6 +493,7 @@ struct bus_consumer {
 	size_t ntopics;
 	struct bus_hold *holds;
 	struct bus_dlq_wait *waits;
+	struct bus_batch *batch;    /* NULL: one message per handler call */
 };
 
 static rd_kafka_topic_partition_list_t *
@@ -833,13 +834,183 @@ bus_consumer_drain(struct bus_consumer *c)
 	event_active(c->more, 0, 0);
 }
 
+/* --- consumer: batches --------------------------------------------------- */
+
+/* One batch's messages and verdicts; allocated once, for batch_max. */
+struct bus_batch {
+	bus_batch_handler handler;
+	size_t max;
+	size_t n;
+	rd_kafka_message_t **rkms;
+	struct bus_message *msgs;
+	const struct bus_message **ptrs;
+	struct bus_strings *strs;
+	struct bus_hold **holds;     /* the hold a message replays, or NULL */
+	enum bus_result *res;
+	struct error *reasons;
+};
+
+static void
+bus_batch_free(struct bus_batch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->rkms);
+	free(b->msgs);
+	free(b->ptrs);
+	free(b->strs);
+	free(b->holds);
+	free(b->res);
+	free(b->reasons);
+	free(b);
+}
+
+static struct bus_batch *
+bus_batch_new(bus_batch_handler handler, size_t max)
+{
+	struct bus_batch *b = calloc(1, sizeof(*b));
+
+	if (b == NULL)
+		return NULL;
+	b->handler = handler;
+	b->max = max;
+	b->rkms = calloc(max, sizeof(*b->rkms));
+	b->msgs = calloc(max, sizeof(*b->msgs));
+	b->ptrs = calloc(max, sizeof(*b->ptrs));
+	b->strs = calloc(max, sizeof(*b->strs));
+	b->holds = calloc(max, sizeof(*b->holds));
+	b->res = calloc(max, sizeof(*b->res));
+	b->reasons = calloc(max, sizeof(*b->reasons));
+	if (b->rkms == NULL || b->msgs == NULL || b->ptrs == NULL ||
+	    b->strs == NULL || b->holds == NULL || b->res == NULL ||
+	    b->reasons == NULL) {
+		bus_batch_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* 1 when an earlier message of the batch already replays hold h. */
+static int
+bus_batch_replays(const struct bus_batch *b, const struct bus_hold *h)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->holds[i] == h)
+			return 1;
+	return 0;
+}
+
+/*
+ * Takes rkm into the batch, or destroys it when its partition is held: the
+ * same rules as bus_dispatch, except that a held partition's replayed
+ * message may be followed by later ones of the same partition in the batch.
+ */
+static void
+bus_batch_add(struct bus_consumer *c, rd_kafka_message_t *rkm)
+{
+	struct bus_batch *b = c->batch;
+	struct bus_hold *h = bus_hold_find(c, rd_kafka_topic_name(rkm->rkt),
+	    rkm->partition);
+	size_t i = b->n;
+
+	if (h != NULL && h->state != HOLD_REPLAY) {
+		rd_kafka_message_destroy(rkm);
+		return;
+	}
+	b->msgs[i] = (struct bus_message){ .rkm = rkm, .attempt = 1,
+	    .strs = &b->strs[i] };
+	b->strs[i].n = 0;
+	if (h != NULL && bus_batch_replays(b, h))
+		h = NULL;
+	else if (h != NULL && h->offset == rkm->offset)
+		b->msgs[i].attempt = h->attempts + 1;
+	else if (h != NULL) {
+		bus_hold_free(h);   /* the held offset is gone: start afresh */
+		h = NULL;
+	}
+	if (rkm->key != NULL)
+		b->msgs[i].key = strndup(rkm->key, rkm->key_len);
+	b->holds[i] = h;
+	b->rkms[i] = rkm;
+	b->ptrs[i] = &b->msgs[i];
+	b->res[i] = BUS_RETRY;
+	error_clear(&b->reasons[i]);
+	b->n++;
+}
+
+/*
+ * Hands the batch to the handler, then applies the verdicts in order. Once
+ * a partition is held by one of them, its later messages in the batch get
+ * no verdict: the hold's seek delivers them again after the held one, so
+ * no offset passes a message that was not done.
+ */
+static void
+bus_batch_run(struct bus_consumer *c)
+{
+	struct bus_batch *b = c->batch;
+
+	b->handler(b->ptrs, b->n, b->res, b->reasons, c->arg);
+	log_ctx_clear();
+	for (size_t i = 0; i < b->n; i++) {
+		const rd_kafka_message_t *rkm = b->rkms[i];
+		struct bus_hold *h = bus_hold_find(c,
+		    rd_kafka_topic_name(rkm->rkt), rkm->partition);
+
+		if (h == NULL || h->state == HOLD_REPLAY)
+			bus_verdict(c, rkm, b->holds[i], b->msgs[i].attempt,
+			    b->res[i], &b->reasons[i]);
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->msgs[i].key);
+		for (size_t j = 0; j < b->strs[i].n; j++)
+			free(b->strs[i].v[j]);
+		rd_kafka_message_destroy(b->rkms[i]);
+	}
+	b->n = 0;
+}
+
+/* Gathers what is queued now (up to the batch size, no waiting) and runs it. */
+static void
+bus_consumer_drain_batch(struct bus_consumer *c)
+{
+	struct bus_batch *b = c->batch;
+	rd_kafka_message_t *rkm;
+	int polled = 0, empty = 0;
+
+	while (b->n < b->max && polled++ < BUS_DRAIN_MAX && !c->closing) {
+		if ((rkm = rd_kafka_consumer_poll(c->rk, 0)) == NULL) {
+			empty = 1;
+			break;
+		}
+		if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			bus_note_eof(c, rkm);
+		else if (rkm->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			log_warnx("kafka consumer: %s", rd_kafka_message_errstr(rkm));
+		else {
+			bus_batch_add(c, rkm);
+			continue;
+		}
+		rd_kafka_message_destroy(rkm);
+	}
+	if (b->n > 0)
+		bus_batch_run(c);
+	/* A full batch: more may be queued; let other events run first. */
+	if (!empty && !c->closing)
+		event_active(c->more, 0, 0);
+}
+
 static void
 bus_consumer_serve(evutil_socket_t fd, short what, void *arg)
 {
+	struct bus_consumer *c = arg;
+
 	(void)what;
 	if (fd != -1)
 		bus_wake_drain(fd);
-	bus_consumer_drain(arg);
+	if (c->batch != NULL)
+		bus_consumer_drain_batch(c);
+	else
+		bus_consumer_drain(c);
 }
 
 /* Drops the holds of partitions this consumer no longer owns. */
@@ -1096,18 +1267,21 @@ bus_ensure_dlq(const struct bus_consumer_config *cfg)
 		log_warnx("cannot create dead-letter topics: %s", err.msg);
 }
 
-struct bus_consumer *
-bus_consumer_new(struct event_base *base, const struct bus_consumer_config *cfg,
-    bus_handler handler, void *arg, struct error *err)
+static struct bus_consumer *
+bus_consumer_create(struct event_base *base,
+    const struct bus_consumer_config *cfg, bus_handler handler,
+    struct bus_batch *batch, void *arg, struct error *err)
 {
 	struct bus_consumer *c = calloc(1, sizeof(*c));
 
 	if (c == NULL) {
+		bus_batch_free(batch);
 		error_set(err, "internal", "", "out of memory");
 		return NULL;
 	}
 	c->base = base;
 	c->handler = handler;
+	c->batch = batch;
 	c->arg = arg;
 	c->dlq = cfg->dlq;
 	c->grouped = cfg->group != NULL;
@@ -1130,6 +1304,32 @@ bus_consumer_new(struct event_base *base, const struct bus_consumer_config *cfg,
 	if (!c->grouped)
 		bus_assign_all(c);
 	return c;
+}
+
+struct bus_consumer *
+bus_consumer_new(struct event_base *base, const struct bus_consumer_config *cfg,
+    bus_handler handler, void *arg, struct error *err)
+{
+	return bus_consumer_create(base, cfg, handler, NULL, arg, err);
+}
+
+struct bus_consumer *
+bus_consumer_new_batch(struct event_base *base,
+    const struct bus_consumer_config *cfg, bus_batch_handler handler,
+    size_t batch_max, void *arg, struct error *err)
+{
+	struct bus_batch *b;
+
+	if (batch_max == 0 || batch_max > BUS_BATCH_MAX) {
+		error_set(err, "bus_config", "batch_max", "batch size %zu is not "
+		    "1-%d", batch_max, BUS_BATCH_MAX);
+		return NULL;
+	}
+	if ((b = bus_batch_new(handler, batch_max)) == NULL) {
+		error_set(err, "internal", "", "out of memory");
+		return NULL;
+	}
+	return bus_consumer_create(base, cfg, NULL, b, arg, err);
 }
 
 int
@@ -1179,6 +1379,7 @@ bus_consumer_free(struct bus_consumer *c)
 	free(c->assigned);
 	free(c->partitions);
 	free(c->eof);
+	bus_batch_free(c->batch);
 	free(c);
 }
 

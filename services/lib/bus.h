@@ -108,6 +108,25 @@ struct bus_consumer_config {
 struct bus_consumer *bus_consumer_new(struct event_base *base,
     const struct bus_consumer_config *cfg, bus_handler handler, void *arg,
     struct error *err);
+/*
+ * A batch consumer: the handler gets up to batch_max messages at once (what
+ * is queued now: nothing waits for a batch to fill, so an idle consumer adds
+ * no latency and a backlog fills whole batches), each partition's in offset
+ * order, and sets res[i] (and reasons[i] for BUS_REJECT) for every one; res
+ * comes in as BUS_RETRY. The verdicts apply per partition in order up to the
+ * first that is not BUS_DONE: that message is held as above, and the
+ * partition's later messages of the batch are delivered again after it.
+ * So the handler must not let a partition's later messages take effect once
+ * one of them is not done (ordering), and a message delivered again must be
+ * a no-op when it did (dedup). Messages, keys and headers are valid until
+ * the handler returns.
+ */
+#define BUS_BATCH_MAX 4096
+typedef void (*bus_batch_handler)(const struct bus_message *const *ms,
+    size_t n, enum bus_result *res, struct error *reasons, void *arg);
+struct bus_consumer *bus_consumer_new_batch(struct event_base *base,
+    const struct bus_consumer_config *cfg, bus_batch_handler handler,
+    size_t batch_max, void *arg, struct error *err);
 /* 1 once the consumer has partitions assigned (for /readyz); any thread. */
 int bus_consumer_ready(const struct bus_consumer *c);
 /*

@@ -218,17 +218,35 @@ static int
 outbox_mark_sent(struct outbox_relay *r, struct outbox_row *rows, int n,
     struct error *err)
 {
+	/* One statement for the pass: "{id,id,...}", ids are digits only. */
+	char *list = malloc((size_t)n * sizeof(rows[0].id) + 3), *p;
 	const char *vals[1];
+	int rc = 0;
 
+	if (list == NULL) {
+		error_set(err, "unavailable", "", "out of memory");
+		return -1;
+	}
+	p = list;
+	*p++ = '{';
 	for (int i = 0; i < n; i++) {
+		size_t len = strlen(rows[i].id);
+
 		if (!rows[i].delivered)
 			continue;
-		vals[0] = rows[i].id;
-		if (store_exec(r->store, NULL, "UPDATE outbox SET sent_at = now() "
-		    "WHERE id = $1", 1, vals, NULL, err) == -1)
-			return -1;
+		if (p != list + 1)
+			*p++ = ',';
+		memcpy(p, rows[i].id, len);
+		p += len;
 	}
-	return 0;
+	*p++ = '}';
+	*p = '\0';
+	vals[0] = list;
+	if (p - list > 2)
+		rc = store_exec(r->store, NULL, "UPDATE outbox SET sent_at = now() "
+		    "WHERE id = ANY($1::bigint[])", 1, vals, NULL, err);
+	free(list);
+	return rc;
 }
 
 /* Deletes rows sent more than an hour ago, at most once a minute. */

@@ -13,11 +13,28 @@
 
 #define STORE_CONNECT_TIMEOUT_S "5"
 
+/*
+ * Parameterised statements are prepared once per connection and executed
+ * by name after that: Postgres then parses and analyses each one once, not
+ * on every call (the hot path runs the same few statements per event). The
+ * cache is the connection's: a reconnect starts it afresh.
+ */
+#define STORE_STMTS_MAX 128
+
+struct store_stmt {
+	char *sql;
+	unsigned long hash;
+};
+
 struct store {
 	PGconn *conn;
 	char *schema;
 	int in_tx;   /* inside BEGIN: a reconnect would silently lose work */
+	struct store_stmt stmts[STORE_STMTS_MAX];
+	size_t nstmts;
 };
+
+static void store_stmts_clear(struct store *);
 
 struct store_result {
 	PGresult *res;
@@ -152,6 +169,7 @@ store_free(struct store *s)
 		return;
 	if (s->conn != NULL)
 		PQfinish(s->conn);
+	store_stmts_clear(s);
 	free(s->schema);
 	free(s);
 }
@@ -175,6 +193,64 @@ store_check_idle(struct store *s)
 			break;
 }
 
+/* Forgets the prepared statements (the connection that had them is gone). */
+static void
+store_stmts_clear(struct store *s)
+{
+	for (size_t i = 0; i < s->nstmts; i++)
+		free(s->stmts[i].sql);
+	s->nstmts = 0;
+}
+
+static unsigned long
+store_stmt_hash(const char *sql)
+{
+	unsigned long h = 5381;
+
+	for (; *sql != '\0'; sql++)
+		h = h * 33 + (unsigned char)*sql;
+	return h;
+}
+
+/*
+ * The name sql is prepared under on this connection (written into name),
+ * preparing it now if needed: 1. 0 when it is not cached (the cache is
+ * full: run it unprepared). -1 when the prepare failed, *failed the
+ * statement's own error (parse and analysis fail alike either way).
+ */
+static int
+store_stmt_name(struct store *s, const char *sql, int nparams, char *name,
+    size_t len, PGresult **failed)
+{
+	unsigned long h = store_stmt_hash(sql);
+	PGresult *res;
+	size_t i;
+
+	for (i = 0; i < s->nstmts; i++)
+		if (s->stmts[i].hash == h && strcmp(s->stmts[i].sql, sql) == 0)
+			break;
+	snprintf(name, len, "slipway_%zu", i);
+	if (i < s->nstmts)
+		return 1;
+	if (s->nstmts == STORE_STMTS_MAX)
+		return 0;
+	res = PQprepare(s->conn, name, sql, nparams, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		*failed = res;
+		return -1;
+	}
+	PQclear(res);
+	if ((s->stmts[i].sql = strdup(sql)) == NULL) {
+		/* Prepared but not remembered: drop it so the name stays free. */
+		PQclear(PQexec(s->conn, "DEALLOCATE ALL"));
+		store_stmts_clear(s);
+		return 0;
+	}
+	s->stmts[i].hash = h;
+	s->nstmts++;
+	return 1;
+}
+
 /* Re-establishes a broken connection, but never inside a transaction. */
 static int
 store_ensure(struct store *s, struct error *err)
@@ -187,6 +263,7 @@ store_ensure(struct store *s, struct error *err)
 		return -1;
 	}
 	PQreset(s->conn);
+	store_stmts_clear(s);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		error_set(err, "unavailable", "", "cannot reconnect to postgres: %s",
 		    PQerrorMessage(s->conn));
@@ -214,7 +291,9 @@ store_run(struct store *s, const char *sql, int nparams,
     const char *const *vals, const int *lens)
 {
 	int *plens = NULL, *fmts = NULL;
-	PGresult *res;
+	char name[32];
+	PGresult *res = NULL;
+	int prepared;
 
 	if (nparams > 0 && lens != NULL) {
 		plens = calloc((size_t)nparams, sizeof(int));
@@ -229,7 +308,13 @@ store_run(struct store *s, const char *sql, int nparams,
 			plens[i] = lens[i] >= 0 ? lens[i] : 0;
 		}
 	}
-	res = PQexecParams(s->conn, sql, nparams, NULL, vals, plens, fmts, 0);
+	prepared = nparams > 0 ? store_stmt_name(s, sql, nparams, name,
+	    sizeof(name), &res) : 0;
+	if (prepared == 1)
+		res = PQexecPrepared(s->conn, name, nparams, vals, plens, fmts, 0);
+	else if (prepared == 0)
+		res = PQexecParams(s->conn, sql, nparams, NULL, vals, plens, fmts,
+		    0);
 	free(plens);
 	free(fmts);
 	return res;

@@ -22,6 +22,7 @@
 #include "apikey.h"
 #include "bus.h"
 #include "bus_security.h"
+#include "bus_topics.h"
 #include "config.h"
 #include "crypto.h"
 #include "http.h"
@@ -120,6 +121,7 @@ reg_stop(void *arg)
 	if (c->consumer != NULL)
 		bus_consumer_free(c->consumer);
 	backbone_stop(c->db, c->producer, c->relay);
+	bus_topics_free(c->topics);
 	keyring_free(c->keyring);
 	config_free(reg_vars, REG_NVARS);
 	curl_global_cleanup();
@@ -148,6 +150,8 @@ reg_start_backbone(struct reg_ctx *c)
 	    &c->keyring)) == NULL)
 		fatal("cannot install the SIGHUP handler");
 	backbone_start(c->base, &bc, &c->db, &c->producer, &c->relay);
+	if ((c->topics = bus_topics_new(c->base, c->cfg.brokers)) == NULL)
+		fatal("out of memory");
 	if ((c->consumer = reg_events_consumer_new(c, &err)) == NULL)
 		fatal("kafka consumer: %s", err.msg);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "registry.h"
 #include "bus.h"
+#include "bus_topics.h"
 #include "crypto.h"
 #include "dedup.h"
 #include "envelope.h"
@@ -447,16 +448,22 @@ reg_events_dataplane_payload(const Envelope *env, struct reg_dp_tx *t,
 	return 0;
 }
 
-/* The credentials topic must exist before the relay publishes to it. */
+/*
+ * The credentials topic must exist before the relay publishes to it. Its
+ * creation runs off the loop (bus_topics.h): 1 once it exists, 0 while it
+ * is being created (the event is retried), -1 for a name it cannot have.
+ */
 static int
 reg_events_topic(struct reg_ctx *ctx, const char *dp, struct error *err)
 {
 	char topic[128];
 	const char *topics[] = { topic, NULL };
 
-	if (topic_dataplane_credentials(dp, topic, sizeof(topic)) < 0)
+	if (topic_dataplane_credentials(dp, topic, sizeof(topic)) < 0) {
+		error_set(err, "bad_event", "", "data plane name too long");
 		return -1;
-	return bus_topic_ensure(ctx->cfg.brokers, topics, TOPIC_PARTITIONS, 1,
+	}
+	return bus_topics_ensure(ctx->topics, topics, TOPIC_PARTITIONS, 1,
 	    REG_TOPIC_TIMEOUT_MS, err);
 }
 
@@ -465,14 +472,17 @@ reg_events_on_dataplane(struct reg_ctx *ctx, const Envelope *env,
     struct error *reason)
 {
 	struct reg_dp_tx t;
+	int rc;
 
 	memset(&t, 0, sizeof(t));
 	t.seal.ctx = ctx;
 	t.seal.env = env;
 	if (reg_events_dataplane_payload(env, &t, reason) < 0)
 		return BUS_REJECT;
-	if (reg_events_topic(ctx, t.dp.name, reason) < 0) {
-		log_warnx("data plane %s: credentials topic: %s", t.dp.name,
+	if ((rc = reg_events_topic(ctx, t.dp.name, reason)) != 1) {
+		if (rc == -1)
+			return BUS_REJECT;
+		log_debug("data plane %s: credentials topic: %s", t.dp.name,
 		    reason->msg);
 		return BUS_RETRY;
 	}

@@ -55,6 +55,7 @@ struct reg_ctx {
 	struct bus_consumer *keys_consumer;
 	struct http_server *http;
 	struct event *sighup;    /* reloads the keyring */
+	struct bus_topics *topics; /* credentials topics, created off the loop */
 };
 
 /* Auth types, numbered as proto AuthType. */

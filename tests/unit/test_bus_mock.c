@@ -7,7 +7,10 @@
  *     messages of the partition wait, and no offset is stored for it: a new
  *     consumer of the group starts at that message again;
  *   - BUS_REJECT sends the message to <topic>.dlq with the dlq-* headers and
- *     the original ones, then the offset moves on.
+ *     the original ones, then the offset moves on;
+ *   - the same two in batches: a retried or rejected message stops its
+ *     partition there, whatever the handler answered for the later ones;
+ *   - topics created off the loop report back through it.
  * The mock cluster is for fault injection in this binary only.
  */
 #include <stdarg.h>
@@ -26,6 +29,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "bus.h"
+#include "bus_topics.h"
 
 #define API_PRODUCE 0    /* Kafka protocol ApiKey of Produce */
 
@@ -361,6 +365,210 @@ test_grouped_needs_dlq(void **state)
 	assert_non_null(strstr(err.msg, "no dead-letter producer"));
 }
 
+/* --- consumer in batches ------------------------------------------------- */
+
+/* Every message a batch handler was handed, in order, with its attempt. */
+struct bseen {
+	int n;          /* messages seen */
+	int batches;
+	char keys[64][16];
+	int attempts[64];
+	int retry_until;   /* "retry" is BUS_RETRY below this attempt (0: forever) */
+};
+
+static void
+brecord(const struct bus_message *const *ms, size_t n, enum bus_result *res,
+    struct error *reasons, void *arg)
+{
+	struct bseen *s = arg;
+
+	s->batches++;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = bus_message_key(ms[i]);
+		int a = bus_message_attempt(ms[i]);
+
+		if (s->n < 64) {
+			snprintf(s->keys[s->n], sizeof(s->keys[0]), "%s", k);
+			s->attempts[s->n] = a;
+		}
+		s->n++;
+		/* Answers DONE for what follows a retried message too: the bus
+		 * must not store an offset past the retried one for it. */
+		res[i] = BUS_DONE;
+		if (strcmp(k, "retry") == 0 &&
+		    (s->retry_until == 0 || a < s->retry_until))
+			res[i] = BUS_RETRY;
+		if (strcmp(k, "bad") == 0) {
+			error_set(&reasons[i], "bad_envelope", "", "test rejects %s", k);
+			res[i] = BUS_REJECT;
+		}
+	}
+}
+
+static struct bus_consumer *
+bconsume(struct fixture *f, const char *group, const char *topic,
+    struct bseen *s, size_t max)
+{
+	const char *topics[] = { topic, NULL };
+	struct bus_consumer_config cfg = { .brokers = f->brokers,
+	    .group = group, .topics = topics, .dlq = f->p };
+	struct error err;
+	struct bus_consumer *c = bus_consumer_new_batch(f->base, &cfg, brecord,
+	    max, s, &err);
+
+	assert_non_null(c);
+	return c;
+}
+
+/* The index of the last delivery of key at attempt (-1: none). */
+static int
+bseen_last(const struct bseen *s, const char *key, int attempt)
+{
+	int last = -1;
+
+	for (int i = 0; i < s->n && i < 64; i++)
+		if (strcmp(s->keys[i], key) == 0 &&
+		    (attempt == 0 || s->attempts[i] == attempt))
+			last = i;
+	return last;
+}
+
+/*
+ * A message retried in a batch holds its partition: the DONE answered for
+ * the messages after it is not stored, they come again after it, in
+ * order, and the group's committed offset never passes it.
+ */
+static void
+test_batch_retry_holds_partition(void **state)
+{
+	struct fixture *f = *state;
+	struct bseen a = { .retry_until = 0 }, b = { .retry_until = 3 };
+	const char *keys[] = { "first", "retry", "after" };
+	struct bus_consumer *c;
+	int done_at;
+
+	assert_int_equal(rd_kafka_mock_topic_create(f->mc, "t.batch", 1, 1), 0);
+	assert_int_equal(rd_kafka_mock_topic_create(f->mc, "t.batch.dlq", 1, 1), 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(produce_wait(f, "t.batch", keys[i], "v", 10000));
+
+	/* A: "retry" never succeeds; "first" is stored, nothing after it. */
+	c = bconsume(f, "gb1", "t.batch", &a, 256);
+	assert_true(run_until(f->base, &a.n, 6, 20000));
+	assert_true(bseen_last(&a, "retry", 2) > 0);
+	bus_consumer_free(c);
+	assert_int_equal(committed(f, "gb1", "t.batch"), 1);
+
+	/* B: the group resumes at "retry"; once done, "after" follows it. */
+	c = bconsume(f, "gb1", "t.batch", &b, 256);
+	assert_true(run_until(f->base, &b.n, 6, 20000));
+	run_for(f->base, 300);
+	assert_string_equal(b.keys[0], "retry");
+	assert_int_equal(b.attempts[0], 1);
+	done_at = bseen_last(&b, "retry", 3);
+	assert_true(done_at >= 0);
+	assert_true(bseen_last(&b, "after", 0) > done_at);
+	assert_int_equal(bseen_last(&b, "first", 0), -1);
+	bus_consumer_free(c);
+	assert_int_equal(committed(f, "gb1", "t.batch"), 3);
+}
+
+/*
+ * A rejected message in a batch goes to the DLQ without failing the
+ * others; the offset passes it only once the DLQ has it.
+ */
+static void
+test_batch_reject_to_dlq(void **state)
+{
+	struct fixture *f = *state;
+	struct bseen s = { .retry_until = 0 };
+	struct seen dlq = { .verdict = done };
+	const char *keys[] = { "ok", "bad", "later" };
+	struct bus_consumer *c;
+
+	assert_int_equal(rd_kafka_mock_topic_create(f->mc, "t.brej", 1, 1), 0);
+	assert_int_equal(rd_kafka_mock_topic_create(f->mc, "t.brej.dlq", 1, 1), 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(produce_wait(f, "t.brej", keys[i], "v", 10000));
+	c = bconsume(f, "gb2", "t.brej", &s, 2);   /* batches of two at most */
+	assert_true(run_until(f->base, &s.n, 3, 20000));
+	run_for(f->base, 500);
+	assert_string_equal(s.keys[0], "ok");
+	assert_string_equal(s.keys[1], "bad");
+	assert_int_equal(bseen_last(&s, "bad", 0), 1);   /* handed over once */
+	assert_true(bseen_last(&s, "later", 0) > 1);
+	bus_consumer_free(c);
+	assert_int_equal(committed(f, "gb2", "t.brej"), 3);
+	c = consume(f, NULL, "t.brej.dlq", &dlq);
+	assert_true(run_until(f->base, &dlq.n, 1, 10000));
+	assert_string_equal(dlq.keys[0], "bad");
+	bus_consumer_free(c);
+}
+
+/* Batch sizes outside 1..BUS_BATCH_MAX are refused. */
+static void
+test_batch_size_checked(void **state)
+{
+	struct fixture *f = *state;
+	const char *topics[] = { "t.bsize", NULL };
+	struct bus_consumer_config cfg = { .brokers = f->brokers,
+	    .group = "g-bsize", .topics = topics, .dlq = f->p };
+	struct bseen s = { .retry_until = 0 };
+	struct error err;
+
+	assert_null(bus_consumer_new_batch(f->base, &cfg, brecord, 0, &s, &err));
+	assert_null(bus_consumer_new_batch(f->base, &cfg, brecord,
+	    BUS_BATCH_MAX + 1, &s, &err));
+}
+
+/* --- topics created off the loop ------------------------------------------ */
+
+/* Runs the loop until bus_topics_ensure answers other than "under way". */
+static int
+topics_settle(struct fixture *f, struct bus_topics *bt,
+    const char *const *topics, struct error *err, int timeout_ms)
+{
+	long end = now_ms() + timeout_ms;
+	int rc;
+
+	for (;;) {
+		error_clear(err);
+		rc = bus_topics_ensure(bt, topics, 1, 0, 2000, err);
+		if (rc != 0 || strcmp(err->code, "pending") != 0 || now_ms() > end)
+			return rc;
+		run_for(f->base, 50);
+	}
+}
+
+/*
+ * The creation runs on a thread: the call returns at once (0, under way)
+ * and the result comes back through the loop. The mock cluster has no
+ * controller for CreateTopics, so the creation fails there: the failure
+ * is what comes back, and the set is tried again later, never dropped.
+ */
+static void
+test_topics_off_the_loop(void **state)
+{
+	struct fixture *f = *state;
+	struct bus_topics *bt = bus_topics_new(f->base, f->brokers);
+	const char *one[] = { "t.made", NULL };
+	const char *many[] = { "a", "b", "c", "d", "e", "f", "g", "h", "i", NULL };
+	struct error err;
+	int rc;
+
+	assert_non_null(bt);
+	error_clear(&err);
+	assert_int_equal(bus_topics_ensure(bt, one, 1, 0, 2000, &err), 0);
+	assert_string_equal(err.code, "pending");
+	rc = topics_settle(f, bt, one, &err, 30000);
+	/* Created (a broker that can), or the failure reported back. */
+	assert_true(rc == 1 || (rc == 0 && strcmp(err.code, "pending") != 0));
+	if (rc == 0)
+		assert_true(strlen(err.msg) > 0);
+	assert_int_equal(bus_topics_ensure(bt, many, 1, 0, 2000, &err), -1);
+	bus_topics_free(bt);   /* with a retry armed or a thread in flight */
+}
+
 int
 main(void)
 {
@@ -374,6 +582,14 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_retry_redelivers_and_stores_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_batch_retry_holds_partition, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_reject_to_dlq, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_batch_size_checked, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_topics_off_the_loop, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
