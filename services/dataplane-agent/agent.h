@@ -210,6 +210,13 @@ struct agent_spec {
 	struct agent_health_spec health;
 	struct agent_resources res;
 	char **env;                     /* "K=V", NULL-terminated, owned */
+	/*
+	 * The names among env that are configuration variables, not secrets
+	 * (NULL-terminated, owned; NULL: every one is a secret, as from a
+	 * deploy-svc that does not say). Kept with the journaled command,
+	 * whose sealed configuration carries them.
+	 */
+	char **config_names;
 	struct workload_task task;      /* task.set for the two task types */
 	unsigned config_version;        /* the configuration it runs */
 	/*
@@ -243,6 +250,10 @@ int agent_spec_is_task(const struct agent_spec *s);
 /* Validates an EnvVar list into "K=V" strings (*out NULL-terminated, owned). */
 int agent_spec_env_list(Slipway__V1__EnvVar *const *in, size_t n,
     char ***out);
+/* 1 when entry kv ("K=V") of s->env is a secret (not a listed variable). */
+int agent_spec_env_secret(const struct agent_spec *s, const char *kv);
+/* How many entries of s->env are secrets (secrets = 1) or variables (0). */
+size_t agent_spec_env_count(const struct agent_spec *s, int secrets);
 /* Validates Resources into out (NULL: none). */
 int agent_spec_resources(const Slipway__V1__Resources *r,
     struct agent_resources *out);
@@ -762,7 +773,8 @@ struct kube_release {
 	const char *ns;               /* kube_namespace_name */
 	const char *name;             /* kube_object_name: Deployment, Service */
 	const char *pull_secret;      /* NULL: none (vendor or anonymous) */
-	const char *env_secret;       /* NULL: no variables */
+	const char *env_secret;       /* the release's secrets; NULL: none */
+	const char *env_config;       /* its variables' ConfigMap; NULL: none */
 	int health_timeout_s;         /* the agent's default */
 	struct agent_resources res;   /* the component's, defaults applied */
 	const struct kube_routes *routes;   /* NULL: in-cluster addresses only */
@@ -771,7 +783,12 @@ struct kube_release {
 json_t *kube_objects_namespace(const struct kube_release *r);
 json_t *kube_objects_pull_secret(const struct kube_release *r,
     const char *host, const char *username, const char *password);
+/*
+ * A release's variables: the Secret holds the entries of spec->env that
+ * are secrets, the ConfigMap those that are configuration variables.
+ */
 json_t *kube_objects_env_secret(const struct kube_release *r);
+json_t *kube_objects_env_config(const struct kube_release *r);
 json_t *kube_objects_deployment(const struct kube_release *r);
 json_t *kube_objects_service(const struct kube_release *r);
 /*

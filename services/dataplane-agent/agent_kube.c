@@ -5,7 +5,9 @@
  * The machine's steps map onto the cluster:
  *   resolve  the tag to a digest (the agent pins what the nodes pull)
  *   pull     the namespace and the pull Secret (the nodes pull, not us)
- *   start    server-side apply of the release's Secret, Deployment, Service
+ *   start    server-side apply of the release's ConfigMap (its
+ *            configuration variables) and Secret (its secrets), the
+ *            Deployment and the Service
  *   health   the Deployment's status for the applied generation, from a
  *            list + watch resumed at its resourceVersion after a
  *            disconnect (listed again on 410 Gone): available
@@ -64,7 +66,8 @@ struct kube_apply {
 	char ns[KUBE_NAME_MAX];
 	char name[KUBE_NAME_MAX];
 	char pull[KUBE_NAME_MAX];
-	char env[KUBE_NAME_MAX];
+	char env[KUBE_NAME_MAX];   /* the release's Secret of secrets */
+	char cfg[KUBE_NAME_MAX];   /* its ConfigMap of variables */
 	char image[700];
 	long long generation;      /* of the applied Deployment */
 	struct agent_address addr[AGENT_ENDPOINTS_MAX];
@@ -90,6 +93,9 @@ kube_names(const struct agent_spec *s, struct kube_apply *k)
 	snprintf(raw, sizeof(raw), "env-%.8s", s->deployment_id);
 	kube_dns_label(raw, 20, suffix);
 	kube_object_name(s->component, s->component_id, suffix, k->env);
+	snprintf(raw, sizeof(raw), "cfg-%.8s", s->deployment_id);
+	kube_dns_label(raw, 20, suffix);
+	kube_object_name(s->component, s->component_id, suffix, k->cfg);
 }
 
 /* The release's description for kube_objects_*. */
@@ -102,7 +108,8 @@ kube_release_of(const struct kube_apply *k, const struct agent_spec *s,
 	*r = (struct kube_release){ .spec = s, .dataplane = k->ag->dataplane,
 	    .image = k->image, .ns = k->ns, .name = k->name,
 	    .pull_secret = k->have_cred ? k->pull : NULL,
-	    .env_secret = s->env && s->env[0] ? k->env : NULL,
+	    .env_secret = agent_spec_env_count(s, 1) > 0 ? k->env : NULL,
+	    .env_config = agent_spec_env_count(s, 0) > 0 ? k->cfg : NULL,
 	    .health_timeout_s = k->ag->health_timeout_s, .res = s->res,
 	    .routes = &k->ag->kube_routes };
 	if (r->res.memory_mb == 0)
@@ -246,6 +253,23 @@ kube_routes_apply(struct kube_apply *k, const struct kube_release *r,
 	return 0;
 }
 
+/*
+ * The release's variables: a ConfigMap of its configuration variables and
+ * a Secret of its secrets, each only when it has some.
+ */
+static int
+kube_env_apply(struct kube_apply *k, const struct kube_release *r,
+    struct error *err)
+{
+	if (r->env_config != NULL && kube_put(k, KUBE_CONFIGMAP,
+	    kube_objects_env_config(r), NULL, err) == -1)
+		return -1;
+	if (r->env_secret != NULL && kube_put(k, KUBE_SECRET,
+	    kube_objects_env_secret(r), NULL, err) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 kube_start(void *ctx, struct agent_apply *a, struct error *err)
 {
@@ -254,8 +278,7 @@ kube_start(void *ctx, struct agent_apply *a, struct error *err)
 	json_t *dep = NULL;
 
 	kube_release_of(k, a->spec, &r);
-	if (r.env_secret != NULL && kube_put(k, KUBE_SECRET,
-	    kube_objects_env_secret(&r), NULL, err) == -1)
+	if (kube_env_apply(k, &r, err) == -1)
 		return -1;
 	if (kube_put(k, KUBE_DEPLOYMENT, kube_objects_deployment(&r), &dep,
 	    err) == -1)
@@ -562,9 +585,10 @@ kube_task_cronjob(struct kube_apply *k, const struct agent_spec *s,
 }
 
 /*
- * A task's commit point: its variables' Secret and (scheduled) its
- * CronJob are applied, then the record says its deployment and digest run
- * here, which is what manual executions start from.
+ * A task's commit point: its variables' ConfigMap and Secret and
+ * (scheduled) its CronJob are applied, then the record says its
+ * deployment and digest run here, which is what manual executions start
+ * from.
  */
 static int
 kube_pin(void *ctx, struct agent_apply *a, struct error *err)
@@ -577,8 +601,7 @@ kube_pin(void *ctx, struct agent_apply *a, struct error *err)
 	void *cmd;
 
 	kube_release_of(k, a->spec, &r);
-	if (r.env_secret != NULL && kube_put(k, KUBE_SECRET,
-	    kube_objects_env_secret(&r), NULL, err) == -1)
+	if (kube_env_apply(k, &r, err) == -1)
 		return -1;
 	if (kube_task_cronjob(k, a->spec, &a->spec->task, err) == -1)
 		return -1;
@@ -608,6 +631,7 @@ kube_pin(void *ctx, struct agent_apply *a, struct error *err)
 	kube_prune(k->ag, sl, KUBE_DEPLOYMENT, NULL);
 	/* Variables of older releases (a run of the previous may still start). */
 	kube_prune(k->ag, sl, KUBE_SECRET, keep);
+	kube_prune(k->ag, sl, KUBE_CONFIGMAP, keep);
 	log_info("task %s pinned to %s", a->spec->deployment_id, a->digest);
 	return 0;
 }
@@ -674,9 +698,9 @@ kube_job_schedule(struct agent_ctx *ag, struct agent_slot *sl,
 }
 
 /*
- * After running was reported: the variables Secrets of releases older
- * than the one replaced go (the replaced one's stays while its pods may
- * still restart during the roll).
+ * After running was reported: the variables' ConfigMaps and Secrets of
+ * releases older than the one replaced go (the replaced one's stay while
+ * its pods may still restart during the roll).
  */
 static void
 kube_retire(void *ctx, struct agent_apply *a)
@@ -690,6 +714,7 @@ kube_retire(void *ctx, struct agent_apply *a)
 			keep[n++] = k->slot->rec.finished[i].id;
 	/* The pull Secret and the Service carry the newest release's label. */
 	kube_prune(k->ag, k->slot, KUBE_SECRET, keep);
+	kube_prune(k->ag, k->slot, KUBE_CONFIGMAP, keep);
 }
 
 /* A failed release changes nothing: the previous ReplicaSet serves on. */
@@ -886,7 +911,7 @@ kube_job_remove(struct agent_ctx *ag, struct agent_slot *sl)
 {
 	static const enum kube_kind kinds[] = { KUBE_HTTPROUTE, KUBE_GRPCROUTE,
 	    KUBE_INGRESS, KUBE_NETWORKPOLICY, KUBE_CRONJOB, KUBE_SERVICE,
-	    KUBE_DEPLOYMENT, KUBE_JOB, KUBE_SECRET };
+	    KUBE_DEPLOYMENT, KUBE_JOB, KUBE_SECRET, KUBE_CONFIGMAP };
 	int n;
 
 	/* No new run starts; the running ones end failed with the reason. */
@@ -1005,6 +1030,8 @@ agent_kube_objects(struct agent_ctx *ag, const struct agent_spec *s,
 	k.have_cred = with_pull;
 	kube_release_of(&k, s, &r);
 	if (kube_objects_add(out, kube_objects_namespace(&r)) == -1 ||
+	    (r.env_config != NULL && kube_objects_add(out,
+	    kube_objects_env_config(&r)) == -1) ||
 	    (r.env_secret != NULL && kube_objects_add(out,
 	    kube_objects_env_secret(&r)) == -1))
 		return -1;

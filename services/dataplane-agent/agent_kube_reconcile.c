@@ -62,7 +62,7 @@ kube_prune_unserved(struct agent_ctx *ag, const struct kube_served *sv)
 {
 	static const enum kube_kind kinds[] = { KUBE_HTTPROUTE, KUBE_GRPCROUTE,
 	    KUBE_INGRESS, KUBE_NETWORKPOLICY, KUBE_CRONJOB, KUBE_SERVICE,
-	    KUBE_DEPLOYMENT, KUBE_SECRET };
+	    KUBE_DEPLOYMENT, KUBE_SECRET, KUBE_CONFIGMAP };
 	const char *const kv[] = { "slipway.managed", "true",
 	    "slipway.dataplane", ag->dataplane, NULL };
 	char sel[256];

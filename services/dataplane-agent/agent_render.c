@@ -9,9 +9,9 @@
  * (SLIPWAY_DATAPLANE_KEY_FILE) as the agent would. The route settings are
  * the agent's (SLIPWAY_KUBE_*). Registry credentials never reach a file:
  * --pull-secrets only references the pull Secret, which the user creates.
- * The variables Secret does carry the release's variables (opened
- * secrets included): keep the directory as private as the cluster's
- * Secrets (it is made 0700, the files 0600).
+ * The release's ConfigMap carries its configuration variables and its
+ * Secret the opened secrets: keep the directory as private as the
+ * cluster's Secrets (it is made 0700, the files 0600).
  */
 #include <errno.h>
 #include <fcntl.h>

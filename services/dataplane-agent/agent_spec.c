@@ -297,7 +297,49 @@ spec_env_append(struct agent_spec *s, const Slipway__V1__SealedEnv *se)
 }
 
 /*
- * Opens ApplyDeployment.sealed_env into s->env. A blob that does not open
+ * The names se says are configuration variables into s->config_names;
+ * none listed leaves it NULL (every variable a secret). -1 when invalid.
+ */
+static int
+spec_config_names(struct agent_spec *s, const Slipway__V1__SealedEnv *se)
+{
+	if (se->n_config_names == 0)
+		return 0;
+	if (se->n_config_names > AGENT_ENV_MAX || (s->config_names = calloc(
+	    se->n_config_names + 1, sizeof(*s->config_names))) == NULL)
+		return -1;
+	for (size_t i = 0; i < se->n_config_names; i++)
+		if (!spec_env_name_valid(se->config_names[i]) ||
+		    (s->config_names[i] = strdup(se->config_names[i])) == NULL)
+			return -1;
+	return 0;
+}
+
+int
+agent_spec_env_secret(const struct agent_spec *s, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	size_t n = eq != NULL ? (size_t)(eq - kv) : strlen(kv);
+
+	for (char **c = s->config_names; c != NULL && *c != NULL; c++)
+		if (strlen(*c) == n && strncmp(*c, kv, n) == 0)
+			return 0;
+	return 1;
+}
+
+size_t
+agent_spec_env_count(const struct agent_spec *s, int secrets)
+{
+	size_t n = 0;
+
+	for (char **e = s->env; e != NULL && *e != NULL; e++)
+		n += agent_spec_env_secret(s, *e) == (secrets != 0);
+	return n;
+}
+
+/*
+ * Opens ApplyDeployment.sealed_env into s->env (and which of them are
+ * configuration variables into s->config_names). A blob that does not open
  * (sealed to another key, damaged) is not a malformed command: the
  * deployment is recorded and fails with s->env_error. Nothing of the
  * plaintext is logged, and its buffers are zeroed.
@@ -321,7 +363,7 @@ spec_sealed_env(const Slipway__V1__ApplyDeployment *ad, struct agent_spec *s)
 		return 0;
 	}
 	if ((se = slipway__v1__sealed_env__unpack(NULL, plen, plain)) == NULL ||
-	    spec_env_append(s, se) == -1)
+	    spec_env_append(s, se) == -1 || spec_config_names(s, se) == -1)
 		snprintf(s->env_error, sizeof(s->env_error), "config_invalid: the "
 		    "configuration (version %u) holds invalid or too many "
 		    "variables", ad->config_version);
@@ -432,6 +474,8 @@ agent_spec_clear(struct agent_spec *s)
 {
 	agent_spec_strv_free(s->env);
 	s->env = NULL;
+	agent_spec_strv_free(s->config_names);
+	s->config_names = NULL;
 }
 
 int

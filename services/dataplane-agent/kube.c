@@ -53,6 +53,7 @@ static const struct kube_kind_info kube_kinds[KUBE_KIND_MAX] = {
 	[KUBE_INGRESS] = { "Ingress", "networking.k8s.io/v1", "ingresses", 1 },
 	[KUBE_NETWORKPOLICY] = { "NetworkPolicy", "networking.k8s.io/v1",
 	    "networkpolicies", 1 },
+	[KUBE_CONFIGMAP] = { "ConfigMap", "v1", "configmaps", 1 },
 };
 
 const struct kube_kind_info *

@@ -139,8 +139,13 @@ kube_objects_pull_secret(const struct kube_release *r, const char *host,
 	    "kubernetes.io/dockerconfigjson", data);
 }
 
-json_t *
-kube_objects_env_secret(const struct kube_release *r)
+/*
+ * The entries of the release's variables that are secrets (secrets = 1,
+ * base64'd for a Secret) or configuration variables (0, as they are, for a
+ * ConfigMap) as an object's data; NULL on no memory.
+ */
+static json_t *
+kube_objects_env_data(const struct kube_release *r, int secrets)
 {
 	json_t *data = json_object();
 
@@ -148,16 +153,60 @@ kube_objects_env_secret(const struct kube_release *r)
 		char key[256];
 		const char *eq = strchr(*e, '=');
 		size_t kl = eq ? (size_t)(eq - *e) : 0;
-		if (kl == 0 || kl >= sizeof(key))
+		if (kl == 0 || kl >= sizeof(key) ||
+		    agent_spec_env_secret(r->spec, *e) != secrets)
 			continue;
 		memcpy(key, *e, kl);
 		key[kl] = '\0';
-		if (kube_objects_b64(data, key, eq + 1) == -1) {
+		if (secrets ? kube_objects_b64(data, key, eq + 1) == -1 :
+		    json_object_set_new(data, key, json_string(eq + 1)) == -1) {
 			json_decref(data);
 			return NULL;
 		}
 	}
-	return kube_objects_secret(r, r->env_secret, "Opaque", data);
+	return data;
+}
+
+json_t *
+kube_objects_env_secret(const struct kube_release *r)
+{
+	json_t *data = kube_objects_env_data(r, 1);
+
+	return data != NULL ? kube_objects_secret(r, r->env_secret, "Opaque",
+	    data) : NULL;
+}
+
+json_t *
+kube_objects_env_config(const struct kube_release *r)
+{
+	json_t *data = kube_objects_env_data(r, 0);
+	json_t *o = data != NULL ? kube_objects_object("v1", "ConfigMap",
+	    kube_objects_meta(r, r->env_config, 1)) : NULL;
+
+	if (o == NULL) {
+		json_decref(data);
+		return NULL;
+	}
+	json_object_set_new(o, "data", data);
+	return o;
+}
+
+/*
+ * envFrom of a container: the ConfigMap of the variables, then the Secret
+ * (a later source wins a name both hold; deploy-svc never makes one).
+ */
+static json_t *
+kube_objects_env_from(const char *env_config, const char *env_secret)
+{
+	json_t *a = json_array();
+
+	if (env_config != NULL)
+		json_array_append_new(a, json_pack("{s:{s:s}}", "configMapRef",
+		    "name", env_config));
+	if (env_secret != NULL)
+		json_array_append_new(a, json_pack("{s:{s:s}}", "secretRef",
+		    "name", env_secret));
+	return a;
 }
 
 static int
@@ -295,11 +344,11 @@ kube_objects_resources(const struct agent_resources *res)
 /*
  * The one container of r's pods. A task's has no ports and no probes (it
  * runs to its end), runs args (NULL: the image's command) and takes its
- * variables from env_secret.
+ * variables from env_config and env_secret (either NULL: none).
  */
 static json_t *
 kube_objects_container(const struct kube_release *r, int task,
-    const char *env_secret, char *const *args)
+    const char *env_config, const char *env_secret, char *const *args)
 {
 	json_t *c = json_pack("{s:s, s:s, s:s, s:o, s:{s:b, s:{s:[s]}, s:b}}",
 	    "name", "app", "image", r->image, "imagePullPolicy", "IfNotPresent",
@@ -311,9 +360,9 @@ kube_objects_container(const struct kube_release *r, int task,
 		return NULL;
 	if (!task)
 		json_object_set_new(c, "ports", kube_objects_ports(r->spec, 0));
-	if (env_secret != NULL)
-		json_object_set_new(c, "envFrom", json_pack("[{s:{s:s}}]",
-		    "secretRef", "name", env_secret));
+	if (env_config != NULL || env_secret != NULL)
+		json_object_set_new(c, "envFrom", kube_objects_env_from(env_config,
+		    env_secret));
 	if (args != NULL) {
 		json_t *a = json_array();
 		for (size_t i = 0; args[i] != NULL; i++)
@@ -356,7 +405,7 @@ json_t *
 kube_objects_deployment(const struct kube_release *r)
 {
 	json_t *pod = kube_objects_pod(r, kube_objects_container(r, 0,
-	    r->env_secret, NULL), NULL);
+	    r->env_config, r->env_secret, NULL), NULL);
 	json_t *o = kube_objects_object("apps/v1", "Deployment",
 	    kube_objects_meta(r, r->name, 1));
 
@@ -440,10 +489,11 @@ kube_objects_run_labels(const struct kube_release *r, const char *trigger,
  */
 static json_t *
 kube_objects_job_spec(const struct kube_release *r, json_t *labels,
-    const char *env_secret, char *const *args, unsigned active_deadline_s)
+    const char *env_config, const char *env_secret, char *const *args,
+    unsigned active_deadline_s)
 {
 	json_t *pod = kube_objects_pod(r, kube_objects_container(r, 1,
-	    env_secret, args), "Never");
+	    env_config, env_secret, args), "Never");
 
 	if (pod == NULL) {
 		json_decref(labels);
@@ -487,7 +537,7 @@ kube_objects_cronjob(const struct kube_release *r,
 	o = kube_objects_object("batch/v1", "CronJob", kube_objects_meta(r, name,
 	    1));
 	job = kube_objects_job_spec(r, kube_objects_run_labels(r, "schedule",
-	    NULL), r->env_secret, NULL, t->active_deadline_s);
+	    NULL), r->env_config, r->env_secret, NULL, t->active_deadline_s);
 	if (o == NULL || job == NULL) {
 		json_decref(o);
 		json_decref(job);
@@ -525,7 +575,7 @@ kube_objects_job(const struct kube_release *r, const struct agent_exec *x,
 	    kube_objects_run_labels(r, x->trigger, x->id), "annotations",
 	    kube_objects_run_annotations(r)));
 	json_t *spec = kube_objects_job_spec(r, kube_objects_run_labels(r,
-	    x->trigger, x->id), env_secret, x->args, x->active_deadline_s);
+	    x->trigger, x->id), NULL, env_secret, x->args, x->active_deadline_s);
 
 	if (o == NULL || spec == NULL) {
 		json_decref(o);
@@ -544,8 +594,12 @@ kube_objects_run_secret(const struct kube_release *r,
 	struct kube_release rr = *r;
 	json_t *o;
 
-	/* The execution's own variables, labelled with it: pruned with it. */
+	/*
+	 * The execution's own variables (the ready deployment's with its
+	 * run's), all in its Secret, labelled with it: pruned with it.
+	 */
 	s.env = x->env;
+	s.config_names = NULL;
 	rr.spec = &s;
 	rr.env_secret = name;
 	if ((o = kube_objects_env_secret(&rr)) != NULL)

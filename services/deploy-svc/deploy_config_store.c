@@ -181,11 +181,16 @@ deploy_config_store_open(const struct keyring *k, const char *name,
 	return out;
 }
 
-/* Storage of a SealedEnv being packed: every value is zeroed when freed. */
+/*
+ * Storage of a SealedEnv being packed: every value is zeroed when freed.
+ * cfgp names the configuration variables (not the secrets), borrowed from
+ * the snapshot: a Kubernetes data plane keeps those in a ConfigMap.
+ */
 struct deploy_config_pack {
 	Slipway__V1__SealedEnv se;
 	Slipway__V1__EnvVar ev[DEPLOY_CONFIG_VARS_MAX];
 	Slipway__V1__EnvVar *evp[DEPLOY_CONFIG_VARS_MAX];
+	char *cfgp[DEPLOY_CONFIG_VARS_MAX];
 	char *opened[DEPLOY_CONFIG_VARS_MAX];
 	size_t opened_len[DEPLOY_CONFIG_VARS_MAX];
 	size_t nopened;
@@ -213,7 +218,10 @@ deploy_config_pack_add(struct deploy_config_pack *p, const char *name,
 	return 0;
 }
 
-/* Every variable and every opened secret of c into p. */
+/*
+ * Every variable and every opened secret of c into p, the variables' names
+ * also in config_names: a name not there is a secret.
+ */
 static int
 deploy_config_pack_fill(struct deploy_config_pack *p, const struct keyring *k,
     const struct deploy_config_snap *c, struct error *err)
@@ -221,9 +229,11 @@ deploy_config_pack_fill(struct deploy_config_pack *p, const struct keyring *k,
 	const char *name;
 	json_t *v;
 
-	json_object_foreach(c->vars, name, v)
+	json_object_foreach(c->vars, name, v) {
 		if (deploy_config_pack_add(p, name, json_string_value(v)) == -1)
 			goto full;
+		p->cfgp[p->se.n_config_names++] = DEPLOY_STR(name);
+	}
 	json_object_foreach(c->secrets, name, v) {
 		size_t i = p->nopened;
 		if (i >= DEPLOY_CONFIG_VARS_MAX)
@@ -258,6 +268,7 @@ deploy_config_store_seal_snap(const struct keyring *k,
 	}
 	slipway__v1__sealed_env__init(&p->se);
 	p->se.vars = p->evp;
+	p->se.config_names = p->cfgp;
 	if (deploy_config_pack_fill(p, k, c, err) == 0) {
 		plen = slipway__v1__sealed_env__get_packed_size(&p->se);
 		if ((packed = malloc(plen + 1)) != NULL) {

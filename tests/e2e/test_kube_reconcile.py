@@ -66,6 +66,10 @@ def test_kube_start_prunes_only_its_unserved_objects(slipway, kube, app_ports,
             "spec": {"ports": [{"port": 80}],
                      "selector": {"slipway.component": "gone-comp"}}})
         _secret(kube, ns, "gone-comp-env", gone)
+        kube.create({"apiVersion": "v1", "kind": "ConfigMap",
+                     "metadata": {"name": "gone-comp-cfg", "namespace": ns,
+                                  "labels": gone},
+                     "data": {"K": "v"}})
         unmanaged = _secret(kube, ns, "gone-comp-theirs", dict(
             gone, **{"slipway.managed": "false"}))
         other_plane = _secret(kube, ns, "gone-comp-other", dict(
@@ -75,7 +79,8 @@ def test_kube_start_prunes_only_its_unserved_objects(slipway, kube, app_ports,
         agent.start()
         kh.wait_for("the unserved component's objects were not pruned",
                     lambda: kube.get("Service", ns, "gone-comp") is None and
-                    kube.get("Secret", ns, "gone-comp-env") is None, 60)
+                    kube.get("Secret", ns, "gone-comp-env") is None and
+                    kube.get("ConfigMap", ns, "gone-comp-cfg") is None, 60)
         for kept in (unmanaged, other_plane):
             now = kube.get("Secret", ns, kept["metadata"]["name"])
             assert now is not None and now["metadata"]["resourceVersion"] == \

@@ -19,7 +19,11 @@ first release's ReplicaSet itself.
   - `dataplane-agent render` writes the objects it applied as YAML: each,
     server-side applied with dryRun=All, is the golden file's;
   - removing the component prunes every object labelled with it, and
-    leaves an object without slipway.managed=true alone.
+    leaves an object without slipway.managed=true alone;
+  - configuration and secrets: a release's variable in a ConfigMap, its
+    secret in a Secret, both in the Deployment's envFrom; a release with a
+    changed variable gets a new ConfigMap, the older releases' retired as
+    the Secrets are; one without secrets gets no Secret.
 """
 
 import json
@@ -275,6 +279,164 @@ def test_kube_runtime_apply_status_prune(slipway, kube, app_ports, org,
             foreign["metadata"]["resourceVersion"], kept
         # The namespace is the org's environment's, not the component's.
         assert kube.get("Namespace", None, ns) is not None
+    finally:
+        rc = agent.stop()
+    assert rc == 0, "agent exited with %r:\n%s" % (rc, agent.tail())
+    report = agent.sanitizer_report()
+    assert report is None, report
+
+
+def _config_url(slipway, cid, what="config"):
+    return slipway.url("deploy-svc", "/v1/components/%s/environments/"
+                       "development/%s" % (cid, what))
+
+
+def _release_objects(kube, cid, dep):
+    """The ConfigMap and the variables Secret of release dep (None when it
+    has none), by label: the pull Secret carries the newest release's
+    label too, and is not one of them."""
+    sel = "slipway.managed=true,slipway.component=%s,slipway.deployment=%s" \
+        % (cid, dep)
+    cms = kube.list("ConfigMap", selector=sel)
+    secrets = [s for s in kube.list("Secret", selector=sel)
+               if s.get("type") == "Opaque"]
+    assert len(cms) <= 1 and len(secrets) <= 1, (cms, secrets)
+    return (cms[0] if cms else None), (secrets[0] if secrets else None)
+
+
+def _rolled(kube, ns, name, dep):
+    """The Deployment once release dep's template is applied."""
+    d = kube.get("Deployment", ns, name)
+    return d if d and d["metadata"]["labels"].get("slipway.deployment") \
+        == dep else None
+
+
+def test_kube_runtime_config_and_secrets(slipway, kube, app_ports, org,
+                                         project, tmp_path):
+    """A release's configuration variables in a ConfigMap, its secrets in a
+    Secret, both in the pod template's envFrom; each release has its own,
+    retired as the Secrets are (releases older than the one replaced); a
+    release without secrets gets no Secret."""
+    import base64
+    agent = slipway.extra_agent(app_ports.take(), orgs=[org],
+                                drop=("SLIPWAY_ENGINE_SOCKET",),
+                                **kube.agent_env())
+    secret = "kube-" + base64.b32encode(os.urandom(10)).decode().lower()
+    try:
+        agent.start()
+        status, body = api("POST", slipway.url(
+            "deploy-svc", "/v1/orgs/%s/environments" % org),
+            {"name": "development", "dataplane": agent.name, "position": 0})
+        assert status == 201, body
+        reg = slipway.create_registry(org, auth_type="basic")
+        comp = slipway.create_component(org, project, reg["id"], port=8080,
+                                        name="configured")
+        cid = comp["id"]
+        _wait("deploy-svc never learnt the component", lambda: api(
+            "GET", _config_url(slipway, cid))[0] == 200)
+        status, body = api("PUT", _config_url(slipway, cid),
+                           {"vars": {"LOG_LEVEL": "debug"}})
+        assert status == 200, body
+        slipway.secrets.add(secret)
+        status, body = api("PUT", _config_url(slipway, cid,
+                                              "secrets/DB_PASSWORD"),
+                           {"value": secret})
+        assert status == 200, body
+        dep1 = _deploy(slipway, cid, tag="v1")
+
+        # --- release 1: a ConfigMap with the variable, a Secret with the secret
+        cm1, sec1 = _wait("release 1 has no ConfigMap and Secret", lambda: (
+            lambda o: o if o[0] and o[1] else None)(
+            _release_objects(kube, cid, dep1)), 60)
+        ns = cm1["metadata"]["namespace"]
+        assert cm1["data"] == {"LOG_LEVEL": "debug"}, cm1
+        assert sorted(sec1["data"]) == ["DB_PASSWORD"], sorted(sec1["data"])
+        assert base64.b64decode(sec1["data"]["DB_PASSWORD"]).decode() == \
+            secret
+        assert "-cfg-%s-" % dep1[:8] in cm1["metadata"]["name"], cm1
+        assert "-env-%s-" % dep1[:8] in sec1["metadata"]["name"], sec1
+        d = _wait("no Deployment for release 1", lambda: kube.list(
+            "Deployment", selector="slipway.component=%s" % cid), 30)[0]
+        name = d["metadata"]["name"]
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        assert c["envFrom"] == [
+            {"configMapRef": {"name": cm1["metadata"]["name"]}},
+            {"secretRef": {"name": sec1["metadata"]["name"]}}], c["envFrom"]
+        replace = {cid: "COMPONENT_ID", dep1: "DEPLOYMENT_ID", org: "ORG",
+                   agent.name: "DATAPLANE",
+                   cm1["metadata"]["name"]: "CONFIGMAP",
+                   sec1["metadata"]["name"]: "ENV_SECRET"}
+        # As read (a list's items lack kind and apiVersion).
+        _golden("configmap", kube.get("ConfigMap", ns, cm1["metadata"][
+            "name"]), replace)
+        _golden("env-secret", kube.get("Secret", ns, sec1["metadata"][
+            "name"]), replace)
+        _available(kube, ns, name)
+        _wait_status(slipway, dep1, "running")
+
+        # --- release 2, a variable changed: a new ConfigMap, release 1's stays
+        status, body = api("PUT", _config_url(slipway, cid),
+                           {"vars": {"LOG_LEVEL": "info"}})
+        assert status == 200, body
+        dep2 = _deploy(slipway, cid, tag="v1")
+        cm2, sec2 = _wait("release 2 has no ConfigMap and Secret", lambda: (
+            lambda o: o if o[0] and o[1] else None)(
+            _release_objects(kube, cid, dep2)), 60)
+        assert cm2["data"] == {"LOG_LEVEL": "info"}, cm2
+        assert cm2["metadata"]["name"] != cm1["metadata"]["name"]
+        _wait("release 2 was never applied", lambda: _rolled(kube, ns, name,
+                                                             dep2), 30)
+        _available(kube, ns, name)
+        _wait_status(slipway, dep2, "running")
+        # The replaced release's objects stay while its pods may restart.
+        assert all(_release_objects(kube, cid, dep1)), \
+            "release 1's objects went"
+
+        # --- release 3, no secret left: no Secret; release 1's retired ------
+        status, body = api("DELETE", _config_url(slipway, cid,
+                                                 "secrets/DB_PASSWORD"))
+        assert status in (200, 204), (status, body)
+        status, body = api("PUT", _config_url(slipway, cid),
+                           {"vars": {"LOG_LEVEL": "warn"}})
+        assert status == 200, body
+        dep3 = _deploy(slipway, cid, tag="v1")
+        d3 = _wait("release 3 was never applied", lambda: _rolled(
+            kube, ns, name, dep3), 60)
+        cm3, sec3 = _release_objects(kube, cid, dep3)
+        assert cm3 is not None and cm3["data"] == {"LOG_LEVEL": "warn"}, cm3
+        assert sec3 is None, sec3
+        assert d3["spec"]["template"]["spec"]["containers"][0]["envFrom"] == \
+            [{"configMapRef": {"name": cm3["metadata"]["name"]}}]
+        _available(kube, ns, name)
+        _wait_status(slipway, dep3, "running")
+        _wait("release 1's ConfigMap and Secret were not retired", lambda:
+              _release_objects(kube, cid, dep1) == (None, None), 30)
+        cm2_now, sec2_now = _release_objects(kube, cid, dep2)
+        assert cm2_now is not None and sec2_now is not None, \
+            "the replaced release's objects were retired"
+
+        # --- render: the ConfigMap is among the objects, and valid ---------
+        out = tmp_path / "render"
+        r = subprocess.run([str(slipway.bin / "dataplane-agent"), "render",
+                            "--out", str(out), "--pull-secrets", cid],
+                           env=agent.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        docs = [d for f in sorted(out.glob("*.yaml"))
+                for d in yaml.safe_load_all(f.read_text())]
+        cms = [d for d in docs if d["kind"] == "ConfigMap"]
+        assert len(cms) == 1 and cms[0]["data"] == {"LOG_LEVEL": "warn"}, cms
+        assert not [d for d in docs if d["kind"] == "Secret"], docs
+        status, body = kube.dry_run_apply(cms[0])
+        assert status == 200, body
+
+        # --- removed: the ConfigMaps go with everything else ----------------
+        status, body = api("DELETE", slipway.url(
+            "component-svc", "/v1/components/%s" % cid))
+        assert status == 204, (status, body)
+        _wait("the component's ConfigMaps were not pruned", lambda: not
+              kube.list("ConfigMap", selector="slipway.managed=true,"
+                        "slipway.component=%s" % cid), 60)
     finally:
         rc = agent.stop()
     assert rc == 0, "agent exited with %r:\n%s" % (rc, agent.tail())

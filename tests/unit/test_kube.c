@@ -8,7 +8,10 @@
  *   - label selectors;
  *   - the objects of a release: labels, the pinned image, probes from the
  *     health settings, resources, the security context, the rolling
- *     update, the pull Secret's docker config, the Service's ports;
+ *     update, the pull Secret's docker config, the Service's ports, the
+ *     ConfigMap of its configuration variables and the Secret of its
+ *     secrets, both in the pod template's envFrom; which variables are
+ *     secrets, from a sealed configuration's config_names (none: all);
  *   - the Deployment status mapping: available only for the applied
  *     generation with the updated replicas, ProgressDeadlineExceeded;
  *   - the watch stream: events split across reads, bookmarks moving the
@@ -303,16 +306,167 @@ test_service_and_secrets(void **state)
 	free(raw);
 	json_decref(o);
 
+	/* No names said to be configuration: every variable is a secret. */
 	s.env = env;
 	r.env_secret = "greeter-env-d0d0d0d0-12345678";
+	assert_int_equal(agent_spec_env_count(&s, 1), 2);
+	assert_int_equal(agent_spec_env_count(&s, 0), 0);
 	assert_non_null(o = kube_objects_env_secret(&r));
 	assert_string_equal(str(GET(o, "data", "B")), "eD15");
+	assert_string_equal(str(GET(o, "data", "A")), "MQ==");
 	json_decref(o);
 	assert_non_null(o = kube_objects_deployment(&r));
 	assert_string_equal(str(GET(o, "spec", "template", "spec", "containers",
 	    "0", "envFrom", "0", "secretRef", "name")), r.env_secret);
+	assert_int_equal(json_array_size(GET(o, "spec", "template", "spec",
+	    "containers", "0", "envFrom")), 1);
 	json_decref(o);
 	s.env = NULL;
+}
+
+/* A release's variables in a ConfigMap, its secrets in a Secret. */
+static void
+test_config_and_secrets(void **state)
+{
+	struct agent_spec s;
+	struct kube_release r;
+	json_t *o, *from;
+	char e1[] = "LOG_LEVEL=debug", e2[] = "DB_PASSWORD=s3cr=t";
+	char e3[] = "LOG=x";
+	char n1[] = "LOG_LEVEL", n2[] = "NOT_SET";
+	char *env[] = { e1, e2, e3, NULL }, *names[] = { n1, n2, NULL };
+
+	(void)state;
+	spec_fill(&s);
+	release_fill(&r, &s);
+	s.env = env;
+	s.config_names = names;
+	/* A name that only starts like a variable's is a secret. */
+	assert_int_equal(agent_spec_env_secret(&s, e1), 0);
+	assert_int_equal(agent_spec_env_secret(&s, e2), 1);
+	assert_int_equal(agent_spec_env_secret(&s, e3), 1);
+	assert_int_equal(agent_spec_env_count(&s, 0), 1);
+	assert_int_equal(agent_spec_env_count(&s, 1), 2);
+	r.env_config = "greeter-cfg-d0d0d0d0-12345678";
+	r.env_secret = "greeter-env-d0d0d0d0-12345678";
+	assert_non_null(o = kube_objects_env_config(&r));
+	assert_string_equal(str(GET(o, "apiVersion")), "v1");
+	assert_string_equal(str(GET(o, "kind")), "ConfigMap");
+	assert_string_equal(str(GET(o, "metadata", "name")), r.env_config);
+	assert_string_equal(str(GET(o, "metadata", "labels",
+	    "slipway.deployment")), s.deployment_id);
+	assert_string_equal(str(GET(o, "metadata", "labels", "slipway.managed")),
+	    "true");
+	assert_int_equal(json_object_size(GET(o, "data")), 1);
+	assert_string_equal(str(GET(o, "data", "LOG_LEVEL")), "debug");
+	json_decref(o);
+	assert_non_null(o = kube_objects_env_secret(&r));
+	assert_int_equal(json_object_size(GET(o, "data")), 2);
+	assert_null(GET(o, "data", "LOG_LEVEL"));
+	assert_string_equal(str(GET(o, "data", "DB_PASSWORD")), "czNjcj10");
+	json_decref(o);
+	/* The pod template takes both: the ConfigMap first, the Secret after. */
+	assert_non_null(o = kube_objects_deployment(&r));
+	from = GET(o, "spec", "template", "spec", "containers", "0", "envFrom");
+	assert_int_equal(json_array_size(from), 2);
+	assert_string_equal(str(GET(from, "0", "configMapRef", "name")),
+	    r.env_config);
+	assert_string_equal(str(GET(from, "1", "secretRef", "name")),
+	    r.env_secret);
+	json_decref(o);
+	/* Only variables: no Secret is referenced. */
+	r.env_secret = NULL;
+	assert_non_null(o = kube_objects_deployment(&r));
+	from = GET(o, "spec", "template", "spec", "containers", "0", "envFrom");
+	assert_int_equal(json_array_size(from), 1);
+	assert_string_equal(str(GET(from, "0", "configMapRef", "name")),
+	    r.env_config);
+	json_decref(o);
+	s.env = NULL;
+	s.config_names = NULL;
+}
+
+#define S(x) ((char *)(uintptr_t)(x))
+
+/*
+ * s from an ApplyDeployment whose sealed configuration holds A=1 and
+ * B=2, with config_names names (n of them); 0, or -1 when refused.
+ */
+static int
+spec_sealed(struct agent_spec *s, char **names, size_t n)
+{
+	static struct agent_keys keys;
+	Slipway__V1__SealedEnv se = SLIPWAY__V1__SEALED_ENV__INIT;
+	Slipway__V1__EnvVar a = SLIPWAY__V1__ENV_VAR__INIT;
+	Slipway__V1__EnvVar b = SLIPWAY__V1__ENV_VAR__INIT;
+	Slipway__V1__EnvVar *vars[] = { &a, &b };
+	Slipway__V1__ApplyDeployment ad = SLIPWAY__V1__APPLY_DEPLOYMENT__INIT;
+	Envelope env = SLIPWAY__V1__ENVELOPE__INIT;
+	unsigned char packed[256], *sealed = NULL;
+	size_t plen, slen = 0;
+	struct error err;
+	int rc;
+
+	crypto_box_keygen(keys.pk, keys.sk);
+	agent_spec_keys(&keys);
+	a.name = S("A");
+	a.value = S("1");
+	b.name = S("B");
+	b.value = S("2");
+	se.n_vars = 2;
+	se.vars = vars;
+	se.n_config_names = n;
+	se.config_names = names;
+	assert_true((plen = slipway__v1__sealed_env__get_packed_size(&se)) <=
+	    sizeof(packed));
+	slipway__v1__sealed_env__pack(&se, packed);
+	assert_int_equal(crypto_seal(keys.pk, packed, plen, &sealed, &slen), 0);
+	env.org = S("acme");
+	env.payload_case = SLIPWAY__V1__ENVELOPE__PAYLOAD_APPLY_DEPLOYMENT;
+	env.apply_deployment = &ad;
+	ad.deployment_id = S("d0d0d0d0-0000-4000-8000-000000000001");
+	ad.component_id = S("c0c0c0c0-0000-4000-8000-000000000001");
+	ad.component_name = S("greeter");
+	ad.component_type = S("service");
+	ad.environment = S("development");
+	ad.image = S("127.0.0.1:5000/team/app:v1");
+	ad.sealed_env.data = sealed;
+	ad.sealed_env.len = slen;
+	rc = agent_spec_from_apply(&env, s, &err);
+	free(sealed);
+	return rc;
+}
+
+/* Which of a release's variables are secrets: what the sealed list says. */
+static void
+test_spec_config_names(void **state)
+{
+	struct agent_spec s;
+	char a[] = "A", bad[] = "not a name";
+	char *names[] = { a }, *invalid[] = { bad };
+
+	(void)state;
+	assert_int_equal(spec_sealed(&s, names, 1), 0);
+	assert_string_equal(s.env_error, "");
+	assert_string_equal(s.config_names[0], "A");
+	assert_null(s.config_names[1]);
+	assert_int_equal(agent_spec_env_count(&s, 0), 1);
+	assert_int_equal(agent_spec_env_count(&s, 1), 1);
+	assert_int_equal(agent_spec_env_secret(&s, "A=1"), 0);
+	assert_int_equal(agent_spec_env_secret(&s, "B=2"), 1);
+	agent_spec_clear(&s);
+	assert_null(s.config_names);
+	/* A deploy-svc that does not say: every variable is a secret. */
+	assert_int_equal(spec_sealed(&s, NULL, 0), 0);
+	assert_null(s.config_names);
+	assert_int_equal(agent_spec_env_count(&s, 1), 2);
+	assert_int_equal(agent_spec_env_count(&s, 0), 0);
+	agent_spec_clear(&s);
+	/* A name no variable could have: the configuration is refused. */
+	assert_int_equal(spec_sealed(&s, invalid, 1), 0);
+	assert_non_null(strstr(s.env_error, "config_invalid"));
+	agent_spec_clear(&s);
+	agent_spec_keys(NULL);
 }
 
 static json_t *
@@ -535,6 +689,17 @@ test_job(void **state)
 	    "slipway.execution")), x.id);
 	assert_string_equal(str(GET(o, "data", "X")), "MQ==");
 	json_decref(o);
+	/* A run's variables are all in its Secret, whatever the release says. */
+	{
+		char n1[] = "X";
+		char *names[] = { n1, NULL };
+		s.config_names = names;
+		assert_non_null(o = kube_objects_run_secret(&r, &x,
+		    "greeter-run-1-env"));
+		assert_string_equal(str(GET(o, "data", "X")), "MQ==");
+		json_decref(o);
+		s.config_names = NULL;
+	}
 }
 
 static json_t *
@@ -850,6 +1015,8 @@ main(void)
 		cmocka_unit_test(test_selector),
 		cmocka_unit_test(test_deployment),
 		cmocka_unit_test(test_service_and_secrets),
+		cmocka_unit_test(test_config_and_secrets),
+		cmocka_unit_test(test_spec_config_names),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_watch_stream),
 		cmocka_unit_test(test_cronjob),
