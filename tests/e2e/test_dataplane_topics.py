@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 
 import slipway_harness as sh
 from slipway_harness import api
@@ -21,6 +22,29 @@ def _keygen(slipway, name):
                        stderr=subprocess.PIPE, timeout=20)
     assert r.returncode == 0, r.stderr.decode(errors="replace")
     return key, json.loads(key.read_text())["public_key"]
+
+
+def _component_after_resume(slipway, org, project, registry_id, port,
+                            timeout=90):
+    """Creates the component once component-svc has learnt the registry.
+    Its consumers reconnect to the resumed broker on their own time (a
+    stopped broker looks dead to them, and librdkafka backs off), which can
+    outlast component-svc's 3 s wait for a registry: until then the answer
+    is 422 unknown_registry, as a user would see it, so ask again."""
+    body = {"name": sh.unique("comp"), "description": "e2e",
+            "type": "service", "registry_id": registry_id,
+            "image": slipway.env["SLIPWAY_DEMO_IMAGE"],
+            "endpoints": sh.endpoints_yaml(port)}
+    url = slipway.url("component-svc", "/v1/orgs/%s/projects/%s/components"
+                      % (org, project))
+    deadline = time.monotonic() + timeout
+    while True:
+        status, resp = api("POST", url, body)
+        if status == 201:
+            return resp
+        assert status == 422 and sh.error_code(resp) == "unknown_registry" \
+            and time.monotonic() < deadline, (status, resp)
+        time.sleep(0.5)
 
 
 def test_registration_while_broker_is_held(slipway, org, project, app_ports):
@@ -58,8 +82,8 @@ def test_registration_while_broker_is_held(slipway, org, project, app_ports):
             {"name": "development", "dataplane": name, "position": 0})
         assert status == 201, body
         reg = slipway.create_registry(org, auth_type="basic")
-        comp = slipway.create_component(org, project, reg["id"],
-                                        port=app_ports.take())
+        comp = _component_after_resume(slipway, org, project, reg["id"],
+                                       app_ports.take())
         tok = slipway.create_token(comp["id"])
         status, body = slipway.hook(tok["token"], {"tag": "v1"})
         assert status == 202, body
