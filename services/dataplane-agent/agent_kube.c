@@ -735,46 +735,93 @@ struct kube_pods_view {
 	struct error err;
 };
 
+/* Adds one pod to the view: the first failure found is the reason. */
+static void
+kube_pods_view_add(struct kube_pods_view *pv, json_t *pod)
+{
+	if (!pv->failing && kube_status_pod_failure(pod, &pv->err) == -1)
+		pv->failing = 1;
+	pv->ready |= kube_status_pod_ready(pod);
+}
+
+/* 1 when pod carries the label key=value. */
+static int
+kube_pod_labelled(json_t *pod, const char *key, const char *value)
+{
+	const char *v = json_string_value(json_object_get(json_object_get(
+	    json_object_get(pod, "metadata"), "labels"), key));
+
+	return v != NULL && strcmp(v, value) == 0;
+}
+
+/* The pods of this data plane carrying the labels kv adds, in any namespace. */
+static int
+kube_dataplane_pods(struct agent_ctx *ag, const char *const *kv, json_t **list)
+{
+	const char *sel_kv[16] = { "slipway.managed", "true",
+	    "slipway.dataplane", ag->dataplane };
+	size_t n = 4;
+	char sel[512];
+	struct error err;
+
+	for (; kv != NULL && *kv != NULL && n + 2 < 16; kv += 2, n += 2) {
+		sel_kv[n] = kv[0];
+		sel_kv[n + 1] = kv[1];
+	}
+	sel_kv[n] = NULL;
+	if (kube_selector(sel, sizeof(sel), sel_kv) == -1 ||
+	    kube_list(ag->kube, KUBE_POD, NULL, sel, list, &err) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 kube_serving_pods(struct agent_ctx *ag, const char *component_id,
     const char *environment, const char *deployment_id,
     struct kube_pods_view *pv)
 {
-	const char *const kv[] = { "slipway.managed", "true",
-	    "slipway.component", component_id, "slipway.environment",
-	    environment, "slipway.dataplane", ag->dataplane,
-	    "slipway.deployment", deployment_id, NULL };
-	char sel[512];
-	struct error err;
+	const char *const kv[] = { "slipway.component", component_id,
+	    "slipway.environment", environment, "slipway.deployment",
+	    deployment_id, NULL };
 	json_t *list, *pod;
 	size_t i;
 
 	memset(pv, 0, sizeof(*pv));
-	if (kube_selector(sel, sizeof(sel), kv) == -1 ||
-	    kube_list(ag->kube, KUBE_POD, NULL, sel, &list, &err) == -1)
+	if (kube_dataplane_pods(ag, kv, &list) == -1)
 		return -1;
-	pv->failing = kube_status_pods(list, &pv->err) == -1;
 	json_array_foreach(json_object_get(list, "items"), i, pod)
-		pv->ready |= kube_status_pod_ready(pod);
+		kube_pods_view_add(pv, pod);
 	json_decref(list);
 	return 0;
 }
 
 /*
  * The watcher's look: a serving release whose pods crash (and was not
- * reported so), or one reported crashed whose pods are ready again.
+ * reported so), or one reported crashed whose pods are ready again. One
+ * LIST of the data plane's pods serves every slot of the pass, whatever
+ * the number of components.
  */
 int
 agent_kube_look(struct agent_ctx *ag, struct agent_watch_item *v, size_t n)
 {
 	struct kube_pods_view pv;
+	json_t *list, *pod;
+	size_t j;
 
-	for (size_t i = 0; i < n && !kube_stopping(ag); i++) {
-		if (kube_serving_pods(ag, v[i].component_id, v[i].environment,
-		    v[i].deployment_id, &pv) == -1)
-			return -1;
+	if (kube_stopping(ag) || kube_dataplane_pods(ag, NULL, &list) == -1)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		memset(&pv, 0, sizeof(pv));
+		json_array_foreach(json_object_get(list, "items"), j, pod)
+			if (kube_pod_labelled(pod, "slipway.component",
+			    v[i].component_id) && kube_pod_labelled(pod,
+			    "slipway.environment", v[i].environment) &&
+			    kube_pod_labelled(pod, "slipway.deployment",
+			    v[i].deployment_id))
+				kube_pods_view_add(&pv, pod);
 		v[i].act = v[i].crashed ? !pv.failing && pv.ready : pv.failing;
 	}
+	json_decref(list);
 	return 0;
 }
 
