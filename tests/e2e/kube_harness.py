@@ -368,6 +368,22 @@ class KubeCluster:
                 "SLIPWAY_KUBE_TOKEN_FILE": str(token_file),
                 "SLIPWAY_KUBE_CA_FILE": self.ca_file}
 
+    def extra_agent(self, slipway, port, org, **env):
+        """An agent (not started) of a data plane on this cluster serving
+        org: the Kubernetes runtime, no engine socket."""
+        return slipway.extra_agent(port, orgs=[org],
+                                   drop=("SLIPWAY_ENGINE_SOCKET",),
+                                   **self.agent_env(), **env)
+
+
+def bind_development(slipway, org, dataplane):
+    """Puts org's development environment on dataplane."""
+    import slipway_harness as sh
+    status, body = sh.api("POST", slipway.url(
+        "deploy-svc", "/v1/orgs/%s/environments" % org),
+        {"name": "development", "dataplane": dataplane, "position": 0})
+    assert status == 201, body
+
 
 # Fields the server sets, removed before objects are compared with golden
 # files.

@@ -20,7 +20,6 @@ status itself.
 import pytest
 
 import kube_harness as kh
-from slipway_harness import api
 
 from test_kube_runtime import RBAC, _available, _deploy, _first_replicaset, \
     _wait_status
@@ -33,15 +32,10 @@ def kube():
 
 def test_kube_pod_reasons_fail_a_rollout(slipway, kube, app_ports, org,
                                          project):
-    agent = slipway.extra_agent(app_ports.take(), orgs=[org],
-                                drop=("SLIPWAY_ENGINE_SOCKET",),
-                                **kube.agent_env())
+    agent = kube.extra_agent(slipway, app_ports.take(), org)
     try:
         agent.start()
-        status, body = api("POST", slipway.url(
-            "deploy-svc", "/v1/orgs/%s/environments" % org),
-            {"name": "development", "dataplane": agent.name, "position": 0})
-        assert status == 201, body
+        kh.bind_development(slipway, org, agent.name)
         reg = slipway.create_registry(org, auth_type="basic")
         # A long health timeout: a failure seen now is the pods' doing,
         # never the progress deadline's.
@@ -119,15 +113,10 @@ def test_kube_token_rotation_is_read_again(slipway, kube, app_ports, org,
     """The agent's token file is replaced and the old token revoked: the
     agent reads the new one (it watches the file) and applies with it,
     without a restart."""
-    agent = slipway.extra_agent(app_ports.take(), orgs=[org],
-                                drop=("SLIPWAY_ENGINE_SOCKET",),
-                                **kube.agent_env())
+    agent = kube.extra_agent(slipway, app_ports.take(), org)
     try:
         agent.start()
-        status, body = api("POST", slipway.url(
-            "deploy-svc", "/v1/orgs/%s/environments" % org),
-            {"name": "development", "dataplane": agent.name, "position": 0})
-        assert status == 201, body
+        kh.bind_development(slipway, org, agent.name)
         reg = slipway.create_registry(org, auth_type="basic")
         comp = slipway.create_component(org, project, reg["id"], port=8080,
                                         name="rotated")

@@ -12,7 +12,6 @@ of another data plane) are never touched, whatever else they are labelled.
 import pytest
 
 import kube_harness as kh
-from slipway_harness import api
 
 from test_kube_runtime import RBAC, _available, _deploy, _wait_status
 
@@ -31,15 +30,10 @@ def _secret(kube, ns, name, labels):
 
 def test_kube_start_prunes_only_its_unserved_objects(slipway, kube, app_ports,
                                                       org, project):
-    agent = slipway.extra_agent(app_ports.take(), orgs=[org],
-                                drop=("SLIPWAY_ENGINE_SOCKET",),
-                                **kube.agent_env())
+    agent = kube.extra_agent(slipway, app_ports.take(), org)
     try:
         agent.start()
-        status, body = api("POST", slipway.url(
-            "deploy-svc", "/v1/orgs/%s/environments" % org),
-            {"name": "development", "dataplane": agent.name, "position": 0})
-        assert status == 201, body
+        kh.bind_development(slipway, org, agent.name)
         reg = slipway.create_registry(org, auth_type="basic")
         comp = slipway.create_component(org, project, reg["id"], port=8080,
                                         name="kept")

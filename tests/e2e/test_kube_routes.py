@@ -63,14 +63,9 @@ def kube():
 
 
 def _plane(slipway, kube, app_ports, org, **env):
-    agent = slipway.extra_agent(app_ports.take(), orgs=[org],
-                                drop=("SLIPWAY_ENGINE_SOCKET",),
-                                **dict(kube.agent_env(), **env))
+    agent = kube.extra_agent(slipway, app_ports.take(), org, **env)
     agent.start()
-    status, body = api("POST", slipway.url(
-        "deploy-svc", "/v1/orgs/%s/environments" % org),
-        {"name": "development", "dataplane": agent.name, "position": 0})
-    assert status == 201, body
+    kh.bind_development(slipway, org, agent.name)
     return agent
 
 

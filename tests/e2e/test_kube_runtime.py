@@ -36,7 +36,6 @@ import pytest
 import yaml
 
 import kube_harness as kh
-import slipway_harness as sh
 from slipway_harness import api
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -151,15 +150,10 @@ def _render_matches_golden(slipway, kube, agent, cid, replace, out):
 def test_kube_runtime_apply_status_prune(slipway, kube, app_ports, org,
                                          project, tmp_path):
     # No engine socket: a Kubernetes data plane has no container engine.
-    agent = slipway.extra_agent(app_ports.take(), orgs=[org],
-                                drop=("SLIPWAY_ENGINE_SOCKET",),
-                                **kube.agent_env())
+    agent = kube.extra_agent(slipway, app_ports.take(), org)
     try:
         agent.start()
-        status, body = api("POST", slipway.url(
-            "deploy-svc", "/v1/orgs/%s/environments" % org),
-            {"name": "development", "dataplane": agent.name, "position": 0})
-        assert status == 201, body
+        kh.bind_development(slipway, org, agent.name)
         reg = slipway.create_registry(org, auth_type="basic")
         comp = slipway.create_component(org, project, reg["id"], port=8080,
                                         name="greeter")
@@ -318,16 +312,11 @@ def test_kube_runtime_config_and_secrets(slipway, kube, app_ports, org,
     retired as the Secrets are (releases older than the one replaced); a
     release without secrets gets no Secret."""
     import base64
-    agent = slipway.extra_agent(app_ports.take(), orgs=[org],
-                                drop=("SLIPWAY_ENGINE_SOCKET",),
-                                **kube.agent_env())
+    agent = kube.extra_agent(slipway, app_ports.take(), org)
     secret = "kube-" + base64.b32encode(os.urandom(10)).decode().lower()
     try:
         agent.start()
-        status, body = api("POST", slipway.url(
-            "deploy-svc", "/v1/orgs/%s/environments" % org),
-            {"name": "development", "dataplane": agent.name, "position": 0})
-        assert status == 201, body
+        kh.bind_development(slipway, org, agent.name)
         reg = slipway.create_registry(org, auth_type="basic")
         comp = slipway.create_component(org, project, reg["id"], port=8080,
                                         name="configured")

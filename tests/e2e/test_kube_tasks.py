@@ -40,16 +40,11 @@ def plane(slipway, kube, app_ports, org):
     """A Kubernetes data plane of org's own, bound as its development
     environment. Its clock runs a minute a second: were the agent's own
     scheduler to serve the CronJob's task, it would fire at once."""
-    agent = slipway.extra_agent(app_ports.take(), orgs=[org],
-                                drop=("SLIPWAY_ENGINE_SOCKET",),
-                                SLIPWAY_TEST_CLOCK="%d:60" % int(time.time()),
-                                **kube.agent_env())
+    agent = kube.extra_agent(slipway, app_ports.take(), org,
+                             SLIPWAY_TEST_CLOCK="%d:60" % int(time.time()))
     agent.start()
     try:
-        status, body = api("POST", slipway.url(
-            "deploy-svc", "/v1/orgs/%s/environments" % org),
-            {"name": "development", "dataplane": agent.name, "position": 0})
-        assert status == 201, body
+        kh.bind_development(slipway, org, agent.name)
         yield agent
     finally:
         rc = agent.stop()
