@@ -109,9 +109,12 @@ bus_conf_base(const char *brokers, struct error *err)
 	 * librdkafka backs off reconnects up to 10 s: a broker back from a
 	 * restart would sit unused that long, and a bounded delivery (the
 	 * webhook's) would time out against a broker that is up again.
+	 * Nagle off: our messages are small and a 202 waits for its ack, so a
+	 * request must never sit behind an unacknowledged one (TCP_NODELAY).
 	 */
 	const char *kv[] = { "bootstrap.servers", brokers, "log.queue", "true",
-	    "reconnect.backoff.max.ms", "1000", NULL };
+	    "reconnect.backoff.max.ms", "1000", "socket.nagle.disable", "true",
+	    NULL };
 	const char *sec[BUS_SECURITY_KV_MAX];   /* SASL / TLS, bus_security.h */
 
 	if (bus_conf_all(conf, kv, err) == -1 || bus_security_settings(sec,

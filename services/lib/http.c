@@ -74,6 +74,7 @@ struct http_request {
 	size_t body_len;
 	json_t *json;
 	const char *route;               /* pattern, for metrics */
+	int quiet;                       /* http_request_quiet: access line debug */
 	struct http_param params[HTTP_MAX_PARAMS];
 	size_t nparams;
 	char id[HTTP_REQUEST_ID_MAX + 1];
@@ -146,8 +147,12 @@ http_record(struct http_request *req, int status)
 	snprintf(labels, sizeof(labels), "route=\"%s\"", req->route);
 	metrics_observe_ms("slipway_http_request_duration_ms", labels, ms);
 	log_ctx_set("request_id", req->id);
-	log_info("%s %.256s %d %.1fms%s", req->method_name, req->path, status, ms,
-	    req->evreq == NULL ? " (client gone)" : "");
+	if (req->quiet)
+		log_debug("%s %.256s %d %.1fms%s", req->method_name, req->path,
+		    status, ms, req->evreq == NULL ? " (client gone)" : "");
+	else
+		log_info("%s %.256s %d %.1fms%s", req->method_name, req->path,
+		    status, ms, req->evreq == NULL ? " (client gone)" : "");
 	/* A deferred reply runs in someone else's callback: leave its context. */
 	if (!http_in_dispatch)
 		log_ctx_unset("request_id");
@@ -198,6 +203,12 @@ http_content_type(struct http_request *req, const char *type)
 	out = evhttp_request_get_output_headers(req->evreq);
 	evhttp_remove_header(out, "Content-Type");
 	evhttp_add_header(out, "Content-Type", type);
+}
+
+void
+http_request_quiet(struct http_request *req)
+{
+	req->quiet = 1;
 }
 
 void

@@ -135,6 +135,12 @@ int http_request_media_type(const struct http_request *req, char *buf,
 json_t *http_request_json(struct http_request *req);
 
 /* Replies. Each frees the request. body is stolen (json_decref'd). */
+/*
+ * The handler logs this request's outcome itself (the webhook: one line
+ * per call, thousands a second), so the access line is debug only.
+ */
+void http_request_quiet(struct http_request *req);
+
 void http_reply_json(struct http_request *req, int status, json_t *body);
 void http_reply_empty(struct http_request *req, int status);
 /* len bytes of data (copied) with the given Content-Type. */

@@ -102,6 +102,17 @@ line_escaped(struct log_line *l, const char *s)
 	const unsigned char *p;
 
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		size_t run = 0;
+
+		/* Plain printable ASCII, the usual case, is copied a run at once. */
+		while (p[run] >= 0x20 && p[run] < 0x7f && p[run] != '"' &&
+		    p[run] != '\\')
+			run++;
+		if (run > 0) {
+			line_raw(l, (const char *)p, run);
+			p += run - 1;
+			continue;
+		}
 		if (*p == '"' || *p == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)*p;
@@ -117,8 +128,6 @@ line_escaped(struct log_line *l, const char *s)
 			esc[4] = hex[*p >> 4];
 			esc[5] = hex[*p & 0xf];
 			line_raw(l, esc, 6);
-		} else if (*p < 0x80) {
-			line_raw(l, (const char *)p, 1);
 		} else {
 			p += line_utf8(l, p) - 1;
 		}
@@ -137,16 +146,24 @@ line_field(struct log_line *l, const char *key, const char *value)
 	line_raw(l, "\"", 1);
 }
 
+/*
+ * "2026-12-02T08:04:46.123Z". The seconds part is formatted once per second
+ * and thread: a busy service writes thousands of lines a second.
+ */
 static void
 log_timestamp(char *out, size_t len)
 {
+	static _Thread_local time_t last = (time_t)-1;
+	static _Thread_local char sec[32];
 	struct timespec ts;
 	struct tm tm;
-	char sec[32];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (ts.tv_sec != last) {
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+		last = ts.tv_sec;
+	}
 	snprintf(out, len, "%s.%03ldZ", sec, ts.tv_nsec / 1000000L);
 }
 

@@ -519,6 +519,8 @@ hook_http_deploy(struct http_request *req, void *ctx)
 	size_t len = 0;
 	int limited;
 
+	/* Every outcome is logged here: "webhook accepted" or "refused". */
+	http_request_quiet(req);
 	hook_http_client(h, req, client, sizeof(client));
 	tok = hook_request_bearer(http_request_header(req, "Authorization"), &len);
 	if (tok == NULL) {
