@@ -197,29 +197,47 @@ def webhook_size(h, token):
     return size, body.decode()
 
 
+def wrk_cpu(url, script, c, seconds, parts):
+    """One wrk round; res["cpu_us"][part] is the CPU (all threads) each
+    of parts {name: [pids]} spent per 2xx answer during it."""
+    before = {k: tools.cpu_ticks(p) for k, p in parts.items()}
+    res, cmd = tools.run_wrk(url, script, c, seconds)
+    ok = max(1, res["ok_per_s"] * seconds)
+    res["cpu_us"] = {k: (tools.cpu_ticks(p) - before[k]) * 1e6 / ok
+                     for k, p in parts.items()}
+    return res, cmd
+
+
 def rounds(h, rep, script, nginx, cfg, levels, with_nginx=True):
     """Alternating rounds per level: webhook, nginx, webhook, nginx...;
-    returns {level: {"webhook": [runs], "nginx": [runs]}}."""
+    returns {level: {"webhook": [runs], "nginx": [runs]}}. Each run also
+    says the CPU per 202 of the webhook, the broker and nginx."""
     out = {}
     wurl = h.url("webhook-ingress", HOOK_PATH)
     nurl = "http://127.0.0.1:%d%s" % (nginx.port, HOOK_PATH) if nginx else None
+    wparts = {"webhook": [h.procs["webhook-ingress"].pid],
+              "kafka": [h.kafka_pid()]}
     for c in levels:
         out[c] = {"webhook": [], "nginx": []}
         for i in range(cfg["reps"]):
-            res, cmd = tools.run_wrk(wurl, script, c, cfg["round_s"])
+            res, cmd = wrk_cpu(wurl, script, c, cfg["round_s"], wparts)
             rep.command("webhook c=%d" % c, cmd)
             out[c]["webhook"].append(res)
             say("    webhook c=%-3d round %d: %.0f 202/s, p50 %.2f ms, p99 "
-                "%.2f ms, non-2xx %d, socket errors %d" % (
+                "%.2f ms, non-2xx %d, socket errors %d; CPU per 202: "
+                "webhook %.0f us, broker %.0f us" % (
                     c, i + 1, res["ok_per_s"], res["p50_ms"], res["p99_ms"],
-                    res["non2xx"], res["socket_errors"]))
+                    res["non2xx"], res["socket_errors"],
+                    res["cpu_us"]["webhook"], res["cpu_us"]["kafka"]))
             if with_nginx:
-                res, cmd = tools.run_wrk(nurl, script, c, cfg["round_s"])
+                res, cmd = wrk_cpu(nurl, script, c, cfg["round_s"],
+                                   {"nginx": nginx.pids()})
                 rep.command("nginx c=%d" % c, cmd)
                 out[c]["nginx"].append(res)
                 say("    nginx   c=%-3d round %d: %.0f 202/s, p50 %.2f ms, "
-                    "p99 %.2f ms" % (c, i + 1, res["ok_per_s"], res["p50_ms"],
-                                     res["p99_ms"]))
+                    "p99 %.2f ms; CPU per 202 %.1f us" % (
+                        c, i + 1, res["ok_per_s"], res["p50_ms"],
+                        res["p99_ms"], res["cpu_us"]["nginx"]))
     return out
 
 
@@ -660,9 +678,12 @@ def summarize_rounds(r):
                            "p99_ms": med(runs, "p99_ms"),
                            "non2xx": sum(x["non2xx"] for x in runs),
                            "socket_errors": sum(x["socket_errors"] for x in runs),
+                           "cpu_us": {part: statistics.median(
+                               x["cpu_us"][part] for x in runs)
+                               for part in runs[0]["cpu_us"]},
                            "runs": [{kk: x.get(kk) for kk in (
                                "ok_per_s", "p50_ms", "p99_ms", "requests",
-                               "non2xx")} for x in runs]}
+                               "non2xx", "cpu_us")} for x in runs]}
                        for k, runs in v.items() if runs}
     return out
 
@@ -768,6 +789,24 @@ def fmt_rate(x):
     return "%.0f/s" % x if x == x else "n/a"
 
 
+def cpu_figure(rep, v):
+    """What one 202 costs in CPU at 32 connections: the webhook process
+    (its librdkafka threads included) and the broker, beside nginx. On a
+    machine whose cores wrk, the broker and the webhook share, this is what
+    bounds the webhook/nginx ratio."""
+    if not v or not v["nginx"].get("cpu_us"):
+        return
+    wc, nc = v["webhook"]["cpu_us"], v["nginx"]["cpu_us"]["nginx"]
+    total = wc["webhook"] + wc["kafka"]
+    rep.figure("CPU per 202 at 32 connections",
+               "webhook-ingress %.0f µs + broker %.0f µs" % (
+                   wc["webhook"], wc["kafka"]),
+               "nginx static 202: %.1f µs" % nc, total / max(nc, 0.001), "—",
+               "cpu_per_202_c32: webhook %.0f us + broker %.0f us (%.1f of "
+               "nginx %.1f us)" % (wc["webhook"], wc["kafka"],
+                                   total / max(nc, 0.001), nc))
+
+
 def build_table(rep, cfg):
     d = rep.data
     w, k = d.get("webhook", {}), d.get("kcat")
@@ -792,6 +831,7 @@ def build_table(rep, cfg):
                 wh["per_s"] / k["msg_per_s"], k["msg_per_s"])
         rep.figure("webhook 202/s at %d connection%s" % (
             c, "s" if c > 1 else ""), value, anchor, ratio, goal, closing)
+    cpu_figure(rep, w.get("32"))
     if k:
         rep.figure("kcat producer, acks=all, idempotent, %d-byte messages" %
                    k["size"], fmt_rate(k["msg_per_s"]),

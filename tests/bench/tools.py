@@ -163,6 +163,29 @@ def run_wrk(url, script, connections, duration_s, threads=None, timeout_s=10):
     return parsed, " ".join(cmd)
 
 
+def cpu_ticks(pids):
+    """utime + stime of the processes (all their threads), in seconds."""
+    hz = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / float(hz)
+
+
+def with_children(pid):
+    """pid and its direct children (nginx: the master and its workers)."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [pid] + [int(x) for x in f.read().split()]
+    except OSError:
+        return [pid]
+
+
 def start_wrk(url, script, connections, duration_s, threads=1, timeout_s=10):
     """wrk in the background (a flood): (Popen, command)."""
     wrk = need("wrk")
@@ -287,6 +310,9 @@ class Nginx:
 
     def command(self):
         return "%s -p %s -c %s" % (self.bin, self.dir, self.conf)
+
+    def pids(self):
+        return with_children(self.proc.pid) if self.proc is not None else []
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
