@@ -19,6 +19,7 @@
 #include "outbox.h"
 #include "backbone.h"
 #include "service.h"
+#include "store.h"
 #include "topics.h"
 
 #define COMP_RELAY_INTERVAL_MS 1000
@@ -29,6 +30,7 @@
 #define COMP_WAIT_METRICS      "slipway_component_registry"
 
 static struct comp_ctx ctx;
+static int comp_pg_query_timeout_ms;
 
 static const struct config_var comp_vars[] = {
 	CONFIG_VAR_HTTP_ADDR(&ctx.cfg.http_addr),
@@ -37,6 +39,7 @@ static const struct config_var comp_vars[] = {
 	CONFIG_VAR_KAFKA_BROKERS(&ctx.cfg.brokers),
 	CONFIG_VARS_KAFKA_SECURITY,
 	CONFIG_VAR_PG_URL(CONFIG_PG_URL_DEFAULT, &ctx.cfg.pg_url),
+	CONFIG_VAR_PG_QUERY_TIMEOUT(&comp_pg_query_timeout_ms),
 	CONFIG_VAR_REDIS_HOST(&ctx.cfg.redis_host),
 	CONFIG_VAR_REDIS_PORT(&ctx.cfg.redis_port),
 	CONFIG_VAR_REDIS_USER(&ctx.cfg.redis_user),
@@ -111,6 +114,9 @@ main(int argc, char **argv)
 	ctx.base = service_init("component-svc");
 	config_main(argc, argv, comp_vars, COMP_NVARS);
 	log_set_debug(ctx.cfg.debug);
+	if (store_set_query_timeout(comp_pg_query_timeout_ms) == -1)
+		fatal("SLIPWAY_PG_QUERY_TIMEOUT_MS must be %d-%d",
+		    STORE_QUERY_TIMEOUT_MIN_MS, STORE_QUERY_TIMEOUT_MAX_MS);
 	if (ctx.cfg.registry_wait_ms > COMP_WAIT_MAX_MS)
 		fatal("SLIPWAY_REGISTRY_WAIT_MS must be at most %d",
 		    COMP_WAIT_MAX_MS);

@@ -41,6 +41,7 @@ extern const struct migration deploy_svc_migrations[];
 extern const unsigned long deploy_svc_migrations_count;
 
 static struct deploy deploy;
+static int deploy_pg_query_timeout_ms;
 
 static const struct config_var deploy_config_vars[] = {
 	CONFIG_VAR_HTTP_ADDR(&deploy.cfg.http_addr),
@@ -49,6 +50,7 @@ static const struct config_var deploy_config_vars[] = {
 	CONFIG_VAR_KAFKA_BROKERS(&deploy.cfg.brokers),
 	CONFIG_VARS_KAFKA_SECURITY,
 	CONFIG_VAR_PG_URL(CONFIG_PG_URL_DEFAULT, &deploy.cfg.pg_url),
+	CONFIG_VAR_PG_QUERY_TIMEOUT(&deploy_pg_query_timeout_ms),
 	CONFIG_VAR_LOG_DEBUG(&deploy.cfg.log_debug),
 	{ "SLIPWAY_DEFAULT_DATAPLANE", CONFIG_STRING, "", 0,
 	    "data plane of new orgs' environments (\"\" = earliest registered)",
@@ -213,6 +215,9 @@ main(int argc, char **argv)
 	config_main(argc, argv, deploy_config_vars, DEPLOY_NVARS);
 	deploy.base = service_init(DEPLOY_SERVICE);
 	log_set_debug(deploy.cfg.log_debug);
+	if (store_set_query_timeout(deploy_pg_query_timeout_ms) == -1)
+		fatal("SLIPWAY_PG_QUERY_TIMEOUT_MS must be %d-%d",
+		    STORE_QUERY_TIMEOUT_MIN_MS, STORE_QUERY_TIMEOUT_MAX_MS);
 	if (deploy.cfg.component_wait_ms > DEPLOY_WAIT_MAX_MS)
 		fatal("SLIPWAY_COMPONENT_WAIT_MS must be at most %d",
 		    DEPLOY_WAIT_MAX_MS);

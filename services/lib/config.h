@@ -55,6 +55,15 @@ struct config_var {
 #define CONFIG_VAR_PG_URL(def, dst) \
 	{ "SLIPWAY_PG_URL", CONFIG_STRING, (def), CONFIG_SECRET, \
 	  "PostgreSQL connection URL", (dst) }
+/* Also the store's own default, for programs that never set it. */
+#define CONFIG_PG_QUERY_TIMEOUT_MS 5000
+#define CONFIG_STR_(x) #x
+#define CONFIG_STR(x) CONFIG_STR_(x)
+#define CONFIG_VAR_PG_QUERY_TIMEOUT(dst) \
+	{ "SLIPWAY_PG_QUERY_TIMEOUT_MS", CONFIG_INT, \
+	  CONFIG_STR(CONFIG_PG_QUERY_TIMEOUT_MS), 0, \
+	  "bound of each Postgres statement, in ms (10-600000): past it the " \
+	  "call answers unavailable and the connection is re-made", (dst) }
 #define CONFIG_VAR_REDIS_HOST(dst) \
 	{ "SLIPWAY_REDIS_HOST", CONFIG_STRING, "127.0.0.1", 0, \
 	  "Redis host (token cache)", (dst) }

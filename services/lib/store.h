@@ -5,9 +5,24 @@
  * parameterised. A lost connection is re-established on the next call; a
  * failure mid-transaction is reported and the transaction is rolled back.
  * Errors fill err with code "unique_violation" (SQLSTATE 23505),
- * "foreign_key_violation" (23503), "unavailable" (connection lost, server
- * shutting down, deadlock or serialization failure: worth retrying) or
- * "db_error".
+ * "foreign_key_violation" (23503), "unavailable" (connection lost, no
+ * answer in time, server shutting down, deadlock, serialization failure or
+ * statement timeout: worth retrying) or "db_error".
+ *
+ * No call waits without a bound. Each statement (store_exec, store_begin,
+ * store_commit, ...) gets the query timeout (store_set_query_timeout) for
+ * everything it does, a reconnect included; the server's statement_timeout
+ * is set a little below it, so a slow statement is ended by Postgres over a
+ * connection that stays up. When Postgres does not answer in time the
+ * statement is cancelled, the connection dropped and "unavailable"
+ * returned; after that (and after a failed reconnect) every store of the
+ * process fails its calls at once for a back-off of 200 ms doubling up to
+ * 2 s, and at least as long as the failed attempt waited (so a loop waits
+ * at most half the time); then one call tries to reconnect.
+ * A transaction in progress is lost with its connection: its statements
+ * and its COMMIT fail until the caller rolls back. A COMMIT that got no
+ * answer has an unknown outcome (it may have landed): callers retry work
+ * that is idempotent. Migrations get a longer bound (2 min).
  */
 #ifndef SLIPWAY_STORE_H
 #define SLIPWAY_STORE_H
@@ -17,6 +32,15 @@
 
 struct store;
 struct store_result;
+
+/* The range of store_set_query_timeout (the default: config.h). */
+#define STORE_QUERY_TIMEOUT_MIN_MS 10
+#define STORE_QUERY_TIMEOUT_MAX_MS 600000
+/*
+ * Sets the query timeout of every store created after this call (call it
+ * at start-up, before the first store_new). -1 when ms is out of range.
+ */
+int store_set_query_timeout(int ms);
 
 /* conninfo: libpq connection string; schema: set as search_path. */
 struct store *store_new(const char *conninfo, const char *schema,

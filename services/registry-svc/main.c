@@ -29,11 +29,13 @@
 #include "outbox.h"
 #include "backbone.h"
 #include "service.h"
+#include "store.h"
 #include "topics.h"
 
 #define REG_RELAY_INTERVAL_MS 1000
 
 static struct reg_ctx ctx;
+static int reg_pg_query_timeout_ms;
 
 /* A key file that group or others may read is refused (crypto.h). */
 #define REG_VAR_KEK_FILE \
@@ -48,6 +50,7 @@ static const struct config_var reg_vars[] = {
 	CONFIG_VAR_KAFKA_BROKERS(&ctx.cfg.brokers),
 	CONFIG_VARS_KAFKA_SECURITY,
 	CONFIG_VAR_PG_URL(CONFIG_PG_URL_DEFAULT, &ctx.cfg.pg_url),
+	CONFIG_VAR_PG_QUERY_TIMEOUT(&reg_pg_query_timeout_ms),
 	REG_VAR_KEK_FILE,
 	CONFIG_VAR_ALLOW_PRIVATE_TARGETS(&ctx.cfg.targets),
 	CONFIG_VAR_LOG_DEBUG(&ctx.cfg.debug),
@@ -170,6 +173,9 @@ main(int argc, char **argv)
 	ctx.base = service_init("registry-svc");
 	config_main(argc, argv, reg_vars, REG_NVARS);
 	log_set_debug(ctx.cfg.debug);
+	if (store_set_query_timeout(reg_pg_query_timeout_ms) == -1)
+		fatal("SLIPWAY_PG_QUERY_TIMEOUT_MS must be %d-%d",
+		    STORE_QUERY_TIMEOUT_MIN_MS, STORE_QUERY_TIMEOUT_MAX_MS);
 	reg_start_backbone(&ctx);
 	if ((ctx.keys = apikeys_new()) == NULL)
 		fatal("out of memory");
