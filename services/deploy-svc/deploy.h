@@ -167,6 +167,13 @@ struct deploy_target {
 	char dataplane[48];
 };
 
+/* The configuration a deployment runs, sealed to its data plane. */
+struct deploy_sealed {
+	int version;
+	unsigned char *blob;   /* NULL: nothing to seal */
+	size_t len;
+};
+
 /* A deployment to record (see deploy_store_deployment_create). */
 struct deploy_new {
 	const char *id;
@@ -187,6 +194,11 @@ struct deploy_new {
 	 */
 	int config_pinned;
 	int config_version;
+	/*
+	 * Sealed by the caller already (deploy_store_deployments_create needs
+	 * it; a reason it gave is in failed_reason); NULL: sealed when written.
+	 */
+	const struct deploy_sealed *sealed;
 };
 
 /* The columns of a deployment that the state machine needs. */
@@ -295,6 +307,22 @@ int deploy_store_environment_put(struct store *s, const char *org,
     const char *name, const char *dataplane, int position, struct error *err);
 int deploy_store_deployment_create(struct store *s, const struct deploy_new *d,
     struct error *err);
+/*
+ * The configuration d runs, sealed into cs (the caller frees cs->blob); one
+ * that cannot be sealed leaves its reason in reason (the deployment then
+ * fails). -1 only for a store error.
+ */
+int deploy_store_config(struct store *s, const struct deploy_new *d,
+    struct deploy_sealed *cs, char *reason, size_t rlen, struct error *err);
+/*
+ * deploy_store_deployment_create for n deployments (each one's sealed set)
+ * in one statement per table, rows and events in the array's order:
+ * created[i] 1 when ds[i] was new, 0 when its id existed already or came
+ * earlier in ds. -1 with err: *bad the deployment at fault (a payload over
+ * the outbox cap), or n when the statement failed as a whole.
+ */
+int deploy_store_deployments_create(struct store *s, const struct deploy_new *ds,
+    size_t n, int *created, size_t *bad, struct error *err);
 int deploy_store_deployment_lock(struct store *s, const char *id,
     struct deploy_current *out, struct error *err);
 /* The same without a lock: what a request reads before its own transaction
@@ -535,10 +563,19 @@ typedef int (*deploy_apply_fn)(struct deploy *, const Envelope *,
     const struct bus_message *, struct error *);
 /* The key of the parked requests an applied event may let through, or NULL. */
 typedef const char *(*deploy_wake_fn)(const Envelope *);
+/*
+ * Applies n events of one type at once (each deduplicated already): 0, or
+ * -1 with err and *bad the first event at fault (n: the whole call
+ * failed, no one event can be blamed).
+ */
+typedef int (*deploy_apply_many_fn)(struct deploy *, const Envelope *const *,
+    const struct bus_message *const *, size_t, size_t *, struct error *);
 struct deploy_consume_entry {
 	Slipway__V1__Envelope__PayloadCase payload;
-	deploy_apply_fn apply;
+	deploy_apply_fn apply;            /* NULL when apply_many is set */
 	deploy_wake_fn wake;   /* NULL: no parked request waits for it */
+	/* Non-NULL: a batch's run of these events is applied in one call. */
+	deploy_apply_many_fn apply_many;
 };
 int deploy_consume_start(struct deploy *d, struct error *err);
 /* The table row of a payload, or NULL: not deploy-svc's business (skipped). */
@@ -547,6 +584,15 @@ const struct deploy_consume_entry *deploy_consume_lookup(
 /* What the bus should do with m after its apply failed with err. */
 enum bus_result deploy_consume_fail(const struct bus_message *m,
     const struct error *err, struct error *reason);
+
+/*
+ * deploy_push.c: the ImagePushed events of a batch, applied together: each
+ * component, org placement and configuration looked up once, every
+ * deployment and outbox row written in one statement per table.
+ */
+int deploy_push_apply(struct deploy *d, const Envelope *const *envs,
+    const struct bus_message *const *ms, size_t n, size_t *bad,
+    struct error *err);
 
 /*
  * deploy_batch.c: a batch of consumed messages in one transaction, each

@@ -1,7 +1,8 @@
 /*
  * deploy_consume.c: what deploy-svc does with the events it consumes.
  *
- * One table maps each payload case to the function that applies it. Every
+ * One table maps each payload case to the function that applies it
+ * (ImagePushed: a batch's run of them at once, deploy_push.c). Every
  * applied event runs in the transaction of its batch (deploy_batch.c)
  * together with its dedup record and the outbox rows it causes; the bus
  * stores the Kafka offset only after we return BUS_DONE, i.e. after that
@@ -35,161 +36,6 @@ deploy_consume_bad(struct error *err, const char *fmt, ...)
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-/* Validates the parts of ImagePushed we rely on; fills the normalised image. */
-static int
-deploy_consume_image_check(const Slipway__V1__ImagePushed *ip,
-    const char *id, struct image_ref *ref, char *image, size_t len,
-    struct error *err)
-{
-	struct error perr;
-
-	if (ip == NULL || !crypto_uuid_valid(ip->component_id))
-		return deploy_consume_bad(err, "%s", "component_id is not a UUID");
-	if (!crypto_uuid_valid(id))
-		return deploy_consume_bad(err, "%s", "request_id is not a UUID");
-	if (image_ref_parse(ip->image, ref, &perr) == -1 ||
-	    image_ref_format(ref, image, len) == -1)
-		return deploy_consume_bad(err, "invalid image: %s", perr.msg);
-	if (ip->digest[0] != '\0' && !image_ref_digest_valid(ip->digest))
-		return deploy_consume_bad(err, "%s", "invalid digest");
-	return 0;
-}
-
-/*
- * ImagePushed keeps the component's repository: only the tag and digest
- * are the producer's, as at the webhook (hook_request.c). Internal
- * producers skip the webhook, so the check is repeated here; a component
- * whose image is unknown or unparsable can check nothing and deploys
- * nothing this way (the management API's deploy by image stays the way to
- * move to another repository of the same registry).
- */
-static const char *
-deploy_consume_repository(const struct deploy_component *comp,
-    const struct image_ref *ref)
-{
-	struct image_ref own;
-	struct error perr;
-
-	if (comp->registry_host[0] != '\0' &&
-	    !image_ref_host_equal(ref->domain, comp->registry_host))
-		return "image_registry_mismatch: the image is not in the "
-		    "component's registry";
-	if (image_ref_parse(comp->image, &own, &perr) == -1 ||
-	    !image_ref_same_repository(ref, &own))
-		return "image_repository_mismatch: the image is not in the "
-		    "component's repository (only the tag and digest may change)";
-	return NULL;
-}
-
-/* Picks where the deployment goes, or says why it cannot go anywhere. */
-static int
-deploy_consume_place(struct deploy *d, const struct deploy_component *comp,
-    const struct image_ref *ref, struct deploy_target *target,
-    const char **failed, struct error *err)
-{
-	int rc = deploy_store_environment_first(d->store, comp->org,
-	    d->cfg.default_dataplane, target, err);
-
-	if (rc == -1 && strcmp(err->code, "dataplane_not_granted") == 0) {
-		/* Nothing was written: the check comes before the rows. */
-		error_clear(err);
-		snprintf(target->environment, sizeof(target->environment),
-		    "development");
-		target->dataplane[0] = '\0';
-		*failed = "dataplane_not_granted: the default data plane is not "
-		    "granted to this org; the operator grants one (slipway "
-		    "dataplane add --org) and binds an environment to it";
-		return 0;
-	}
-	if (rc == -1)
-		return -1;
-	if (rc == 0) {
-		snprintf(target->environment, sizeof(target->environment),
-		    "development");
-		target->dataplane[0] = '\0';
-		*failed = d->cfg.default_dataplane[0] != '\0' ?
-		    "no data plane registered (SLIPWAY_DEFAULT_DATAPLANE names "
-		    "an unregistered one)" : "no data plane registered";
-	} else {
-		*failed = deploy_consume_repository(comp, ref);
-	}
-	return 0;
-}
-
-/*
- * ImagePushed: record a pending deployment in the org's first environment
- * and send ApplyDeployment to its data plane. The request id becomes the
- * deployment id, so a second ImagePushed with the same request id (say, a
- * producer retry with a new event id) is a duplicate and does nothing.
- */
-static int
-deploy_consume_image_pushed(struct deploy *d, const Envelope *env,
-    const struct bus_message *m, struct error *err)
-{
-	const Slipway__V1__ImagePushed *ip = env->image_pushed;
-	const char *id = ip != NULL && ip->request_id[0] != '\0' ?
-	    ip->request_id : env->event_id;
-	struct deploy_component comp;
-	struct deploy_target target;
-	struct deploy_new dn;
-	struct image_ref ref;
-	char image[IMAGE_REF_MAX + 1];
-	int rc;
-
-	if (deploy_consume_image_check(ip, id, &ref, image, sizeof(image), err) == -1)
-		return -1;
-	memset(&dn, 0, sizeof(dn));
-	memset(&target, 0, sizeof(target));
-	dn.id = id;
-	dn.component_id = ip->component_id;
-	dn.image = image;
-	dn.digest = ip->digest[0] != '\0' ? ip->digest : ref.digest;
-	dn.source = ip->source[0] != '\0' ? ip->source : "event";
-	dn.target = &target;
-	dn.keyring = d->keyring;
-	if ((rc = deploy_store_component_get(d->store, ip->component_id, &comp,
-	    err)) == -1)
-		return -1;
-	if (rc == 0 && (rc = deploy_remove_is_deleted(d->store,
-	    ip->component_id, err)) != 0) {
-		if (rc == -1)
-			return -1;
-		dn.org = env->org;
-		dn.failed_reason = "component_deleted: the component was deleted";
-	} else if (rc == 0) {
-		/* component.events may lag behind image.pushed: wait a while. */
-		if (bus_message_attempt(m) < DEPLOY_UNKNOWN_COMPONENT_ATTEMPTS) {
-			error_set(err, "retry", "", "component %s not known yet",
-			    ip->component_id);
-			return -1;
-		}
-		dn.org = env->org;
-		dn.failed_reason = "unknown component";
-	} else {
-		dn.comp = &comp;
-		dn.org = comp.org;
-		if (deploy_consume_place(d, &comp, &ref, &target, &dn.failed_reason,
-		    err) == -1)
-			return -1;
-		if (dn.failed_reason != NULL &&
-		    strncmp(dn.failed_reason, "image_", 6) == 0 &&
-		    bus_message_attempt(m) < DEPLOY_MISMATCH_ATTEMPTS) {
-			error_set(err, "retry", "", "component %s: %.60s (its "
-			    "ComponentUpdated may be on its way)", ip->component_id,
-			    dn.failed_reason);
-			return -1;
-		}
-	}
-	rc = deploy_store_deployment_create(d->store, &dn, err);
-	if (rc == 1)
-		log_info("deployment %s %s for component %s in %s: %s", id,
-		    dn.failed_reason ? "failed" : "requested", ip->component_id,
-		    target.environment, dn.failed_reason ? dn.failed_reason : image);
-	else if (rc == 0)
-		log_info("deployment %s exists already: duplicate ignored", id);
-	return rc == -1 ? -1 : 0;
 }
 
 /*
@@ -391,20 +237,23 @@ deploy_consume_endpoints(struct deploy *d, const Envelope *env,
 
 /* Payloads not listed (registry events, tokens, our own events) are skipped. */
 static const struct deploy_consume_entry deploy_consume_table[] = {
-	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_IMAGE_PUSHED, deploy_consume_image_pushed,
-	    NULL },
-	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_DEPLOYMENT_STATUS, deploy_consume_status,
-	    NULL },
-	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_EXECUTION_STATUS,
-	    deploy_consume_execution, NULL },
-	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_CREATED, deploy_consume_component,
-	    deploy_consume_component_wake },
-	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_UPDATED, deploy_consume_component,
-	    deploy_consume_component_wake },
-	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_DELETED,
-	    deploy_consume_component_deleted, NULL },
-	{ SLIPWAY__V1__ENVELOPE__PAYLOAD_ENDPOINTS_CHANGED, deploy_consume_endpoints,
-	    NULL },
+	/* The hot path: a batch's run of pushes in one go (deploy_push.c). */
+	{ .payload = SLIPWAY__V1__ENVELOPE__PAYLOAD_IMAGE_PUSHED,
+	    .apply_many = deploy_push_apply },
+	{ .payload = SLIPWAY__V1__ENVELOPE__PAYLOAD_DEPLOYMENT_STATUS,
+	    .apply = deploy_consume_status },
+	{ .payload = SLIPWAY__V1__ENVELOPE__PAYLOAD_EXECUTION_STATUS,
+	    .apply = deploy_consume_execution },
+	{ .payload = SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_CREATED,
+	    .apply = deploy_consume_component,
+	    .wake = deploy_consume_component_wake },
+	{ .payload = SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_UPDATED,
+	    .apply = deploy_consume_component,
+	    .wake = deploy_consume_component_wake },
+	{ .payload = SLIPWAY__V1__ENVELOPE__PAYLOAD_COMPONENT_DELETED,
+	    .apply = deploy_consume_component_deleted },
+	{ .payload = SLIPWAY__V1__ENVELOPE__PAYLOAD_ENDPOINTS_CHANGED,
+	    .apply = deploy_consume_endpoints },
 };
 
 const struct deploy_consume_entry *

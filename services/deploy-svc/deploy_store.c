@@ -7,9 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "deploy.h"
 #include "crypto.h"
+#include "outbox.h"
+#include "sqlarray.h"
 #include "store.h"
 #include "topics.h"
 
@@ -56,11 +59,114 @@ deploy_store_one(struct store *s, struct store_result **out, const char *sql,
 	return 1;
 }
 
-/* Writes one envelope to the outbox. */
-static int
-deploy_store_emit(struct store *s, const char *topic, const char *key,
-    Envelope *env, struct error *err)
+/*
+ * Outbox rows gathered for one statement (the deployments of a batch,
+ * deploy_store_deployments_create), each owning its copies; owner is the
+ * deployment that caused it.
+ */
+struct deploy_store_row {
+	char *topic, *key;
+	unsigned char *payload;
+	size_t len;
+	char event_id[37];
+	const char *type;   /* static: envelope_type_name */
+	size_t owner;
+};
+struct deploy_store_rows {
+	struct deploy_store_row *v;
+	size_t n, cap;
+	size_t owner;       /* of the rows added next */
+};
+
+static void
+deploy_store_rows_free(struct deploy_store_rows *rows)
 {
+	for (size_t i = 0; i < rows->n; i++) {
+		free(rows->v[i].topic);
+		free(rows->v[i].key);
+		free(rows->v[i].payload);
+	}
+	free(rows->v);
+	memset(rows, 0, sizeof(*rows));
+}
+
+/* Room for one more row; -1 with err when memory is short. */
+static int
+deploy_store_rows_grow(struct deploy_store_rows *rows, struct error *err)
+{
+	size_t cap = rows->cap > 0 ? rows->cap * 2 : 64;
+	struct deploy_store_row *v;
+
+	if (rows->n < rows->cap)
+		return 0;
+	if ((v = realloc(rows->v, cap * sizeof(*v))) == NULL) {
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
+	rows->v = v;
+	rows->cap = cap;
+	return 0;
+}
+
+static int
+deploy_store_rows_add(struct deploy_store_rows *rows, const char *topic,
+    const char *key, const Envelope *env, struct error *err)
+{
+	struct deploy_store_row *r;
+
+	if (deploy_store_rows_grow(rows, err) == -1)
+		return -1;
+	r = &rows->v[rows->n];
+	memset(r, 0, sizeof(*r));
+	r->topic = strdup(topic);
+	r->key = strdup(key);
+	r->payload = envelope_pack(env, &r->len);
+	snprintf(r->event_id, sizeof(r->event_id), "%s", env->event_id);
+	r->type = env->type;
+	r->owner = rows->owner;
+	rows->n++;
+	if (r->topic == NULL || r->key == NULL || r->payload == NULL) {
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Writes the gathered rows in one statement, in their order. A payload
+ * over the cap sets *bad to its owner; any other failure to n.
+ */
+static int
+deploy_store_rows_write(struct store *s, const struct deploy_store_rows *rows,
+    size_t n, size_t *bad, struct error *err)
+{
+	struct outbox_entry *e = calloc(rows->n > 0 ? rows->n : 1, sizeof(*e));
+	size_t row;
+	int rc;
+
+	*bad = n;
+	if (e == NULL) {
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < rows->n; i++)
+		e[i] = (struct outbox_entry){ rows->v[i].topic, rows->v[i].key,
+		    rows->v[i].payload, rows->v[i].len, rows->v[i].event_id,
+		    rows->v[i].type };
+	rc = outbox_add_many(s, e, rows->n, &row, err);
+	if (rc == -1 && row < rows->n)
+		*bad = rows->v[row].owner;
+	free(e);
+	return rc;
+}
+
+/* Writes one envelope to the outbox, or to rows when gathering. */
+static int
+deploy_store_emit(struct store *s, struct deploy_store_rows *rows,
+    const char *topic, const char *key, Envelope *env, struct error *err)
+{
+	if (rows != NULL)
+		return deploy_store_rows_add(rows, topic, key, env, err);
 	return envelope_outbox(s, topic, key, env, err);
 }
 
@@ -380,12 +486,12 @@ deploy_store_environment_put(struct store *s, const char *org,
 	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_ENVIRONMENT_CHANGED,
 	    event_id, org, NULL);
 	env.environment_changed = &ec;
-	return deploy_store_emit(s, TOPIC_DEPLOY_EVENTS, org, &env, err);
+	return deploy_store_emit(s, NULL, TOPIC_DEPLOY_EVENTS, org, &env, err);
 }
 
 static int
-deploy_store_emit_requested(struct store *s, const struct deploy_new *d,
-    struct error *err)
+deploy_store_emit_requested(struct store *s, struct deploy_store_rows *rows,
+    const struct deploy_new *d, struct error *err)
 {
 	Slipway__V1__DeploymentRequested dr;
 	Envelope env;
@@ -401,20 +507,14 @@ deploy_store_emit_requested(struct store *s, const struct deploy_new *d,
 	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_DEPLOYMENT_REQUESTED,
 	    event_id, d->org, NULL);
 	env.deployment_requested = &dr;
-	return deploy_store_emit(s, TOPIC_DEPLOY_EVENTS, d->id, &env, err);
+	return deploy_store_emit(s, rows, TOPIC_DEPLOY_EVENTS, d->id, &env, err);
 }
 
 /* ApplyDeployment on the data plane's commands topic, key component id. */
-/* The configuration a deployment runs, sealed to its data plane. */
-struct deploy_store_sealed {
-	int version;
-	unsigned char *blob;
-	size_t len;
-};
-
 static int
-deploy_store_emit_apply(struct store *s, const struct deploy_new *d,
-    const struct deploy_store_sealed *cs, struct error *err)
+deploy_store_emit_apply(struct store *s, struct deploy_store_rows *rows,
+    const struct deploy_new *d, const struct deploy_sealed *cs,
+    struct error *err)
 {
 	Slipway__V1__ApplyDeployment ad;
 	struct deploy_component_proto parts;
@@ -438,13 +538,17 @@ deploy_store_emit_apply(struct store *s, const struct deploy_new *d,
 	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_APPLY_DEPLOYMENT,
 	    event_id, d->org, NULL);
 	env.apply_deployment = &ad;
-	return deploy_store_emit(s, topic, d->comp->id, &env, err);
+	return deploy_store_emit(s, rows, topic, d->comp->id, &env, err);
 }
 
 /* DeploymentStatusChanged of a deployment that failed before any command. */
+static int deploy_store_emit_status_to(struct store *,
+    struct deploy_store_rows *, const char *, const struct deploy_current *,
+    enum deploy_status, struct error *);
+
 static int
-deploy_store_emit_failed(struct store *s, const struct deploy_new *d,
-    struct error *err)
+deploy_store_emit_failed(struct store *s, struct deploy_store_rows *rows,
+    const struct deploy_new *d, struct error *err)
 {
 	struct deploy_current cur;
 
@@ -456,25 +560,19 @@ deploy_store_emit_failed(struct store *s, const struct deploy_new *d,
 	    d->target->environment);
 	deploy_store_copy(cur.digest, sizeof(cur.digest), d->digest);
 	deploy_store_copy(cur.ev.reason, sizeof(cur.ev.reason), d->failed_reason);
-	return deploy_store_emit_status(s, d->id, &cur, DEPLOY_FAILED, err);
+	return deploy_store_emit_status_to(s, rows, d->id, &cur, DEPLOY_FAILED,
+	    err);
 }
 
-/*
- * Records a deployment and its events: DeploymentRequested, then either
- * ApplyDeployment (pending) or DeploymentStatusChanged (failed at once).
- * Returns 1 when created, 0 when that id exists already (a redelivery: the
- * first one did all the work), -1 on error.
- */
 /*
  * The configuration d runs, sealed (none for a deployment failed already).
  * A configuration that cannot be sealed (no keyring, a secret that does not
  * open, a data plane without a key) fails the deployment with the reason in
  * reason; -1 only for a store error.
  */
-static int
+int
 deploy_store_config(struct store *s, const struct deploy_new *d,
-    struct deploy_store_sealed *cs, char *reason, size_t rlen,
-    struct error *err)
+    struct deploy_sealed *cs, char *reason, size_t rlen, struct error *err)
 {
 	memset(cs, 0, sizeof(*cs));
 	cs->version = d->config_pinned ? d->config_version : -1;
@@ -499,7 +597,7 @@ deploy_store_config(struct store *s, const struct deploy_new *d,
 static int
 deploy_store_deployment_insert(struct store *s, const struct deploy_new *d,
     enum deploy_status st, const char *reason,
-    const struct deploy_store_sealed *cs, struct error *err)
+    const struct deploy_sealed *cs, struct error *err)
 {
 	struct store_result *r;
 	json_t *eps = d->comp != NULL ? deploy_component_endpoints_json(d->comp) :
@@ -528,6 +626,19 @@ deploy_store_deployment_insert(struct store *s, const struct deploy_new *d,
 	return n == 0 ? 0 : 1;
 }
 
+/* A new deployment's events: DeploymentRequested, then Apply or failed. */
+static int
+deploy_store_emit_events(struct store *s, struct deploy_store_rows *rows,
+    const struct deploy_new *d, const struct deploy_sealed *cs,
+    struct error *err)
+{
+	if (deploy_store_emit_requested(s, rows, d, err) == -1)
+		return -1;
+	if (d->failed_reason != NULL)
+		return deploy_store_emit_failed(s, rows, d, err);
+	return deploy_store_emit_apply(s, rows, d, cs, err);
+}
+
 /*
  * Records a deployment and its events: DeploymentRequested, then either
  * ApplyDeployment (pending) or DeploymentStatusChanged (failed at once).
@@ -538,7 +649,7 @@ int
 deploy_store_deployment_create(struct store *s, const struct deploy_new *d,
     struct error *err)
 {
-	struct deploy_store_sealed cs;
+	struct deploy_sealed cs;
 	struct deploy_new failed;
 	char reason[DEPLOY_REASON_MAX + 1] = "";
 	int rc;
@@ -553,13 +664,176 @@ deploy_store_deployment_create(struct store *s, const struct deploy_new *d,
 	rc = deploy_store_deployment_insert(s, d, d->failed_reason != NULL ?
 	    DEPLOY_FAILED : DEPLOY_PENDING, d->failed_reason ? d->failed_reason :
 	    "", &cs, err);
-	if (rc == 1 && deploy_store_emit_requested(s, d, err) == -1)
+	if (rc == 1 && deploy_store_emit_events(s, NULL, d, &cs, err) == -1)
 		rc = -1;
-	else if (rc == 1 && d->failed_reason != NULL)
-		rc = deploy_store_emit_failed(s, d, err) == -1 ? -1 : 1;
-	else if (rc == 1)
-		rc = deploy_store_emit_apply(s, d, &cs, err) == -1 ? -1 : 1;
 	free(cs.blob);
+	return rc;
+}
+
+/* The columns of a batch's deployments, one array literal each. */
+enum {
+	DEPLOY_BATCH_ID, DEPLOY_BATCH_COMPONENT, DEPLOY_BATCH_ORG,
+	DEPLOY_BATCH_ENV, DEPLOY_BATCH_DP, DEPLOY_BATCH_IMAGE,
+	DEPLOY_BATCH_DIGEST, DEPLOY_BATCH_STATUS, DEPLOY_BATCH_REASON,
+	DEPLOY_BATCH_SOURCE, DEPLOY_BATCH_RANK, DEPLOY_BATCH_CONFIG,
+	DEPLOY_BATCH_RAN, DEPLOY_BATCH_NCOLS
+};
+
+/* Deployment d (its configuration sealed already) as one row of cols. */
+static int
+deploy_store_batch_row(struct sqlarray *cols, const struct deploy_new *d,
+    struct error *err)
+{
+	enum deploy_status st = d->failed_reason != NULL ? DEPLOY_FAILED :
+	    DEPLOY_PENDING;
+	json_t *eps = d->comp != NULL ? deploy_component_endpoints_json(d->comp) :
+	    json_array();
+	char *ran = json_dumps(eps, JSON_COMPACT);
+
+	json_decref(eps);
+	if (ran == NULL) {
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
+	sqlarray_text(&cols[DEPLOY_BATCH_ID], d->id);
+	sqlarray_text(&cols[DEPLOY_BATCH_COMPONENT], d->component_id);
+	sqlarray_text(&cols[DEPLOY_BATCH_ORG], d->org);
+	sqlarray_text(&cols[DEPLOY_BATCH_ENV], d->target->environment);
+	sqlarray_text(&cols[DEPLOY_BATCH_DP], d->target->dataplane);
+	sqlarray_text(&cols[DEPLOY_BATCH_IMAGE], d->image);
+	sqlarray_text(&cols[DEPLOY_BATCH_DIGEST], d->digest);
+	sqlarray_text(&cols[DEPLOY_BATCH_STATUS], deploy_state_name(st));
+	sqlarray_text(&cols[DEPLOY_BATCH_REASON], d->failed_reason != NULL ?
+	    d->failed_reason : "");
+	sqlarray_text(&cols[DEPLOY_BATCH_SOURCE], d->source);
+	sqlarray_int(&cols[DEPLOY_BATCH_RANK], (int)st);
+	sqlarray_int(&cols[DEPLOY_BATCH_CONFIG], d->sealed->version);
+	sqlarray_text(&cols[DEPLOY_BATCH_RAN], ran);
+	free(ran);
+	return 0;
+}
+
+/* A deployment id and its place in the batch, sorted by id then place. */
+struct deploy_store_slot {
+	const char *id;
+	size_t i;
+};
+
+static int
+deploy_store_slot_cmp(const void *a, const void *b)
+{
+	const struct deploy_store_slot *x = a, *y = b;
+	int c = strcasecmp(x->id, y->id);
+
+	return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/*
+ * created[i] = 1 for the first place of each id the insert returned
+ * (Postgres writes a uuid in lower case; ours are checked UUIDs of either
+ * case): a later place of the same id is a duplicate of the first.
+ */
+static int
+deploy_store_batch_created(const struct store_result *r,
+    const struct deploy_new *ds, size_t n, int *created, struct error *err)
+{
+	struct deploy_store_slot *slots = calloc(n, sizeof(*slots));
+
+	if (slots == NULL) {
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		slots[i] = (struct deploy_store_slot){ ds[i].id, i };
+	qsort(slots, n, sizeof(*slots), deploy_store_slot_cmp);
+	for (int row = 0; row < store_result_rows(r); row++) {
+		const char *id = store_result_get(r, row, 0);
+		size_t lo = 0, hi = n;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (strcasecmp(slots[mid].id, id) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < n && strcasecmp(slots[lo].id, id) == 0)
+			created[slots[lo].i] = 1;
+	}
+	free(slots);
+	return 0;
+}
+
+/* The rows of ds in one INSERT; created[i] says which were new. */
+static int
+deploy_store_batch_insert(struct store *s, const struct deploy_new *ds,
+    size_t n, int *created, struct error *err)
+{
+	struct sqlarray cols[DEPLOY_BATCH_NCOLS];
+	const char *vals[DEPLOY_BATCH_NCOLS];
+	struct store_result *r;
+	int rc = 0;
+
+	for (size_t c = 0; c < DEPLOY_BATCH_NCOLS; c++)
+		sqlarray_init(&cols[c]);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = deploy_store_batch_row(cols, &ds[i], err);
+	for (size_t c = 0; c < DEPLOY_BATCH_NCOLS && rc == 0; c++)
+		if ((vals[c] = sqlarray_finish(&cols[c])) == NULL) {
+			error_set(err, "internal", "", "out of memory");
+			rc = -1;
+		}
+	/* ORDER BY o: created_at (clock_timestamp per row) follows the batch. */
+	if (rc == 0 && (rc = deploy_store_q(s, &r, "INSERT INTO deployments (id, "
+	    "component_id, org, environment, dataplane, image, digest, status, "
+	    "reason, source, status_rank, config_version, endpoints_ran_with) "
+	    "SELECT i::uuid, c::uuid, g, e, p, im, dg, st, rs, src, rk, cv, "
+	    "ran::jsonb FROM unnest($1::text[], $2::text[], $3::text[], "
+	    "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
+	    "$9::text[], $10::text[], $11::integer[], $12::integer[], $13::text[]) "
+	    "WITH ORDINALITY AS u(i, c, g, e, p, im, dg, st, rs, src, rk, cv, ran, "
+	    "o) ORDER BY o ON CONFLICT (id) DO NOTHING RETURNING id",
+	    DEPLOY_BATCH_NCOLS, vals, err)) == 0) {
+		rc = deploy_store_batch_created(r, ds, n, created, err);
+		store_result_free(r);
+	}
+	for (size_t c = 0; c < DEPLOY_BATCH_NCOLS; c++)
+		sqlarray_free(&cols[c]);
+	return rc;
+}
+
+int
+deploy_store_deployments_create(struct store *s, const struct deploy_new *ds,
+    size_t n, int *created, size_t *bad, struct error *err)
+{
+	struct deploy_store_rows rows;
+	int rc;
+
+	*bad = n;
+	memset(created, 0, n * sizeof(*created));
+	for (size_t i = 0; i < n; i++)
+		if (ds[i].sealed == NULL) {
+			error_set(err, "internal", "", "deployment %s: configuration "
+			    "not sealed", ds[i].id);
+			*bad = i;
+			return -1;
+		}
+	if (n == 0)
+		return 0;
+	if (deploy_store_batch_insert(s, ds, n, created, err) == -1)
+		return -1;
+	memset(&rows, 0, sizeof(rows));
+	rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rows.owner = i;
+		if (created[i])
+			rc = deploy_store_emit_events(s, &rows, &ds[i], ds[i].sealed,
+			    err);
+	}
+	if (rc == 0)
+		rc = deploy_store_rows_write(s, &rows, n, bad, err);
+	deploy_store_rows_free(&rows);
 	return rc;
 }
 
@@ -726,6 +1000,15 @@ deploy_store_emit_status(struct store *s, const char *id,
     const struct deploy_current *cur, enum deploy_status st,
     struct error *err)
 {
+	return deploy_store_emit_status_to(s, NULL, id, cur, st, err);
+}
+
+/* The same, into rows when gathering. */
+static int
+deploy_store_emit_status_to(struct store *s, struct deploy_store_rows *rows,
+    const char *id, const struct deploy_current *cur, enum deploy_status st,
+    struct error *err)
+{
 	Slipway__V1__DeploymentStatusChanged sc;
 	struct deploy_evidence_proto parts;
 	Envelope env;
@@ -741,7 +1024,7 @@ deploy_store_emit_status(struct store *s, const char *id,
 	envelope_init(&env, SLIPWAY__V1__ENVELOPE__PAYLOAD_DEPLOYMENT_STATUS_CHANGED,
 	    event_id, cur->org, NULL);
 	env.deployment_status_changed = &sc;
-	return deploy_store_emit(s, TOPIC_DEPLOY_EVENTS, id, &env, err);
+	return deploy_store_emit(s, rows, TOPIC_DEPLOY_EVENTS, id, &env, err);
 }
 
 /* One row of a DEPLOY_COLUMNS query as the API's deployment object. */

@@ -8,6 +8,8 @@
 #ifndef SLIPWAY_DEDUP_H
 #define SLIPWAY_DEDUP_H
 
+#include <stddef.h>
+
 #include "error.h"
 
 struct store;
@@ -21,6 +23,15 @@ extern const char dedup_index_sql[];
 /* 1: first time (now recorded), 0: already processed, -1: error. */
 int dedup_claim(struct store *s, const char *event_id, const char *consumer,
     struct error *err);
+
+/*
+ * The same for n events in one statement (a consumer's batch): fresh[i] 1
+ * when events[i] is seen for the first time (now recorded), 0 when it was
+ * processed before or appears earlier in events. 0, or -1 with err (an
+ * empty id: code "bad_event", *bad its index; a store error: *bad = n).
+ */
+int dedup_claim_many(struct store *s, const char *const *event_ids, size_t n,
+    const char *consumer, int *fresh, size_t *bad, struct error *err);
 
 /*
  * How long a processed event is remembered: longer than any redelivery can

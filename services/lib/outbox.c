@@ -26,6 +26,7 @@
 
 #include "envelope.h"
 #include "outbox.h"
+#include "sqlarray.h"
 #include "bus.h"
 #include "store.h"
 #include "log.h"
@@ -93,6 +94,20 @@ const char outbox_schema_sql[] =
     "CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (id)"
     " WHERE sent_at IS NULL;";
 
+/*
+ * What every consumer accepts (envelope.h): a larger row would be
+ * published, then refused by all of them.
+ */
+static int
+outbox_len_check(size_t len, struct error *err)
+{
+	if (len <= ENVELOPE_MAX)
+		return 0;
+	error_set(err, "too_large", "payload", "outbox payload of %zu bytes, "
+	    "more than the %d every consumer accepts", len, ENVELOPE_MAX);
+	return -1;
+}
+
 int
 outbox_add(struct store *s, const char *topic, const char *key,
     const void *payload, size_t len, const char *event_id,
@@ -101,17 +116,53 @@ outbox_add(struct store *s, const char *topic, const char *key,
 	const char *vals[5] = { topic, key, payload, event_id, event_type };
 	int lens[5] = { -1, -1, (int)len, -1, -1 };
 
-	/* What every consumer accepts (envelope.h): a larger row would be
-	 * published, then refused by all of them. */
-	if (len > ENVELOPE_MAX) {
-		error_set(err, "too_large", "payload", "outbox payload of %zu "
-		    "bytes, more than the %d every consumer accepts", len,
-		    ENVELOPE_MAX);
+	if (outbox_len_check(len, err) == -1)
 		return -1;
-	}
 	return store_exec(s, NULL, "INSERT INTO outbox (topic, key, payload, "
 	    "event_id, event_type) VALUES ($1, $2, $3, $4, $5)", 5, vals, lens,
 	    err);
+}
+
+int
+outbox_add_many(struct store *s, const struct outbox_entry *rows, size_t n,
+    size_t *bad, struct error *err)
+{
+	struct sqlarray cols[5];
+	const char *vals[5];
+	int rc = -1;
+
+	*bad = n;
+	for (size_t i = 0; i < n; i++)
+		if (outbox_len_check(rows[i].len, err) == -1) {
+			*bad = i;
+			return -1;
+		}
+	if (n == 0)
+		return 0;
+	for (size_t c = 0; c < 5; c++)
+		sqlarray_init(&cols[c]);
+	for (size_t i = 0; i < n; i++) {
+		sqlarray_text(&cols[0], rows[i].topic);
+		sqlarray_text(&cols[1], rows[i].key);
+		sqlarray_bytes(&cols[2], rows[i].payload, rows[i].len);
+		sqlarray_text(&cols[3], rows[i].event_id);
+		sqlarray_text(&cols[4], rows[i].event_type);
+	}
+	for (size_t c = 0; c < 5; c++)
+		vals[c] = sqlarray_finish(&cols[c]);
+	if (vals[0] == NULL || vals[1] == NULL || vals[2] == NULL ||
+	    vals[3] == NULL || vals[4] == NULL)
+		error_set(err, "internal", "", "out of memory");
+	else
+		/* ORDER BY o: the ids (nextval per row) follow the array. */
+		rc = store_exec(s, NULL, "INSERT INTO outbox (topic, key, payload, "
+		    "event_id, event_type) SELECT t, k, p, e, y FROM "
+		    "unnest($1::text[], $2::text[], $3::bytea[], $4::text[], "
+		    "$5::text[]) WITH ORDINALITY AS u(t, k, p, e, y, o) ORDER BY o",
+		    5, vals, NULL, err);
+	for (size_t c = 0; c < 5; c++)
+		sqlarray_free(&cols[c]);
+	return rc;
 }
 
 static void

@@ -28,6 +28,25 @@ int outbox_add(struct store *s, const char *topic, const char *key,
     const void *payload, size_t len, const char *event_id,
     const char *event_type, struct error *err);
 
+/* One row for outbox_add_many; payload == NULL is a tombstone. */
+struct outbox_entry {
+	const char *topic;
+	const char *key;
+	const void *payload;
+	size_t len;
+	const char *event_id;
+	const char *event_type;
+};
+
+/*
+ * Writes n rows in one statement, their ids (the relay's order) in the
+ * array's order. 0, or -1 with err; a payload over the cap (code
+ * "too_large") sets *bad to its index and writes nothing, any other
+ * failure sets *bad = n.
+ */
+int outbox_add_many(struct store *s, const struct outbox_entry *rows,
+    size_t n, size_t *bad, struct error *err);
+
 /*
  * The relay polls every interval_ms and whenever kicked. It uses its own
  * store connection (conninfo, schema) so it never interleaves with the

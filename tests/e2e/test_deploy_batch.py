@@ -191,3 +191,122 @@ def test_pushes_before_their_component_in_one_batch(slipway, org, project,
     failed = slipway.psql("SELECT count(*) FROM deploy.deployments WHERE "
                           "component_id IN (%s) AND status = 'failed'" % ids)
     assert failed == "0", failed
+
+
+def _produce_raw(slipway, produce_many, org, lines):
+    """produce_many with ORG and lines as bytes (an org that is not UTF-8)."""
+    r = subprocess.run([produce_many, slipway.env["SLIPWAY_KAFKA_BROKERS"],
+                        org], input=b"\n".join(lines),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=180, env=slipway.kafka_tool_env())
+    assert r.returncode == 0, r.stderr.decode(errors="replace")[-2000:]
+    assert int(r.stdout.decode().strip()) == len(lines)
+
+
+def _wait_deleted(slipway, comp_id, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if slipway.psql("SELECT deleted FROM deploy.components WHERE id = "
+                        "'%s'" % comp_id) == "t":
+            return
+        time.sleep(0.3)
+    raise AssertionError("deploy-svc did not learn that %s was deleted"
+                         % comp_id)
+
+
+def test_bad_and_deleted_in_the_middle_of_a_batch(slipway, org, project,
+                                                  produce_many):
+    """One backlog, one batch: pushes for many components with, between
+    them, pushes no retry can fix (a request id that is not a UUID, an
+    invalid image: dead-lettered), pushes for a deleted component (recorded
+    failed, from the component looked up once for all of them) and one whose
+    org Postgres refuses as text (not UTF-8: the batch's one-statement
+    insert fails as a whole, the batch goes again one event at a time, the
+    event is retried and then dead-lettered). Every good push becomes
+    exactly one deployment, in order per component; none of the others
+    does."""
+    comps = _setup(slipway, org, project)[:6]
+    gone = comps.pop()
+    status, body = api("DELETE", slipway.url("component-svc",
+                                             "/v1/components/%s" % gone["id"]))
+    assert status == 204, (status, body)
+    _wait_deleted(slipway, gone["id"])
+    repo = {c["id"]: c["image"].rsplit(":", 1)[0]
+            for c in comps + [gone]}
+    lines, good, last, bad, deleted, nreq = [], [], {}, [], [], 0
+    for i in range(300):
+        comp = comps[i % len(comps)]["id"]
+        req = str(uuid.uuid4())
+        if i % 50 == 10:
+            nreq += 1
+            lines.append("%s %s:b%d not-a-uuid %s" % (comp, repo[comp], i,
+                                                      uuid.uuid4()))
+            continue
+        if i % 50 == 20:
+            bad.append(req)
+            lines.append("%s %s:Bad::%d %s %s" % (comp, repo[comp], i, req,
+                                                   uuid.uuid4()))
+            continue
+        if i % 50 == 30:
+            deleted.append(req)
+            lines.append("%s %s:d%d %s %s" % (gone["id"], repo[gone["id"]],
+                                              i, req, uuid.uuid4()))
+            continue
+        lines.append("%s %s:g%d %s %s" % (comp, repo[comp], i, req,
+                                          uuid.uuid4()))
+        good.append(req)
+        last[comp] = req
+    not_utf8 = str(uuid.uuid4())
+    head, tail = lines[:150], lines[150:]
+    slipway.kill_service("deploy-svc")
+    try:
+        _produce(slipway, produce_many, org, head)
+        _produce_raw(slipway, produce_many, b"org-\xff\xfe", [(
+            "%s %s:x1 %s %s" % (gone["id"], repo[gone["id"]], not_utf8,
+                                uuid.uuid4())).encode()])
+        _produce(slipway, produce_many, org, tail)
+    finally:
+        slipway.restart_service("deploy-svc")
+    ids = [c["id"] for c in comps] + [gone["id"]]
+    _wait_count(slipway, ids, len(good) + len(deleted), 240)
+    in_ids = ",".join("'%s'" % c for c in ids)
+    rows = slipway.psql("SELECT id, status, reason FROM deploy.deployments "
+                        "WHERE component_id IN (%s)" % in_ids).splitlines()
+    got = {r.split("|")[0]: r.split("|", 2)[1:] for r in rows}
+    assert len(rows) == len(got) == len(good) + len(deleted)
+    assert sorted(got) == sorted(good + deleted)
+    for req in good:
+        assert got[req][0] == "pending", (req, got[req])
+    for req in deleted:
+        assert got[req] == ["failed", "component_deleted: the component "
+                            "was deleted"], (req, got[req])
+    newest = dict(r.split("|") for r in slipway.psql(
+        "SELECT DISTINCT ON (component_id) component_id, id FROM "
+        "deploy.deployments WHERE component_id IN (%s) AND status = "
+        "'pending' ORDER BY component_id, created_at DESC" % in_ids)
+        .splitlines())
+    assert newest == last
+    # Each good deployment announced once: DeploymentRequested and Apply.
+    outbox = slipway.psql(
+        "SELECT event_type, count(*) FROM deploy.outbox WHERE key IN (%s) "
+        "OR key IN (%s) GROUP BY 1 ORDER BY 1" % (
+            in_ids, ",".join("'%s'" % r for r in good + deleted)))
+    assert outbox.splitlines() == [
+        "ApplyDeployment|%d" % len(good),
+        "DeploymentRequested|%d" % (len(good) + len(deleted)),
+        "DeploymentStatusChanged|%d" % len(deleted)], outbox
+    # The one Postgres refused is dead-lettered after its retries.
+    deadline = time.monotonic() + 90
+    log = ""
+    while time.monotonic() < deadline:
+        log = slipway.log_path("deploy-svc").read_text(errors="replace")
+        if log.count("rejected:") >= nreq + len(bad) + 1:
+            break
+        time.sleep(1)
+    assert "request_id is not a UUID" in log
+    assert "invalid image" in log
+    assert "failed as a whole, applying it one by one" in log
+    assert log.count("rejected:") == nreq + len(bad) + 1, \
+        log.count("rejected:")
+    assert slipway.psql("SELECT count(*) FROM deploy.deployments WHERE id = "
+                        "'%s'" % not_utf8) == "0"
