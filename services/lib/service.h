@@ -7,7 +7,10 @@
 
 struct event_base;
 
-/* Initialises logging, libsodium and the producer name; returns a new base. */
+/*
+ * Initialises logging, libsodium and the producer name, and keeps Cyrus SASL's
+ * plugins from loading (SASL_PATH, unless set); returns a new base.
+ */
 struct event_base *service_init(const char *name);
 /*
  * Runs the loop until SIGINT or SIGTERM, then calls on_stop(arg) (which must
