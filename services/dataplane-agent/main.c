@@ -294,7 +294,7 @@ agent_http_start(struct agent *a)
 	sigset_t block, old;
 	int rc;
 
-	if ((a->http.base = event_base_new()) == NULL)
+	if ((a->http.base = service_base_new()) == NULL)
 		fatal("http: event_base_new failed");
 	a->http.srv = http_server_new(a->http.base, &hc, NULL, 0, a, &err);
 	if (a->http.srv == NULL)

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "deploy.h"
 #include "crypto.h"
@@ -713,21 +712,6 @@ deploy_store_batch_row(struct sqlarray *cols, const struct deploy_new *d,
 	return 0;
 }
 
-/* A deployment id and its place in the batch, sorted by id then place. */
-struct deploy_store_slot {
-	const char *id;
-	size_t i;
-};
-
-static int
-deploy_store_slot_cmp(const void *a, const void *b)
-{
-	const struct deploy_store_slot *x = a, *y = b;
-	int c = strcasecmp(x->id, y->id);
-
-	return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
-}
-
 /*
  * created[i] = 1 for the first place of each id the insert returned
  * (Postgres writes a uuid in lower case; ours are checked UUIDs of either
@@ -737,32 +721,17 @@ static int
 deploy_store_batch_created(const struct store_result *r,
     const struct deploy_new *ds, size_t n, int *created, struct error *err)
 {
-	struct deploy_store_slot *slots = calloc(n, sizeof(*slots));
+	const char **ids = calloc(n > 0 ? n : 1, sizeof(*ids));
+	int rc;
 
-	if (slots == NULL) {
+	if (ids != NULL)
+		for (size_t i = 0; i < n; i++)
+			ids[i] = ds[i].id;
+	rc = ids == NULL ? -1 : sqlarray_mark_returned(r, 0, ids, n, 1, created);
+	free(ids);
+	if (rc == -1)
 		error_set(err, "internal", "", "out of memory");
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		slots[i] = (struct deploy_store_slot){ ds[i].id, i };
-	qsort(slots, n, sizeof(*slots), deploy_store_slot_cmp);
-	for (int row = 0; row < store_result_rows(r); row++) {
-		const char *id = store_result_get(r, row, 0);
-		size_t lo = 0, hi = n;
-
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (strcasecmp(slots[mid].id, id) < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo < n && strcasecmp(slots[lo].id, id) == 0)
-			created[slots[lo].i] = 1;
-	}
-	free(slots);
-	return 0;
+	return rc;
 }
 
 /* The rows of ds in one INSERT; created[i] says which were new. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,11 +51,40 @@ struct keyring {
 	struct kek keys[KEYRING_MAX_KEYS];
 };
 
+/*
+ * Ids need unpredictable bytes, not a system call each: a thread takes
+ * them from its own pool, 64 ids to one getrandom. A forked child's pool
+ * would repeat its parent's ids, so the child starts an empty one.
+ */
+#define ID_POOL_LEN 1024
+static _Thread_local unsigned char id_pool[ID_POOL_LEN];
+static _Thread_local size_t id_pool_used = ID_POOL_LEN;
+
+static void
+crypto_id_pool_reset(void)
+{
+	id_pool_used = ID_POOL_LEN;
+}
+
+static void
+crypto_id_bytes(unsigned char *out, size_t n)
+{
+	if (ID_POOL_LEN - id_pool_used < n) {
+		randombytes_buf(id_pool, sizeof(id_pool));
+		id_pool_used = 0;
+	}
+	memcpy(out, id_pool + id_pool_used, n);
+	sodium_memzero(id_pool + id_pool_used, n);
+	id_pool_used += n;
+}
+
 void
 crypto_init(void)
 {
 	if (sodium_init() < 0)
 		fatal("libsodium initialisation failed");
+	if (pthread_atfork(NULL, NULL, crypto_id_pool_reset) != 0)
+		fatal("pthread_atfork failed");
 }
 
 void
@@ -64,7 +94,7 @@ crypto_uuid(char out[37])
 	static const char hex[] = "0123456789abcdef";
 	size_t i, o = 0;
 
-	randombytes_buf(b, sizeof(b));
+	crypto_id_bytes(b, sizeof(b));
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
 	for (i = 0; i < 16; i++) {

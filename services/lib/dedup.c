@@ -40,60 +40,10 @@ dedup_claim(struct store *s, const char *event_id, const char *consumer,
 	return n > 0 ? 1 : 0;
 }
 
-/* An event id and its place in the batch, sorted by id then place. */
-struct dedup_slot {
-	const char *id;
-	size_t i;
-};
-
-static int
-dedup_slot_cmp(const void *a, const void *b)
-{
-	const struct dedup_slot *x = a, *y = b;
-	int c = strcmp(x->id, y->id);
-
-	return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
-}
-
-/* The first place of id in the sorted slots, or n. */
-static size_t
-dedup_slot_find(const struct dedup_slot *slots, size_t n, const char *id)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (strcmp(slots[mid].id, id) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && strcmp(slots[lo].id, id) == 0 ? lo : n;
-}
-
-/*
- * Marks fresh the first place of every id the insert returned: a second
- * place of the same id in the batch is a duplicate of the first.
- */
-static void
-dedup_mark_fresh(const struct store_result *r, struct dedup_slot *slots,
-    size_t n, int *fresh)
-{
-	qsort(slots, n, sizeof(*slots), dedup_slot_cmp);
-	for (int row = 0; row < store_result_rows(r); row++) {
-		size_t k = dedup_slot_find(slots, n, store_result_get(r, row, 0));
-
-		if (k < n)
-			fresh[slots[k].i] = 1;
-	}
-}
-
 int
 dedup_claim_many(struct store *s, const char *const *event_ids, size_t n,
     const char *consumer, int *fresh, size_t *bad, struct error *err)
 {
-	struct dedup_slot *slots;
 	struct sqlarray ids;
 	struct store_result *r;
 	const char *vals[2];
@@ -110,15 +60,9 @@ dedup_claim_many(struct store *s, const char *const *event_ids, size_t n,
 	}
 	if (n == 0)
 		return 0;
-	if ((slots = calloc(n, sizeof(*slots))) == NULL) {
-		error_set(err, "internal", "", "out of memory");
-		return -1;
-	}
 	sqlarray_init(&ids);
-	for (size_t i = 0; i < n; i++) {
-		slots[i] = (struct dedup_slot){ event_ids[i], i };
+	for (size_t i = 0; i < n; i++)
 		sqlarray_text(&ids, event_ids[i]);
-	}
 	vals[0] = sqlarray_finish(&ids);
 	vals[1] = consumer;
 	if (vals[0] == NULL)
@@ -127,12 +71,13 @@ dedup_claim_many(struct store *s, const char *const *event_ids, size_t n,
 	    "consumer) SELECT e, $2 FROM unnest($1::text[]) AS e "
 	    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id", 2, vals,
 	    NULL, err) == 0) {
-		dedup_mark_fresh(r, slots, n, fresh);
+		/* A second place of an id in the batch repeats the first. */
+		rc = sqlarray_mark_returned(r, 0, event_ids, n, 0, fresh);
+		if (rc == -1)
+			error_set(err, "internal", "", "out of memory");
 		store_result_free(r);
-		rc = 0;
 	}
 	sqlarray_free(&ids);
-	free(slots);
 	return rc;
 }
 

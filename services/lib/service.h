@@ -7,6 +7,8 @@
 
 struct event_base;
 
+/* A libevent base with the settings every Slipway loop runs with. */
+struct event_base *service_base_new(void);
 /*
  * Initialises logging, libsodium and the producer name, and keeps Cyrus SASL's
  * plugins from loading (SASL_PATH, unless set); returns a new base.

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sqlarray.h"
+#include "store.h"
 
 /* Room for n more bytes and the NUL; 0, or -1 (sticky) without memory. */
 static int
@@ -133,4 +135,68 @@ sqlarray_free(struct sqlarray *a)
 {
 	free(a->s);
 	memset(a, 0, sizeof(*a));
+}
+
+/* A key and its place in the batch, sorted by key then place. */
+struct sqlarray_slot {
+	const char *key;
+	size_t i;
+};
+
+static int
+sqlarray_slot_order(int c, const struct sqlarray_slot *x,
+    const struct sqlarray_slot *y)
+{
+	return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+static int
+sqlarray_slot_cmp(const void *a, const void *b)
+{
+	const struct sqlarray_slot *x = a, *y = b;
+
+	return sqlarray_slot_order(strcmp(x->key, y->key), x, y);
+}
+
+static int
+sqlarray_slot_casecmp(const void *a, const void *b)
+{
+	const struct sqlarray_slot *x = a, *y = b;
+
+	return sqlarray_slot_order(strcasecmp(x->key, y->key), x, y);
+}
+
+int
+sqlarray_mark_returned(const struct store_result *r, int col,
+    const char *const *keys, size_t n, int nocase, int *marks)
+{
+	int (*cmp)(const char *, const char *) = nocase ? strcasecmp : strcmp;
+	struct sqlarray_slot *slots;
+
+	if (n == 0)
+		return 0;
+	if ((slots = calloc(n, sizeof(*slots))) == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		slots[i] = (struct sqlarray_slot){ keys[i], i };
+	qsort(slots, n, sizeof(*slots), nocase ? sqlarray_slot_casecmp :
+	    sqlarray_slot_cmp);
+	for (int row = 0; row < store_result_rows(r); row++) {
+		const char *key = store_result_get(r, row, col);
+		size_t lo = 0, hi = n;
+
+		/* The first slot not below key: its first place in the batch. */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (cmp(slots[mid].key, key) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < n && cmp(slots[lo].key, key) == 0)
+			marks[slots[lo].i] = 1;
+	}
+	free(slots);
+	return 0;
 }

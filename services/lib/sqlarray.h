@@ -34,4 +34,15 @@ void sqlarray_int(struct sqlarray *a, long long v);
 const char *sqlarray_finish(struct sqlarray *a);
 void sqlarray_free(struct sqlarray *a);
 
+/*
+ * The other half of such a statement: marks[i] = 1 for the first place i
+ * of each key that column col of r's rows (its RETURNING list) holds; a
+ * later place of the same key is a duplicate of the first and stays 0.
+ * nocase compares ASCII letters either case (a uuid Postgres writes in
+ * lower case, ours in either). -1 when memory is short. Callers zero marks.
+ */
+struct store_result;
+int sqlarray_mark_returned(const struct store_result *r, int col,
+    const char *const *keys, size_t n, int nocase, int *marks);
+
 #endif

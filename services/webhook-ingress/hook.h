@@ -27,6 +27,8 @@ struct rate_table;
 struct bus_producer;
 struct bus_consumer;
 struct http_server;
+struct hook_pending;
+struct event;
 
 #define HOOK_SERVICE        "webhook-ingress"
 #define HOOK_BODY_MAX       (16 * 1024)
@@ -72,6 +74,9 @@ struct hook {
 	struct bus_producer *producer;
 	struct bus_consumer *consumer;
 	struct http_server *http;
+	struct hook_pending *batch;   /* accepted this loop pass, to produce */
+	struct hook_pending **batch_tail;
+	struct event *batch_ev;       /* produces the batch when the pass ends */
 	char group[64];               /* webhook-ingress-<uuid> */
 	int stopping;                 /* shutting down: answer 503, touch no cache */
 };
@@ -171,6 +176,9 @@ void hook_replay_release(struct hook *h, const char *cache_key);
 /* Keys each limiter table remembers (token ids, client addresses). */
 #define HOOK_LIMIT_KEYS     65536
 int hook_http_start(struct hook *h, struct error *err);
-void hook_http_limits_free(struct hook *h);
+/* Hands the calls accepted so far to the producer (on stop: before flush). */
+void hook_http_produce_batch(struct hook *h);
+/* The limiter tables and the batch event (after http_server_free). */
+void hook_http_free(struct hook *h);
 
 #endif

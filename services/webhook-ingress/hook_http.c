@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "hook.h"
 #include "bus.h"
 #include "clock.h"
@@ -42,6 +44,7 @@
 #define HOOK_IDEM_CACHE_KEY_MAX 160
 
 struct hook_pending {
+	struct hook_pending *next;       /* in the loop pass's batch */
 	struct hook *h;
 	struct http_request *req;
 	struct hook_request body;
@@ -222,7 +225,7 @@ hook_http_on_delivery(int ok, const char *errstr, void *arg)
 
 /* Produces ImagePushed (key = component id) and waits for the broker. */
 static void
-hook_http_produce(struct hook_pending *p)
+hook_http_produce_now(struct hook_pending *p)
 {
 	Slipway__V1__ImagePushed ip;
 	Envelope env;
@@ -244,6 +247,46 @@ hook_http_produce(struct hook_pending *p)
 		log_warnx("ImagePushed not queued: %s", err.msg);
 		hook_http_unavailable(p, "the event bus is unavailable; retry later");
 	}
+}
+
+/*
+ * ImagePushed is handed to the producer at the end of the loop pass that
+ * accepted its call, with every other call that pass accepted: the
+ * producer's broker thread then wakes once and sends them in one
+ * ProduceRequest, where one at a time it would wake, and the broker would
+ * answer, once per call. A call alone in its pass waits for nothing.
+ */
+static void
+hook_http_produce(struct hook_pending *p)
+{
+	struct hook *h = p->h;
+
+	p->next = NULL;
+	*h->batch_tail = p;
+	h->batch_tail = &p->next;
+	if (h->batch == p)
+		event_active(h->batch_ev, 0, 0);
+}
+
+void
+hook_http_produce_batch(struct hook *h)
+{
+	struct hook_pending *p = h->batch, *next;
+
+	h->batch = NULL;
+	h->batch_tail = &h->batch;
+	for (; p != NULL; p = next) {
+		next = p->next;
+		hook_http_produce_now(p);
+	}
+}
+
+static void
+hook_http_on_batch(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	hook_http_produce_batch(arg);
 }
 
 /* Sends the 202 stored for this Idempotency-Key again; 0 when it is not ours. */
@@ -603,14 +646,23 @@ hook_http_start(struct hook *h, struct error *err)
 
 	if (hook_http_limits_start(h, err) == -1)
 		return -1;
+	h->batch_tail = &h->batch;
+	if ((h->batch_ev = event_new(h->base, -1, 0, hook_http_on_batch,
+	    h)) == NULL) {
+		error_set(err, "internal", "", "out of memory");
+		return -1;
+	}
 	h->http = http_server_new(h->base, &cfg, hook_http_routes,
 	    sizeof(hook_http_routes) / sizeof(hook_http_routes[0]), h, err);
 	return h->http == NULL ? -1 : 0;
 }
 
 void
-hook_http_limits_free(struct hook *h)
+hook_http_free(struct hook *h)
 {
+	if (h->batch_ev != NULL)
+		event_free(h->batch_ev);
+	h->batch_ev = NULL;
 	rate_table_free(h->token_limits);
 	rate_table_free(h->fail_limits);
 	h->token_limits = h->fail_limits = NULL;

@@ -93,11 +93,12 @@ hook_main_stop(void *arg)
 	h->cache = NULL;
 	store_async_free(h->pg);
 	h->pg = NULL;
+	hook_http_produce_batch(h);
 	bus_producer_flush(h->producer, 5000);
 	http_server_free(h->http);
 	bus_consumer_free(h->consumer);
 	bus_producer_free(h->producer);
-	hook_http_limits_free(h);
+	hook_http_free(h);
 	token_memo_free(h->memo);
 	config_free(hook_config_vars, HOOK_NVARS);
 }

@@ -393,6 +393,26 @@ def run_pgbench(url, script, clients, duration_s):
 
 # --- /proc ------------------------------------------------------------------------
 
+def proc_smaps_kb(pid):
+    """(PSS, USS) in kB of a live process from /proc/PID/smaps_rollup, or
+    (None, None). PSS counts each shared page divided by the processes
+    sharing it; USS only the pages no other process has (private clean +
+    dirty): what the process alone costs the machine."""
+    got = {}
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                k, _, rest = line.partition(":")
+                if k in ("Pss", "Private_Clean", "Private_Dirty"):
+                    got[k] = int(rest.split()[0])
+    except (OSError, ValueError, IndexError):
+        return None, None
+    if "Pss" not in got:
+        return None, None
+    return got["Pss"], got.get("Private_Clean", 0) + got.get(
+        "Private_Dirty", 0)
+
+
 def proc_mem_kb(pid):
     """(VmRSS, VmHWM) in kB of a live process, or (None, None)."""
     rss = hwm = None

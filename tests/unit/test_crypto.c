@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -95,6 +96,40 @@ opens_to(const struct keyring *k, const char *row_id, const unsigned char *blob,
 	ok = plen == strlen(want) && memcmp(pt, want, plen) == 0;
 	crypto_free_secret(pt, plen);
 	return ok;
+}
+
+/* Ids come from a per-thread pool: across refills, and in a forked child
+ * (which must not hand out its parent's next ids), every one is new. */
+static void
+test_uuid_pool(void **state)
+{
+	char ids[200][37], child[37] = "", parent[37];
+	int fds[2], st;
+	pid_t pid;
+
+	(void)state;
+	crypto_init();
+	for (size_t i = 0; i < 200; i++) {
+		crypto_uuid(ids[i]);
+		assert_true(crypto_uuid_valid(ids[i]));
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(ids[i], ids[j]);
+	}
+	assert_int_equal(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		crypto_uuid(child);
+		_exit(write(fds[1], child, 36) == 36 ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	crypto_uuid(parent);
+	assert_int_equal(read(fds[0], child, 36), 36);
+	child[36] = '\0';
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_true(crypto_uuid_valid(child));
+	assert_string_not_equal(child, parent);
+	close(fds[0]);
+	close(fds[1]);
 }
 
 static void
@@ -471,6 +506,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uuid),
+		cmocka_unit_test(test_uuid_pool),
 		cmocka_unit_test(test_sha256_equal),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_seal),
