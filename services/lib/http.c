@@ -24,6 +24,7 @@
 #include <event2/keyvalq_struct.h>
 #include <sodium.h>
 
+#include "crypto.h"
 #include "http.h"
 #include "topics.h"
 #include "apikey.h"
@@ -812,21 +813,6 @@ http_request_id_sane(const char *s)
 	return 1;
 }
 
-/* A random UUID v4 from libsodium's CSPRNG. */
-static void
-http_uuid4(char out[37])
-{
-	unsigned char b[16];
-
-	randombytes_buf(b, sizeof(b));
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37,
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-	    b[11], b[12], b[13], b[14], b[15]);
-}
-
 static void
 http_copy_headers(struct http_request *req)
 {
@@ -892,7 +878,7 @@ http_request_new(struct http_server *srv, struct evhttp_request *evreq)
 	if (http_request_id_sane(rid))
 		snprintf(req->id, sizeof(req->id), "%s", rid);
 	else
-		http_uuid4(req->id);
+		crypto_uuid(req->id);
 	if (req->path == NULL || (q != NULL && req->query == NULL)) {
 		http_request_free(req);
 		return NULL;
