@@ -475,13 +475,23 @@ test_batch_retry_holds_partition(void **state)
 	bus_consumer_free(c);
 	assert_int_equal(committed(f, "gb1", "t.batch"), 1);
 
-	/* B: the group resumes at "retry"; once done, "after" follows it. */
-	c = bconsume(f, "gb1", "t.batch", &b, 256);
 	/*
-	 * Joining the group A just left can wait for the mock's rebalance,
-	 * which on a loaded machine took longer than 20 s once: a bound, not
-	 * a duration.
+	 * B: the group resumes at "retry"; once done, "after" follows it.
+	 * Twice in clean CI runs (never in 9 local runs of this file and 32
+	 * of this test alone) a member joining right after A left was
+	 * assigned the partition by the mock's coordinator and then fetched
+	 * nothing, for 20 s once and 60 s the other time. A member that got nothing joins again:
+	 * it stored no offset, so what B must see is unchanged. Consumers
+	 * restarting against a real broker are the e2e suite's.
 	 */
+	for (int join = 0; join < 3 && b.n == 0; join++) {
+		c = bconsume(f, "gb1", "t.batch", &b, 256);
+		if (run_until(f->base, &b.n, 1, 20000))
+			break;
+		bus_consumer_free(c);
+		c = NULL;
+	}
+	assert_non_null(c);
 	assert_true(run_until(f->base, &b.n, 6, 60000));
 	run_for(f->base, 300);
 	assert_string_equal(b.keys[0], "retry");
@@ -618,5 +628,8 @@ main(void)
 		    teardown),
 	};
 
+	/* BUS_MOCK_ONLY=<test name> runs that one (to repeat a rare failure). */
+	if (getenv("BUS_MOCK_ONLY") != NULL)
+		cmocka_set_test_filter(getenv("BUS_MOCK_ONLY"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
