@@ -67,6 +67,13 @@ crypto_id_pool_reset(void)
 }
 
 static void
+crypto_id_pool_atfork(void)
+{
+	if (pthread_atfork(NULL, NULL, crypto_id_pool_reset) != 0)
+		fatal("pthread_atfork failed");
+}
+
+static void
 crypto_id_bytes(unsigned char *out, size_t n)
 {
 	if (ID_POOL_LEN - id_pool_used < n) {
@@ -81,10 +88,12 @@ crypto_id_bytes(unsigned char *out, size_t n)
 void
 crypto_init(void)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
 	if (sodium_init() < 0)
 		fatal("libsodium initialisation failed");
-	if (pthread_atfork(NULL, NULL, crypto_id_pool_reset) != 0)
-		fatal("pthread_atfork failed");
+	/* Once: each call would register the handler again. */
+	pthread_once(&once, crypto_id_pool_atfork);
 }
 
 void

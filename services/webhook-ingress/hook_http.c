@@ -251,10 +251,11 @@ hook_http_produce_now(struct hook_pending *p)
 
 /*
  * ImagePushed is handed to the producer at the end of the loop pass that
- * accepted its call, with every other call that pass accepted: the
- * producer's broker thread then wakes once and sends them in one
- * ProduceRequest, where one at a time it would wake, and the broker would
- * answer, once per call. A call alone in its pass waits for nothing.
+ * accepted its call, together with every other call that pass accepted.
+ * Queued back to back they mostly share the producer's wake-ups and
+ * ProduceRequests, where queued one by one between the pass's other work
+ * each would wake librdkafka's broker thread, and the broker, for itself.
+ * A call alone in its pass waits for nothing.
  */
 static void
 hook_http_produce(struct hook_pending *p)
