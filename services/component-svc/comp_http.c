@@ -505,6 +505,8 @@ comp_http_new(struct comp_ctx *ctx, struct error *err)
 		.keys = ctx->keys,
 		.max_body = COMP_MAX_BODY,
 		.ready = comp_http_ready,
+		/* Handlers call libpq synchronously: never on the connections' loop. */
+		.io_thread = 1,
 	};
 
 	return http_server_new(ctx->base, &cfg, comp_routes,

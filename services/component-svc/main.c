@@ -53,19 +53,14 @@ static const struct config_var comp_vars[] = {
 #define COMP_NVARS (sizeof(comp_vars) / sizeof(comp_vars[0]))
 
 /*
- * Answers the parked creates (503) while their connections still exist. The
- * loop has stopped, so those replies sit in the connections' buffers: one
- * non-blocking pass writes them before http_server_free closes the sockets.
+ * Answers the parked creates (503) while their connections still exist;
+ * http_server_free sends those replies before it closes the sockets.
  */
 static void
 comp_stop_waits(struct comp_ctx *c)
 {
-	size_t n = park_count(c->waits);
-
 	park_free(c->waits);
 	c->waits = NULL;
-	if (n > 0)
-		event_base_loop(c->base, EVLOOP_NONBLOCK);
 }
 
 static void

@@ -723,6 +723,8 @@ deploy_http_start(struct deploy *d, struct error *err)
 		.keys = d->keys,
 		.max_body = DEPLOY_HTTP_MAX_BODY,
 		.ready = deploy_http_ready,
+		/* Handlers call libpq synchronously: never on the connections' loop. */
+		.io_thread = 1,
 	};
 
 	d->http = http_server_new(d->base, &cfg, deploy_http_routes,

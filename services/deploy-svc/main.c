@@ -170,19 +170,14 @@ deploy_main_backbone(struct deploy *d)
 }
 
 /*
- * Answers the parked deploys (503) while their connections still exist. The
- * loop has stopped, so those replies sit in the connections' buffers: one
- * non-blocking pass writes them before http_server_free closes the sockets.
+ * Answers the parked deploys (503) while their connections still exist;
+ * http_server_free sends those replies before it closes the sockets.
  */
 static void
 deploy_main_stop_waits(struct deploy *d)
 {
-	size_t n = park_count(d->parked);
-
 	park_free(d->parked);
 	d->parked = NULL;
-	if (n > 0)
-		event_base_loop(d->base, EVLOOP_NONBLOCK);
 }
 
 /* Frees in reverse order of creation; the consumer commits on the way out. */

@@ -6,12 +6,22 @@
  * later (deferred) still reads valid data after the client went away. The
  * connection's close callback tells the wrapper the client is gone; the
  * reply then only frees the wrapper.
+ *
+ * With io_thread the evhttp side (accept, read, route, refusals, probes,
+ * sending) runs on a thread and loop of its own, and only the wrapper
+ * crosses to the service's loop and back (lib mailbox.h). The evhttp
+ * request is then touched by the I/O thread alone: a reply made on the
+ * service's loop only records status, headers and body in the wrapper and
+ * posts it back, and the I/O thread sends it.
  */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -29,7 +39,9 @@
 #include "topics.h"
 #include "apikey.h"
 #include "log.h"
+#include "mailbox.h"
 #include "metrics.h"
+#include "service.h"
 
 #define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
 #define HTTP_DEFAULT_TIMEOUT  30
@@ -43,6 +55,7 @@
  * body up to that hard limit gets our JSON 413, while memory stays bounded.
  */
 #define HTTP_HARD_BODY_MIN    (8 * 1024 * 1024)
+#define HTTP_DEFAULT_QUEUE    256
 
 struct http_server {
 	struct event_base *base;
@@ -53,6 +66,17 @@ struct http_server {
 	struct http_route *routes;
 	size_t nroutes;
 	void *ctx;
+	/*
+	 * io_thread: evhttp runs on io (its own loop and thread); handlers on
+	 * base. NULL io: evhttp runs on base and handlers inline.
+	 */
+	struct event_base *io;
+	pthread_t thread;
+	int threaded;                    /* the I/O thread runs: post replies */
+	struct mailbox *inbox;           /* io -> base: requests to handle */
+	struct mailbox *outbox;          /* base -> io: replies to send */
+	struct mailbox_link stop;        /* posted to outbox: the thread ends */
+	atomic_size_t handed;            /* in inbox, not yet taken by base */
 };
 
 struct http_param {
@@ -62,6 +86,7 @@ struct http_param {
 };
 
 struct http_request {
+	struct mailbox_link link;        /* first: inbox, then outbox */
 	struct http_server *srv;
 	struct evhttp_request *evreq;    /* NULL once the client is gone */
 	enum http_method method;
@@ -75,6 +100,11 @@ struct http_request {
 	size_t body_len;
 	json_t *json;
 	const char *route;               /* pattern, for metrics */
+	const struct http_route *r;      /* what base runs (io_thread) */
+	int handed;                      /* counted in srv->handed (inbox) */
+	struct evkeyvalq out;            /* reply headers, applied at send */
+	int status;                      /* the reply, once made */
+	struct evbuffer *reply;
 	int quiet;                       /* http_request_quiet: access line debug */
 	struct http_param params[HTTP_MAX_PARAMS];
 	size_t nparams;
@@ -91,6 +121,8 @@ struct http_request {
 
 /* Set while this thread is inside http_dispatch (a synchronous reply). */
 static _Thread_local int http_in_dispatch;
+/* The server whose I/O thread this is (NULL on every other thread). */
+static _Thread_local const struct http_server *http_io_of;
 
 static const struct {
 	enum evhttp_cmd_type ev;
@@ -118,6 +150,11 @@ http_request_free(struct http_request *req)
 	if (req->query_parsed)
 		evhttp_clear_headers(&req->query_kv);
 	evhttp_clear_headers(&req->headers);
+	evhttp_clear_headers(&req->out);
+	if (req->reply != NULL)
+		evbuffer_free(req->reply);
+	if (req->handed)
+		atomic_fetch_sub(&req->srv->handed, 1);
 	json_decref(req->json);
 	free(req->path);
 	free(req->query);
@@ -148,6 +185,9 @@ http_record(struct http_request *req, int status)
 	snprintf(labels, sizeof(labels), "route=\"%s\"", req->route);
 	metrics_observe_ms("slipway_http_request_duration_ms", labels, ms);
 	log_ctx_set("request_id", req->id);
+	/* With io_thread the handler's context is another thread's. */
+	if (req->has_key)
+		log_ctx_set("key_id", req->key.id);
 	if (req->quiet)
 		log_debug("%s %.256s %d %.1fms%s", req->method_name, req->path,
 		    status, ms, req->evreq == NULL ? " (client gone)" : "");
@@ -155,8 +195,10 @@ http_record(struct http_request *req, int status)
 		log_info("%s %.256s %d %.1fms%s", req->method_name, req->path,
 		    status, ms, req->evreq == NULL ? " (client gone)" : "");
 	/* A deferred reply runs in someone else's callback: leave its context. */
-	if (!http_in_dispatch)
+	if (!http_in_dispatch) {
 		log_ctx_unset("request_id");
+		log_ctx_unset("key_id");
+	}
 }
 
 /* HEAD gets the headers of the GET answer, Content-Length included. */
@@ -172,38 +214,51 @@ http_strip_body(struct http_request *req, struct evbuffer *buf)
 	evbuffer_drain(buf, evbuffer_get_length(buf));
 }
 
-/* Sends status + buf (may be NULL) and frees the request. */
+/* Sends the reply the wrapper holds (on evhttp's thread) and frees it. */
 static void
-http_finish(struct http_request *req, int status, struct evbuffer *buf)
+http_send(struct http_request *req)
 {
 	struct evhttp_connection *evcon;
+	struct evkeyvalq *out;
+	struct evkeyval *h;
 
-	http_record(req, status);
+	http_record(req, req->status);
 	if (req->evreq != NULL) {
 		evcon = evhttp_request_get_connection(req->evreq);
 		if (evcon != NULL)
 			evhttp_connection_set_closecb(evcon, NULL, NULL);
-		evhttp_add_header(evhttp_request_get_output_headers(req->evreq),
-		    "X-Request-Id", req->id);
-		if (req->method == HTTP_HEAD && buf != NULL)
-			http_strip_body(req, buf);
-		evhttp_send_reply(req->evreq, status, NULL, buf);
+		out = evhttp_request_get_output_headers(req->evreq);
+		TAILQ_FOREACH(h, &req->out, next)
+			evhttp_add_header(out, h->key, h->value);
+		evhttp_add_header(out, "X-Request-Id", req->id);
+		if (req->method == HTTP_HEAD && req->reply != NULL)
+			http_strip_body(req, req->reply);
+		evhttp_send_reply(req->evreq, req->status, NULL, req->reply);
 	}
-	if (buf != NULL)
-		evbuffer_free(buf);
 	http_request_free(req);
+}
+
+/*
+ * Replies status + buf (may be NULL; stolen) and frees the request: at
+ * once on evhttp's thread, else by posting it to the I/O thread.
+ */
+static void
+http_finish(struct http_request *req, int status, struct evbuffer *buf)
+{
+	req->status = status;
+	req->reply = buf;
+	if (req->srv->threaded && http_io_of != req->srv) {
+		mailbox_post(req->srv->outbox, &req->link);
+		return;
+	}
+	http_send(req);
 }
 
 static void
 http_content_type(struct http_request *req, const char *type)
 {
-	struct evkeyvalq *out;
-
-	if (req->evreq == NULL)
-		return;
-	out = evhttp_request_get_output_headers(req->evreq);
-	evhttp_remove_header(out, "Content-Type");
-	evhttp_add_header(out, "Content-Type", type);
+	evhttp_remove_header(&req->out, "Content-Type");
+	evhttp_add_header(&req->out, "Content-Type", type);
 }
 
 void
@@ -300,11 +355,8 @@ http_reply_err(struct http_request *req, int status, const struct error *err)
 void
 http_add_header(struct http_request *req, const char *name, const char *value)
 {
-	if (req->evreq == NULL)
-		return;
 	/* evhttp refuses CR/LF in values, so no header injection here. */
-	evhttp_add_header(evhttp_request_get_output_headers(req->evreq), name,
-	    value);
+	evhttp_add_header(&req->out, name, value);
 }
 
 /* ---- accessors ------------------------------------------------------ */
@@ -867,6 +919,7 @@ http_request_new(struct http_server *srv, struct evhttp_request *evreq)
 	req->srv = srv;
 	req->evreq = evreq;
 	req->route = "unmatched";
+	TAILQ_INIT(&req->out);
 	http_copy_peer(req);
 	http_set_method(req);
 	http_copy_headers(req);
@@ -931,8 +984,49 @@ http_on_close(struct evhttp_connection *evcon, void *arg)
 	log_ctx_unset("request_id");
 }
 
+/* Runs route r on this thread: authorization, then the handler. */
 static void
-http_run(struct http_request *req, const struct http_route *r, void *ctx)
+http_handle(struct http_server *srv, struct http_request *req,
+    const struct http_route *r)
+{
+	if (r->auth != HTTP_AUTH_NONE && http_authorize(srv, req, r) != 0)
+		return;
+	r->handler(req, srv->ctx);
+	/* req may be freed now: only touch it through the handler's reply. */
+}
+
+/* On the service's loop: a request the I/O thread handed over. */
+static void
+http_on_handed(struct mailbox_link *l, void *arg)
+{
+	struct http_request *req = (struct http_request *)(void *)l;
+
+	atomic_fetch_sub(&req->srv->handed, 1);
+	req->handed = 0;
+	log_ctx_clear();
+	log_ctx_set("request_id", req->id);
+	http_handle(arg, req, req->r);
+	log_ctx_clear();
+}
+
+/*
+ * What never waits for the service: the liveness probe and the metrics.
+ * /readyz asks the service (its Postgres, its consumer), so it does.
+ */
+static int
+http_runs_on_io(const struct http_route *r)
+{
+	return r->handler == http_healthz || r->handler == http_metrics;
+}
+
+/*
+ * Watches for the client going away, then runs the route here or, with
+ * an I/O thread, hands it to the service's loop: at most queue_max
+ * requests wait for that loop to take them, the rest get 503.
+ */
+static void
+http_run(struct http_server *srv, struct http_request *req,
+    const struct http_route *r)
 {
 	struct evhttp_connection *evcon;
 
@@ -940,8 +1034,22 @@ http_run(struct http_request *req, const struct http_route *r, void *ctx)
 	evcon = evhttp_request_get_connection(req->evreq);
 	if (evcon != NULL)
 		evhttp_connection_set_closecb(evcon, http_on_close, req);
-	r->handler(req, ctx);
-	/* req may be freed now: only touch it through the handler's reply. */
+	if (!srv->threaded || http_runs_on_io(r)) {
+		http_handle(srv, req, r);
+		return;
+	}
+	if (atomic_load(&srv->handed) >= srv->cfg.queue_max) {
+		metrics_inc("slipway_http_busy_total", NULL);
+		http_add_header(req, "Retry-After", "1");
+		http_reply_error(req, 503, "unavailable", NULL, "the service is "
+		    "busy: %zu requests are waiting for it; retry",
+		    srv->cfg.queue_max);
+		return;
+	}
+	atomic_fetch_add(&srv->handed, 1);
+	req->handed = 1;
+	req->r = r;
+	mailbox_post(srv->inbox, &req->link);
 }
 
 /* Picks the built-in or table route, applies auth, and runs the handler. */
@@ -977,9 +1085,7 @@ http_route_request(struct http_server *srv, struct http_request *req)
 		http_reply_error(req, 404, "not_found", NULL, "no such endpoint");
 		return;
 	}
-	if (r->auth != HTTP_AUTH_NONE && http_authorize(srv, req, r) != 0)
-		return;
-	http_run(req, r, srv->ctx);
+	http_run(srv, req, r);
 }
 
 static void
@@ -1026,6 +1132,8 @@ http_server_copy(struct http_server *srv, const struct http_server_config *cfg,
 		srv->cfg.max_body = HTTP_DEFAULT_MAX_BODY;
 	if (srv->cfg.timeout_s <= 0)
 		srv->cfg.timeout_s = HTTP_DEFAULT_TIMEOUT;
+	if (srv->cfg.queue_max == 0)
+		srv->cfg.queue_max = HTTP_DEFAULT_QUEUE;
 	return 0;
 }
 
@@ -1080,6 +1188,91 @@ http_configure(struct http_server *srv)
 	evhttp_set_gencb(srv->evh, http_dispatch, srv);
 }
 
+/* On the I/O thread: replies made on the service's loop, and the stop. */
+static void
+http_on_reply(struct mailbox_link *l, void *arg)
+{
+	struct http_server *srv = arg;
+
+	if (l == &srv->stop)
+		event_base_loopbreak(srv->io);
+	else
+		http_send((struct http_request *)(void *)l);
+}
+
+static void *
+http_io_main(void *arg)
+{
+	struct http_server *srv = arg;
+
+	http_io_of = srv;
+	event_base_loop(srv->io, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+/* The I/O thread's loop and the two mailboxes between it and base. */
+static int
+http_io_new(struct http_server *srv, struct event_base *base)
+{
+	srv->io = service_base_new();
+	if (srv->io == NULL)
+		return -1;
+	srv->inbox = mailbox_new(base, http_on_handed, srv);
+	srv->outbox = mailbox_new(srv->io, http_on_reply, srv);
+	return srv->inbox != NULL && srv->outbox != NULL ? 0 : -1;
+}
+
+/* Starts the I/O thread; SIGINT and SIGTERM stay with the service's. */
+static int
+http_io_start(struct http_server *srv, struct error *err)
+{
+	sigset_t block, old;
+	int rc;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = pthread_create(&srv->thread, NULL, http_io_main, srv);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		error_set(err, "http_init", "", "cannot start the I/O thread: %s",
+		    strerror(rc));
+		return -1;
+	}
+	srv->threaded = 1;
+	return 0;
+}
+
+/*
+ * Ends the I/O thread. This thread alone then sends the replies it left,
+ * answers 503 what the service's loop never took, and writes them out.
+ */
+static void
+http_io_stop(struct http_server *srv)
+{
+	struct mailbox_link *l, *next;
+
+	if (srv->threaded) {
+		mailbox_post(srv->outbox, &srv->stop);
+		pthread_join(srv->thread, NULL);
+		srv->threaded = 0;
+	}
+	for (l = mailbox_take(srv->outbox); l != NULL; l = next) {
+		next = l->next;
+		if (l != &srv->stop)
+			http_send((struct http_request *)(void *)l);
+	}
+	for (l = mailbox_take(srv->inbox); l != NULL; l = next) {
+		next = l->next;
+		http_add_header((struct http_request *)(void *)l, "Retry-After", "1");
+		http_reply_error((struct http_request *)(void *)l, 503,
+		    "unavailable", NULL, "the service is stopping; retry");
+	}
+	event_base_loop(srv->io, EVLOOP_NONBLOCK);
+}
+
 struct http_server *
 http_server_new(struct event_base *base, const struct http_server_config *cfg,
     const struct http_route *routes, size_t nroutes, void *ctx,
@@ -1098,7 +1291,13 @@ http_server_new(struct event_base *base, const struct http_server_config *cfg,
 	}
 	srv->base = base;
 	srv->ctx = ctx;
-	srv->evh = evhttp_new(base);
+	if (cfg->io_thread && http_io_new(srv, base) != 0) {
+		error_set(err, "http_init", "", "cannot set up the I/O thread's "
+		    "loop");
+		http_server_free(srv);
+		return NULL;
+	}
+	srv->evh = evhttp_new(srv->io != NULL ? srv->io : base);
 	if (srv->evh == NULL) {
 		error_set(err, "http_init", "", "evhttp_new failed");
 		http_server_free(srv);
@@ -1113,7 +1312,12 @@ http_server_new(struct event_base *base, const struct http_server_config *cfg,
 		http_server_free(srv);
 		return NULL;
 	}
-	log_info("http: listening on %s:%d", srv->addr, http_server_port(srv));
+	if (srv->io != NULL && http_io_start(srv, err) != 0) {
+		http_server_free(srv);
+		return NULL;
+	}
+	log_info("http: listening on %s:%d%s", srv->addr, http_server_port(srv),
+	    srv->io != NULL ? " (connections on their own thread)" : "");
 	return srv;
 }
 
@@ -1141,8 +1345,14 @@ http_server_free(struct http_server *srv)
 {
 	if (srv == NULL)
 		return;
+	if (srv->io != NULL && srv->inbox != NULL && srv->outbox != NULL)
+		http_io_stop(srv);
 	if (srv->evh != NULL)
 		evhttp_free(srv->evh);
+	mailbox_free(srv->outbox);
+	mailbox_free(srv->inbox);
+	if (srv->io != NULL)
+		event_base_free(srv->io);
 	free(srv->service);
 	free(srv->addr);
 	if (srv->admin_token != NULL)

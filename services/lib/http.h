@@ -17,6 +17,15 @@
  * loop runs), never from a library thread. A deferred reply after the
  * client went away is safe: it only frees the request.
  *
+ * With io_thread the connections are served by a thread and loop of the
+ * server's own: accepting, reading, body caps, routing, 404/405/413, the
+ * queue bound, GET /healthz, GET /metrics and sending. Everything else
+ * (authorization, org_of, /readyz, the handlers) still runs on base, one
+ * request at a time, so a service whose handlers block (synchronous libpq,
+ * bounded by the query timeout) keeps accepting, refusing and answering
+ * its probes meanwhile; at most queue_max requests wait for base, the
+ * rest get 503 unavailable with Retry-After (slipway_http_busy_total).
+ *
  * Ownership: a struct http_request is valid from the handler call until the
  * handler (or later, for deferred requests) calls one of the http_reply_*
  * functions, which frees it. A handler must reply exactly once.
@@ -83,6 +92,8 @@ struct http_server_config {
 	const struct apikeys *keys;/* org keys (lib apikey.h); NULL: none accepted */
 	size_t max_body;           /* bytes; 0 = 1 MiB */
 	int timeout_s;             /* 0 = 30 */
+	int io_thread;             /* 1: connections on their own thread */
+	size_t queue_max;          /* io_thread: requests waiting; 0 = 256 */
 	/* /readyz: returns 1 when ready; otherwise 0 and a reason in why. */
 	int (*ready)(void *ctx, char *why, size_t whylen);
 };

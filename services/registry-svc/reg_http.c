@@ -437,6 +437,8 @@ reg_http_new(struct reg_ctx *ctx, struct error *err)
 		.keys = ctx->keys,
 		.max_body = REG_MAX_BODY,
 		.ready = reg_http_ready,
+		/* Handlers call libpq synchronously: never on the connections' loop. */
+		.io_thread = 1,
 	};
 
 	return http_server_new(ctx->base, &cfg, reg_routes,

@@ -14,6 +14,11 @@ out another statement of the process (the outbox relay's poll, a
 consumer's batch) waits for that one, after which the process backs off
 and refuses its statement at once; otherwise its own statement waits.
 
+A call stuck in its statement holds only its own service's handlers: the
+connections are served by a thread of their own (lib http.h, io_thread),
+so while it waits out a long deadline /healthz, /metrics and refusals
+(413, 404) are answered at once, before the stuck call returns.
+
 Bounded: every call has a client timeout, the freeze lasts a few seconds,
 and Postgres is always continued (finally), then the harness's own
 services must be ready again so the rest of the session is unaffected.
@@ -21,10 +26,11 @@ services must be ready again so the rest of the session is unaffected.
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
-from slipway_harness import api, error_code, get_text
+from slipway_harness import ADMIN, api, error_code, get_text
 
 DEADLINE_MS = 1000
 SLACK_S = 1.5
@@ -149,6 +155,87 @@ def test_frozen_postgres_answers_503_and_recovers(slipway, app_ports, org,
             slipway.log("pg_hang: %s answers 200 again (%.2f s)" % (s, took))
             assert svc.proc.poll() is None, "%s exited" % s
         # The harness's own services (default deadline) recover too.
+        slipway.wait_all_ready(timeout=60)
+    finally:
+        codes = {s: svc.stop() for s, svc in extras.items()}
+    for s, svc in extras.items():
+        assert codes[s] == 0, "%s exited with %r:\n%s" % (s, codes[s],
+                                                          svc.tail())
+        report = svc.sanitizer_report()
+        assert report is None, report
+
+
+STUCK_DEADLINE_MS = 5000
+TOO_LARGE = b"x" * (600 * 1024)   # over every service's body cap
+
+
+def _answered_while_stuck(slipway, name, svc, path):
+    """While one call waits on the frozen Postgres, the rest is answered."""
+    stuck = {}
+
+    def call():
+        stuck["result"] = _timed("GET", svc.url(path))
+
+    t = threading.Thread(target=call, daemon=True)
+    t.start()
+    time.sleep(0.3)    # the call is in its statement (or queued behind one)
+    assert t.is_alive(), "%s answered %r before the deadline" % (
+        name, stuck.get("result"))
+    t0 = time.monotonic()
+    status, text = get_text(svc.url("/healthz"), timeout=5)
+    assert status == 200, "%s /healthz: %s %s" % (name, status, text)
+    status, text = get_text(svc.url("/metrics"), timeout=5)
+    assert status == 200 and "slipway_http_requests_total" in text, \
+        "%s /metrics: %s" % (name, status)
+    status, body = api("POST", svc.url("/v1/too-large"), body=TOO_LARGE,
+                       token=ADMIN, headers={"Content-Type": "text/plain"},
+                       timeout=5)
+    assert status == 413 and error_code(body) == "body_too_large", \
+        "%s large body: %s %r" % (name, status, body)
+    status, body = api("GET", svc.url("/v1/no-such-thing"), timeout=5)
+    assert status == 404, "%s unknown path: %s %r" % (name, status, body)
+    took = time.monotonic() - t0
+    # Ordering, not speed: all of it came back while the call still waits.
+    assert t.is_alive(), "%s: the stuck call returned %r first" % (
+        name, stuck.get("result"))
+    slipway.log("pg_hang: %s answered probes and refusals in %.3f s while a "
+                "call waited on Postgres" % (name, took))
+    return t, stuck
+
+
+def test_stuck_call_leaves_probes_answered(slipway, app_ports, org, project):
+    extras = {s: slipway.extra_service(
+        s, app_ports.take(),
+        SLIPWAY_PG_QUERY_TIMEOUT_MS=str(STUCK_DEADLINE_MS)) for s in CALLS}
+    paths = {s: p.format(org=org, project=project) for s, p in CALLS.items()}
+    pids, pending = [], []
+    try:
+        for svc in extras.values():
+            svc.start()
+        for s, svc in extras.items():
+            status, body, _ = _timed("GET", svc.url(paths[s]))
+            assert status == 200, "%s before the freeze: %s %r" % (
+                s, status, body)
+        pids = _postgres_pids(slipway)
+        _signal_all(pids, signal.SIGSTOP)
+        pids = sorted(set(pids) | set(_postgres_pids(slipway)))
+        _signal_all(pids, signal.SIGSTOP)
+        for s, svc in extras.items():
+            pending.append((s, _answered_while_stuck(slipway, s, svc,
+                                                     paths[s])))
+    finally:
+        _signal_all(pids, signal.SIGCONT)
+    try:
+        for s, (t, stuck) in pending:
+            t.join(STUCK_DEADLINE_MS / 1000 + 15)
+            assert not t.is_alive(), "%s: the stuck call never returned" % s
+            status, body, took = stuck["result"]
+            slipway.log("pg_hang: %s stuck call: %s after %.2f s" % (
+                s, status, took))
+            assert status in (200, 503), "%s stuck call: %s %r" % (
+                s, status, body)
+        for s, svc in extras.items():
+            _wait_ok(svc, paths[s])
         slipway.wait_all_ready(timeout=60)
     finally:
         codes = {s: svc.stop() for s, svc in extras.items()}

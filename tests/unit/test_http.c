@@ -6,6 +6,10 @@
  * operator key everywhere, an org key on its own org's routes by role
  * (another org's resource 404, a weaker role 403, a bad key 401), the
  * route's org from {org} or org_of, and the route-table checks at start.
+ * Every test runs twice: handlers on the server's loop, and with io_thread
+ * (connections on their own thread), where a handler that blocks the
+ * service's loop must not stop probes, refusals or the queue bound, and a
+ * stop answers what the loop never took.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,12 +20,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -58,12 +64,18 @@ static struct http_server *srv;
 static pthread_t loop_thread;
 static int port;
 static int is_ready = 1;
-static int deferred_done;
+static atomic_int deferred_done;
+static int io_thread;          /* the group running: 1 = io_thread */
+#define IO_QUEUE_MAX 2
+
+/* /v1/block: the handler holds the loop until the test writes block_pipe. */
+static int block_pipe[2] = { -1, -1 };
+static atomic_int blocked;
 
 struct reply {
 	int status;
 	char head[4096];
-	char body[8192];
+	char body[65536];   /* /metrics runs long */
 };
 
 /* ---- handlers ------------------------------------------------------- */
@@ -115,6 +127,22 @@ h_deferred(struct http_request *req, void *ctx)
 
 	(void)ctx;
 	event_base_once(base, -1, EV_TIMEOUT, deferred_fire, req, &tv);
+}
+
+/* Blocks the loop it runs on (as a stalled libpq call would). */
+static void
+h_block(struct http_request *req, void *ctx)
+{
+	char c;
+
+	(void)ctx;
+	atomic_store(&blocked, 1);
+	while (read(block_pipe[0], &c, 1) == -1)
+		;
+	atomic_store(&blocked, 0);
+	http_reply_json(req, 200, json_pack("{s:s}", "status", "unblocked"));
+	if (c == 'q')   /* and then stops that loop (test_stop_answers_queued) */
+		event_base_loopbreak(ctx);
 }
 
 /* Echoes the body as raw bytes, with the request's media type. */
@@ -203,7 +231,9 @@ static const struct http_route routes[] = {
 	{ HTTP_POST, "/v1/apps/{id}/deploy", h_app, HTTP_AUTH_DEPLOYER, app_org, 0 },
 	/* Its own body cap, above the server's 1024 bytes. */
 	{ HTTP_POST, "/v1/uploads", h_upload, HTTP_AUTH_NONE, NULL, 4096 },
+	{ HTTP_POST, "/v1/block", h_block, HTTP_AUTH_NONE, NULL, 0 },
 };
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
 /* ---- client --------------------------------------------------------- */
 
@@ -511,6 +541,7 @@ test_deferred(void **state)
 	    "Content-Length: 0\r\n\r\n";
 
 	(void)state;
+	atomic_store(&deferred_done, 0);
 	request(&r, "POST", "/v1/deferred", NULL, NULL);
 	assert_int_equal(r.status, 202);
 	assert_true(has(r.body, "\"later\""));
@@ -541,6 +572,184 @@ test_metrics(void **state)
 	assert_true(has(r.body, "le=\"+Inf\""));
 }
 
+/* ---- io_thread ------------------------------------------------------ */
+
+/* Sends a request on a connection of its own and leaves it to be read. */
+static int
+send_async(const char *method, const char *path)
+{
+	char buf[512];
+	int fd = client_connect();
+	int n = snprintf(buf, sizeof(buf), "%s %s HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\nContent-Length: 0\r\n\r\n", method, path);
+
+	send_all(fd, buf, (size_t)n);
+	return fd;
+}
+
+/* Reads the whole answer on fd (sent by send_async) and closes it. */
+static void
+read_reply(struct reply *r, int fd)
+{
+	char buf[8192];
+	size_t got = 0;
+	ssize_t n;
+	char *sep;
+
+	while (got < sizeof(buf) - 1 &&
+	    (n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = '\0';
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(sscanf(buf, "HTTP/1.%*d %d", &r->status), 1);
+	sep = strstr(buf, "\r\n\r\n");
+	assert_non_null(sep);
+	snprintf(r->head, sizeof(r->head), "%.*s", (int)(sep - buf), buf);
+	snprintf(r->body, sizeof(r->body), "%s", sep + 4);
+}
+
+static void
+wait_blocked(void)
+{
+	int i;
+
+	for (i = 0; i < 500 && !atomic_load(&blocked); i++)
+		usleep(10 * 1000);
+	assert_true(atomic_load(&blocked));
+}
+
+/*
+ * Of the requests on fds, the first to be answered (within 5 s): its
+ * index, with the reply read and its fd set to -1.
+ */
+static int
+first_answer(struct reply *r, int *fds, int n)
+{
+	struct pollfd p[8];
+	int i;
+
+	assert_true(n <= 8);
+	for (i = 0; i < n; i++) {
+		p[i].fd = fds[i];
+		p[i].events = POLLIN;
+	}
+	assert_true(poll(p, (nfds_t)n, 5000) > 0);
+	for (i = 0; i < n; i++)
+		if (p[i].revents != 0)
+			break;
+	assert_true(i < n);
+	read_reply(r, fds[i]);
+	fds[i] = -1;
+	return i;
+}
+
+/*
+ * A handler holds the service's loop: the I/O thread still answers the
+ * probe, the metrics and every refusal it makes itself, queues up to
+ * queue_max requests for the loop and refuses one more with 503; once
+ * the handler returns, the queued ones are answered.
+ */
+static void
+test_blocked_loop(void **state)
+{
+	static const char *const paths[IO_QUEUE_MAX + 1] = {
+		"/v1/things/q0", "/v1/things/q1", "/v1/things/q2",
+	};
+	char big[2048];
+	struct reply r;
+	int fd_block, fds[IO_QUEUE_MAX + 1], i, refused;
+
+	(void)state;
+	fd_block = send_async("POST", "/v1/block");
+	wait_blocked();
+	request(&r, "GET", "/healthz", NULL, NULL);
+	assert_int_equal(r.status, 200);
+	request(&r, "GET", "/metrics", NULL, NULL);
+	assert_int_equal(r.status, 200);
+	request(&r, "GET", "/nope", NULL, NULL);
+	assert_json_error(&r, 404, "not_found");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	request(&r, "POST", "/v1/things", "Content-Type: application/json\r\n",
+	    big);
+	assert_json_error(&r, 413, "body_too_large");
+	/* One more than the queue holds: whichever is read last is refused. */
+	for (i = 0; i <= IO_QUEUE_MAX; i++)
+		fds[i] = send_async("GET", paths[i]);
+	refused = first_answer(&r, fds, IO_QUEUE_MAX + 1);
+	assert_json_error(&r, 503, "unavailable");
+	assert_true(has(r.head, "Retry-After: 1"));
+	assert_true(has(r.body, "busy"));
+	assert_true(atomic_load(&blocked));
+	assert_int_equal(write(block_pipe[1], "g", 1), 1);
+	read_reply(&r, fd_block);
+	assert_int_equal(r.status, 200);
+	assert_true(has(r.body, "unblocked"));
+	for (i = 0; i <= IO_QUEUE_MAX; i++) {
+		char want[64];
+
+		if (i == refused)
+			continue;
+		read_reply(&r, fds[i]);
+		assert_int_equal(r.status, 200);
+		snprintf(want, sizeof(want), "\"id\":\"q%d\"", i);
+		assert_true(has(r.body, want));
+	}
+	request(&r, "GET", "/metrics", NULL, NULL);
+	assert_true(has(r.body, "slipway_http_busy_total"));
+}
+
+static void *
+loop2_main(void *arg)
+{
+	event_base_loop(arg, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+/*
+ * A server stopped while a request waits for its loop answers it 503
+ * (and sends the reply the loop made last) before it closes.
+ */
+static void
+test_stop_answers_queued(void **state)
+{
+	struct http_server_config cfg = { .service = "test2", .port = 0,
+	    .io_thread = 1, .queue_max = 1 };
+	struct event_base *base2 = event_base_new();
+	struct http_server *srv2;
+	struct reply r;
+	struct error err;
+	pthread_t t;
+	int saved = port, fd_block, fds[2], first;
+
+	(void)state;
+	assert_non_null(base2);
+	srv2 = http_server_new(base2, &cfg, routes, NROUTES, base2, &err);
+	if (srv2 == NULL)
+		fail_msg("http_server_new: %s", err.msg);
+	port = http_server_port(srv2);
+	assert_int_equal(pthread_create(&t, NULL, loop2_main, base2), 0);
+	fd_block = send_async("POST", "/v1/block");
+	wait_blocked();
+	/* The queue holds one: the other is refused, so then one waits. */
+	fds[0] = send_async("GET", "/v1/things/a");
+	fds[1] = send_async("GET", "/v1/things/b");
+	first = first_answer(&r, fds, 2);
+	assert_json_error(&r, 503, "unavailable");
+	assert_true(has(r.body, "busy"));
+	/* The handler replies, then stops its loop with the other queued. */
+	assert_int_equal(write(block_pipe[1], "q", 1), 1);
+	pthread_join(t, NULL);
+	http_server_free(srv2);
+	event_base_free(base2);
+	port = saved;
+	read_reply(&r, fd_block);
+	assert_int_equal(r.status, 200);
+	read_reply(&r, fds[1 - first]);
+	assert_json_error(&r, 503, "unavailable");
+	assert_true(has(r.body, "stopping"));
+}
 
 /* ---- org keys ------------------------------------------------------- */
 
@@ -849,11 +1058,14 @@ setup(void **state)
 	struct http_server_config cfg = {
 		.service = "test", .addr = "127.0.0.1", .port = 0,
 		.admin_token = ADMIN, .max_body = 1024, .timeout_s = 5,
-		.ready = ready_fn,
+		.ready = ready_fn, .io_thread = io_thread,
+		.queue_max = IO_QUEUE_MAX,
 	};
 	struct error err;
 
 	(void)state;
+	if (block_pipe[0] == -1)
+		assert_int_equal(pipe(block_pipe), 0);
 	log_init("test-http");
 	crypto_init();
 	keys_setup();
@@ -861,8 +1073,7 @@ setup(void **state)
 	evthread_use_pthreads();
 	base = event_base_new();
 	assert_non_null(base);
-	srv = http_server_new(base, &cfg, routes, sizeof(routes) / sizeof(routes[0]),
-	    NULL, &err);
+	srv = http_server_new(base, &cfg, routes, NROUTES, base, &err);
 	if (srv == NULL)
 		fail_msg("http_server_new: %s", err.msg);
 	port = http_server_port(srv);
@@ -883,31 +1094,43 @@ teardown(void **state)
 	return 0;
 }
 
+#define HTTP_TESTS \
+		cmocka_unit_test(test_healthz), \
+		cmocka_unit_test(test_readyz), \
+		cmocka_unit_test(test_not_found_and_method), \
+		cmocka_unit_test(test_params_and_query), \
+		cmocka_unit_test(test_admin_auth), \
+		cmocka_unit_test(test_json_body), \
+		cmocka_unit_test(test_body_too_large), \
+		cmocka_unit_test(test_route_body_cap), \
+		cmocka_unit_test(test_chunked), \
+		cmocka_unit_test(test_request_id), \
+		cmocka_unit_test(test_deferred), \
+		cmocka_unit_test(test_metrics), \
+		cmocka_unit_test(test_operator_everywhere), \
+		cmocka_unit_test(test_org_key_roles), \
+		cmocka_unit_test(test_org_key_other_org), \
+		cmocka_unit_test(test_org_of), \
+		cmocka_unit_test(test_bad_keys), \
+		cmocka_unit_test(test_org_key_on_operator_route), \
+		cmocka_unit_test(test_key_not_logged), \
+		cmocka_unit_test(test_route_table_checked)
+
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_healthz),
-		cmocka_unit_test(test_readyz),
-		cmocka_unit_test(test_not_found_and_method),
-		cmocka_unit_test(test_params_and_query),
-		cmocka_unit_test(test_admin_auth),
-		cmocka_unit_test(test_json_body),
-		cmocka_unit_test(test_body_too_large),
-		cmocka_unit_test(test_route_body_cap),
-		cmocka_unit_test(test_chunked),
-		cmocka_unit_test(test_request_id),
-		cmocka_unit_test(test_deferred),
-		cmocka_unit_test(test_metrics),
-		cmocka_unit_test(test_operator_everywhere),
-		cmocka_unit_test(test_org_key_roles),
-		cmocka_unit_test(test_org_key_other_org),
-		cmocka_unit_test(test_org_of),
-		cmocka_unit_test(test_bad_keys),
-		cmocka_unit_test(test_org_key_on_operator_route),
-		cmocka_unit_test(test_key_not_logged),
-		cmocka_unit_test(test_route_table_checked),
+	const struct CMUnitTest inline_tests[] = { HTTP_TESTS };
+	const struct CMUnitTest io_tests[] = {
+		HTTP_TESTS,
+		cmocka_unit_test(test_blocked_loop),
+		cmocka_unit_test(test_stop_answers_queued),
 	};
+	int failed;
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	failed = cmocka_run_group_tests_name("handlers on the server's loop",
+	    inline_tests, setup, teardown);
+	io_thread = 1;
+	failed += cmocka_run_group_tests_name("io_thread", io_tests, setup,
+	    teardown);
+	return failed;
 }
