@@ -134,9 +134,9 @@ unit: console-unit
 
 # --- unit tests (cmocka): tests/unit/test_X.c may list extra service objects
 # it needs on a line "// uses: services/deploy-svc/deploy_state.c" ----------
-$(BUILD)/obj/tests/%.o: tests/unit/%.c $(PROTO_H)
+$(BUILD)/obj/tests/%.o: tests/unit/%.c $(PROTO_H) $(wildcard services/lib/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -Iservices -c -o $@ $<
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -Iservices -MMD -MP -c -o $@ $<
 
 uses = $(patsubst services/%.c,$(BUILD)/obj/%.o,$(shell sed -n 's|^// uses: ||p' $(1)))
 .SECONDEXPANSION:

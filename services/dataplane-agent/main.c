@@ -6,16 +6,14 @@
  * reports their progress. The main loop only consumes and journals
  * commands (agent_commands.c); applies run on worker threads (agent_slots.c).
  * HTTP :8084 serves /healthz, /readyz and /metrics only, on a thread of its
- * own (struct agent_http), so the probes answer even while the start-up
- * reconcile or a stuck engine call holds the main thread.
+ * own (lib http.h io_thread, /readyz there too), so the probes answer even
+ * while the start-up reconcile or a stuck engine call holds the main thread.
  *
  * Tasks: executions run on threads of agent_execs.c, the scheduler on its
  * own (agent_sched.c). The state directory is locked (flock) at start-up:
  * a second agent on the same directory waits AGENT_LOCK_WAIT_S for it (a
  * previous agent still stopping) and then refuses to start.
  */
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,21 +61,6 @@ struct agent_config {
 	char *kube_public_class, *kube_internal_class, *kube_l4_type;
 };
 
-/*
- * The probe server: its own event_base, run by its own thread. What its
- * /readyz reads from the main thread is safe there: the consumer pointers
- * and the engine are set before the thread starts and freed after it is
- * joined, bus_consumer_ready() reads an atomic flag, and engine_ping() uses
- * a curl handle of its own per call (struct engine only holds the socket
- * path). /metrics reads the thread-safe metrics registry.
- */
-struct agent_http {
-	struct event_base *base;
-	struct http_server *srv;
-	pthread_t thread;
-	int started;
-};
-
 /* Everything the running agent owns; freed by agent_stop. */
 struct agent {
 	struct agent_config cfg;
@@ -85,7 +68,7 @@ struct agent {
 	struct agent_ctx ctx;
 	struct bus_consumer *creds_consumer;
 	struct bus_consumer *cmd_consumer;
-	struct agent_http http;
+	struct http_server *http;   /* probes: see agent_ready */
 	char cmd_topic[128];
 	char creds_topic[128];
 	char group[128];
@@ -237,9 +220,13 @@ agent_keygen(int argc, char **argv)
 }
 
 /*
- * /readyz, run on the probe thread: both consumers have partitions and the
- * engine answers (engine_ping waits at most 2 s, so a hung engine delays
- * the probes queued behind it by that much, never more).
+ * /readyz, run on the probe (I/O) thread: both consumers have partitions
+ * and the engine answers (engine_ping waits at most 2 s, so a hung engine
+ * delays the probes queued behind it by that much, never more). What it
+ * reads is safe there: the consumers are freed only after the probe server,
+ * bus_consumer_ready() reads an atomic flag, the runtime's ping and
+ * gateway_ping use a connection of their own per call, and the slots'
+ * readiness is a flag under their lock.
  */
 static int
 agent_ready(void *arg, char *why, size_t whylen)
@@ -270,60 +257,20 @@ agent_ready(void *arg, char *why, size_t whylen)
 	return 1;
 }
 
-static void *
-agent_http_main(void *arg)
-{
-	struct agent_http *h = arg;
-
-	if (event_base_dispatch(h->base) < 0)
-		log_warnx("http: probe loop failed");
-	return NULL;
-}
-
 /*
- * Starts the probe server's thread. SIGINT and SIGTERM are blocked in it so
- * they reach the main thread, whose loop owns the shutdown.
+ * The probe server, on the I/O thread of lib http (io_thread) with
+ * agent_ready run there too: its routes are the built-in probes only.
  */
 static void
-agent_http_start(struct agent *a)
+agent_http_start(struct agent *a, struct event_base *base)
 {
 	struct http_server_config hc = { .service = AGENT_SERVICE,
 	    .addr = a->cfg.http_addr, .port = a->cfg.http_port,
-	    .ready = agent_ready };
+	    .ready = agent_ready, .io_thread = 1, .ready_on_io = 1 };
 	struct error err;
-	sigset_t block, old;
-	int rc;
 
-	if ((a->http.base = service_base_new()) == NULL)
-		fatal("http: event_base_new failed");
-	a->http.srv = http_server_new(a->http.base, &hc, NULL, 0, a, &err);
-	if (a->http.srv == NULL)
+	if ((a->http = http_server_new(base, &hc, NULL, 0, a, &err)) == NULL)
 		fatal("http: %s", err.msg);
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	rc = pthread_create(&a->http.thread, NULL, agent_http_main, &a->http);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0)
-		fatal("http: cannot start the probe thread: %s", strerror(rc));
-	a->http.started = 1;
-}
-
-/* Stops the probe loop from this (the main) thread, joins it and frees. */
-static void
-agent_http_stop(struct agent_http *h)
-{
-	if (h->started) {
-		event_base_loopexit(h->base, NULL);
-		pthread_join(h->thread, NULL);
-		h->started = 0;
-	}
-	http_server_free(h->srv);
-	h->srv = NULL;
-	if (h->base != NULL)
-		event_base_free(h->base);
-	h->base = NULL;
 }
 
 static void
@@ -332,7 +279,8 @@ agent_stop(void *arg)
 	struct agent *a = arg;
 
 	/* First, so nothing the probes read is freed under them. */
-	agent_http_stop(&a->http);
+	http_server_free(a->http);
+	a->http = NULL;
 	/* A cutover in progress stops before its commit point: old serves. */
 	if (a->ctx.slots != NULL)
 		agent_slots_stop(a->ctx.slots, AGENT_STOP_MS);
@@ -517,7 +465,7 @@ agent_start(struct agent *a, struct event_base *base)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
 	agent_context(a);
-	agent_http_start(a);
+	agent_http_start(a, base);
 	agent_topics(a);
 	a->ctx.producer = bus_producer_new(base, a->cfg.brokers, a->group, &err);
 	if (a->ctx.producer == NULL)

@@ -1011,12 +1011,14 @@ http_on_handed(struct mailbox_link *l, void *arg)
 
 /*
  * What never waits for the service: the liveness probe and the metrics.
- * /readyz asks the service (its Postgres, its consumer), so it does.
+ * /readyz asks the service (its Postgres, its consumer), so it does,
+ * unless the service's ready function is safe on the I/O thread.
  */
 static int
-http_runs_on_io(const struct http_route *r)
+http_runs_on_io(const struct http_server *srv, const struct http_route *r)
 {
-	return r->handler == http_healthz || r->handler == http_metrics;
+	return r->handler == http_healthz || r->handler == http_metrics ||
+	    (r->handler == http_readyz && srv->cfg.ready_on_io);
 }
 
 /*
@@ -1034,7 +1036,7 @@ http_run(struct http_server *srv, struct http_request *req,
 	evcon = evhttp_request_get_connection(req->evreq);
 	if (evcon != NULL)
 		evhttp_connection_set_closecb(evcon, http_on_close, req);
-	if (!srv->threaded || http_runs_on_io(r)) {
+	if (!srv->threaded || http_runs_on_io(srv, r)) {
 		http_handle(srv, req, r);
 		return;
 	}

@@ -20,7 +20,8 @@
  * With io_thread the connections are served by a thread and loop of the
  * server's own: accepting, reading, body caps, routing, 404/405/413, the
  * queue bound, GET /healthz, GET /metrics and sending. Everything else
- * (authorization, org_of, /readyz, the handlers) still runs on base, one
+ * (authorization, org_of, /readyz unless ready_on_io, the handlers) runs
+ * on base, one
  * request at a time, so a service whose handlers block (synchronous libpq,
  * bounded by the query timeout) keeps accepting, refusing and answering
  * its probes meanwhile; at most queue_max requests wait for base, the
@@ -93,6 +94,7 @@ struct http_server_config {
 	size_t max_body;           /* bytes; 0 = 1 MiB */
 	int timeout_s;             /* 0 = 30 */
 	int io_thread;             /* 1: connections on their own thread */
+	int ready_on_io;           /* io_thread: ready is thread-safe, runs there */
 	size_t queue_max;          /* io_thread: requests waiting; 0 = 256 */
 	/* /readyz: returns 1 when ready; otherwise 0 and a reason in why. */
 	int (*ready)(void *ctx, char *why, size_t whylen);

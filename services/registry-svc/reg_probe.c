@@ -2,9 +2,9 @@
  * reg_probe.c: POST /v1/orgs/{org}/registries/{id}/test — does the registry
  * answer the OCI Distribution API, and do the stored credentials log in?
  *
- * The probe never blocks the event loop: a libcurl multi handle is driven by
- * a short libevent timer, and the HTTP reply is deferred until the probe's
- * state machine ends. Steps:
+ * The probe never blocks the event loop: its transfers run on the loop's
+ * own events (lib curlev.h: curl's sockets and timer, no polling), and the
+ * HTTP reply is deferred until the probe's state machine ends. Steps:
  *   PING   GET /v2/ without credentials.
  *          200 → reachable, no login needed; 401 Basic → BASIC; 401 Bearer → TOKEN.
  *   BASIC  GET /v2/ with the username/password.
@@ -25,14 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
-#include <event2/event.h>
 #include "registry.h"
 #include "crypto.h"
+#include "curlev.h"
 #include "http.h"
 #include "regauth.h"
 #include "slipway/v1/registry.pb-c.h"
 
-#define PROBE_TICK_MS        20
 #define PROBE_TIMEOUT_MS     8000
 #define PROBE_CONNECT_MS     4000
 #define PROBE_MAX_BODY       (64 * 1024)
@@ -43,8 +42,7 @@ enum probe_stage { PROBE_PING, PROBE_BASIC, PROBE_TOKEN, PROBE_DONE };
 
 struct reg_probe {
 	struct http_request *req;
-	struct event *tick;
-	CURLM *multi;
+	struct curlev *cv;
 	CURL *easy;
 	enum probe_stage stage;
 	enum reg_auth auth;
@@ -89,13 +87,15 @@ reg_probe_on_header(char *line, size_t size, size_t n, void *arg)
  * Starts one GET of p->url, to a "registry" or "token realm" (kind, for a
  * refusal); with_creds adds HTTP basic authentication.
  */
+static void reg_probe_on_done(CURL *easy, CURLcode rc, void *arg);
+
 static int
 reg_probe_get(struct reg_probe *p, int with_creds, const char *kind)
 {
 	char host[256];
 
 	if (p->easy != NULL) {
-		curl_multi_remove_handle(p->multi, p->easy);
+		curlev_remove(p->cv, p->easy);
 		curl_easy_cleanup(p->easy);
 	}
 	if (regauth_url_host(p->url, host, sizeof(host)) == -1)
@@ -124,7 +124,7 @@ reg_probe_get(struct reg_probe *p, int with_creds, const char *kind)
 		curl_easy_setopt(p->easy, CURLOPT_USERNAME, p->username);
 		curl_easy_setopt(p->easy, CURLOPT_PASSWORD, p->password);
 	}
-	return curl_multi_add_handle(p->multi, p->easy) == CURLM_OK ? 0 : -1;
+	return curlev_add(p->cv, p->easy, reg_probe_on_done, p);
 }
 
 /* 401 Bearer: the realm's URL for a pull-less token, as docker login does. */
@@ -295,35 +295,27 @@ reg_probe_step(struct reg_probe *p, CURLcode rc)
 
 static void reg_probe_free(struct reg_probe *p);
 
+/* A transfer ended: the next step, or the end of the probe. */
 static void
-reg_probe_tick(evutil_socket_t fd, short what, void *arg)
+reg_probe_on_done(CURL *easy, CURLcode rc, void *arg)
 {
 	struct reg_probe *p = arg;
-	CURLMsg *msg;
-	int running, left;
 
-	(void)fd;
-	(void)what;
-	curl_multi_perform(p->multi, &running);
-	while (p->stage != PROBE_DONE &&
-	    (msg = curl_multi_info_read(p->multi, &left)) != NULL)
-		if (msg->msg == CURLMSG_DONE)
-			reg_probe_step(p, msg->data.result);
+	(void)easy;
+	reg_probe_step(p, rc);
 	if (p->stage == PROBE_DONE)
-		reg_probe_free(p);   /* frees this timer too: nothing runs after */
+		reg_probe_free(p);
 }
 
 static void
 reg_probe_free(struct reg_probe *p)
 {
-	if (p->tick != NULL)
-		event_free(p->tick);
 	if (p->easy != NULL) {
-		curl_multi_remove_handle(p->multi, p->easy);
+		if (p->cv != NULL)
+			curlev_remove(p->cv, p->easy);
 		curl_easy_cleanup(p->easy);
 	}
-	if (p->multi != NULL)
-		curl_multi_cleanup(p->multi);
+	curlev_free(p->cv);
 	if (p->username != NULL)
 		crypto_free_secret(p->username, strlen(p->username));
 	if (p->password != NULL)
@@ -392,13 +384,9 @@ reg_probe_creds(struct reg_ctx *ctx, struct reg_probe *p,
 static int
 reg_probe_begin(struct reg_ctx *ctx, struct reg_probe *p)
 {
-	static const struct timeval tick = { 0, PROBE_TICK_MS * 1000 };
-
 	snprintf(p->url, sizeof(p->url), "%s://%s/v2/",
 	    regauth_host_loopback(p->host) ? "http" : "https", p->host);
-	if ((p->multi = curl_multi_init()) == NULL ||
-	    (p->tick = event_new(ctx->base, -1, EV_PERSIST, reg_probe_tick,
-	    p)) == NULL || event_add(p->tick, &tick) < 0)
+	if ((p->cv = curlev_new(ctx->base)) == NULL)
 		return -1;
 	return reg_probe_get(p, 0, "registry");
 }

@@ -109,6 +109,34 @@ def _wait_ok(svc, path):
         svc.service, path, RECOVER_S, last[:2], svc.tail()))
 
 
+def _start_checked(extras, paths):
+    for svc in extras.values():
+        svc.start()
+    for s, svc in extras.items():
+        status, body, _ = _timed("GET", svc.url(paths[s]))
+        assert status == 200, "%s before the freeze: %s %r" % (
+            s, status, body)
+
+
+def _freeze(slipway):
+    """SIGSTOPs Postgres; returns the pids to SIGCONT."""
+    pids = _postgres_pids(slipway)
+    _signal_all(pids, signal.SIGSTOP)
+    # A backend forked just before the postmaster stopped: stop it too.
+    pids = sorted(set(pids) | set(_postgres_pids(slipway)))
+    _signal_all(pids, signal.SIGSTOP)
+    return pids
+
+
+def _stop_checked(extras):
+    codes = {s: svc.stop() for s, svc in extras.items()}
+    for s, svc in extras.items():
+        assert codes[s] == 0, "%s exited with %r:\n%s" % (s, codes[s],
+                                                          svc.tail())
+        report = svc.sanitizer_report()
+        assert report is None, report
+
+
 def test_frozen_postgres_answers_503_and_recovers(slipway, app_ports, org,
                                                   project):
     extras = {s: slipway.extra_service(
@@ -117,17 +145,8 @@ def test_frozen_postgres_answers_503_and_recovers(slipway, app_ports, org,
     paths = {s: p.format(org=org, project=project) for s, p in CALLS.items()}
     pids = []
     try:
-        for svc in extras.values():
-            svc.start()
-        for s, svc in extras.items():
-            status, body, _ = _timed("GET", svc.url(paths[s]))
-            assert status == 200, "%s before the freeze: %s %r" % (
-                s, status, body)
-        pids = _postgres_pids(slipway)
-        _signal_all(pids, signal.SIGSTOP)
-        # A backend forked just before the postmaster stopped: stop it too.
-        pids = sorted(set(pids) | set(_postgres_pids(slipway)))
-        _signal_all(pids, signal.SIGSTOP)
+        _start_checked(extras, paths)
+        pids = _freeze(slipway)
         for s, svc in extras.items():
             # The first call meets a connection that stopped answering, the
             # second one the reconnect (or its back-off): both are bounded.
@@ -157,12 +176,7 @@ def test_frozen_postgres_answers_503_and_recovers(slipway, app_ports, org,
         # The harness's own services (default deadline) recover too.
         slipway.wait_all_ready(timeout=60)
     finally:
-        codes = {s: svc.stop() for s, svc in extras.items()}
-    for s, svc in extras.items():
-        assert codes[s] == 0, "%s exited with %r:\n%s" % (s, codes[s],
-                                                          svc.tail())
-        report = svc.sanitizer_report()
-        assert report is None, report
+        _stop_checked(extras)
 
 
 STUCK_DEADLINE_MS = 5000
@@ -210,16 +224,8 @@ def test_stuck_call_leaves_probes_answered(slipway, app_ports, org, project):
     paths = {s: p.format(org=org, project=project) for s, p in CALLS.items()}
     pids, pending = [], []
     try:
-        for svc in extras.values():
-            svc.start()
-        for s, svc in extras.items():
-            status, body, _ = _timed("GET", svc.url(paths[s]))
-            assert status == 200, "%s before the freeze: %s %r" % (
-                s, status, body)
-        pids = _postgres_pids(slipway)
-        _signal_all(pids, signal.SIGSTOP)
-        pids = sorted(set(pids) | set(_postgres_pids(slipway)))
-        _signal_all(pids, signal.SIGSTOP)
+        _start_checked(extras, paths)
+        pids = _freeze(slipway)
         for s, svc in extras.items():
             pending.append((s, _answered_while_stuck(slipway, s, svc,
                                                      paths[s])))
@@ -238,9 +244,4 @@ def test_stuck_call_leaves_probes_answered(slipway, app_ports, org, project):
             _wait_ok(svc, paths[s])
         slipway.wait_all_ready(timeout=60)
     finally:
-        codes = {s: svc.stop() for s, svc in extras.items()}
-    for s, svc in extras.items():
-        assert codes[s] == 0, "%s exited with %r:\n%s" % (s, codes[s],
-                                                          svc.tail())
-        report = svc.sanitizer_report()
-        assert report is None, report
+        _stop_checked(extras)

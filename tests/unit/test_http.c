@@ -266,17 +266,15 @@ send_all(int fd, const char *buf, size_t len)
 	}
 }
 
-/* Sends raw bytes and reads the whole answer (Connection: close). */
+/* Reads the whole answer on fd (Connection: close) and closes it. */
 static void
-raw(struct reply *r, const char *req, size_t len)
+read_reply(struct reply *r, int fd)
 {
 	static char buf[65536];
 	size_t got = 0;
 	ssize_t n;
 	char *sep;
-	int fd = client_connect();
 
-	send_all(fd, req, len);
 	while (got < sizeof(buf) - 1 &&
 	    (n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
 		got += (size_t)n;
@@ -288,6 +286,16 @@ raw(struct reply *r, const char *req, size_t len)
 	assert_non_null(sep);
 	snprintf(r->head, sizeof(r->head), "%.*s", (int)(sep - buf), buf);
 	snprintf(r->body, sizeof(r->body), "%s", sep + 4);
+}
+
+/* Sends raw bytes and reads the whole answer. */
+static void
+raw(struct reply *r, const char *req, size_t len)
+{
+	int fd = client_connect();
+
+	send_all(fd, req, len);
+	read_reply(r, fd);
 }
 
 static void
@@ -585,28 +593,6 @@ send_async(const char *method, const char *path)
 
 	send_all(fd, buf, (size_t)n);
 	return fd;
-}
-
-/* Reads the whole answer on fd (sent by send_async) and closes it. */
-static void
-read_reply(struct reply *r, int fd)
-{
-	char buf[8192];
-	size_t got = 0;
-	ssize_t n;
-	char *sep;
-
-	while (got < sizeof(buf) - 1 &&
-	    (n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
-		got += (size_t)n;
-	close(fd);
-	buf[got] = '\0';
-	memset(r, 0, sizeof(*r));
-	assert_int_equal(sscanf(buf, "HTTP/1.%*d %d", &r->status), 1);
-	sep = strstr(buf, "\r\n\r\n");
-	assert_non_null(sep);
-	snprintf(r->head, sizeof(r->head), "%.*s", (int)(sep - buf), buf);
-	snprintf(r->body, sizeof(r->body), "%s", sep + 4);
 }
 
 static void
