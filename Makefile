@@ -186,8 +186,13 @@ fuzz: setup
 # The hot-path table of issue 9 (~12 min on 2 cores; BENCH_ARGS=--quick
 # for a short development run, --scale F, --skip PARTS: tests/bench/run.sh).
 bench: setup
-	$(MAKE) all kafka
+	$(MAKE) all kafka $(BUILD)/bench/http_handoff
 	SLIPWAY_BUILD=$(BUILD) bash tests/bench/run.sh $(BENCH_ARGS)
+
+# lib http's io_thread hand-off beside the inline server (a bench figure).
+$(BUILD)/bench/http_handoff: tests/bench/http_handoff.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(LDLIBS)
 
 # stack.sh grants the Kafka ACLs with slipway-kafka-acl: built first.
 stack-up: setup kafka

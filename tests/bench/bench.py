@@ -60,11 +60,11 @@ PROFILES = {
     "full": {"round_s": 5, "reps": 3, "kcat_msgs": 500000, "kcat_reps": 3,
              "backlog": 10000, "pgbench_s": 10, "latency_n": 1000,
              "flood_s": 10, "ci_rate": 200, "scale": 1.0, "warm_min_s": 24,
-             "warm_max_s": 60},
+             "warm_max_s": 60, "handoff_n": 5000},
     "quick": {"round_s": 2, "reps": 1, "kcat_msgs": 100000, "kcat_reps": 1,
               "backlog": 2000, "pgbench_s": 3, "latency_n": 100,
               "flood_s": 3, "ci_rate": 100, "scale": 0.01, "warm_min_s": 8,
-              "warm_max_s": 20},
+              "warm_max_s": 20, "handoff_n": 1000},
 }
 WARM_ROUND_S = 4
 FULL_SCALE = {"components": 100000, "tokens": 1000000,
@@ -750,6 +750,9 @@ def run(h, args, cfg, rep, work):
         for s, v in idle.items()})
 
     skip = set(args.skip.split(",")) if args.skip else set()
+    if "handoff" not in skip:
+        say("== lib http: io_thread hand-off vs inline handlers")
+        rep.data["handoff"] = handoff(rep, cfg, work)
     rss.phase = "load"
     if "webhook" not in skip:
         say("== webhook vs nginx (deploy-svc stopped), then the drain")
@@ -837,6 +840,47 @@ def cpu_figure(rep, v):
                                    total / max(nc, 0.001), nc))
 
 
+def handoff(rep, cfg, work):
+    """tests/bench/http_handoff.c: sequential keep-alive GETs of a handler
+    that answers at once, inline and through the io_thread hand-off,
+    alternating rounds; the median round of each mode."""
+    cmd = [str(work / "http_handoff"), str(cfg["reps"]), str(cfg["handoff_n"])]
+    rep.command("lib http hand-off (inline vs io_thread, alternating rounds)",
+                shlex.join(cmd))
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                         check=True).stdout
+    modes = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] in ("inline", "io_thread"):
+            modes.setdefault(parts[0], []).append((float(parts[1]),
+                                                   float(parts[2])))
+            say("    %s: p50 %s µs, p99 %s µs" % tuple(parts))
+    res = {}
+    for mode, rounds in modes.items():
+        rounds.sort()
+        p50, p99 = rounds[len(rounds) // 2]
+        res[mode] = {"p50_us": p50, "p99_us": p99}
+    if set(res) != {"inline", "io_thread"}:
+        raise RuntimeError("http_handoff printed no figures: %r" % out[-500:])
+    return res
+
+
+def handoff_figure(rep, ho):
+    if not ho:
+        return
+    a, b = ho["inline"], ho["io_thread"]
+    ratio = b["p50_us"] / a["p50_us"]
+    rep.figure("API request through the io_thread hand-off (sequential)",
+               "p50 %.1f µs, p99 %.1f µs" % (b["p50_us"], b["p99_us"]),
+               "inline handler, same server: p50 %.1f µs, p99 %.1f µs" % (
+                   a["p50_us"], a["p99_us"]), ratio, "—",
+               "http_handoff: p50 %.1f us p99 %.1f us (%.2f of inline p50 "
+               "%.1f us; +%.1f us per request)" % (
+                   b["p50_us"], b["p99_us"], ratio, a["p50_us"],
+                   b["p50_us"] - a["p50_us"]))
+
+
 def build_table(rep, cfg):
     d = rep.data
     w, k = d.get("webhook", {}), d.get("kcat")
@@ -862,6 +906,7 @@ def build_table(rep, cfg):
         rep.figure("webhook 202/s at %d connection%s" % (
             c, "s" if c > 1 else ""), value, anchor, ratio, goal, closing)
     cpu_figure(rep, w.get("32"))
+    handoff_figure(rep, d.get("handoff"))
     if k:
         rep.figure("kcat producer, acks=all, idempotent, %d-byte messages" %
                    k["size"], fmt_rate(k["msg_per_s"]),
@@ -1022,8 +1067,9 @@ def main():
     ap.add_argument("--round", type=int, default=None,
                     help="seconds per wrk round (default 5, --quick 2)")
     ap.add_argument("--skip", default="",
-                    help="comma list of table parts to leave out: webhook "
-                    "(with the drain), kcat, pgbench, latency, flood, scale")
+                    help="comma list of table parts to leave out: handoff, "
+                    "webhook (with the drain), kcat, pgbench, latency, "
+                    "flood, scale")
     ap.add_argument("--only", default=os.environ.get("SLIPWAY_BENCH_ONLY",
                                                      "table"),
                     help="table (default), or apply and/or availability: the "

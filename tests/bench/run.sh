@@ -2,7 +2,9 @@
 # The hot-path benchmark of issue 9 (tests/bench/bench.py): the webhook
 # against nginx at 1/32/256 connections, the kcat producer ceiling,
 # deploy-svc's drain against pgbench, 202 -> ApplyDeployment latency, every
-# service's RSS, a forged-token flood, and the same figures with 100k
+# service's RSS, a forged-token flood, lib http's io_thread hand-off
+# beside inline handlers (tests/bench/http_handoff.c, built by make
+# bench), and the same figures with 100k
 # components, 1M tokens and 10M deployments in the database. One table,
 # each figure beside its anchor from the same run; results JSON in
 # $SLIPWAY_BUILD/bench/results.json.
